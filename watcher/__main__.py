@@ -1,0 +1,5 @@
+"""Entry point for ``python -m watcher``."""
+
+from watcher.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,88 @@
+"""The watcher's exception tree; everything raised across a module boundary is one of these.
+
+    WatcherError
+    ├── ConfigError          bad config or credentials: exit 2, message names the key
+    └── ApiError             a request to DLI/Livy failed; ``reason`` is the poll_failed reason
+        ├── TransientApiError    timeouts, connect errors, 5xx, 429, APIG.0308: retry with backoff
+        ├── AuthError            401/403: refresh an IAM token once, else report
+        ├── NotFoundError        DLI.0002 / 404: the batch does not exist (any more)
+        ├── PermanentApiError    any other 4xx: not retried
+        └── DecodeError          a body that is not the JSON we need
+"""
+
+from __future__ import annotations
+
+
+class WatcherError(Exception):
+    """Base of every error the watcher raises on purpose."""
+
+
+class ConfigError(WatcherError):
+    """Invalid configuration or credentials, naming the dotted key at fault."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"{key}: {problem}")
+        self.key = key
+        self.problem = problem
+
+
+class ApiError(WatcherError):
+    """A DLI/Livy request that did not give a usable answer."""
+
+    reason = "http"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        error_code: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+        self.error_code = error_code
+        self.retry_after = retry_after
+
+
+class TransientApiError(ApiError):
+    """Worth retrying: the server or the path to it is having trouble."""
+
+
+class TimeoutApiError(TransientApiError):
+    """The request did not finish within its timeout."""
+
+    reason = "timeout"
+
+
+class ConnectApiError(TransientApiError):
+    """The connection could not be made or broke mid-request."""
+
+    reason = "connect"
+
+
+class ThrottledError(TransientApiError):
+    """429 or APIG.0308: the client as a whole must slow down."""
+
+    reason = "throttled"
+
+
+class AuthError(ApiError):
+    """401/403 or an IAM failure; secrets are never part of the message."""
+
+    reason = "auth"
+
+
+class NotFoundError(ApiError):
+    """The batch does not exist: never created, or garbage-collected after it finished."""
+
+
+class PermanentApiError(ApiError):
+    """A 4xx that a retry will not fix."""
+
+
+class DecodeError(ApiError):
+    """A response body that is not JSON, truncated, or lacks what we need."""
+
+    reason = "decode"
