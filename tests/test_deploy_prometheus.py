@@ -1,0 +1,167 @@
+"""Checks of deploy/prometheus/: alert rules and their unit tests with promtool, the scrape config."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+PROMETHEUS_DIR = ROOT / "deploy" / "prometheus"
+ALERTS = PROMETHEUS_DIR / "alerts.yml"
+ALERTS_TEST = PROMETHEUS_DIR / "alerts_test.yml"
+SCRAPE_CONFIG = PROMETHEUS_DIR / "prometheus.example.yml"
+
+# SPEC §6: every metric the watcher exposes (histograms also as _bucket/_sum/_count).
+SPEC_METRICS = frozenset(
+    {
+        "dli_batch_info",
+        "dli_batch_state",
+        "dli_batch_created_timestamp_seconds",
+        "dli_batch_updated_timestamp_seconds",
+        "dli_batch_update_age_seconds",
+        "dli_batch_state_since_timestamp_seconds",
+        "dli_batch_up",
+        "dli_batch_transitions_total",
+        "dli_job_last_success_timestamp_seconds",
+        "dli_job_last_outcome",
+        "dli_watcher_build_info",
+        "dli_watcher_watched_batches",
+        "dli_watcher_polls_total",
+        "dli_watcher_poll_failures_total",
+        "dli_watcher_poll_duration_seconds",
+        "dli_watcher_last_successful_poll_timestamp_seconds",
+        "dli_watcher_events_total",
+        "dli_watcher_log_gaps_total",
+    }
+)
+HISTOGRAM_SERIES = frozenset(
+    f"dli_watcher_poll_duration_seconds{suffix}" for suffix in ("_bucket", "_sum", "_count")
+)
+SEVERITIES = frozenset({"critical", "warning", "info"})
+# What the issue asks the rules to cover, by alert name.
+REQUIRED_ALERTS = frozenset(
+    {
+        "DLIJobLastRunFailed",
+        "DLIBatchStuckStarting",
+        "DLIBatchRunningTooLong",
+        "DLIJobNoRecentSuccess",
+        "DLIWatcherDown",
+        "DLIWatcherAbsent",
+        "DLIWatcherNotPolling",
+        "DLIWatcherPollErrors",
+        "DLIWatcherLogGaps",
+    }
+)
+
+
+def promtool() -> str:
+    """Path of promtool, or fail naming the package that provides it."""
+    path = shutil.which("promtool")
+    if path is None:
+        pytest.fail("promtool not found: install the Debian package 'prometheus'")
+    return path
+
+
+def run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run a command with a timeout, capturing text output."""
+    return subprocess.run(
+        [str(a) for a in args], capture_output=True, text=True, timeout=60, check=False, cwd=cwd
+    )
+
+
+def alert_rules(groups_doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every alerting rule of a rules document, in order."""
+    return [rule for group in groups_doc["groups"] for rule in group["rules"] if "alert" in rule]
+
+
+def duration_seconds(text: str) -> int:
+    """Seconds in a Prometheus duration such as ``1h30m`` or ``26h``."""
+    units = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+    parts = re.findall(r"(\d+)([dhms])", text)
+    assert parts, f"not a duration: {text!r}"
+    assert "".join(n + u for n, u in parts) == text, f"not a duration: {text!r}"
+    return sum(int(n) * units[u] for n, u in parts)
+
+
+def test_rules_pass_promtool_check() -> None:
+    """`promtool check rules` accepts alerts.yml."""
+    result = run(promtool(), "check", "rules", ALERTS)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout
+
+
+def test_rule_unit_tests_pass() -> None:
+    """`promtool test rules alerts_test.yml` passes."""
+    result = run(promtool(), "test", "rules", ALERTS_TEST.name, cwd=PROMETHEUS_DIR)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout
+
+
+def test_unit_tests_catch_alerts_that_never_fire(tmp_path: Path) -> None:
+    """With every alert expression replaced by one that never fires, the unit tests fail for each alert."""
+    rules = yaml.safe_load(ALERTS.read_text())
+    for rule in alert_rules(rules):
+        rule["expr"] = "vector(1) == 0"
+    (tmp_path / "alerts.yml").write_text(yaml.safe_dump(rules))
+    shutil.copy(ALERTS_TEST, tmp_path / ALERTS_TEST.name)
+    result = run(promtool(), "test", "rules", ALERTS_TEST.name, cwd=tmp_path)
+    assert result.returncode != 0
+    failing = set(re.findall(r"alertname: (\w+), time:", result.stdout + result.stderr))
+    assert failing == {rule["alert"] for rule in alert_rules(rules)}
+
+
+def test_every_alert_is_tested_firing_then_clearing() -> None:
+    """alerts_test.yml shows each alert not firing, firing, and then cleared again."""
+    names = {rule["alert"] for rule in alert_rules(yaml.safe_load(ALERTS.read_text()))}
+    assert names >= REQUIRED_ALERTS
+    timelines: dict[str, list[tuple[int, bool]]] = {}
+    for test in yaml.safe_load(ALERTS_TEST.read_text())["tests"]:
+        for case in test.get("alert_rule_test", []):
+            fired = bool(case["exp_alerts"])
+            timeline = timelines.setdefault(case["alertname"], [])
+            timeline.append((duration_seconds(case["eval_time"]), fired))
+    for name in sorted(names):
+        timeline = sorted(timelines.get(name, []))
+        fired_at = [t for t, fired in timeline if fired]
+        assert fired_at, f"{name} is never shown firing"
+        assert any(not fired and t < fired_at[0] for t, fired in timeline), f"{name}: no quiet eval before"
+        assert any(not fired and t > fired_at[-1] for t, fired in timeline), f"{name}: never shown clearing"
+
+
+def test_alerts_are_annotated() -> None:
+    """Each alert has a severity and a summary and description that name what it is about."""
+    for rule in alert_rules(yaml.safe_load(ALERTS.read_text())):
+        assert rule["labels"]["severity"] in SEVERITIES, rule["alert"]
+        annotations = rule["annotations"]
+        assert set(annotations) >= {"summary", "description"}, rule["alert"]
+        assert all(annotations[key].strip() for key in ("summary", "description")), rule["alert"]
+        if "batch_id" in rule["expr"] or "dli_batch_" in rule["expr"]:
+            assert "$labels.batch_id" in annotations["summary"], rule["alert"]
+        if rule["expr"].lstrip().startswith(("dli_job_", "time() - dli_job_")):
+            assert "$labels.job_name" in annotations["summary"], rule["alert"]
+
+
+def test_alerts_use_spec_metric_names() -> None:
+    """Every dli_* metric in the rules and their unit tests is one that SPEC §6 defines."""
+    text = ALERTS.read_text() + ALERTS_TEST.read_text()
+    used = set(re.findall(r"\bdli_[a-z0-9_]+", text))
+    assert used, "no dli_* metric found"
+    assert used <= SPEC_METRICS | HISTOGRAM_SERIES, sorted(used - SPEC_METRICS - HISTOGRAM_SERIES)
+
+
+def test_example_scrape_config_passes_promtool() -> None:
+    """`promtool check config` accepts prometheus.example.yml, which scrapes job dli-watcher on :9847."""
+    result = run(promtool(), "check", "config", SCRAPE_CONFIG)
+    assert result.returncode == 0, result.stdout + result.stderr
+    config = yaml.safe_load(SCRAPE_CONFIG.read_text())
+    assert config["rule_files"] == ["alerts.yml"]
+    (job,) = [job for job in config["scrape_configs"] if job["job_name"] == "dli-watcher"]
+    targets = [target for static in job["static_configs"] for target in static["targets"]]
+    assert targets == ["127.0.0.1:9847"]
+    assert job.get("metrics_path", "/metrics") == "/metrics"

@@ -1,0 +1,190 @@
+"""Checks of deploy/systemd/: the unit with the real systemd-analyze, and its example config."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+UNIT = ROOT / "deploy" / "systemd" / "dli-watcher.service"
+CONFIG = ROOT / "deploy" / "systemd" / "config.toml"
+SHIPPED_EXEC = "/usr/bin/dli-watcher"
+MAX_EXPOSURE = 2.0
+
+# Items of `systemd-analyze security` that a network client with a metrics port cannot pass.
+ACCEPTED_EXPOSURES = frozenset(
+    {
+        "PrivateNetwork=",  # it talks to DLI and serves /metrics
+        "RestrictAddressFamilies=~AF_(INET|INET6)",
+        "RestrictAddressFamilies=~AF_UNIX",  # sd_notify and journald
+        "IPAddressDeny=",  # the DLI endpoint's addresses are not known in advance
+        "RootDirectory=/RootImage=",  # it runs the host's Python
+        "DeviceAllow=",  # ProtectClock= grants char-rtc:r
+    }
+)
+
+# The config keys SPEC §3 names (unknown keys are errors in the watcher).
+KNOWN_KEYS = {
+    "api": {"flavor", "endpoint", "project_id", "timeout_seconds"},
+    "auth": {
+        "method",
+        "access_key_env",
+        "secret_key_env",
+        "security_token_env",
+        "access_key_file",
+        "secret_key_file",
+        "token_env",
+        "token_file",
+        "password_file",
+    },
+    "watch": {"batch_ids", "batch_ids_file", "interval_seconds", "concurrency", "terminal_grace_seconds"},
+    "metrics": {"listen"},
+    "state": {"path"},
+    "events": {"format", "level"},
+}
+
+
+def systemd_analyze() -> str:
+    """Path of systemd-analyze, or fail naming the package that provides it."""
+    path = shutil.which("systemd-analyze")
+    if path is None:
+        pytest.fail("systemd-analyze not found: install the Debian package 'systemd'")
+    return path
+
+
+def run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run a command with a timeout, capturing text output."""
+    return subprocess.run(
+        [str(a) for a in args], capture_output=True, text=True, timeout=60, check=False, cwd=cwd
+    )
+
+
+def parse_unit(text: str) -> dict[str, dict[str, list[str]]]:
+    """Sections of a unit file as {section: {key: [values in order]}} (continuation lines joined)."""
+    sections: dict[str, dict[str, list[str]]] = {}
+    current: dict[str, list[str]] | None = None
+    pending = ""
+    for raw in text.splitlines():
+        line = pending + raw.strip()
+        pending = ""
+        if line.endswith("\\"):
+            pending = line[:-1] + " "
+            continue
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            current = sections.setdefault(line[1:-1], {})
+            continue
+        assert current is not None, f"directive outside a section: {line}"
+        key, _, value = line.partition("=")
+        current.setdefault(key.strip(), []).append(value.strip())
+    return sections
+
+
+@pytest.fixture
+def unit_copy(tmp_path: Path) -> Path:
+    """The shipped unit in a temp dir, its ExecStart pointed at a stub executable (verify needs one)."""
+    stub = tmp_path / "bin" / "dli-watcher"
+    stub.parent.mkdir()
+    stub.write_text("#!/bin/sh\nexit 0\n")
+    stub.chmod(0o755)
+    text = UNIT.read_text()
+    assert f"ExecStart={SHIPPED_EXEC} " in text
+    copy = tmp_path / "units" / UNIT.name
+    copy.parent.mkdir()
+    copy.write_text(text.replace(SHIPPED_EXEC, str(stub)))
+    return copy
+
+
+def test_unit_verifies_clean(unit_copy: Path) -> None:
+    """`systemd-analyze verify` prints nothing and exits 0 for the unit."""
+    result = run(systemd_analyze(), "verify", "--man=no", unit_copy)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ""
+    assert result.stderr.strip() == ""
+
+
+def test_verify_reports_mistakes(unit_copy: Path) -> None:
+    """The verify check is live: a misspelt directive makes systemd-analyze complain."""
+    unit_copy.write_text(
+        unit_copy.read_text().replace("ProtectHome=yes", "ProtectHome=yes\nProtectHomme=yes")
+    )
+    result = run(systemd_analyze(), "verify", "--man=no", unit_copy)
+    assert "ProtectHomme" in result.stdout + result.stderr
+
+
+def test_security_exposure_is_low(unit_copy: Path) -> None:
+    """`systemd-analyze security --offline=yes` rates the unit at most 2.0, failing only accepted items."""
+    result = run(systemd_analyze(), "security", "--offline=yes", "--no-pager", unit_copy)
+    assert result.returncode == 0, result.stderr
+    match = re.search(r"Overall exposure level for dli-watcher\.service: (\d+(?:\.\d+)?)", result.stdout)
+    assert match, result.stdout
+    exposure = float(match.group(1))
+    assert exposure <= MAX_EXPOSURE, result.stdout
+
+    as_json = run(systemd_analyze(), "security", "--offline=yes", "--json=short", unit_copy)
+    assert as_json.returncode == 0, as_json.stderr
+    items = json.loads(as_json.stdout)
+    assert len(items) > 50
+    failed = {item["name"] for item in items if not item["set"]}
+    assert failed <= ACCEPTED_EXPOSURES, f"new exposures: {sorted(failed - ACCEPTED_EXPOSURES)}"
+
+
+def test_unit_has_the_contracted_directives() -> None:
+    """The unit is Type=notify with a watchdog, a dynamic user, state/config dirs and credentials."""
+    service = parse_unit(UNIT.read_text())["Service"]
+    single = {key: values[-1] for key, values in service.items()}
+    expected = {
+        "Type": "notify",
+        "NotifyAccess": "main",
+        "Restart": "on-failure",
+        "DynamicUser": "yes",
+        "StateDirectory": "dli-watcher",
+        "ConfigurationDirectory": "dli-watcher",
+        "ProtectSystem": "strict",
+        "ProtectHome": "yes",
+        "PrivateTmp": "yes",
+        "PrivateDevices": "yes",
+        "NoNewPrivileges": "yes",
+        "CapabilityBoundingSet": "",
+        "AmbientCapabilities": "",
+        "MemoryDenyWriteExecute": "yes",
+        "ProtectProc": "invisible",
+        "ProcSubset": "pid",
+        "UMask": "0077",
+        "KillSignal": "SIGTERM",
+        "SystemCallArchitectures": "native",
+        "RestrictAddressFamilies": "AF_UNIX AF_INET AF_INET6",
+        "ExecReload": "/bin/kill -HUP $MAINPID",
+        "ExecStart": f"{SHIPPED_EXEC} run --config /etc/dli-watcher/config.toml",
+    }
+    assert {key: single.get(key) for key in expected} == expected
+    assert service["SystemCallFilter"] == ["@system-service", "~@privileged @resources"]
+    assert re.fullmatch(r"\d+s", single["WatchdogSec"]), single["WatchdogSec"]
+    assert re.fullmatch(r"\d+(s|min)", single["TimeoutStopSec"]), single["TimeoutStopSec"]
+    # IPAddressDeny= must not cut the service off from the (unknown) DLI endpoint addresses.
+    assert "any" not in single.get("IPAddressDeny", "").split()
+
+
+def test_config_matches_the_unit() -> None:
+    """The example config uses known keys, the unit's credential names and its state directory."""
+    config = tomllib.loads(CONFIG.read_text())
+    for section, keys in config.items():
+        assert section in KNOWN_KEYS, f"unknown section [{section}]"
+        assert set(keys) <= KNOWN_KEYS[section], (
+            f"unknown keys in [{section}]: {set(keys) - KNOWN_KEYS[section]}"
+        )
+    credentials = {
+        value.partition(":")[0] for value in parse_unit(UNIT.read_text())["Service"]["LoadCredential"]
+    }
+    assert config["auth"]["method"] == "aksk"
+    assert {config["auth"]["access_key_file"], config["auth"]["secret_key_file"]} == credentials
+    assert config["state"]["path"].startswith("/var/lib/dli-watcher/")
+    assert config["metrics"]["listen"] == "127.0.0.1:9847"
+    assert config["events"]["format"] == "json"

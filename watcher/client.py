@@ -1,0 +1,170 @@
+"""The DLI/Livy batch API over an injected httpx.AsyncClient; the one place HTTP errors are mapped."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from watcher.config import ApiConfig
+from watcher.errors import (
+    ApiError,
+    AuthError,
+    ConnectApiError,
+    DecodeError,
+    NotFoundError,
+    PermanentApiError,
+    ThrottledError,
+    TimeoutApiError,
+    TransientApiError,
+)
+from watcher.model import Snapshot, decode_snapshot
+
+THROTTLE_CODES = frozenset({"APIG.0308"})
+NOT_FOUND_CODES = frozenset({"DLI.0002", "DLI.0023"})
+MAX_MESSAGE = 200
+
+
+@dataclass(frozen=True, slots=True)
+class LogPage:
+    """A slice of the full job log from the log endpoint."""
+
+    start: int
+    total: int
+    lines: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ListPage:
+    """One page of the list endpoint."""
+
+    start: int
+    total: int
+    sessions: tuple[Snapshot, ...]
+
+
+class BatchApi:
+    """Read-only operations on batches, for either API flavor."""
+
+    def __init__(self, http: httpx.AsyncClient, api: ApiConfig) -> None:
+        self._http = http
+        self._api = api
+        prefix = f"/v2.0/{api.project_id}/batches" if api.flavor == "dli" else "/batches"
+        self._base = api.endpoint.rstrip("/") + prefix
+
+    async def details(self, batch_id: str) -> Snapshot:
+        """``GET .../batches/{id}``: state, fields and the last-10-lines log window."""
+        return decode_snapshot(await self._get(f"{self._base}/{batch_id}"))
+
+    async def state(self, batch_id: str) -> str:
+        """``GET .../batches/{id}/state``: just the (normalised) state."""
+        body = _object(await self._get(f"{self._base}/{batch_id}/state"))
+        state = body.get("state")
+        if not isinstance(state, str) or not state:
+            raise DecodeError("field 'state' is missing or not a string")
+        return state.strip().lower()
+
+    async def log(self, batch_id: str, start: int, size: int, log_type: str | None = None) -> LogPage:
+        """``GET .../batches/{id}/log?from=&size=``: a slice of the full log."""
+        params: dict[str, str | int] = {"from": start, "size": size}
+        if log_type:
+            params["type"] = log_type
+        body = _object(await self._get(f"{self._base}/{batch_id}/log", params))
+        lines = body.get("log")
+        if not isinstance(lines, list) or not all(isinstance(x, str) for x in lines):
+            raise DecodeError("field 'log' is not a list of strings")
+        return LogPage(_int(body, "from", start), _int(body, "total", len(lines)), tuple(lines))
+
+    async def list(self, start: int, size: int, **filters: str) -> ListPage:
+        """``GET .../batches``: a page of batches, filtered by queue_name/state/job_name."""
+        params: dict[str, str | int] = {"from": start, "size": size}
+        params.update({k: v for k, v in filters.items() if v})
+        body = _object(await self._get(self._base, params))
+        sessions = body.get("sessions")
+        if not isinstance(sessions, list):
+            raise DecodeError("field 'sessions' is not a list")
+        decoded = tuple(decode_snapshot(s) for s in sessions)
+        return ListPage(_int(body, "from", start), _int(body, "total", len(decoded)), decoded)
+
+    async def _get(self, url: str, params: dict[str, str | int] | None = None) -> object:
+        with map_errors():
+            resp = await self._http.get(url, params=params, timeout=self._api.timeout_seconds)
+            await resp.aread()
+        if resp.status_code >= 400:
+            raise error_from_response(resp.status_code, resp.content, resp.headers.get("Retry-After"))
+        try:
+            return json.loads(resp.content)
+        except ValueError:
+            raise DecodeError(f"response is not JSON ({len(resp.content)} bytes)") from None
+
+
+@contextmanager
+def map_errors() -> Iterator[None]:
+    """Translate httpx transport exceptions into the watcher's error tree."""
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        raise TimeoutApiError(f"request timed out ({type(exc).__name__})") from None
+    except httpx.TransportError as exc:
+        raise ConnectApiError(f"connection failed ({type(exc).__name__})") from None
+
+
+def _object(body: object) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise DecodeError(f"expected a JSON object, got {type(body).__name__}")
+    return body
+
+
+def _int(body: dict[str, Any], key: str, default: int) -> int:
+    value = body.get(key, default)
+    if isinstance(value, str) and value.lstrip("-").isdigit():
+        return int(value)  # the docs type "from" as a string in one copy
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise DecodeError(f"field {key!r} is not an integer")
+    return value
+
+
+def parse_error_body(content: bytes) -> tuple[str | None, str]:
+    """(error code, message) from a DLI, APIG, IAM, Livy or plain-text error body."""
+    try:
+        body = json.loads(content)
+    except ValueError:
+        return None, content[:MAX_MESSAGE].decode("utf-8", "replace").strip()
+    if not isinstance(body, dict):
+        return None, ""
+    for candidate in (body, *(v for v in body.values() if isinstance(v, dict))):
+        for code_key, msg_key in (("error_code", "error_msg"), ("errorCode", "errorMsg"), ("code", "message")):
+            if code_key in candidate or msg_key in candidate:
+                code = candidate.get(code_key)
+                return (str(code) if code else None), str(candidate.get(msg_key, ""))[:MAX_MESSAGE]
+    return None, str(body.get("msg", ""))[:MAX_MESSAGE]
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds form; HTTP dates are ignored)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def error_from_response(status: int, content: bytes, retry_after: str | None) -> ApiError:
+    """Classify an error response: retry, refresh auth, not found, or give up."""
+    code, message = parse_error_body(content)
+    kwargs: dict[str, Any] = {"status_code": status, "error_code": code}
+    text = message or f"HTTP {status}"
+    if status == 429 or code in THROTTLE_CODES:
+        return ThrottledError(text, retry_after=parse_retry_after(retry_after), **kwargs)
+    if status >= 500:
+        return TransientApiError(text, retry_after=parse_retry_after(retry_after), **kwargs)
+    if status in (401, 403):
+        return AuthError(text, **kwargs)
+    if status == 404 or code in NOT_FOUND_CODES:
+        return NotFoundError(text, **kwargs)
+    return PermanentApiError(text, **kwargs)

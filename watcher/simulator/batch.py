@@ -1,0 +1,107 @@
+"""One simulated batch: its wire fields, capped log buffers and the full history tests compare with."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections import deque
+    from collections.abc import Mapping
+
+# set_field wire name -> SimBatch attribute; other names land in ``extra`` and are served as-is.
+FIELD_ATTRS = {
+    "appId": "app_id",
+    "name": "name",
+    "owner": "owner",
+    "proxyUser": "proxy_user",
+    "queue": "queue",
+    "cluster_name": "cluster_name",
+    "kind": "kind",
+    "sc_type": "sc_type",
+    "spark_version": "spark_version",
+    "image": "image",
+    "feature": "feature",
+    "req_body": "req_body",
+    "create_time": "create_time",
+    "update_time": "update_time",
+}
+
+DEFAULT_CONF = {
+    "spark.executor.memory": "4G",
+    "spark.dynamicAllocation.enabled": "false",
+    "spark.hadoop.fs.obs.secret.key": "sim-not-a-real-secret",
+}
+
+
+@dataclass(slots=True)
+class SimBatch:
+    """A batch as the simulator holds it; ``state`` is served verbatim."""
+
+    id: str | int
+    name: str
+    owner: str
+    queue: str
+    state: str
+    create_time: int
+    update_time: int
+    stdout: deque[str]
+    stderr: deque[str]
+    req_body: str = "{}"
+    kind: str = "spark"
+    sc_type: str = "A"
+    spark_version: str = "3.3.1"
+    image: str = ""
+    feature: str = "basic"
+    cluster_name: str = ""
+    proxy_user: str | None = None
+    app_id: str | None = None
+    diagnostics: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+    stdout_all: list[str] = field(default_factory=list)
+    stderr_all: list[str] = field(default_factory=list)
+    diagnostics_all: list[list[str]] = field(default_factory=list)
+    states: list[str] = field(default_factory=list)
+    cache: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        """The ID as tests and URLs address it."""
+        return str(self.id)
+
+    def changed(self) -> None:
+        """Forget pre-rendered bodies after any mutation."""
+        self.cache.clear()
+
+    def append(self, stream: str, lines: list[str]) -> None:
+        """Add lines to a capped buffer and to its full history."""
+        if stream == "stdout":
+            self.stdout.extend(lines)
+            self.stdout_all.extend(lines)
+        else:
+            self.stderr.extend(lines)
+            self.stderr_all.extend(lines)
+        self.changed()
+
+    def set_field(self, name: str, value: object) -> None:
+        """Set a wire field by its wire name."""
+        attr = FIELD_ATTRS.get(name)
+        if attr is None:
+            self.extra[name] = value
+        else:
+            setattr(self, attr, value)
+        self.changed()
+
+
+def make_req_body(name: str, queue: str, sc_type: str, conf: Mapping[str, str] | None) -> str:
+    """Encode the create request DLI echoes back in ``req_body``."""
+    body = {
+        "file": f"obs://sim-bucket/jobs/{name}.jar",
+        "className": "com.example.sim.Main",
+        "name": name,
+        "queue": queue,
+        "sc_type": sc_type,
+        "conf": dict(DEFAULT_CONF if conf is None else conf),
+    }
+    return json.dumps(body, separators=(",", ":"))

@@ -1,0 +1,35 @@
+"""Lenient parsing of integer query parameters (the docs disagree on int vs string)."""
+
+from __future__ import annotations
+
+
+class ParamError(ValueError):
+    """A query parameter that is not an integer in any reasonable spelling."""
+
+
+def lenient_int(name: str, value: str | None) -> int | None:
+    """``" 10 "``, ``"10"`` and ``"10.0"`` are 10; empty or absent is None; anything else raises."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        number = float(text)
+    except ValueError:
+        raise ParamError(f"{name} must be an integer, not {value!r}") from None
+    if not number.is_integer():
+        raise ParamError(f"{name} must be an integer, not {value!r}")
+    return int(number)
+
+
+def log_slice(lines: list[str], start: int | None, size: int | None) -> tuple[int, list[str]]:
+    """Livy/DLI ``/log`` paging: default the last 100 lines, ``size < 0`` means to the end."""
+    size = 100 if size is None else size
+    if start is None:
+        start = 0 if size < 0 else max(0, len(lines) - size)
+    start = max(0, start)
+    end = len(lines) if size < 0 else start + size
+    return start, lines[start:end]
