@@ -44,6 +44,7 @@ class ApiError(WatcherError):
         self.status_code = status_code
         self.error_code = error_code
         self.retry_after = retry_after
+        self.attempts = 1
 
 
 class TransientApiError(ApiError):

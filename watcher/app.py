@@ -1,0 +1,185 @@
+"""The composition root: builds the client, board, store, metrics and poller, and runs them in one task group."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+
+import anyio
+import httpx
+from anyio.abc import TaskGroup
+from prometheus_client import CollectorRegistry, disable_created_metrics
+
+from watcher import __version__
+from watcher.auth import build_auth
+from watcher.board import Board, JobSummary
+from watcher.client import BatchApi
+from watcher.config import Config
+from watcher.emit import EventWriter
+from watcher.errors import ConfigError
+from watcher.events import Event
+from watcher.httpserver import make_app, serve
+from watcher.metrics import BatchCollector, SelfMetrics
+from watcher.notify import Notifier
+from watcher.poller import Poller
+from watcher.store import Store
+
+FLUSH_SECONDS = 1.0
+STOP_GRACE_SECONDS = 5.0
+
+
+@asynccontextmanager
+async def http_client(cfg: Config) -> AsyncIterator[httpx.AsyncClient]:
+    """The API client with the configured auth; IAM token requests use a plain client of their own."""
+    limits = httpx.Limits(max_connections=cfg.watch.concurrency, max_keepalive_connections=cfg.watch.concurrency)
+    headers = {"User-Agent": f"dli-watcher/{__version__}"}
+    async with (
+        httpx.AsyncClient(timeout=cfg.api.timeout_seconds, verify=cfg.api.verify_tls, headers=headers) as iam,
+        httpx.AsyncClient(
+            auth=build_auth(cfg.api, cfg.auth, iam), timeout=cfg.api.timeout_seconds, limits=limits,
+            verify=cfg.api.verify_tls, headers=headers,
+        ) as client,
+    ):
+        yield client
+
+
+class Daemon:
+    """One running watcher: its board, store, poller and the events they produce."""
+
+    def __init__(
+        self, cfg: Config, reload: Callable[[], Config], env: Mapping[str, str],
+        on_event: Callable[[Event], None] | None = None,
+    ) -> None:
+        self.cfg, self._reload, self._env = cfg, reload, env
+        self.board = Board()
+        self.registry = CollectorRegistry()
+        self.stats = SelfMetrics(self.registry, self.board)
+        self._on_event = on_event
+        self.writer = EventWriter(on_event=self._count)
+        self.notifier = Notifier(env)
+        self.store: Store | None = None
+        self._saved_jobs: dict[str, JobSummary] = {}
+        self._removed: set[str] = set()
+
+    def _count(self, event: Event) -> None:
+        self.stats.event(event)
+        if self._on_event is not None:
+            self._on_event(event)
+
+    async def open_store(self) -> None:
+        """Load the state file (in a worker thread); a damaged one is reported and moved aside."""
+        if not self.cfg.state.path:
+            return
+        store, problem = await anyio.to_thread.run_sync(Store.open, self.cfg.state.path)
+        self.store = store
+        if problem is not None:
+            self.writer.write([Event("watcher.state_reset", "warning", fields={"reason": problem.reason,
+                                                                               "kept": problem.kept})])
+        tracks, jobs, bad = await anyio.to_thread.run_sync(store.load)
+        if bad:
+            self.writer.write([Event("watcher.state_reset", "warning", fields={"reason": "undecodable rows",
+                                                                               "rows": bad})])
+        self.board.tracks, self.board.jobs = tracks, jobs
+        self._saved_jobs = dict(jobs)
+
+    async def flush(self, poller: Poller) -> None:
+        """Write what changed since the last flush, in one transaction off the event loop."""
+        if self.store is None:
+            poller.dirty.clear()
+            return
+        ids, poller.dirty = poller.dirty, set()
+        tracks = [self.board.tracks[b] for b in ids if b in self.board.tracks]
+        jobs = [j for n, j in self.board.jobs.items() if self._saved_jobs.get(n) is not j]
+        removed, self._removed = self._removed, set()
+        if tracks or jobs or removed:
+            await anyio.to_thread.run_sync(self.store.save, tracks, jobs, removed)
+            self._saved_jobs.update((j.job_name, j) for j in jobs)
+
+    async def _flush_loop(self, poller: Poller) -> None:
+        while True:
+            await anyio.sleep(FLUSH_SECONDS)
+            await self.flush(poller)
+
+    def _healthy(self) -> bool:
+        # the scheduler stamps progress at least every second; three intervals of silence is a hang
+        stale = max(30.0, 3 * self.cfg.watch.interval_seconds)
+        return time.time() - self.board.last_progress < stale
+
+    def _on_progress(self, now: float) -> None:
+        self.board.last_progress = now
+        ok = sum(1 for t in self.board.tracks.values() if t.up)
+        self.notifier.progress(now, f"watching {len(self.board.tracks)} batches, {ok} up")
+
+    def reload(self, poller: Poller) -> None:
+        """SIGHUP: re-read the config and the batch IDs; keep the old config if the new one is bad."""
+        try:
+            new = self._reload()
+        except ConfigError as exc:
+            self.writer.write([Event("watcher.reload_failed", "error", fields={"key": exc.key,
+                                                                              "message": exc.problem})])
+            return
+        poller.configure(new)
+        added, removed = poller.watch(new.watch.batch_ids)
+        self._removed |= set(removed)
+        self.cfg = new
+        self.writer.write([Event("watcher.reloaded", fields={
+            "version": __version__, "batches": len(new.watch.batch_ids), "added": added, "removed": removed})])
+
+    async def run(
+        self, *, until: Callable[[], Awaitable[None]] | None = None,
+        on_listen: Callable[[str, int], None] | None = None,
+    ) -> None:
+        """Run until SIGTERM/SIGINT (or ``until`` returns); SIGHUP reloads."""
+        disable_created_metrics()
+        await self.open_store()
+        async with http_client(self.cfg) as http:
+            poller = Poller(BatchApi(http, self.cfg.api), self.cfg, self.board, self.writer.write, self.stats)
+            self.registry.register(BatchCollector(self.board, lambda: poller.timing))
+            poller.on_progress = self._on_progress
+            poller.on_ready = lambda: self.notifier.send("READY=1", "STATUS=first poll cycle done")
+            try:
+                async with anyio.create_task_group() as tg:
+                    await self._start(tg, poller, on_listen)
+                    if until is not None:
+                        tg.start_soon(self._stop_after, until, tg)
+                    await self._signals(tg, poller)
+            finally:
+                await self._shutdown(poller)
+
+    async def _start(self, tg: TaskGroup, poller: Poller, on_listen: Callable[[str, int], None] | None) -> None:
+        app = make_app(self.registry, self._healthy, lambda: self.board.ready)
+        host, port = await tg.start(serve, self.cfg.metrics.host, self.cfg.metrics.port, app)
+        if on_listen is not None:
+            on_listen(host, port)
+        added, _ = poller.watch(self.cfg.watch.batch_ids)
+        self.writer.write([Event("watcher.started", fields={
+            "version": __version__, "batches": len(added), "listen": f"{host}:{port}",
+            "pid": os.getpid()})])
+        tg.start_soon(poller.run, tg)
+        tg.start_soon(self._flush_loop, poller)
+
+    async def _stop_after(self, until: Callable[[], Awaitable[None]], tg: TaskGroup) -> None:
+        await until()
+        tg.cancel_scope.cancel()
+
+    async def _signals(self, tg: TaskGroup, poller: Poller) -> None:
+        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
+            async for signum in signals:
+                if signum == signal.SIGHUP:
+                    self.reload(poller)
+                else:
+                    tg.cancel_scope.cancel()
+                    return
+
+    async def _shutdown(self, poller: Poller) -> None:
+        with anyio.move_on_after(STOP_GRACE_SECONDS, shield=True):
+            await self.flush(poller)
+            if self.store is not None:
+                await anyio.to_thread.run_sync(self.store.close)
+        self.writer.write([Event("watcher.stopped", fields={"version": __version__,
+                                                             "batches": len(self.board.tracks)})])
+        self.notifier.send("STOPPING=1")
+        self.notifier.close()

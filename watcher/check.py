@@ -1,0 +1,80 @@
+"""``dli-watcher check``: validate the config, resolve credentials, read each batch once, print a table."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import anyio
+
+from watcher.app import http_client
+from watcher.client import BatchApi
+from watcher.config import Config
+from watcher.errors import ApiError, AuthError
+from watcher.events import rfc3339_millis
+from watcher.model import Snapshot
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One batch's outcome: its snapshot, or the error that stopped us reading it."""
+
+    batch_id: str
+    snapshot: Snapshot | None = None
+    error: ApiError | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        """The row as JSON-ready fields."""
+        snap, err = self.snapshot, self.error
+        return {
+            "batch_id": self.batch_id, "ok": snap is not None, "state": snap.state if snap else None,
+            "job_name": snap.name if snap else None, "queue": snap.queue if snap else None,
+            "update_time": rfc3339_millis(snap.update_time) if snap else None,
+            "error": f"{err.reason}: {err.message}" if err else None,
+        }
+
+
+async def check(cfg: Config) -> list[Row]:
+    """Read every configured batch once, concurrently."""
+    rows: dict[str, Row] = {}
+    async with http_client(cfg) as http:
+        api = BatchApi(http, cfg.api)
+
+        async def one(bid: str) -> None:
+            try:
+                rows[bid] = Row(bid, snapshot=await api.details(bid))
+            except ApiError as exc:
+                rows[bid] = Row(bid, error=exc)
+
+        async with anyio.create_task_group() as tg:
+            for bid in cfg.watch.batch_ids:
+                tg.start_soon(one, bid)
+    return [rows[b] for b in cfg.watch.batch_ids]
+
+
+def render_table(rows: Sequence[Row]) -> str:
+    """A fixed-width table for people."""
+    header = ("BATCH", "STATE", "JOB", "QUEUE", "UPDATED / ERROR")
+    body = [
+        (r.batch_id, str(d["state"] or "-"), str(d["job_name"] or "-"), str(d["queue"] or "-"),
+         str(d["update_time"] or "-") if r.snapshot else str(d["error"]))
+        for r in rows for d in [r.as_dict()]
+    ]
+    widths = [max(len(row[i]) for row in [header, *body]) for i in range(4)]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths, strict=True)) + "  " + row[4]
+             for row in [header, *body]]
+    return "\n".join(lines)
+
+
+def render_json(rows: Sequence[Row]) -> str:
+    """The rows as a JSON array."""
+    return json.dumps([r.as_dict() for r in rows], indent=2)
+
+
+def auth_failure(rows: Sequence[Row]) -> AuthError | None:
+    """The auth error, when credentials (not the batches) are the problem."""
+    errors = [r.error for r in rows if r.error is not None]
+    if errors and all(isinstance(e, AuthError) for e in errors):
+        return errors[0]  # type: ignore[return-value]
+    return None

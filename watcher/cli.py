@@ -1,0 +1,91 @@
+"""The ``dli-watcher`` command line: run, check, demo, simulate; maps errors to exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from functools import partial
+
+import anyio
+
+from watcher import __version__
+from watcher.config import Config, default_path, load
+from watcher.emit import configure
+from watcher.errors import ConfigError
+
+EXIT_OK, EXIT_ERROR, EXIT_CONFIG = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dli-watcher", description="Watch DLI / Livy Spark batch jobs.")
+    parser.add_argument("--version", action="version", version=f"dli-watcher {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the watcher daemon")
+    run.add_argument("--config", help="config file (default: $DLI_WATCHER_CONFIG, then /etc/dli-watcher/config.toml)")
+    check = sub.add_parser("check", help="validate the config and read each batch once")
+    check.add_argument("--config", help="config file")
+    check.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    demo = sub.add_parser("demo", help="run a scripted story against the built-in simulator")
+    demo.add_argument("--forever", action="store_true", help="keep running after the story ends")
+    demo.add_argument("--listen", default="127.0.0.1:0", help="metrics address (default: a free loopback port)")
+    demo.add_argument("--json", action="store_true", help="print JSON events instead of readable lines")
+    from watcher.simulator.cli import add_arguments
+
+    add_arguments(sub.add_parser("simulate", help="run the DLI/Livy simulator alone"))
+    return parser
+
+
+def _load(path: str | None) -> Config:
+    return load(path or default_path(os.environ))
+
+
+def _run(args: argparse.Namespace) -> int:
+    from watcher.app import Daemon
+
+    cfg = _load(args.config)
+    configure(cfg.events.format, cfg.events.level)
+    daemon = Daemon(cfg, partial(_load, args.config), os.environ)
+    anyio.run(daemon.run)
+    return EXIT_OK
+
+
+def _check(args: argparse.Namespace) -> int:
+    from watcher.check import auth_failure, check, render_json, render_table
+
+    cfg = _load(args.config)
+    rows = anyio.run(check, cfg)
+    print(render_json(rows) if args.json else render_table(rows))
+    problem = auth_failure(rows)
+    if problem is not None:
+        print(f"dli-watcher: credentials rejected: {problem.message}", file=sys.stderr)
+        return EXIT_CONFIG
+    return EXIT_OK if all(r.snapshot is not None for r in rows) else EXIT_ERROR
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from watcher.demo import run_demo
+
+    return run_demo(forever=args.forever, listen=args.listen, json_events=args.json)
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from watcher.simulator.cli import run
+
+    return run(args)
+
+
+COMMANDS = {"run": _run, "check": _check, "demo": _demo, "simulate": _simulate}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse arguments and run a command; config errors exit 2 with one line, no traceback."""
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except ConfigError as exc:
+        print(f"dli-watcher: config error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return EXIT_OK

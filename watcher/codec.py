@@ -1,0 +1,61 @@
+"""Tracks and job summaries to and from JSON, for the state file."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, fields, replace
+from typing import Any
+
+from watcher.board import JobSummary
+from watcher.logdiff import LogTrack, StreamTrack
+from watcher.model import Snapshot
+from watcher.tracker import Track
+
+_SNAPSHOT_FIELDS = {f.name for f in fields(Snapshot)}
+_JOB_FIELDS = {f.name for f in fields(JobSummary)}
+
+
+def encode_track(track: Track) -> str:
+    """A Track as compact JSON."""
+    data: dict[str, Any] = {f.name: getattr(track, f.name) for f in fields(Track)}
+    data["snapshot"] = asdict(track.snapshot) if track.snapshot else None
+    data["log"] = {
+        "streams": {k: [list(v.tail), v.seen] for k, v in track.log.streams.items()},
+        "window": list(track.log.window),
+        "sectioned": track.log.sectioned,
+    }
+    data["warned_states"] = sorted(track.warned_states)
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+def decode_track(text: str) -> Track:
+    """A Track from ``encode_track``'s JSON; raises ValueError/KeyError/TypeError on damage."""
+    data = json.loads(text)
+    snap = data.pop("snapshot")
+    log = data.pop("log")
+    data["snapshot"] = Snapshot(**{k: v for k, v in snap.items() if k in _SNAPSHOT_FIELDS}) if snap else None
+    if data["snapshot"] is not None:
+        data["snapshot"] = _fix_log(data["snapshot"])
+    data["log"] = LogTrack(
+        streams={k: StreamTrack(tuple(v[0]), int(v[1])) for k, v in log["streams"].items()},
+        window=tuple(log["window"]),
+        sectioned=bool(log["sectioned"]),
+    )
+    data["warned_states"] = frozenset(data["warned_states"])
+    return Track(**data)
+
+
+def _fix_log(snap: Snapshot) -> Snapshot:
+    # JSON has no tuples; the snapshot's log window must compare equal to a fresh one
+    return replace(snap, log=tuple(snap.log))
+
+
+def encode_job(job: JobSummary) -> str:
+    """A JobSummary as JSON."""
+    return json.dumps(asdict(job), separators=(",", ":"), ensure_ascii=False)
+
+
+def decode_job(text: str) -> JobSummary:
+    """A JobSummary from JSON."""
+    data = json.loads(text)
+    return JobSummary(**{k: v for k, v in data.items() if k in _JOB_FIELDS})

@@ -1,0 +1,100 @@
+"""``dli-watcher demo``: the built-in simulator plays a scripted story while a real watcher follows it."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections import Counter
+from collections.abc import Callable
+
+import anyio
+
+from watcher.app import Daemon
+from watcher.config import (
+    ApiConfig,
+    AuthConfig,
+    Config,
+    EventsConfig,
+    MetricsConfig,
+    StateConfig,
+    WatchConfig,
+    parse_listen,
+)
+from watcher.emit import configure
+from watcher.events import Event
+from watcher.simulator import ScenarioPlayer, SimAuth, SimServer, World, demo_scenario
+from watcher.simulator.cli import EXAMPLE_AK, EXAMPLE_SK
+
+INTERVAL = 2.0
+# after the story's last step: enough polls for the watcher to see it and capture the final logs
+SETTLE_SECONDS = 3 * INTERVAL + 1
+
+
+def demo_config(endpoint: str, project_id: str, batch_ids: list[str], listen: str, json_events: bool) -> Config:
+    """A watcher config pointed at the simulator, polling fast enough to follow the story."""
+    host, port = parse_listen(listen, "--listen")
+    return Config(
+        api=ApiConfig(flavor="dli", endpoint=endpoint, project_id=project_id, timeout_seconds=5.0,
+                      backoff_base_seconds=0.2, backoff_max_seconds=2.0),
+        auth=AuthConfig(method="aksk", access_key=EXAMPLE_AK, secret_key=EXAMPLE_SK),
+        watch=WatchConfig(batch_ids=tuple(batch_ids), interval_seconds=INTERVAL, terminal_grace_seconds=8.0,
+                          retention_seconds=3600.0),
+        metrics=MetricsConfig(host=host, port=port),
+        state=StateConfig(),
+        events=EventsConfig(format="json" if json_events else "console"),
+    )
+
+
+class Summary:
+    """Counts what the story produced, for the closing lines."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+
+    def __call__(self, event: Event) -> None:
+        self.counts[event.name] += 1
+
+    def render(self, batches: int) -> str:
+        c = self.counts
+        return (f"demo finished: {batches} batches, {c['batch.state_changed']} state changes, "
+                f"{c['batch.finished']} finished, {c['batch.log']} log lines, {c['batch.log_gap']} log gaps, "
+                f"{c['batch.poll_failed']} poll failures reported")
+
+
+def _announce(sim_url: str) -> Callable[[str, int], None]:
+    def show(host: str, port: int) -> None:
+        base = f"http://{host}:{port}"
+        print(f"simulator:  {sim_url}", file=sys.stderr)
+        print(f"metrics:    {base}/metrics", file=sys.stderr)
+        print(f"health:     {base}/healthz  {base}/readyz", file=sys.stderr)
+    return show
+
+
+def run_demo(*, forever: bool, listen: str, json_events: bool) -> int:
+    """Start the simulator, play the demo story, watch it, print a summary; exit 0."""
+    world = World("dli")
+    player = ScenarioPlayer(world, demo_scenario())
+    server = SimServer(world, SimAuth(mode="aksk", keys={EXAMPLE_AK: EXAMPLE_SK}))
+    sim_url = server.start_in_thread()
+    try:
+        cfg = demo_config(sim_url, world.project_id, list(player.ids.values()), listen, json_events)
+        configure(cfg.events.format, cfg.events.level)
+        summary = Summary()
+        daemon = Daemon(cfg, lambda: cfg, os.environ, on_event=summary)
+
+        async def story() -> None:
+            await player.run()
+            await anyio.sleep(SETTLE_SECONDS)
+
+        async def main() -> None:
+            async with anyio.create_task_group() as tg:
+                if forever:
+                    tg.start_soon(player.run)
+                await daemon.run(until=None if forever else story, on_listen=_announce(sim_url))
+                tg.cancel_scope.cancel()
+
+        anyio.run(main)
+        print(summary.render(len(player.ids)), file=sys.stderr)
+    finally:
+        server.stop()
+    return 0

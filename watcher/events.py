@@ -1,0 +1,49 @@
+"""Event records: what the diff engine decided happened, before anything renders them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+# Every event name the watcher emits; the metrics pre-fill their counters from this list.
+NAMES = (
+    "batch.discovered",
+    "batch.state_changed",
+    "batch.finished",
+    "batch.log",
+    "batch.log_gap",
+    "batch.changed",
+    "batch.unknown_state",
+    "batch.gone",
+    "batch.not_found",
+    "batch.poll_failed",
+    "batch.poll_recovered",
+    "watcher.started",
+    "watcher.stopped",
+    "watcher.reloaded",
+    "watcher.reload_failed",
+    "watcher.state_reset",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One line of the event stream; ``seq`` grows by one per event of a batch."""
+
+    name: str
+    level: str = "info"
+    batch_id: str | None = None
+    seq: int | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+def rfc3339(seconds: float) -> str:
+    """UTC RFC 3339 with milliseconds and a ``Z``, as every event timestamp is written."""
+    stamp = datetime.fromtimestamp(seconds, UTC)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
+
+
+def rfc3339_millis(millis: int | None) -> str | None:
+    """An API epoch-milliseconds time as RFC 3339, or None when the API gave none."""
+    return None if millis is None else rfc3339(millis / 1000)

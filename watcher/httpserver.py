@@ -1,0 +1,90 @@
+"""The HTTP endpoints: /metrics, /healthz, /readyz and a landing page, served from worker threads.
+
+Rendering a large exposition takes milliseconds to a second; doing it off the event loop keeps a
+scrape from ever delaying a poll. The serving thread is owned by a task in the app's task group.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterable
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+import anyio
+from anyio.abc import TaskStatus
+from prometheus_client import CollectorRegistry, make_wsgi_app
+from prometheus_client.exposition import ThreadingWSGIServer
+
+from watcher import __version__
+
+StartResponse = Callable[..., Any]
+Environ = dict[str, Any]
+
+LANDING = """<!doctype html><html><head><title>dli-watcher</title></head><body>
+<h1>dli-watcher {version}</h1><p>Watches Huawei Cloud DLI / Apache Livy batch jobs.</p>
+<ul><li><a href="/metrics">/metrics</a></li><li><a href="/healthz">/healthz</a></li>
+<li><a href="/readyz">/readyz</a></li></ul></body></html>
+"""
+
+
+class _Quiet(WSGIRequestHandler):
+    """No access log on stderr: the event stream is the watcher's only output."""
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+        """Drop it."""
+
+
+def _text(start: StartResponse, status: str, body: str, kind: str = "text/plain; charset=utf-8") -> list[bytes]:
+    data = body.encode()
+    start(status, [("Content-Type", kind), ("Content-Length", str(len(data)))])
+    return [data]
+
+
+def make_app(registry: CollectorRegistry, healthy: Callable[[], bool], ready: Callable[[], bool]) -> Callable[..., Iterable[bytes]]:
+    """The WSGI application routing the four endpoints."""
+    metrics = make_wsgi_app(registry)
+
+    def app(environ: Environ, start: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "/")
+        if path == "/metrics":
+            return metrics(environ, start)  # type: ignore[no-any-return]
+        if path == "/healthz":
+            return _text(start, "200 OK", "ok\n") if healthy() else _text(start, "503 Service Unavailable", "stalled\n")
+        if path == "/readyz":
+            return _text(start, "200 OK", "ready\n") if ready() else _text(start, "503 Service Unavailable",
+                                                                              "first poll cycle not done\n")
+        if path == "/":
+            return _text(start, "200 OK", LANDING.format(version=__version__), "text/html; charset=utf-8")
+        return _text(start, "404 Not Found", "not found\n")
+
+    return app
+
+
+def _server_class(host: str) -> type[ThreadingWSGIServer]:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+
+    class Server(ThreadingWSGIServer):
+        address_family = family
+
+    return Server
+
+
+async def serve(
+    host: str, port: int, app: Callable[..., Iterable[bytes]],
+    *, task_status: TaskStatus[tuple[str, int]] = anyio.TASK_STATUS_IGNORED,
+) -> None:
+    """Bind (failing fast if the port is taken), report the address, serve until cancelled."""
+    server = make_server(host, port, app, server_class=_server_class(host), handler_class=_Quiet)
+    address = server.server_address
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(anyio.to_thread.run_sync, server.serve_forever)
+            task_status.started((str(address[0]), int(address[1])))
+            try:
+                await anyio.sleep_forever()
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await anyio.to_thread.run_sync(server.shutdown)
+    finally:
+        server.server_close()

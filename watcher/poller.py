@@ -1,0 +1,221 @@
+"""The poll loop: schedules every batch on its own slot, polls with retries, feeds the tracker, emits.
+
+One scheduler task wakes for due batches and starts a short poll task per batch in the task group
+it is given; a capacity limiter bounds requests in flight, so a slow batch holds one slot only.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+import anyio
+from anyio.abc import TaskGroup
+
+from watcher import states
+from watcher.board import Board
+from watcher.client import LogPage
+from watcher.config import Config
+from watcher.errors import ApiError, NotFoundError, ThrottledError, TimeoutApiError, TransientApiError
+from watcher.events import Event
+from watcher.logdiff import diff_log, marker
+from watcher.model import Snapshot
+from watcher.schedule import Timing, first_poll, next_poll, retry_delay, throttle_until
+from watcher.tracker import LogResult, Track, observe, observe_failure, observe_missing
+
+T = TypeVar("T")
+BACKFILL_MAX = 1000
+MAX_SLEEP = 1.0
+
+
+class Api(Protocol):
+    """The part of BatchApi the poller uses."""
+
+    async def details(self, batch_id: str) -> Snapshot: ...  # noqa: D102
+    async def log(self, batch_id: str, start: int, size: int, log_type: str | None = None) -> LogPage: ...  # noqa: D102
+
+
+class Telemetry(Protocol):
+    """Where poll outcomes are counted (the self-metrics)."""
+
+    def poll_done(self, seconds: float, reason: str | None) -> None: ...  # noqa: D102
+
+
+@dataclass
+class _Cycle:
+    """Which batches still owe their first poll before the watcher counts as ready."""
+
+    pending: set[str]
+
+
+class Poller:
+    """Polls the watched batches and turns what it sees into events."""
+
+    def __init__(
+        self, api: Api, cfg: Config, board: Board, emit: Callable[[list[Event]], None],
+        telemetry: Telemetry, *, clock: Callable[[], float] = time.time, rng: random.Random | None = None,
+    ) -> None:
+        self._api, self._board, self._emit, self._telemetry = api, board, emit, telemetry
+        self._clock, self._rng = clock, rng or random.Random()
+        self.configure(cfg)
+        self._heap: list[tuple[float, str]] = []
+        self._due: dict[str, float] = {}
+        self._inflight: set[str] = set()
+        self._throttled_until = 0.0
+        self._wake = anyio.Event()
+        self._cycle = _Cycle(set())
+        self.on_progress: Callable[[float], None] = lambda _: None
+        self.on_ready: Callable[[], None] = lambda: None
+        self.dirty: set[str] = set()
+
+    def configure(self, cfg: Config) -> None:
+        """Take new settings (on reload); the batch set is changed by ``watch``."""
+        self._cfg = cfg
+        self._limiter = anyio.CapacityLimiter(cfg.watch.concurrency)
+        w = cfg.watch
+        self._timing = Timing(w.interval_seconds, w.terminal_grace_seconds, w.retention_seconds,
+                              w.not_found_interval_seconds)
+
+    @property
+    def timing(self) -> Timing:
+        """The current scheduling intervals."""
+        return self._timing
+
+    def watch(self, batch_ids: Iterable[str]) -> tuple[list[str], list[str]]:
+        """Set the watched batches; returns (added, removed). Removed ones leave the board."""
+        wanted = list(dict.fromkeys(batch_ids))
+        current = set(self._due) | set(self._board.tracks)
+        added = [b for b in wanted if b not in self._due]
+        removed = sorted(current - set(wanted))
+        now = self._clock()
+        for bid in added:
+            track = self._board.tracks.get(bid) or Track(bid)
+            self._board.put(track)
+            self._schedule(bid, next_poll(track, now, self._timing) if track.presence != "pending"
+                           else first_poll(bid, now, self._timing))
+        for bid in removed:
+            self._due.pop(bid, None)
+        self._board.drop(set(removed))
+        self._cycle.pending |= set(added)
+        self._cycle.pending -= set(removed)
+        self._wake.set()
+        return added, removed
+
+    def _schedule(self, bid: str, when: float | None) -> None:
+        if when is None:
+            self._due.pop(bid, None)
+            return
+        self._due[bid] = when
+        heapq.heappush(self._heap, (when, bid))
+
+    async def run(self, tg: TaskGroup) -> None:
+        """The scheduler loop: start a poll task for each due batch, forever."""
+        while True:
+            now = self._clock()
+            self.on_progress(now)
+            self._check_ready()
+            while self._heap and self._heap[0][0] <= now:
+                when, bid = heapq.heappop(self._heap)
+                if self._due.get(bid) == when and bid not in self._inflight:
+                    self._inflight.add(bid)
+                    tg.start_soon(self._poll, bid, name=f"poll {bid}")
+            delay = min(MAX_SLEEP, self._heap[0][0] - now) if self._heap else MAX_SLEEP
+            self._wake = anyio.Event()
+            with anyio.move_on_after(max(delay, 0.0)):
+                await self._wake.wait()
+
+    def _check_ready(self) -> None:
+        if not self._board.ready and not self._cycle.pending:
+            self._board.ready = True
+            self.on_ready()
+
+    async def _poll(self, bid: str) -> None:
+        started = self._clock()
+        try:
+            track, events, reason = await self._poll_batch(self._board.tracks.get(bid) or Track(bid))
+        finally:
+            self._inflight.discard(bid)
+        now = self._clock()
+        self._telemetry.poll_done(now - started, reason)
+        if bid not in self._due:
+            return  # unwatched while in flight: its result no longer belongs anywhere
+        self._emit(events)
+        self._board.note_events(track, events, now)
+        self._board.put(track)
+        self.dirty.add(bid)
+        if reason is None:
+            self._board.last_successful_poll = now
+        self._cycle.pending.discard(bid)
+        self._schedule(bid, next_poll(track, now, self._timing))
+        self._wake.set()
+
+    async def _poll_batch(self, track: Track) -> tuple[Track, list[Event], str | None]:
+        bid = track.batch_id
+        try:
+            snap = await self._request(lambda: self._api.details(bid))
+        except NotFoundError:
+            return (*observe_missing(track, self._clock()), None)
+        except ApiError as err:
+            return (*observe_failure(track, err, err.attempts, self._clock()), err.reason)
+        log = await self._diff_logs(track, snap)
+        new, events = observe(track, snap, self._clock(), log, include_req_body=self._cfg.events.include_req_body)
+        return new, events, None
+
+    async def _diff_logs(self, track: Track, snap: Snapshot) -> LogResult:
+        result = diff_log(track.log, snap.log)
+        finishing = states.is_terminal(snap.state) and (track.state != snap.state or track.presence != "present")
+        if (result.uncertain or finishing) and self._cfg.api.log_endpoint:
+            full = await self._fetch_full_log(snap.batch_id)
+            if full is not None and (any(marker(x) for x in full[0]) or not result.track.sectioned):
+                result = diff_log(track.log, snap.log, backfill=full[0], from_start=full[1])
+        gaps = tuple((stream, None) for stream in result.uncertain)
+        return LogResult(result.lines, gaps, result.track)
+
+    async def _fetch_full_log(self, bid: str) -> tuple[tuple[str, ...], bool] | None:
+        """The whole log when it is short, else its last BACKFILL_MAX lines; None if the endpoint fails."""
+        try:
+            page = await self._request(lambda: self._api.log(bid, 0, BACKFILL_MAX))
+            if page.total <= page.start + len(page.lines):
+                return page.lines, page.start == 0
+            start = max(0, page.total - BACKFILL_MAX)
+            page = await self._request(lambda: self._api.log(bid, start, BACKFILL_MAX))
+        except ApiError:
+            return None
+        return page.lines, page.start == 0
+
+    async def _request(self, call: Callable[[], Awaitable[T]]) -> T:
+        """One API call with retries: full-jitter backoff, Retry-After, and a client-wide throttle."""
+        api = self._cfg.api
+        attempt = 0
+        while True:
+            attempt += 1
+            await self._wait_throttle()
+            try:
+                async with self._limiter:
+                    with anyio.fail_after(api.timeout_seconds + 1):
+                        return await call()
+            except TimeoutError:
+                err: ApiError = TimeoutApiError("request timed out")
+            except TransientApiError as exc:
+                err = exc
+                if isinstance(exc, ThrottledError):
+                    self._throttled_until = throttle_until(
+                        self._clock(), self._throttled_until, attempt, api.backoff_base_seconds,
+                        api.backoff_max_seconds, exc.retry_after)
+            except ApiError as exc:
+                exc.attempts = attempt
+                raise
+            if attempt >= api.max_attempts:
+                err.attempts = attempt
+                raise err
+            await anyio.sleep(retry_delay(attempt, api.backoff_base_seconds, api.backoff_max_seconds,
+                                          self._rng, err.retry_after))
+
+    async def _wait_throttle(self) -> None:
+        pause = self._throttled_until - self._clock()
+        if pause > 0:
+            await anyio.sleep(pause)

@@ -1,0 +1,72 @@
+"""Pure scheduling decisions: when each batch is next polled, retry delays, throttling, retention."""
+
+from __future__ import annotations
+
+import math
+import random
+import zlib
+from dataclasses import dataclass
+
+from watcher import states
+from watcher.tracker import Track
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """The intervals that drive scheduling, from the config."""
+
+    interval: float
+    terminal_grace: float
+    retention: float
+    not_found_interval: float
+
+
+def phase(batch_id: str, interval: float) -> float:
+    """A stable offset in [0, interval) so polls spread evenly and survive restarts and reloads."""
+    return (zlib.crc32(batch_id.encode()) / 2**32) * interval
+
+
+def next_slot(batch_id: str, period: float, now: float) -> float:
+    """The first time after ``now`` on this batch's grid of ``period``-spaced slots."""
+    offset = phase(batch_id, period)
+    return offset + (math.floor((now - offset) / period) + 1) * period
+
+
+def next_poll(track: Track, now: float, timing: Timing) -> float | None:
+    """When to poll this batch next, or None when it needs no more polls."""
+    if track.presence == "gone":
+        return None
+    if track.presence == "not_found":
+        return next_slot(track.batch_id, timing.not_found_interval, now)
+    if track.state is not None and states.is_terminal(track.state) and track.terminal_at is not None:
+        if now - track.terminal_at >= timing.terminal_grace:
+            return None
+    return next_slot(track.batch_id, timing.interval, now)
+
+
+def first_poll(batch_id: str, now: float, timing: Timing) -> float:
+    """The first poll of a newly watched batch: its slot within the coming interval."""
+    return next_slot(batch_id, timing.interval, now)
+
+
+def retained(track: Track, now: float, timing: Timing) -> bool:
+    """Whether a batch still belongs in the metrics: finished or gone ones leave after the retention."""
+    if track.terminal_at is None or track.presence not in ("present", "gone"):
+        return True
+    if track.state is not None and not states.is_terminal(track.state) and track.presence == "present":
+        return True
+    return now - track.terminal_at < timing.retention
+
+
+def retry_delay(attempt: int, base: float, cap: float, rng: random.Random, retry_after: float | None) -> float:
+    """Exponential backoff with full jitter, never shorter than the server's Retry-After."""
+    ceiling = min(cap, base * 2 ** max(0, attempt - 1))
+    delay = rng.uniform(0, ceiling)
+    return max(delay, retry_after) if retry_after is not None else delay
+
+
+def throttle_until(now: float, current: float, attempt: int, base: float, cap: float,
+                   retry_after: float | None) -> float:
+    """How long every request waits after a 429/APIG.0308: Retry-After, else the backoff ceiling."""
+    pause = retry_after if retry_after is not None else min(cap, base * 2 ** max(0, attempt - 1))
+    return max(current, now + pause)

@@ -1,0 +1,175 @@
+"""The pure per-batch state machine: from the last Track and a new observation, the next Track and its events.
+
+No I/O and no clock: every function takes ``now``. The poller feeds observations in and
+emits what comes out; the metrics and the store read the Tracks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from watcher import states
+from watcher.errors import ApiError
+from watcher.events import Event, rfc3339_millis
+from watcher.logdiff import LogTrack
+from watcher.model import Snapshot
+from watcher.redact import redact_req_body
+
+FAILURE_REPORT_INTERVAL = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Track:
+    """Everything the watcher knows about one batch between polls; persisted as is."""
+
+    batch_id: str
+    seq: int = 0
+    snapshot: Snapshot | None = None
+    presence: str = "pending"  # pending | present | not_found | gone
+    first_seen: float | None = None
+    state_since: float | None = None
+    terminal_at: float | None = None
+    log: LogTrack = field(default_factory=LogTrack)
+    up: bool = False
+    last_success: float | None = None
+    failing_since: float | None = None
+    last_failure_report: float | None = None
+    warned_states: frozenset[str] = frozenset()
+
+    @property
+    def state(self) -> str | None:
+        """The last known state, normalised."""
+        return self.snapshot.state if self.snapshot else None
+
+
+@dataclass(frozen=True, slots=True)
+class LogResult:
+    """What the log diff decided for one poll: lines, streams with a gap, the next LogTrack."""
+
+    lines: tuple[tuple[str, str], ...] = ()
+    gaps: tuple[tuple[str, int | None], ...] = ()
+    track: LogTrack | None = None
+
+
+class _Out:
+    """Collects a batch's events, numbering them from the track's last seq."""
+
+    def __init__(self, track: Track) -> None:
+        self.batch_id, self.seq, self.events = track.batch_id, track.seq, list[Event]()
+
+    def add(self, name: str, level: str = "info", **fields: Any) -> None:
+        self.seq += 1
+        self.events.append(Event(name, level, self.batch_id, self.seq, fields))
+
+
+def observe(
+    track: Track, snap: Snapshot, now: float, log: LogResult, *, include_req_body: bool = False
+) -> tuple[Track, list[Event]]:
+    """Apply a successful poll: discovery, field changes, log lines, state change, finish."""
+    out = _Out(track)
+    prev = track.snapshot if track.presence == "present" else None
+    if track.failing_since is not None:
+        out.add("batch.poll_recovered", failed_seconds=round(now - track.failing_since, 3))
+    if prev is None:
+        out.add("batch.discovered", **_discovered_fields(snap, include_req_body))
+    if not states.is_known(snap.state) and snap.state not in track.warned_states:
+        out.add("batch.unknown_state", "warning", state=snap.raw_state)
+    if prev is not None:
+        _changes(out, prev, snap)
+    for stream, line in log.lines:
+        out.add("batch.log", stream=stream, line=line)
+    for stream, missed in log.gaps:
+        out.add("batch.log_gap", "warning", stream=stream, missed_lines=missed)
+    changed = prev is not None and prev.state != snap.state
+    if changed and prev is not None:
+        since = track.state_since if track.state_since is not None else now
+        out.add(
+            "batch.state_changed", from_state=prev.state, to_state=snap.state,
+            update_time=rfc3339_millis(snap.update_time), previous_state_seconds=round(now - since, 3),
+        )
+    if states.is_terminal(snap.state) and (changed or prev is None):
+        _finished(out, snap, now, track.first_seen)
+    return _next_track(track, snap, now, log, changed, out.seq), out.events
+
+
+def _next_track(track: Track, snap: Snapshot, now: float, log: LogResult, changed: bool, seq: int) -> Track:
+    fresh = track.presence != "present"
+    terminal_at = track.terminal_at
+    if not states.is_terminal(snap.state):
+        terminal_at = None
+    elif changed or fresh or terminal_at is None:
+        terminal_at = now
+    warned = track.warned_states
+    if not states.is_known(snap.state):
+        warned = warned | {snap.state}
+    return replace(
+        track, seq=seq, snapshot=snap, presence="present",
+        first_seen=track.first_seen if track.first_seen is not None else now,
+        state_since=now if changed or fresh or track.state_since is None else track.state_since,
+        terminal_at=terminal_at, log=log.track or track.log, up=True, last_success=now,
+        failing_since=None, last_failure_report=None, warned_states=warned,
+    )
+
+
+def _discovered_fields(snap: Snapshot, include_req_body: bool) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "state": snap.raw_state if not states.is_known(snap.state) else snap.state,
+        "job_name": snap.name, "queue": snap.queue, "owner": snap.owner, "app_id": snap.app_id,
+        "create_time": rfc3339_millis(snap.create_time), "update_time": rfc3339_millis(snap.update_time),
+    }
+    if include_req_body and snap.req_body:
+        fields["req_body"] = redact_req_body(snap.req_body)
+    return fields
+
+
+def _changes(out: _Out, prev: Snapshot, snap: Snapshot) -> None:
+    old, new = prev.tracked(), snap.tracked()
+    changes = {k: {"old": old[k], "new": new[k]} for k in new if old[k] != new[k]}
+    if changes:
+        out.add("batch.changed", changes=changes)
+
+
+def _finished(out: _Out, snap: Snapshot, now: float, first_seen: float | None) -> None:
+    if snap.create_time is not None and snap.update_time is not None:
+        duration = (snap.update_time - snap.create_time) / 1000
+    else:
+        duration = now - (first_seen if first_seen is not None else now)
+    result = states.outcome(snap.state)
+    level = "info" if result == "succeeded" else "warning"
+    out.add("batch.finished", level, state=snap.state, outcome=result, duration_seconds=round(duration, 3))
+
+
+def observe_failure(track: Track, err: ApiError, attempts: int, now: float) -> tuple[Track, list[Event]]:
+    """A poll that failed after its retries: report when failing starts, then at most once a minute."""
+    out = _Out(track)
+    since = track.failing_since if track.failing_since is not None else now
+    last = track.last_failure_report
+    report = last is None or now - last >= FAILURE_REPORT_INTERVAL
+    if report:
+        out.add(
+            "batch.poll_failed", "warning", reason=err.reason, status_code=err.status_code,
+            error_code=err.error_code, message=err.message, attempts=attempts,
+        )
+    return replace(
+        track, seq=out.seq, up=False, failing_since=since, last_failure_report=now if report else last
+    ), out.events
+
+
+def observe_missing(track: Track, now: float) -> tuple[Track, list[Event]]:
+    """The API says the batch does not exist: gone if we knew it, not found if we never did."""
+    out = _Out(track)
+    if track.presence == "present":
+        out.add("batch.gone", "warning", last_state=track.state)
+        presence = "gone"
+    elif track.presence == "gone":
+        presence = "gone"
+    else:
+        if track.presence != "not_found":
+            out.add("batch.not_found", "warning")
+        presence = "not_found"
+    terminal_at = track.terminal_at if track.terminal_at is not None else now
+    return replace(
+        track, seq=out.seq, presence=presence, up=True, failing_since=None, last_failure_report=None,
+        terminal_at=terminal_at if presence == "gone" else track.terminal_at,
+    ), out.events
