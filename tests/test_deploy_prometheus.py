@@ -135,16 +135,16 @@ def test_every_alert_is_tested_firing_then_clearing() -> None:
 
 
 def test_alerts_are_annotated() -> None:
-    """Each alert has a severity and a summary and description that name what it is about."""
+    """Each alert has a severity, a description and a summary naming its batch, job or watcher."""
     for rule in alert_rules(yaml.safe_load(ALERTS.read_text())):
         assert rule["labels"]["severity"] in SEVERITIES, rule["alert"]
         annotations = rule["annotations"]
         assert set(annotations) >= {"summary", "description"}, rule["alert"]
         assert all(annotations[key].strip() for key in ("summary", "description")), rule["alert"]
-        if "batch_id" in rule["expr"] or "dli_batch_" in rule["expr"]:
-            assert "$labels.batch_id" in annotations["summary"], rule["alert"]
-        if rule["expr"].lstrip().startswith(("dli_job_", "time() - dli_job_")):
-            assert "$labels.job_name" in annotations["summary"], rule["alert"]
+        subject = {"DLIBatch": "batch_id", "DLIJob": "job_name", "DLIWatcher": "instance"}
+        label = next(label for prefix, label in subject.items() if rule["alert"].startswith(prefix))
+        if rule["alert"] != "DLIWatcherAbsent":  # absent() has no instance to name
+            assert f"$labels.{label}" in annotations["summary"], rule["alert"]
 
 
 def test_alerts_use_spec_metric_names() -> None:
@@ -156,12 +156,12 @@ def test_alerts_use_spec_metric_names() -> None:
 
 
 def test_example_scrape_config_passes_promtool() -> None:
-    """`promtool check config` accepts prometheus.example.yml, which scrapes job dli-watcher on :9847."""
+    """`promtool check config` accepts prometheus.example.yml, which scrapes job dli-watcher on :19847."""
     result = run(promtool(), "check", "config", SCRAPE_CONFIG)
     assert result.returncode == 0, result.stdout + result.stderr
     config = yaml.safe_load(SCRAPE_CONFIG.read_text())
     assert config["rule_files"] == ["alerts.yml"]
     (job,) = [job for job in config["scrape_configs"] if job["job_name"] == "dli-watcher"]
     targets = [target for static in job["static_configs"] for target in static["targets"]]
-    assert targets == ["127.0.0.1:9847"]
+    assert targets == ["127.0.0.1:19847"]
     assert job.get("metrics_path", "/metrics") == "/metrics"
