@@ -1,0 +1,166 @@
+"""/metrics, /healthz and /readyz of a running watcher, checked sample by sample and by promtool."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+
+import anyio
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.conftest import make_config, start_watch
+from watcher.states import METRIC_STATES
+
+pytestmark = pytest.mark.anyio
+
+
+async def scrape(run) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    async with httpx.AsyncClient() as client:
+        resp = await client.get(run.metrics_url + "/metrics")
+    resp.raise_for_status()
+    samples = {}
+    for family in text_string_to_metric_families(resp.text):
+        for s in family.samples:
+            samples[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return samples
+
+
+def value(samples, name, **labels):
+    return samples.get((name, tuple(sorted(labels.items()))))
+
+
+def series(samples, name, batch_id):
+    return [k for k in samples if k[0] == name and ("batch_id", batch_id) in k[1]]
+
+
+async def test_samples_follow_the_batch_through_its_life(sim):
+    """State one-hot, timestamps, age, up (0 during a fault), transitions and per-job series are exact."""
+    world = sim.world
+    bid = world.add_batch(name="etl", queue="q1", owner="alice")
+    async with anyio.create_task_group() as tg:
+        run = await start_watch(tg, make_config(sim, [bid], watch={"terminal_grace_seconds": 5.0}))
+        await run.wait_for(lambda: run.of(bid, "batch.discovered"))
+        world.set_state(bid, "running")
+        await run.wait_for(lambda: run.of(bid, "batch.state_changed"))
+        samples = await scrape(run)
+        for state in METRIC_STATES:
+            assert value(samples, "dli_batch_state", batch_id=bid, state=state) == (1.0 if state == "running" else 0.0)
+        details = world.details(bid)
+        assert value(samples, "dli_batch_created_timestamp_seconds", batch_id=bid) == details["create_time"] / 1000
+        assert value(samples, "dli_batch_updated_timestamp_seconds", batch_id=bid) == details["update_time"] / 1000
+        age = value(samples, "dli_batch_update_age_seconds", batch_id=bid)
+        assert 0 <= age < time.time() - details["update_time"] / 1000 + 1
+        since = value(samples, "dli_batch_state_since_timestamp_seconds", batch_id=bid)
+        assert details["update_time"] / 1000 - 1 < since <= time.time()
+        assert value(samples, "dli_batch_info", batch_id=bid, job_name="etl", queue="q1", owner="alice",
+                     kind=details["kind"], sc_type=details["sc_type"]) == 1.0
+        assert value(samples, "dli_batch_up", batch_id=bid) == 1.0
+        assert value(samples, "dli_batch_transitions_total", queue="q1", to_state="running") == 1.0
+
+        world.inject("status", bid, None, status=502)
+        await run.wait_for(lambda: run.of(bid, "batch.poll_failed"))
+        assert value(await scrape(run), "dli_batch_up", batch_id=bid) == 0.0
+        world.clear_faults()
+        await run.wait_for(lambda: run.of(bid, "batch.poll_recovered"))
+        assert value(await scrape(run), "dli_batch_up", batch_id=bid) == 1.0
+
+        world.set_state(bid, "success")
+        await run.wait_for(lambda: run.of(bid, "batch.finished"))
+        samples = await scrape(run)
+        run.stopped.set()
+    finish = world.details(bid)["update_time"] / 1000
+    assert value(samples, "dli_job_last_success_timestamp_seconds", job_name="etl") == finish
+    assert value(samples, "dli_job_last_outcome", job_name="etl", outcome="succeeded") == 1.0
+    assert value(samples, "dli_job_last_outcome", job_name="etl", outcome="failed") == 0.0
+    assert value(samples, "dli_batch_transitions_total", queue="q1", to_state="success") == 1.0
+    assert value(samples, "dli_watcher_poll_failures_total", reason="http") >= 1
+    assert value(samples, "dli_watcher_events_total", event="batch.finished") == 1.0
+    assert value(samples, "dli_watcher_watched_batches") == 1.0
+    assert value(samples, "dli_watcher_last_successful_poll_timestamp_seconds") > time.time() - 10
+
+
+async def test_job_series_count_batches_already_finished_when_first_seen(sim):
+    """A batch first seen dead still sets its job's last outcome to failed."""
+    bid = sim.world.add_batch(name="legacy", state="dead")
+    async with anyio.create_task_group() as tg:
+        run = await start_watch(tg, make_config(sim, [bid]))
+        await run.wait_for(lambda: run.of(bid, "batch.finished"))
+        samples = await scrape(run)
+        run.stopped.set()
+    assert value(samples, "dli_job_last_outcome", job_name="legacy", outcome="failed") == 1.0
+    assert value(samples, "dli_job_last_success_timestamp_seconds", job_name="legacy") is None
+
+
+async def test_finished_batches_leave_after_retention_and_removed_ones_at_once(sim):
+    """No stale series: a finished batch's series go after the retention, an unwatched one's immediately."""
+    world = sim.world
+    done = world.add_batch(name="done", state="success")
+    kept = world.add_batch(name="kept", state="running")
+    cfg = make_config(sim, [done, kept], watch={"retention_seconds": 1.0, "terminal_grace_seconds": 0.2})
+    smaller = make_config(sim, [done], watch={"retention_seconds": 1.0, "terminal_grace_seconds": 0.2})
+    async with anyio.create_task_group() as tg:
+        run = await start_watch(tg, cfg, reload=lambda: smaller)
+        await run.wait_for(lambda: run.of(done, "batch.finished") and run.of(kept, "batch.discovered"))
+        assert series(await scrape(run), "dli_batch_state", done)
+        await anyio.sleep(1.5)
+        samples = await scrape(run)
+        assert not series(samples, "dli_batch_state", done) and not series(samples, "dli_batch_up", done)
+        assert value(samples, "dli_job_last_outcome", job_name="done", outcome="succeeded") == 1.0
+        assert series(samples, "dli_batch_state", kept)
+        os.kill(os.getpid(), signal.SIGHUP)
+        await run.wait_for(lambda: any(e.name == "watcher.reloaded" for e in run.events))
+        assert not series(await scrape(run), "dli_batch_state", kept)
+        run.stopped.set()
+
+
+async def test_promtool_finds_nothing_to_say(sim):
+    """``promtool check metrics`` is silent on the exposition with batches in several states."""
+    world = sim.world
+    ids = [world.add_batch(name=f"job-{i}", state=s) for i, s in enumerate(["running", "dead", "Weird"])]
+    async with anyio.create_task_group() as tg:
+        run = await start_watch(tg, make_config(sim, ids))
+        await run.wait_for(lambda: all(run.of(b, "batch.discovered") for b in ids))
+        async with httpx.AsyncClient() as client:
+            text = (await client.get(run.metrics_url + "/metrics")).text
+        run.stopped.set()
+    result = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True,
+                            timeout=30, check=False)
+    assert (result.returncode, result.stdout + result.stderr) == (0, "")
+    assert 'dli_batch_state{batch_id="%s",state="unknown"} 1.0' % ids[2] in text
+
+
+async def test_openmetrics_when_asked(sim):
+    """An OpenMetrics Accept header gets the OpenMetrics format, ending in # EOF."""
+    bid = sim.world.add_batch(name="om")
+    async with anyio.create_task_group() as tg:
+        run = await start_watch(tg, make_config(sim, [bid]))
+        await run.wait_for(lambda: run.of(bid, "batch.discovered"))
+        async with httpx.AsyncClient() as client:
+            resp = await client.get(run.metrics_url + "/metrics",
+                                    headers={"Accept": "application/openmetrics-text; version=1.0.0"})
+        run.stopped.set()
+    assert resp.headers["content-type"].startswith("application/openmetrics-text")
+    assert resp.text.endswith("# EOF\n")
+
+
+async def test_health_ready_and_landing(sim):
+    """/readyz is 503 until the first poll cycle completes, then 200; /healthz is 200; / links the rest."""
+    bid = sim.world.add_batch(name="slow")
+    sim.world.inject("latency", bid, 1, seconds=1.0)
+    async with anyio.create_task_group() as tg:
+        run = await start_watch(tg, make_config(sim, [bid]))
+        async with httpx.AsyncClient(base_url=run.metrics_url) as client:
+            before = (await client.get("/readyz")).status_code
+            await run.wait_for(lambda: run.of(bid, "batch.discovered"))
+            await anyio.sleep(0.1)
+            after = (await client.get("/readyz")).status_code
+            health = (await client.get("/healthz")).status_code
+            landing = await client.get("/")
+            missing = (await client.get("/nope")).status_code
+        run.stopped.set()
+    assert (before, after, health, missing) == (503, 200, 200, 404)
+    assert 'href="/metrics"' in landing.text

@@ -1,0 +1,127 @@
+"""A real Prometheus server scrapes the watcher: the exposition works end to end, and the dashboard's queries return data."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import anyio
+import httpx
+import pytest
+
+from tests.conftest import make_config, start_watch
+from tests.test_deploy_grafana import concrete, dashboard_queries
+
+SCRAPE = "1s"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def prometheus(target: str, tmp: Path) -> Iterator[str]:
+    """Run Debian's prometheus on loopback in a temp dir, scraping ``target`` every second."""
+    binary = shutil.which("prometheus")
+    assert binary, "install the Debian package 'prometheus' (the server binary is needed)"
+    port = free_port()
+    config = tmp / "prometheus.yml"
+    config.write_text(
+        f"global:\n  scrape_interval: {SCRAPE}\n  evaluation_interval: {SCRAPE}\n"
+        f"scrape_configs:\n  - job_name: dli-watcher\n    static_configs:\n      - targets: ['{target}']\n"
+    )
+    proc = subprocess.Popen(
+        [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp / 'data'}",
+         f"--web.listen-address=127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(url + "/-/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "prometheus did not become ready"
+            assert proc.poll() is None, "prometheus exited"
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+async def query(client: httpx.AsyncClient, url: str, promql: str) -> list[dict]:
+    resp = await client.get(url + "/api/v1/query", params={"query": promql})
+    body = resp.json()
+    assert body["status"] == "success", (promql, body)
+    return body["data"]["result"]
+
+
+async def eventually(client, url, promql, timeout=30.0) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await query(client, url, promql)
+        if result or time.monotonic() > deadline:
+            return result
+        await anyio.sleep(0.5)
+
+
+@pytest.mark.anyio
+async def test_prometheus_sees_a_running_batch_and_an_up_target(sim, tmp_path):
+    """Prometheus scraping the watcher finds dli_batch_state{state="running"} == 1 and up == 1."""
+    bid = sim.world.add_batch(name="live", state="running")
+    async with anyio.create_task_group() as tg:
+        run = await start_watch(tg, make_config(sim, [bid], watch={"interval_seconds": 0.5}))
+        await run.wait_for(lambda: run.of(bid, "batch.discovered"))
+        host, port = run.address
+        with prometheus(f"{host}:{port}", tmp_path) as url:
+            async with httpx.AsyncClient() as client:
+                running = await eventually(client, url, f'dli_batch_state{{batch_id="{bid}",state="running"}} == 1')
+                up = await eventually(client, url, 'up{job="dli-watcher"} == 1')
+                dead = await query(client, url, f'dli_batch_state{{batch_id="{bid}",state="dead"}}')
+        run.stopped.set()
+    assert [r["metric"]["batch_id"] for r in running] == [bid]
+    assert len(up) == 1
+    assert dead[0]["value"][1] == "0"
+
+
+def test_every_dashboard_query_returns_data_from_the_demo(tmp_path):
+    """Each panel and variable query of deploy/grafana/dashboard.json returns data while Prometheus scrapes the demo."""
+    port = free_port()
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "watcher", "demo", "--forever", "--json", "--listen", f"127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        with prometheus(f"127.0.0.1:{port}", tmp_path) as url:
+            missing = anyio.run(_wait_for_all_panels, url)
+    finally:
+        demo.send_signal(signal.SIGTERM)
+        code = demo.wait(timeout=15)
+    assert missing == []
+    assert code == 0
+
+
+async def _wait_for_all_panels(url: str, timeout: float = 90.0) -> list[str]:
+    pending = {where: concrete(expr) for where, expr in dashboard_queries()}
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient() as client:
+        while pending and time.monotonic() < deadline:
+            for where, promql in list(pending.items()):
+                if await query(client, url, promql):
+                    del pending[where]
+            await anyio.sleep(1.0)
+    return sorted(f"{where}: {promql}" for where, promql in pending.items())

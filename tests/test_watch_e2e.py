@@ -1,0 +1,216 @@
+"""The watcher end to end over real HTTP against the simulator: scripted lifecycles, logs, faults."""
+
+from __future__ import annotations
+
+import re
+
+import anyio
+import pytest
+
+from tests.conftest import assert_seq_gapless, make_config, simulator, start_watch
+
+pytestmark = pytest.mark.anyio
+TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+
+def names(events):
+    return [e.name for e in events]
+
+
+async def test_dli_lifecycle_is_one_event_per_change_in_order(sim):
+    """starting -> running (stdout) -> success gives each transition and line once, in order, seq gapless."""
+    world = sim.world
+    bid = world.add_batch(name="daily-etl", queue="q1")
+    other = world.add_batch(name="other")
+    async with anyio.create_task_group() as tg:
+        run = await start_watch(tg, make_config(sim, [bid, other]))
+        await run.wait_for(lambda: run.of(bid, "batch.discovered"))
+        world.set_state(bid, "running")
+        await run.wait_for(lambda: run.of(bid, "batch.state_changed"))
+        world.append_stdout(bid, ["line one", "line two", "line three"])
+        await run.wait_for(lambda: len(run.lines(bid)) == 3)
+        world.set_state(bid, "success")
+        await run.wait_for(lambda: run.of(bid, "batch.finished"))
+        await anyio.sleep(0.5)
+        run.stopped.set()
+    assert names(run.of(bid)) == [
+        "batch.discovered", "batch.changed", "batch.state_changed",
+        "batch.log", "batch.log", "batch.log", "batch.state_changed", "batch.finished",
+    ]
+    changed = run.of(bid, "batch.changed")[0].fields["changes"]
+    assert changed["appId"]["old"] is None and changed["appId"]["new"]
+    assert [(e.fields["from_state"], e.fields["to_state"]) for e in run.of(bid, "batch.state_changed")] == [
+        ("starting", "running"), ("running", "success")]
+    assert run.lines(bid, "stdout") == ["line one", "line two", "line three"]
+    finished = run.of(bid, "batch.finished")[0]
+    assert (finished.fields["outcome"], finished.level) == ("succeeded", "info")
+    assert names(run.of(other)) == ["batch.discovered"]
+    assert_seq_gapless(run.events)
+
+
+async def test_json_lines_carry_the_contract_fields(sim):
+    """Every stdout line is one JSON object with timestamp (RFC 3339 ms Z), level, event, batch_id and seq."""
+    bid = sim.world.add_batch(name="job")
+    async with anyio.create_task_group() as tg:
+        run = await start_watch(tg, make_config(sim, [bid]))
+        await run.wait_for(lambda: run.of(bid, "batch.discovered"))
+        run.stopped.set()
+    lines = run.json_lines()
+    assert [line["event"] for line in lines][:2] == ["watcher.started", "batch.discovered"]
+    assert lines[-1]["event"] == "watcher.stopped"
+    discovered = lines[1]
+    assert list(discovered)[:5] == ["timestamp", "level", "event", "batch_id", "seq"]
+    assert TIMESTAMP.match(discovered["timestamp"]) and discovered["level"] == "info"
+    assert discovered["seq"] == 1 and discovered["job_name"] == "job" and discovered["state"] == "starting"
+    assert TIMESTAMP.match(discovered["create_time"])
+
+
+async def test_livy_markers_title_case_and_unknown_state(livy_sim):
+    """Livy's newline-prefixed markers split the same way; "Success" is success; an unknown state warns once."""
+    world = livy_sim.world
+    bid = world.add_batch(name="livy-job", state="running")
+    async with anyio.create_task_group() as tg:
+        run = await start_watch(tg, make_config(livy_sim, [bid]))
+        await run.wait_for(lambda: run.of(bid, "batch.discovered"))
+        world.append_stdout(bid, ["out 1", "out 2"])
+        world.append_stderr(bid, ["err 1"])
+        await run.wait_for(lambda: len(run.lines(bid)) == 3)
+        world.set_state(bid, "Weird")
+        await run.wait_for(lambda: run.of(bid, "batch.unknown_state"))
+        await anyio.sleep(0.6)  # several more polls of the same unknown state
+        world.set_state(bid, "Success")
+        await run.wait_for(lambda: run.of(bid, "batch.finished"))
+        run.stopped.set()
+    assert run.lines(bid, "stdout") == ["out 1", "out 2"] and run.lines(bid, "stderr") == ["err 1"]
+    assert len(run.of(bid, "batch.unknown_state")) == 1
+    assert run.of(bid, "batch.unknown_state")[0].fields["state"] == "Weird"
+    assert run.of(bid, "batch.finished")[0].fields["state"] == "success"
+    assert_seq_gapless(run.events)
+
+
+@pytest.mark.parametrize("flavor", ["dli", "livy"])
+async def test_burst_beyond_the_window_is_backfilled_from_the_log_endpoint(flavor):
+    """A 60-line burst scrolls far past the 10-line window; the log endpoint recovers every line, no gap."""
+    with simulator(flavor) as server:
+        world = server.world
+        bid = world.add_batch(name="bursty", state="running")
+        async with anyio.create_task_group() as tg:
+            run = await start_watch(tg, make_config(server, [bid]))
+            await run.wait_for(lambda: run.of(bid, "batch.discovered"))
+            world.append_stdout(bid, ["before"])
+            await run.wait_for(lambda: run.lines(bid) == ["before"])
+            world.append_stdout(bid, [f"burst {i}" for i in range(60)])
+            world.append_stdout(bid, ["after"])
+            await run.wait_for(lambda: "after" in run.lines(bid))
+            run.stopped.set()
+    assert run.lines(bid) == world.truth_lines(bid, "stdout")
+    assert not run.of(bid, "batch.log_gap")
+    assert server.requests["log"] >= 1
+
+
+async def test_burst_without_log_endpoint_reports_a_gap():
+    """With the log endpoint gone, the burst's lost lines are a batch.log_gap; visible lines still arrive once."""
+    with simulator("dli", log_endpoint=False) as server:
+        world = server.world
+        bid = world.add_batch(name="bursty", state="running")
+        async with anyio.create_task_group() as tg:
+            run = await start_watch(tg, make_config(server, [bid]))
+            await run.wait_for(lambda: run.of(bid, "batch.discovered"))
+            world.append_stdout(bid, ["before"])
+            await run.wait_for(lambda: run.lines(bid) == ["before"])
+            world.append_stdout(bid, [f"burst {i}" for i in range(40)])
+            await run.wait_for(lambda: run.of(bid, "batch.log_gap"))
+            run.stopped.set()
+    gap = run.of(bid, "batch.log_gap")[0]
+    assert (gap.fields["stream"], gap.level) == ("stdout", "warning")
+    emitted, truth = run.lines(bid), world.truth_lines(bid, "stdout")
+    assert emitted[0] == "before" and emitted[-1] == "burst 39"
+    assert len(set(emitted)) == len(emitted) and all(line in truth for line in emitted)
+
+
+async def test_dead_batch_that_recovers_is_followed_through(sim):
+    """dead -> recovering -> running -> success within the grace period: every transition, two finishes."""
+    world = sim.world
+    bid = world.add_batch(name="nightly", state="running")
+    async with anyio.create_task_group() as tg:
+        cfg = make_config(sim, [bid], watch={"terminal_grace_seconds": 3.0})
+        run = await start_watch(tg, cfg)
+        await run.wait_for(lambda: run.of(bid, "batch.discovered"))
+        for state in ("dead", "recovering", "running", "success"):
+            world.set_state(bid, state)
+            await run.wait_for(lambda s=state: any(e.fields.get("to_state") == s for e in run.of(bid)))
+        run.stopped.set()
+    transitions = [e.fields["to_state"] for e in run.of(bid, "batch.state_changed")]
+    assert transitions == ["dead", "recovering", "running", "success"]
+    assert [e.fields["outcome"] for e in run.of(bid, "batch.finished")] == ["failed", "succeeded"]
+
+
+async def test_terminal_batch_stops_being_polled_after_grace(sim):
+    """After terminal_grace_seconds a finished batch gets no more requests."""
+    bid = sim.world.add_batch(name="done", state="success")
+    async with anyio.create_task_group() as tg:
+        run = await start_watch(tg, make_config(sim, [bid], watch={"terminal_grace_seconds": 0.5}))
+        await run.wait_for(lambda: run.of(bid, "batch.finished"))
+        await anyio.sleep(1.0)
+        before = sim.requests["details"]
+        await anyio.sleep(1.0)
+        run.stopped.set()
+    assert sim.requests["details"] == before
+
+
+async def test_gone_and_not_found(sim):
+    """A batch seen and then removed is batch.gone; one the API never knew is batch.not_found, polled rarely."""
+    world = sim.world
+    bid = world.add_batch(name="short-lived", state="success")
+    ghost = "00000000-0000-4000-8000-000000000000"
+    async with anyio.create_task_group() as tg:
+        cfg = make_config(sim, [bid, ghost], watch={"terminal_grace_seconds": 30.0, "not_found_interval_seconds": 30.0})
+        run = await start_watch(tg, cfg)
+        await run.wait_for(lambda: run.of(bid, "batch.discovered") and run.of(ghost, "batch.not_found"))
+        world.remove(bid)
+        await run.wait_for(lambda: run.of(bid, "batch.gone"))
+        await anyio.sleep(1.0)
+        run.stopped.set()
+    assert run.of(bid, "batch.gone")[0].fields["last_state"] == "success"
+    assert names(run.of(ghost)) == ["batch.not_found"]
+    assert len(run.of(bid, "batch.gone")) == 1
+
+
+@pytest.mark.parametrize(
+    ("kind", "params", "reason"),
+    [
+        ("status", {"status": 503}, "http"),
+        ("throttle", {"retry_after": 0.1}, "throttled"),
+        ("apig0308", {}, "throttled"),
+        ("malformed", {}, "decode"),
+        ("truncated", {}, "decode"),
+        ("not_object", {}, "decode"),
+        ("missing_field", {}, "decode"),
+        ("wrong_type", {}, "decode"),
+        ("drop", {}, "connect"),
+    ],
+)
+async def test_faults_on_one_batch_never_stall_the_others(sim, kind, params, reason):
+    """While one batch's polls fail, another progresses; the failure is reported once, then recovery."""
+    world = sim.world
+    bad = world.add_batch(name="flaky", state="running")
+    good = world.add_batch(name="steady")
+    async with anyio.create_task_group() as tg:
+        run = await start_watch(tg, make_config(sim, [bad, good]))
+        await run.wait_for(lambda: run.of(bad, "batch.discovered") and run.of(good, "batch.discovered"))
+        world.inject(kind, bad, None, **params)
+        await run.wait_for(lambda: run.of(bad, "batch.poll_failed"))
+        world.set_state(good, "running")
+        world.append_stdout(good, ["progress"])
+        await run.wait_for(lambda: run.lines(good) == ["progress"])
+        world.set_state(bad, "success")
+        world.clear_faults()
+        await run.wait_for(lambda: run.of(bad, "batch.finished"))
+        run.stopped.set()
+    failed = run.of(bad, "batch.poll_failed")
+    assert len(failed) == 1
+    assert failed[0].fields["reason"] == reason and failed[0].fields["attempts"] >= 1
+    order = names(run.of(bad))
+    assert order.index("batch.poll_failed") < order.index("batch.poll_recovered") < order.index("batch.finished")
+    assert run.of(bad, "batch.state_changed")[-1].fields["from_state"] == "running"
+    assert_seq_gapless(run.events)
