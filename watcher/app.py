@@ -15,19 +15,19 @@ from prometheus_client import CollectorRegistry, disable_created_metrics
 
 from watcher import __version__
 from watcher.auth import build_auth
-from watcher.board import Board, JobSummary
+from watcher.board import Board
 from watcher.client import BatchApi
 from watcher.config import Config
 from watcher.emit import EventWriter
 from watcher.errors import ConfigError
 from watcher.events import Event
 from watcher.httpserver import make_app, serve
+from watcher.journal import Journal
 from watcher.metrics import BatchCollector, SelfMetrics
 from watcher.notify import Notifier
 from watcher.poller import Poller
 from watcher.store import Store
 
-FLUSH_SECONDS = 1.0
 STOP_GRACE_SECONDS = 5.0
 
 
@@ -61,47 +61,27 @@ class Daemon:
         self.writer = EventWriter(on_event=self._count)
         self.notifier = Notifier(env)
         self.store: Store | None = None
-        self._saved_jobs: dict[str, JobSummary] = {}
-        self._removed: set[str] = set()
 
     def _count(self, event: Event) -> None:
         self.stats.event(event)
         if self._on_event is not None:
             self._on_event(event)
 
-    async def open_store(self) -> None:
+    async def open_store(self) -> dict[int, Event]:
         """Load the state file (in a worker thread); a damaged one is reported and moved aside."""
         if not self.cfg.state.path:
-            return
+            return {}
         store, problem = await anyio.to_thread.run_sync(Store.open, self.cfg.state.path)
         self.store = store
         if problem is not None:
             self.writer.write([Event("watcher.state_reset", "warning", fields={"reason": problem.reason,
                                                                                "kept": problem.kept})])
-        tracks, jobs, bad = await anyio.to_thread.run_sync(store.load)
-        if bad:
+        loaded = await anyio.to_thread.run_sync(store.load)
+        if loaded.bad:
             self.writer.write([Event("watcher.state_reset", "warning", fields={"reason": "undecodable rows",
-                                                                               "rows": bad})])
-        self.board.tracks, self.board.jobs = tracks, jobs
-        self._saved_jobs = dict(jobs)
-
-    async def flush(self, poller: Poller) -> None:
-        """Write what changed since the last flush, in one transaction off the event loop."""
-        if self.store is None:
-            poller.dirty.clear()
-            return
-        ids, poller.dirty = poller.dirty, set()
-        tracks = [self.board.tracks[b] for b in ids if b in self.board.tracks]
-        jobs = [j for n, j in self.board.jobs.items() if self._saved_jobs.get(n) is not j]
-        removed, self._removed = self._removed, set()
-        if tracks or jobs or removed:
-            await anyio.to_thread.run_sync(self.store.save, tracks, jobs, removed)
-            self._saved_jobs.update((j.job_name, j) for j in jobs)
-
-    async def _flush_loop(self, poller: Poller) -> None:
-        while True:
-            await anyio.sleep(FLUSH_SECONDS)
-            await self.flush(poller)
+                                                                               "rows": loaded.bad})])
+        self.board.tracks, self.board.jobs = loaded.tracks, loaded.jobs
+        return loaded.outbox
 
     def _healthy(self) -> bool:
         # the scheduler stamps progress at least every second; three intervals of silence is a hang
@@ -123,7 +103,7 @@ class Daemon:
             return
         poller.configure(new)
         added, removed = poller.watch(new.watch.batch_ids)
-        self._removed |= set(removed)
+        self.journal.forget(removed)
         self.cfg = new
         self.writer.write([Event("watcher.reloaded", fields={
             "version": __version__, "batches": len(new.watch.batch_ids), "added": added, "removed": removed})])
@@ -134,9 +114,11 @@ class Daemon:
     ) -> None:
         """Run until SIGTERM/SIGINT (or ``until`` returns); SIGHUP reloads."""
         disable_created_metrics()
-        await self.open_store()
+        outbox = await self.open_store()
+        self.journal = Journal(self.store, self.board, self.writer.write)
+        await self.journal.replay(outbox)
         async with http_client(self.cfg) as http:
-            poller = Poller(BatchApi(http, self.cfg.api), self.cfg, self.board, self.writer.write, self.stats)
+            poller = Poller(BatchApi(http, self.cfg.api), self.cfg, self.board, self.journal.submit, self.stats)
             self.registry.register(BatchCollector(self.board, lambda: poller.timing))
             poller.on_progress = self._on_progress
             poller.on_ready = lambda: self.notifier.send("READY=1", "STATUS=first poll cycle done")
@@ -147,7 +129,7 @@ class Daemon:
                         tg.start_soon(self._stop_after, until, tg)
                     await self._signals(tg, poller)
             finally:
-                await self._shutdown(poller)
+                await self._shutdown()
 
     async def _start(self, tg: TaskGroup, poller: Poller, on_listen: Callable[[str, int], None] | None) -> None:
         app = make_app(self.registry, self._healthy, lambda: self.board.ready)
@@ -159,7 +141,7 @@ class Daemon:
             "version": __version__, "batches": len(added), "listen": f"{host}:{port}",
             "pid": os.getpid()})])
         tg.start_soon(poller.run, tg)
-        tg.start_soon(self._flush_loop, poller)
+        tg.start_soon(self.journal.run)
 
     async def _stop_after(self, until: Callable[[], Awaitable[None]], tg: TaskGroup) -> None:
         await until()
@@ -174,9 +156,9 @@ class Daemon:
                     tg.cancel_scope.cancel()
                     return
 
-    async def _shutdown(self, poller: Poller) -> None:
+    async def _shutdown(self) -> None:
         with anyio.move_on_after(STOP_GRACE_SECONDS, shield=True):
-            await self.flush(poller)
+            await self.journal.commit()
             if self.store is not None:
                 await anyio.to_thread.run_sync(self.store.close)
         self.writer.write([Event("watcher.stopped", fields={"version": __version__,

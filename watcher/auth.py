@@ -55,9 +55,14 @@ class AkSkAuth(httpx.Auth):
 def sign_request(
     request: httpx.Request, ak: str, sk: str, now: float, project_id: str = "", security_token: str = ""
 ) -> None:
-    """Sign an httpx request in place; headers with ``_`` in their name stay unsigned, as in the SDK."""
+    """Sign an httpx request in place; headers with ``_`` in their name stay unsigned, as in the SDK.
+
+    Signing again (a new date, a retry) replaces the previous signature rather than signing it.
+    """
     headers = request.headers
     headers.setdefault("Content-Type", "application/json")
+    if not headers["Content-Type"].startswith(("application/json", "application/bson")):
+        headers[UNSIGNED_PAYLOAD_HEADER] = "UNSIGNED-PAYLOAD"  # as the SDK does for other bodies
     headers["X-Sdk-Date"] = sdk_date(datetime.fromtimestamp(now, UTC))
     if project_id:
         headers["X-Project-Id"] = project_id
@@ -66,11 +71,16 @@ def sign_request(
     # httpx adds these at send time; they are not part of what the SDK signs
     signed = {k: v for k, v in headers.items() if k.lower() not in _UNSIGNED}
     query = tuple(parse_qsl(request.url.query.decode(), keep_blank_values=True))
-    req = SignedRequest(request.method, request.url.path, query, signed, request.content)
+    # the path as it goes on the wire (what the server verifies), not httpx's decoded .path
+    path = request.url.raw_path.partition(b"?")[0].decode("ascii")
+    req = SignedRequest(request.method, path, query, signed, request.content)
     headers["Authorization"] = authorization(req, ak, sk)
 
 
-_UNSIGNED = frozenset({"accept", "accept-encoding", "connection", "user-agent", "content-length"})
+UNSIGNED_PAYLOAD_HEADER = "X-Sdk-Content-Sha256"
+_UNSIGNED = frozenset(
+    {"accept", "accept-encoding", "connection", "user-agent", "content-length", "authorization"}
+)
 
 
 class IamTokenSource:
@@ -79,15 +89,15 @@ class IamTokenSource:
     def __init__(self, auth: AuthConfig, http: httpx.AsyncClient, clock: Clock = time.time) -> None:
         self._auth, self._http, self._clock = auth, http, clock
         self._token: str | None = None
-        self._expires_at = 0.0
+        self._refresh_at = 0.0
         self._lock = anyio.Lock()
         self.issued = 0
 
     async def token(self) -> str:
         """A valid token, fetching a new one when none is cached or it is about to expire."""
         async with self._lock:
-            if self._token is None or self._clock() >= self._expires_at - REFRESH_MARGIN_SECONDS:
-                self._token, self._expires_at = await self._fetch()
+            if self._token is None or self._clock() >= self._refresh_at:
+                self._token, self._refresh_at = await self._fetch()
                 self.issued += 1
             return self._token
 
@@ -106,14 +116,30 @@ class IamTokenSource:
         token = resp.headers.get("X-Subject-Token", "")
         if resp.status_code != 201 or not token:
             raise AuthError(f"IAM refused the credentials (HTTP {resp.status_code})", status_code=resp.status_code)
-        return token, self._expiry(resp)
+        return token, self._refresh_time(resp)
 
-    def _expiry(self, resp: httpx.Response) -> float:
+    def _refresh_time(self, resp: httpx.Response) -> float:
+        """When to fetch the next token, on our clock.
+
+        The lifetime is ``expires_at - issued_at`` as IAM states it, so a skewed local clock neither
+        refetches on every request nor keeps a dead token; a short-lived token is refreshed halfway.
+        """
+        now = self._clock()
+        lifetime = DEFAULT_TOKEN_LIFETIME
         try:
-            text = resp.json()["token"]["expires_at"]
-            return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-        except (ValueError, KeyError, TypeError):
-            return self._clock() + DEFAULT_TOKEN_LIFETIME
+            info = resp.json()["token"]
+            expires = _iam_time(info["expires_at"])
+            issued = _iam_time(info["issued_at"]) if "issued_at" in info else now
+            if expires > issued:
+                lifetime = expires - issued
+        except (ValueError, KeyError, TypeError, AttributeError):
+            pass
+        return now + lifetime - min(REFRESH_MARGIN_SECONDS, lifetime / 2)
+
+
+def _iam_time(text: str) -> float:
+    """Epoch seconds of an IAM timestamp such as ``2024-01-02T03:04:05.000000Z``."""
+    return datetime.fromisoformat(text).timestamp()
 
 
 _IAM_HEADERS = {"Content-Type": "application/json;charset=utf8"}

@@ -11,7 +11,7 @@ import anyio
 from watcher.app import http_client
 from watcher.client import BatchApi
 from watcher.config import Config
-from watcher.errors import ApiError, AuthError
+from watcher.errors import ApiError, AuthError, NotFoundError
 from watcher.events import rfc3339_millis
 from watcher.model import Snapshot
 
@@ -31,8 +31,13 @@ class Row:
             "batch_id": self.batch_id, "ok": snap is not None, "state": snap.state if snap else None,
             "job_name": snap.name if snap else None, "queue": snap.queue if snap else None,
             "update_time": rfc3339_millis(snap.update_time) if snap else None,
-            "error": f"{err.reason}: {err.message}" if err else None,
+            "error": f"{_reason(err)}: {err.message}" if err else None,
         }
+
+
+def _reason(err: ApiError) -> str:
+    """The poll_failed reason, but naming not-found plainly: it is the usual typo in a batch ID."""
+    return "not_found" if isinstance(err, NotFoundError) else err.reason
 
 
 async def check(cfg: Config) -> list[Row]:
@@ -75,6 +80,8 @@ def render_json(rows: Sequence[Row]) -> str:
 def auth_failure(rows: Sequence[Row]) -> AuthError | None:
     """The auth error, when credentials (not the batches) are the problem."""
     errors = [r.error for r in rows if r.error is not None]
-    if errors and all(isinstance(e, AuthError) for e in errors):
-        return errors[0]  # type: ignore[return-value]
+    # An AuthError without a 4xx status is IAM being unreachable or failing, not a refusal.
+    refused = [e for e in errors if isinstance(e, AuthError) and e.status_code and e.status_code < 500]
+    if errors and len(refused) == len(errors):
+        return refused[0]
     return None

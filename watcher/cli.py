@@ -59,7 +59,8 @@ def _check(args: argparse.Namespace) -> int:
     print(render_json(rows) if args.json else render_table(rows))
     problem = auth_failure(rows)
     if problem is not None:
-        print(f"dli-watcher: credentials rejected: {problem.message}", file=sys.stderr)
+        reason = _one_line(problem.message)
+        print(f"dli-watcher: credentials rejected (auth.method {cfg.auth.method}): {reason}", file=sys.stderr)
         return EXIT_CONFIG
     return EXIT_OK if all(r.snapshot is not None for r in rows) else EXIT_ERROR
 
@@ -76,6 +77,11 @@ def _simulate(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _one_line(text: str) -> str:
+    """Messages from config keys or servers may hold newlines; stderr gets exactly one line."""
+    return " ".join(text.split("\n")).replace("\r", " ").strip()
+
+
 COMMANDS = {"run": _run, "check": _check, "demo": _demo, "simulate": _simulate}
 
 
@@ -85,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except ConfigError as exc:
-        print(f"dli-watcher: config error: {exc}", file=sys.stderr)
+        print(f"dli-watcher: config error: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_CONFIG
     except KeyboardInterrupt:
         return EXIT_OK

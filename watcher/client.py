@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
+import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -23,10 +28,12 @@ from watcher.errors import (
     TransientApiError,
 )
 from watcher.model import Snapshot, decode_snapshot
+from watcher.states import normalise
 
 THROTTLE_CODES = frozenset({"APIG.0308"})
 NOT_FOUND_CODES = frozenset({"DLI.0002", "DLI.0023"})
 MAX_MESSAGE = 200
+_INT_TEXT = re.compile(r"-?[0-9]+", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,9 +71,9 @@ class BatchApi:
         """``GET .../batches/{id}/state``: just the (normalised) state."""
         body = _object(await self._get(f"{self._base}/{batch_id}/state"))
         state = body.get("state")
-        if not isinstance(state, str) or not state:
+        if not isinstance(state, str) or not state.strip():
             raise DecodeError("field 'state' is missing or not a string")
-        return state.strip().lower()
+        return normalise(state)
 
     async def log(self, batch_id: str, start: int, size: int, log_type: str | None = None) -> LogPage:
         """``GET .../batches/{id}/log?from=&size=``: a slice of the full log."""
@@ -98,7 +105,7 @@ class BatchApi:
             raise error_from_response(resp.status_code, resp.content, resp.headers.get("Retry-After"))
         try:
             return json.loads(resp.content)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             raise DecodeError(f"response is not JSON ({len(resp.content)} bytes)") from None
 
 
@@ -109,7 +116,9 @@ def map_errors() -> Iterator[None]:
         yield
     except httpx.TimeoutException as exc:
         raise TimeoutApiError(f"request timed out ({type(exc).__name__})") from None
-    except httpx.TransportError as exc:
+    except httpx.DecodingError as exc:  # a Content-Encoding (gzip, br...) body that does not decode
+        raise DecodeError(f"response body could not be decoded ({type(exc).__name__})") from None
+    except httpx.RequestError as exc:  # TransportError and the rest: TooManyRedirects...
         raise ConnectApiError(f"connection failed ({type(exc).__name__})") from None
 
 
@@ -121,8 +130,8 @@ def _object(body: object) -> dict[str, Any]:
 
 def _int(body: dict[str, Any], key: str, default: int) -> int:
     value = body.get(key, default)
-    if isinstance(value, str) and value.lstrip("-").isdigit():
-        return int(value)  # the docs type "from" as a string in one copy
+    if isinstance(value, str) and _INT_TEXT.fullmatch(value.strip()) and len(value) < 100:
+        value = int(value)  # the docs type "from" as a string in one copy
     if isinstance(value, bool) or not isinstance(value, int):
         raise DecodeError(f"field {key!r} is not an integer")
     return value
@@ -132,7 +141,7 @@ def parse_error_body(content: bytes) -> tuple[str | None, str]:
     """(error code, message) from a DLI, APIG, IAM, Livy or plain-text error body."""
     try:
         body = json.loads(content)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None, content[:MAX_MESSAGE].decode("utf-8", "replace").strip()
     if not isinstance(body, dict):
         return None, ""
@@ -144,14 +153,23 @@ def parse_error_body(content: bytes) -> tuple[str | None, str]:
     return None, str(body.get("msg", ""))[:MAX_MESSAGE]
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds form; HTTP dates are ignored)."""
-    if not value:
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds from a ``Retry-After`` header: delta-seconds, or an HTTP date relative to ``now``."""
+    if not value or not value.strip():
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
+        try:
+            when = parsedate_to_datetime(value.strip())
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:  # RFC 9110 dates are GMT
+            when = when.replace(tzinfo=UTC)
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    if not math.isfinite(seconds):  # "inf" or "nan" must not stall the backoff forever
         return None
+    return max(0.0, seconds)
 
 
 def error_from_response(status: int, content: bytes, retry_after: str | None) -> ApiError:

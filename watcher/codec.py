@@ -7,6 +7,7 @@ from dataclasses import asdict, fields, replace
 from typing import Any
 
 from watcher.board import JobSummary
+from watcher.events import Event
 from watcher.logdiff import LogTrack, StreamTrack
 from watcher.model import Snapshot
 from watcher.tracker import Track
@@ -59,3 +60,15 @@ def decode_job(text: str) -> JobSummary:
     """A JobSummary from JSON."""
     data = json.loads(text)
     return JobSummary(**{k: v for k, v in data.items() if k in _JOB_FIELDS})
+
+
+def encode_event(event: Event) -> str:
+    """An Event as JSON, for the outbox."""
+    return json.dumps([event.name, event.level, event.batch_id, event.seq, event.fields],
+                      separators=(",", ":"), ensure_ascii=False)
+
+
+def decode_event(text: str) -> Event:
+    """An Event from ``encode_event``'s JSON."""
+    name, level, batch_id, seq, fields = json.loads(text)
+    return Event(name, level, batch_id, seq, fields)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,6 +69,8 @@ def _opt_millis(obj: dict[str, Any], key: str) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise DecodeError(f"field {key!r} is not a number")
+    if isinstance(value, float) and not math.isfinite(value):  # NaN / Infinity / 1e999 parse as floats
+        raise DecodeError(f"field {key!r} is not a finite number")
     return int(value)
 
 

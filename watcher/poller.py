@@ -39,6 +39,18 @@ class Api(Protocol):
     async def log(self, batch_id: str, start: int, size: int, log_type: str | None = None) -> LogPage: ...  # noqa: D102
 
 
+class Sink(Protocol):
+    """Receives each poll's new track and events; ``changed`` says the track's durable part moved."""
+
+    def __call__(self, track: Track, events: list[Event], changed: bool) -> None: ...  # noqa: D102
+
+
+def _persistent_change(old: Track, new: Track) -> bool:
+    """Whether a poll changed what the state file keeps beyond liveness (up, last poll times)."""
+    return (old.seq, old.snapshot, old.log, old.presence, old.terminal_at) != (
+        new.seq, new.snapshot, new.log, new.presence, new.terminal_at)
+
+
 class Telemetry(Protocol):
     """Where poll outcomes are counted (the self-metrics)."""
 
@@ -56,10 +68,10 @@ class Poller:
     """Polls the watched batches and turns what it sees into events."""
 
     def __init__(
-        self, api: Api, cfg: Config, board: Board, emit: Callable[[list[Event]], None],
+        self, api: Api, cfg: Config, board: Board, sink: Sink,
         telemetry: Telemetry, *, clock: Callable[[], float] = time.time, rng: random.Random | None = None,
     ) -> None:
-        self._api, self._board, self._emit, self._telemetry = api, board, emit, telemetry
+        self._api, self._board, self._sink, self._telemetry = api, board, sink, telemetry
         self._clock, self._rng = clock, rng or random.Random()
         self.configure(cfg)
         self._heap: list[tuple[float, str]] = []
@@ -70,7 +82,6 @@ class Poller:
         self._cycle = _Cycle(set())
         self.on_progress: Callable[[float], None] = lambda _: None
         self.on_ready: Callable[[], None] = lambda: None
-        self.dirty: set[str] = set()
 
     def configure(self, cfg: Config) -> None:
         """Take new settings (on reload); the batch set is changed by ``watch``."""
@@ -143,10 +154,10 @@ class Poller:
         self._telemetry.poll_done(now - started, reason)
         if bid not in self._due:
             return  # unwatched while in flight: its result no longer belongs anywhere
-        self._emit(events)
+        before = self._board.tracks.get(bid)
         self._board.note_events(track, events, now)
         self._board.put(track)
-        self.dirty.add(bid)
+        self._sink(track, events, before is None or _persistent_change(before, track))
         if reason is None:
             self._board.last_successful_poll = now
         self._cycle.pending.discard(bid)

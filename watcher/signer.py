@@ -34,16 +34,22 @@ def sdk_date(now: datetime) -> str:
 
 
 def canonical_uri(path: str) -> str:
-    """Percent-encode each path segment and always end with a slash, like the SDK."""
-    segments = [quote(unquote(s), safe="~") for s in path.split("/")]
+    """Decode the path, percent-encode each segment and always end with a slash, like the SDK.
+
+    The whole path is decoded before it is split (as the SDK does), so ``%2F`` and ``/`` sign alike
+    and a raw path signs the same as its decoded form.
+    """
+    segments = [quote(s, safe="~") for s in unquote(path).split("/")]
     uri = "/".join(segments)
     return uri if uri.endswith("/") else uri + "/"
 
 
 def canonical_query(query: Iterable[tuple[str, str]]) -> str:
-    """Sort the pairs and encode keys and values so only RFC 3986 unreserved stay literal."""
-    pairs = sorted((quote(k, safe="~"), quote(v, safe="~")) for k, v in query)
-    return "&".join(f"{k}={v}" for k, v in pairs)
+    """Sort the raw pairs, then encode keys and values so only RFC 3986 unreserved stay literal.
+
+    The SDK sorts before encoding; sorting the encoded text orders e.g. ``a:`` and ``a5`` differently.
+    """
+    return "&".join(f"{quote(k, safe='~')}={quote(v, safe='~')}" for k, v in sorted(query))
 
 
 def signed_header_names(headers: Mapping[str, str]) -> list[str]:
@@ -55,7 +61,10 @@ def canonical_request(req: SignedRequest, names: list[str]) -> str:
     """Build the canonical request string that gets hashed and signed."""
     lowered = {k.lower(): v for k, v in req.headers.items()}
     header_lines = "".join(f"{n}:{lowered[n].strip()}\n" for n in names)
-    body_hash = lowered.get("x-sdk-content-sha256") or hashlib.sha256(req.body).hexdigest()
+    # as in the SDK: an empty body always hashes as empty, even with X-Sdk-Content-Sha256 set
+    body_hash = EMPTY_SHA256
+    if req.body:
+        body_hash = lowered.get("x-sdk-content-sha256") or hashlib.sha256(req.body).hexdigest()
     return "\n".join(
         [
             req.method.upper(),

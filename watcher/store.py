@@ -2,6 +2,7 @@
 
 Schema history (``PRAGMA user_version``):
   1: batches(batch_id, data JSON), jobs(job_name, data JSON)
+  2: + outbox(id, data JSON): events committed with their state, deleted once written to stdout
 """
 
 from __future__ import annotations
@@ -9,19 +10,23 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
 from pathlib import Path
 
 from watcher.board import JobSummary
-from watcher.codec import decode_job, decode_track, encode_job, encode_track
+from watcher.codec import decode_event, decode_job, decode_track, encode_event, encode_job, encode_track
+from watcher.events import Event
 from watcher.tracker import Track
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (
         "CREATE TABLE IF NOT EXISTS batches (batch_id TEXT PRIMARY KEY, data TEXT NOT NULL)",
         "CREATE TABLE IF NOT EXISTS jobs (job_name TEXT PRIMARY KEY, data TEXT NOT NULL)",
     ),
+    2: ("CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, data TEXT NOT NULL)",),
 }
 
 
@@ -31,6 +36,38 @@ class StateFileError(Exception):
     def __init__(self, reason: str, kept: str) -> None:
         super().__init__(f"{reason}; kept the old file as {kept}")
         self.reason, self.kept = reason, kept
+
+
+@dataclass
+class Loaded:
+    """What a state file held: tracks, job summaries, events not yet known to be written, bad rows."""
+
+    tracks: dict[str, Track] = field(default_factory=dict)
+    jobs: dict[str, JobSummary] = field(default_factory=dict)
+    outbox: dict[int, Event] = field(default_factory=dict)
+    bad: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One transaction's worth of changes; ``written_upto`` acknowledges outbox rows already on stdout."""
+
+    tracks: Sequence[Track] = ()
+    jobs: Sequence[JobSummary] = ()
+    removed: Sequence[str] = ()
+    events: Sequence[Event] = ()
+    written_upto: int = 0
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def _decode_into(target: dict[K, V], key: K, data: str, decode: Callable[[str], V], bad: list[str]) -> None:
+    try:
+        target[key] = decode(data)
+    except (ValueError, KeyError, TypeError):
+        bad.append(str(key))
 
 
 class Store:
@@ -70,34 +107,35 @@ class Store:
         db.execute("COMMIT")
         db.execute("SELECT count(*) FROM batches").fetchone()
 
-    def load(self) -> tuple[dict[str, Track], dict[str, JobSummary], list[str]]:
-        """Every stored track and job; rows that do not decode are skipped and named."""
-        tracks, jobs, bad = {}, {}, []
+    def load(self) -> Loaded:
+        """Every stored track, job and outbox event; rows that do not decode are skipped and named."""
+        loaded = Loaded()
         for batch_id, data in self._db.execute("SELECT batch_id, data FROM batches"):
-            try:
-                tracks[batch_id] = decode_track(data)
-            except (ValueError, KeyError, TypeError):
-                bad.append(batch_id)
+            _decode_into(loaded.tracks, batch_id, data, decode_track, loaded.bad)
         for name, data in self._db.execute("SELECT job_name, data FROM jobs"):
-            try:
-                jobs[name] = decode_job(data)
-            except (ValueError, KeyError, TypeError):
-                bad.append(f"job:{name}")
-        return tracks, jobs, bad
+            _decode_into(loaded.jobs, name, data, decode_job, loaded.bad)
+        for row_id, data in self._db.execute("SELECT id, data FROM outbox ORDER BY id"):
+            _decode_into(loaded.outbox, row_id, data, decode_event, loaded.bad)
+        return loaded
 
-    def save(self, tracks: Iterable[Track], jobs: Iterable[JobSummary], removed: Iterable[str] = ()) -> None:
-        """Write the changed tracks and jobs in one transaction."""
+    def commit(self, change: Change) -> int:
+        """Write changed tracks and jobs with the events they produced; returns the last outbox id."""
         db = self._db
         db.execute("BEGIN")
         try:
             db.executemany("INSERT OR REPLACE INTO batches VALUES (?, ?)",
-                           ((t.batch_id, encode_track(t)) for t in tracks))
-            db.executemany("INSERT OR REPLACE INTO jobs VALUES (?, ?)", ((j.job_name, encode_job(j)) for j in jobs))
-            db.executemany("DELETE FROM batches WHERE batch_id = ?", ((b,) for b in removed))
+                           ((t.batch_id, encode_track(t)) for t in change.tracks))
+            db.executemany("INSERT OR REPLACE INTO jobs VALUES (?, ?)",
+                           ((j.job_name, encode_job(j)) for j in change.jobs))
+            db.executemany("DELETE FROM batches WHERE batch_id = ?", ((b,) for b in change.removed))
+            db.execute("DELETE FROM outbox WHERE id <= ?", (change.written_upto,))
+            db.executemany("INSERT INTO outbox (data) VALUES (?)", ((encode_event(e),) for e in change.events))
+            last = db.execute("SELECT max(id) FROM outbox").fetchone()[0] or change.written_upto
         except BaseException:
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
+        return int(last)
 
     def close(self) -> None:
         """Checkpoint and close."""

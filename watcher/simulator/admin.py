@@ -16,6 +16,7 @@ _LINE_ACTIONS = {"stdout": "append_stdout", "stderr": "append_stderr", "diagnost
 
 
 def _body(req: Request) -> dict[str, Any]:
+    """Parse the JSON object body of an admin request."""
     data = json.loads(req.body or b"{}")
     if not isinstance(data, dict):
         raise TypeError("the body must be a JSON object")
@@ -23,12 +24,14 @@ def _body(req: Request) -> dict[str, Any]:
 
 
 def _need(body: dict[str, Any], key: str) -> object:
+    """Return a required body key, or raise ValueError naming it."""
     if key not in body:
         raise ValueError(f"the body needs {key!r}")
     return body[key]
 
 
 def _batch_action(world: World, batch_id: str, action: str, body: dict[str, Any]) -> None:
+    """Apply ``POST /_sim/batches/{id}/{action}`` to the world."""
     if action == "state":
         world.set_state(batch_id, str(_need(body, "state")))
     elif action in _LINE_ACTIONS:
@@ -43,6 +46,7 @@ def _batch_action(world: World, batch_id: str, action: str, body: dict[str, Any]
 
 
 def _dispatch(world: World, req: Request, parts: list[str]) -> Response:
+    """Route an admin request by method and path segments."""
     method = req.method
     if parts == ["batches"] and method == "GET":
         return json_response(200, {"batches": world.batch_ids()})

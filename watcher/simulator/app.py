@@ -34,6 +34,7 @@ class SimApp:
         return self._api(req)
 
     def _api(self, req: Request) -> Response:
+        """Serve a DLI/Livy API path: resolve, authenticate, answer."""
         flavor = self.world.flavor
         target = api.resolve(self.world, req.path)
         if target is None:

@@ -46,6 +46,7 @@ def check_request(auth: SimAuth, world: World, req: Request) -> Response | None:
 
 
 def _check_token(auth: SimAuth, world: World, req: Request) -> Response | None:
+    """Accept a static or unexpired IAM-issued ``X-Auth-Token``."""
     token = req.headers.get("x-auth-token")
     if not token:
         return replies.unauthorized("the X-Auth-Token header is missing")
@@ -63,6 +64,7 @@ def parse_sdk_date(value: str) -> float | None:
 
 
 def _check_aksk(auth: SimAuth, world: World, req: Request) -> Response | None:
+    """Accept a fresh, correctly signed SDK-HMAC-SHA256 request."""
     headers = req.headers
     parsed = parse_authorization(headers.get("authorization", ""))
     if parsed is None:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections import deque
     from collections.abc import Mapping
 
 # set_field wire name -> SimBatch attribute; other names land in ``extra`` and are served as-is.
@@ -64,6 +64,26 @@ class SimBatch:
     diagnostics_all: list[list[str]] = field(default_factory=list)
     states: list[str] = field(default_factory=list)
     cache: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def new(
+        cls, wire_id: str | int, *, name: str, queue: str, owner: str, state: str, now: int, cap: int
+    ) -> SimBatch:
+        """Make a fresh batch created at ``now`` (epoch ms) with log buffers capped at ``cap`` lines."""
+        return cls(
+            id=wire_id,
+            name=name,
+            owner=owner,
+            queue=queue,
+            state=state,
+            create_time=now,
+            update_time=now,
+            stdout=deque(maxlen=cap),
+            stderr=deque(maxlen=cap),
+            cluster_name=queue,
+            proxy_user=owner,
+            states=[state],
+        )
 
     @property
     def key(self) -> str:

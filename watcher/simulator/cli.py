@@ -60,11 +60,13 @@ def build_auth(mode: str, env: Mapping[str, str]) -> tuple[SimAuth, list[str]]:
 
 
 def _say(line: str = "") -> None:
+    """Print one line for people and flush it."""
     sys.stdout.write(line + "\n")
     sys.stdout.flush()
 
 
 def _banner(server: SimServer, player: ScenarioPlayer, steps: list[Step], creds: list[str]) -> None:
+    """Print the URL, project, credentials and batch IDs."""
     names = {s.batch: str(s.args.get("name", s.batch)) for s in steps if s.action == "add" and s.batch}
     _say(f"dli-watcher simulator ({server.world.flavor}) listening on {server.url}")
     if server.world.flavor == "dli":
@@ -78,6 +80,7 @@ def _banner(server: SimServer, player: ScenarioPlayer, steps: list[Step], creds:
 
 
 async def _serve(server: SimServer, player: ScenarioPlayer, steps: list[Step], creds: list[str]) -> None:
+    """Serve and play the scenario until SIGINT or SIGTERM."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -91,6 +94,7 @@ async def _serve(server: SimServer, player: ScenarioPlayer, steps: list[Step], c
 
 
 async def _play(player: ScenarioPlayer) -> None:
+    """Play the scenario, then say so."""
     await player.run()
     _say("scenario finished; still serving.")
 
@@ -106,10 +110,13 @@ def run(args: argparse.Namespace) -> int:
         return 2
     auth, creds = build_auth(args.auth, os.environ)
     server = SimServer(world, auth, host=args.host, port=args.port)
+    failure: BaseException | None = None
     try:
         asyncio.run(_serve(server, player, steps, creds))
-    except OSError as exc:
-        sys.stderr.write(f"simulate: cannot listen on {args.host}:{args.port}: {exc}\n")
+    except* OSError as group:
+        failure = group.exceptions[0]
+    if failure is not None:
+        sys.stderr.write(f"simulate: cannot listen on {args.host}:{args.port}: {failure}\n")
         return 1
     return 0
 

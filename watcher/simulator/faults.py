@@ -88,6 +88,7 @@ class FaultBook:
         return Hit(delay, other)
 
     def _consume(self, batch_id: str | None, route: str, *, latency: bool) -> Fault | None:
+        """Take one use of the first matching fault of the kind asked for."""
         for fault in self._faults:
             if (fault.kind == "latency") == latency and fault.matches(batch_id, route):
                 if fault.remaining is not None:

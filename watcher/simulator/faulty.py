@@ -31,6 +31,7 @@ def replace(fault: Fault, flavor: str, batch_id: str | None) -> Response:
 
 
 def _mutate(obj: dict[str, Any], route: str, field: str, value: object, *, delete: bool) -> dict[str, Any]:
+    """Set or delete a field of the object, or of each list session."""
     targets = obj.get("sessions", []) if route == "list" else [obj]
     for target in targets:
         if delete:

@@ -23,6 +23,7 @@ def rfc3339(epoch: float) -> str:
 
 
 def _dig(obj: object, *keys: str) -> object:
+    """Follow keys into nested dicts; None where the path breaks."""
     for key in keys:
         if not isinstance(obj, dict):
             return None

@@ -56,6 +56,7 @@ def _filter(params: dict[str, str]) -> _Filter:
 
 
 def _page(sessions: list[Session], params: dict[str, str]) -> tuple[int, list[Session]]:
+    """Apply ``from``/``size`` paging (size 100 by default, negative for all)."""
     start = max(0, lenient_int("from", params.get("from")) or 0)
     size = lenient_int("size", params.get("size"))
     size = 100 if size is None else size

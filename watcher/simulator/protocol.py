@@ -44,6 +44,7 @@ class HttpProtocol(asyncio.Protocol):
             self._transport.close()
 
     def _process(self) -> None:
+        """Answer buffered requests in order until one is incomplete or delayed."""
         while self._transport is not None and not self._transport.is_closing():
             try:
                 parsed = parse_request(self._buf)
@@ -64,11 +65,13 @@ class HttpProtocol(asyncio.Protocol):
             self._write(resp, keep_alive=req.keep_alive)
 
     def _resume(self, resp: Response, keep_alive: bool) -> None:
+        """Send a delayed answer, then go on with buffered requests."""
         self._waiting = False
         self._write(resp, keep_alive=keep_alive)
         self._process()
 
     def _write(self, resp: Response, *, keep_alive: bool) -> None:
+        """Send one response, or close the connection for a drop."""
         transport = self._transport
         if transport is None or transport.is_closing():
             return

@@ -145,6 +145,7 @@ class ScenarioPlayer:
         self.applied += 1
 
     def _fault(self, args: dict[str, Any], batch_id: str | None) -> None:
+        """Inject the fault a ``fault`` step describes."""
         kind = str(args.pop("kind"))
         count = args.pop("count", 1)
         world_count = None if count in (None, FOREVER) else int(count)

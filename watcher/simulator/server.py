@@ -98,6 +98,7 @@ class SimServer:
         return self.url
 
     def _thread_main(self) -> None:
+        """Run ``serve`` in a fresh event loop; hand failures to the starter."""
         try:
             asyncio.run(self.serve())
         except BaseException as exc:  # noqa: BLE001

@@ -63,6 +63,7 @@ def json_response(status: int, obj: object, headers: tuple[tuple[str, str], ...]
 
 
 def _head(data: bytes) -> tuple[str, str, str, dict[str, str]]:
+    """Split a request head into method, target, version and headers."""
     lines = data.decode("latin-1").split("\r\n")
     try:
         method, target, version = lines[0].split(" ")

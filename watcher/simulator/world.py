@@ -7,7 +7,6 @@ import secrets
 import threading
 import time
 import uuid
-from collections import deque
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -61,6 +60,7 @@ class World:
             return str(self._fresh_int())
 
     def _fresh_int(self) -> int:
+        """Return the next unused Livy integer ID (call with the lock held)."""
         while True:
             candidate = next(self._next_int)
             if str(candidate) not in self._batches and str(candidate) not in self._removed:
@@ -74,30 +74,17 @@ class World:
         queue: str = "default",
         owner: str = "sim-user",
         state: str = "starting",
-        proxy_user: str | None = None,
         conf: Mapping[str, str] | None = None,
-        create_time: int | None = None,
         **fields: object,
     ) -> str:
-        """Create a batch and return its ID as a string; extra keywords are wire fields (``sc_type=``...)."""
+        """Create a batch and return its ID; other keywords are wire fields (``sc_type=``, ``proxyUser=``)."""
         now = self.now_ms()
         with self._lock:
             wire_id = self._wire_id(batch_id)
             if str(wire_id) in self._batches:
                 raise ValueError(f"batch {wire_id} already exists")
-            batch = SimBatch(
-                id=wire_id,
-                name=name,
-                owner=owner,
-                queue=queue,
-                state=state,
-                create_time=now if create_time is None else create_time,
-                update_time=now,
-                stdout=deque(maxlen=self.stdout_cap),
-                stderr=deque(maxlen=self.stdout_cap),
-                cluster_name=queue,
-                proxy_user=proxy_user or owner,
-                states=[state],
+            batch = SimBatch.new(
+                wire_id, name=name, queue=queue, owner=owner, state=state, now=now, cap=self.stdout_cap
             )
             for key, value in fields.items():
                 batch.set_field(key, value)
@@ -108,12 +95,14 @@ class World:
             return batch.key
 
     def _wire_id(self, batch_id: str | int | None) -> str | int:
+        """Return the ID as the flavour puts it on the wire."""
         if self.flavor == "dli":
             return str(uuid.uuid4()) if batch_id is None else str(batch_id)
         return self._fresh_int() if batch_id is None else int(batch_id)
 
     @contextmanager
     def _edit(self, batch_id: str | int) -> Iterator[SimBatch]:
+        """Hold the lock over a batch and drop its rendered bodies afterwards."""
         with self._lock:
             batch = self._batches.get(str(batch_id))
             if batch is None:
@@ -132,6 +121,7 @@ class World:
                 batch.app_id = self._new_app_id(batch)
 
     def _new_app_id(self, batch: SimBatch) -> str:
+        """Make up an application ID in the flavour's style."""
         seq = next(self._app_seq)
         if self.flavor == "dli":
             return f"batch-session-{batch.key[:8]}:{30000 + seq}"
@@ -189,6 +179,7 @@ class World:
     # --- truth for tests -------------------------------------------------------------------------
 
     def _any(self, batch_id: str | int) -> SimBatch:
+        """Find a batch, served or removed (call with the lock held)."""
         key = str(batch_id)
         batch = self._batches.get(key) or self._removed.get(key)
         if batch is None:
@@ -236,6 +227,7 @@ class World:
         return self._cached(batch_id, "state", lambda b: {"id": b.id, "state": b.state})
 
     def _cached(self, batch_id: str, key: str, build: Callable[[SimBatch], Any]) -> bytes | None:
+        """Return a rendered body, rendering it once per change."""
         with self._lock:
             batch = self._batches.get(batch_id)
             if batch is None:

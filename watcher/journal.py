@@ -1,0 +1,78 @@
+"""Commit-then-write for the event stream: each poll's events are committed with the state that
+produced them, then written to stdout, then acknowledged.
+
+A crash between commit and write leaves the events in the outbox, and the next start writes them
+again: exact duplicates, same ``(batch_id, seq)``. Writing before committing would instead let a
+restarted watcher reuse a seq for a different event, which downstream de-duplication would drop.
+Without a state file, events are written at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import anyio
+
+from watcher.board import Board, JobSummary
+from watcher.events import Event
+from watcher.store import Change, Store
+from watcher.tracker import Track
+
+
+class Journal:
+    """Buffers poll results, commits them in groups off the event loop, then writes their events."""
+
+    def __init__(self, store: Store | None, board: Board, write: Callable[[list[Event]], None]) -> None:
+        self._store, self._board, self._write = store, board, write
+        self._tracks: dict[str, Track] = {}
+        self._events: list[Event] = []
+        self._removed: set[str] = set()
+        self._saved_jobs: dict[str, JobSummary] = dict(board.jobs)
+        self._written_upto = 0
+        self._wake = anyio.Event()
+
+    def submit(self, track: Track, events: list[Event], changed: bool) -> None:
+        """Take one poll's result; without a store its events go straight out."""
+        if self._store is None:
+            self._write(events)
+            return
+        if changed:
+            self._tracks[track.batch_id] = track
+        self._events.extend(events)
+        if changed or events:
+            self._wake.set()
+
+    def forget(self, batch_ids: list[str]) -> None:
+        """Drop unwatched batches from the state file at the next commit."""
+        self._removed.update(batch_ids)
+        for bid in batch_ids:
+            self._tracks.pop(bid, None)
+        self._wake.set()
+
+    async def replay(self, outbox: dict[int, Event]) -> None:
+        """Write events a previous run committed but may not have written, then acknowledge them."""
+        if outbox:
+            self._write(list(outbox.values()))
+            self._written_upto = max(outbox)
+            await self.commit()
+
+    async def run(self) -> None:
+        """Commit whenever something is pending: a group commit of all that came in meanwhile."""
+        while True:
+            await self._wake.wait()
+            self._wake = anyio.Event()
+            await self.commit()
+
+    async def commit(self) -> None:
+        """Commit what is pending, then write its events."""
+        if self._store is None:
+            return
+        jobs = [j for n, j in self._board.jobs.items() if self._saved_jobs.get(n) is not j]
+        change = Change(list(self._tracks.values()), jobs, sorted(self._removed), self._events, self._written_upto)
+        self._tracks, self._events, self._removed = {}, [], set()
+        # once taken from the buffers, a change must reach both the file and stdout, even on shutdown
+        with anyio.CancelScope(shield=True):
+            last = await anyio.to_thread.run_sync(self._store.commit, change)
+        self._saved_jobs.update((j.job_name, j) for j in jobs)
+        self._write(list(change.events))
+        self._written_upto = last
