@@ -1,0 +1,72 @@
+"""Pure scheduling decisions: spread, slots, grace, retention, backoff and throttling."""
+
+from __future__ import annotations
+
+import random
+import uuid
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from watcher.model import Snapshot
+from watcher.schedule import Timing, next_poll, next_slot, phase, retained, retry_delay, throttle_until
+from watcher.tracker import Track
+
+TIMING = Timing(interval=15.0, terminal_grace=120.0, retention=3600.0, not_found_interval=300.0)
+
+
+def track(state: str, presence: str = "present", terminal_at: float | None = None) -> Track:
+    return Track("b", snapshot=Snapshot("b", state, state), presence=presence, terminal_at=terminal_at)
+
+
+def test_phases_spread_a_thousand_batches_evenly():
+    """1,000 batch IDs land in every second of a 15 s interval, none with more than twice its share."""
+    rng = random.Random(7)
+    ids = [str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in range(1000)]
+    buckets = [0] * 15
+    for bid in ids:
+        buckets[int(phase(bid, 15.0))] += 1
+    assert min(buckets) > 0 and max(buckets) < 2 * 1000 / 15
+
+
+@given(st.text(min_size=1, max_size=40), st.floats(0.1, 1000), st.floats(0, 1e9))
+def test_next_slot_is_after_now_and_within_one_period(bid, period, now):
+    """The next slot is strictly after now, at most one period later, on the batch's own grid."""
+    slot = next_slot(bid, period, now)
+    assert now < slot <= now + period + 1e-6 * max(1.0, now)
+
+
+def test_terminal_batches_stop_after_grace_and_gone_ones_at_once():
+    """A finished batch is polled through its grace period, then never; gone ones never; not-found rarely."""
+    assert next_poll(track("success", terminal_at=100.0), 150.0, TIMING) is not None
+    assert next_poll(track("success", terminal_at=100.0), 220.0, TIMING) is None
+    assert next_poll(track("running"), 0.0, TIMING) <= 15.0
+    assert next_poll(track("dead", presence="gone"), 0.0, TIMING) is None
+    assert next_poll(Track("b", presence="not_found"), 0.0, TIMING) > 15.0
+
+
+def test_retention_keeps_active_and_drops_old_finished():
+    """Active batches stay in the metrics; finished ones leave after the retention."""
+    assert retained(track("running"), 1e9, TIMING)
+    assert retained(track("dead", terminal_at=0.0), 3599.0, TIMING)
+    assert not retained(track("dead", terminal_at=0.0), 3601.0, TIMING)
+
+
+@given(st.integers(1, 20), st.floats(0.01, 5), st.floats(1, 120), st.integers(0, 2**32))
+def test_full_jitter_stays_under_the_exponential_ceiling(attempt, base, cap, seed):
+    """The delay is uniform in [0, min(cap, base * 2**(attempt-1))]."""
+    delay = retry_delay(attempt, base, cap, random.Random(seed), None)
+    assert 0 <= delay <= min(cap, base * 2 ** (attempt - 1))
+
+
+def test_retry_after_is_a_floor():
+    """A server's Retry-After is never undercut by the jitter."""
+    assert retry_delay(1, 0.1, 1.0, random.Random(1), 7.0) == 7.0
+
+
+def test_throttle_pauses_every_request_and_never_shortens_a_pause():
+    """429 pauses the client for Retry-After (or the backoff ceiling); a later, shorter pause does not shrink it."""
+    until = throttle_until(100.0, 0.0, 1, 0.5, 30.0, 5.0)
+    assert until == 105.0
+    assert throttle_until(101.0, until, 1, 0.5, 30.0, 1.0) == 105.0
+    assert throttle_until(100.0, 0.0, 3, 0.5, 30.0, None) == 102.0

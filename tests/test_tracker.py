@@ -1,0 +1,105 @@
+"""The pure per-batch state machine, driven with explicit snapshots and times (no event loop)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from watcher.errors import ConnectApiError, TransientApiError
+from watcher.model import Snapshot
+from watcher.tracker import LogResult, Track, observe, observe_failure, observe_missing
+
+
+def snap(state: str = "running", **kw) -> Snapshot:
+    return Snapshot("b", state.lower(), state, name="job", queue="q", create_time=1_000, update_time=2_000, **kw)
+
+
+def names(events):
+    return [e.name for e in events]
+
+
+class TestObserve:
+    def test_first_sight_is_discovered_with_rfc3339_times(self):
+        """The first poll emits batch.discovered with the batch's fields and seq 1."""
+        track, events = observe(Track("b"), snap(), 100.0, LogResult())
+        assert names(events) == ["batch.discovered"]
+        assert events[0].seq == 1 and events[0].fields["create_time"] == "1970-01-01T00:00:01.000Z"
+        assert (track.presence, track.seq, track.first_seen, track.state_since) == ("present", 1, 100.0, 100.0)
+
+    def test_state_change_reports_time_in_previous_state(self):
+        """A new state gives state_changed with how long the old state lasted."""
+        track, _ = observe(Track("b"), snap("starting"), 100.0, LogResult())
+        track, events = observe(track, snap("running"), 130.5, LogResult())
+        assert names(events) == ["batch.state_changed"]
+        assert events[0].fields["previous_state_seconds"] == 30.5 and events[0].seq == 2
+
+    def test_terminal_states_finish_with_outcome_and_level(self):
+        """success is info/succeeded; dead is warning/failed; killed is warning/killed."""
+        for state, outcome, level in [("success", "succeeded", "info"), ("dead", "failed", "warning"),
+                                      ("killed", "killed", "warning")]:
+            track, _ = observe(Track("b"), snap("running"), 0.0, LogResult())
+            _, events = observe(track, snap(state), 5.0, LogResult())
+            finished = events[-1]
+            assert (finished.name, finished.fields["outcome"], finished.level) == ("batch.finished", outcome, level)
+            assert finished.fields["duration_seconds"] == 1.0
+
+    def test_field_changes_are_one_changed_event(self):
+        """appId and queue changing at once give one batch.changed with old and new values."""
+        track, _ = observe(Track("b"), snap(), 0.0, LogResult())
+        _, events = observe(track, replace(snap(), app_id="app-1", queue="q2"), 1.0, LogResult())
+        assert names(events) == ["batch.changed"]
+        assert events[0].fields["changes"] == {"appId": {"old": None, "new": "app-1"},
+                                               "queue": {"old": "q", "new": "q2"}}
+
+    def test_unknown_state_warns_once_per_value(self):
+        """An undocumented state warns once per value, however often it is seen."""
+        track = Track("b")
+        warned = []
+        for state in ["Weird", "Weird", "running", "Weird", "Odd"]:
+            track, events = observe(track, snap(state), 0.0, LogResult())
+            warned += [e.fields["state"] for e in events if e.name == "batch.unknown_state"]
+        assert warned == ["Weird", "Odd"]
+
+    def test_log_lines_and_gaps_come_before_the_state_change(self):
+        """Within one poll: lines and gaps, then the state change, then the finish."""
+        track, _ = observe(Track("b"), snap(), 0.0, LogResult())
+        log = LogResult(lines=(("stdout", "a"),), gaps=(("stdout", None),))
+        _, events = observe(track, snap("dead"), 1.0, log)
+        assert names(events) == ["batch.log", "batch.log_gap", "batch.state_changed", "batch.finished"]
+        assert [e.seq for e in events] == [2, 3, 4, 5]
+
+
+class TestFailures:
+    def test_failure_reported_when_it_starts_then_once_a_minute(self):
+        """poll_failed goes out at the first failure and then at most every 60 s; recovery says how long."""
+        track, _ = observe(Track("b"), snap(), 0.0, LogResult())
+        reported = []
+        for now in [10, 20, 69, 70.5, 100, 131]:
+            track, events = observe_failure(track, ConnectApiError("boom"), 3, float(now))
+            reported += [now for e in events if e.name == "batch.poll_failed"]
+        assert reported == [10, 70.5, 131]
+        assert not track.up
+        track, events = observe(track, snap(), 140.0, LogResult())
+        assert names(events) == ["batch.poll_recovered"] and events[0].fields["failed_seconds"] == 130.0
+
+    def test_failure_fields(self):
+        """poll_failed carries reason, status, error code, message and attempts."""
+        err = TransientApiError("bad gateway", status_code=502, error_code="DLI.0999")
+        _, events = observe_failure(Track("b"), err, 4, 1.0)
+        assert events[0].fields == {"reason": "http", "status_code": 502, "error_code": "DLI.0999",
+                                    "message": "bad gateway", "attempts": 4}
+
+
+class TestMissing:
+    def test_seen_then_missing_is_gone_once(self):
+        """A known batch that disappears is batch.gone once, with its last state."""
+        track, _ = observe(Track("b"), snap("success"), 0.0, LogResult())
+        track, events = observe_missing(track, 1.0)
+        again, more = observe_missing(track, 2.0)
+        assert names(events) == ["batch.gone"] and events[0].fields["last_state"] == "success"
+        assert more == [] and again.presence == "gone"
+
+    def test_never_seen_is_not_found_once(self):
+        """An ID the API never knew is batch.not_found once."""
+        track, events = observe_missing(Track("b"), 1.0)
+        _, more = observe_missing(track, 2.0)
+        assert names(events) == ["batch.not_found"] and more == []
