@@ -5,20 +5,31 @@ from __future__ import annotations
 import io
 import json
 import time
-from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import pytest
 import structlog
 
 from watcher.app import Daemon
-from watcher.config import ApiConfig, AuthConfig, Config, EventsConfig, MetricsConfig, StateConfig, WatchConfig
+from watcher.config import (
+    ApiConfig,
+    AuthConfig,
+    Config,
+    EventsConfig,
+    MetricsConfig,
+    StateConfig,
+    WatchConfig,
+)
 from watcher.emit import configure
-from watcher.events import Event
 from watcher.simulator import SimAuth, SimServer, World
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from watcher.events import Event
 
 
 @pytest.fixture
@@ -59,11 +70,23 @@ def make_config(server: SimServer, batch_ids: list[str], **sections: Any) -> Con
     """A fast-polling config against a simulator; keyword args replace fields per section."""
     world = server.world
     cfg = Config(
-        api=ApiConfig(flavor=world.flavor, endpoint=server.url, project_id=world.project_id, timeout_seconds=2.0,
-                      max_attempts=3, backoff_base_seconds=0.05, backoff_max_seconds=0.2),
+        api=ApiConfig(
+            flavor=world.flavor,
+            endpoint=server.url,
+            project_id=world.project_id,
+            timeout_seconds=2.0,
+            max_attempts=3,
+            backoff_base_seconds=0.05,
+            backoff_max_seconds=0.2,
+        ),
         auth=AuthConfig(method="none"),
-        watch=WatchConfig(batch_ids=tuple(batch_ids), interval_seconds=0.2, terminal_grace_seconds=0.6,
-                          retention_seconds=60.0, not_found_interval_seconds=0.5),
+        watch=WatchConfig(
+            batch_ids=tuple(batch_ids),
+            interval_seconds=0.2,
+            terminal_grace_seconds=0.6,
+            retention_seconds=60.0,
+            not_found_interval_seconds=0.5,
+        ),
         metrics=MetricsConfig(host="127.0.0.1", port=0),
         state=StateConfig(),
         events=EventsConfig(format="json"),
@@ -94,8 +117,11 @@ class WatchRun:
         return [e for e in self.events if e.batch_id == batch_id and (name is None or e.name == name)]
 
     def lines(self, batch_id: str, stream: str | None = None) -> list[str]:
-        return [str(e.fields["line"]) for e in self.of(batch_id, "batch.log")
-                if stream is None or e.fields["stream"] == stream]
+        return [
+            str(e.fields["line"])
+            for e in self.of(batch_id, "batch.log")
+            if stream is None or e.fields["stream"] == stream
+        ]
 
     def json_lines(self) -> list[dict[str, Any]]:
         return [json.loads(line) for line in self.out.getvalue().splitlines()]

@@ -9,22 +9,35 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from watcher.simulator import SimServer
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from watcher.simulator import SimServer
 
 
 def write_config(path: Path, server: SimServer, batch_ids: list[str], **extra: dict[str, Any]) -> Path:
     """A TOML config for a subprocess watcher against ``server``; ``extra`` adds or overrides keys per section."""
     world = server.world
     sections: dict[str, dict[str, Any]] = {
-        "api": {"flavor": world.flavor, "endpoint": server.url, "project_id": world.project_id,
-                "timeout_seconds": 2, "max_attempts": 2, "backoff_base_seconds": 0.05, "backoff_max_seconds": 0.2},
+        "api": {
+            "flavor": world.flavor,
+            "endpoint": server.url,
+            "project_id": world.project_id,
+            "timeout_seconds": 2,
+            "max_attempts": 2,
+            "backoff_base_seconds": 0.05,
+            "backoff_max_seconds": 0.2,
+        },
         "auth": {"method": "none"},
-        "watch": {"batch_ids": batch_ids, "interval_seconds": 0.2, "terminal_grace_seconds": 5,
-                  "not_found_interval_seconds": 1},
+        "watch": {
+            "batch_ids": batch_ids,
+            "interval_seconds": 0.2,
+            "terminal_grace_seconds": 5,
+            "not_found_interval_seconds": 1,
+        },
         "metrics": {"listen": "127.0.0.1:0"},
         "events": {"format": "json"},
     }
@@ -44,7 +57,9 @@ class WatcherProcess:
     def __init__(self, config: Path, env: dict[str, str] | None = None) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "watcher", "run", "--config", str(config)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
         )
         self.events: list[dict[str, Any]] = []

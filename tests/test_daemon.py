@@ -17,8 +17,15 @@ pytestmark = pytest.mark.slow
 A = "11111111-1111-4111-8111-111111111111"
 B = "22222222-2222-4222-8222-222222222222"
 # fields that carry wall-clock times or generated IDs, which differ between two runs of the same story
-VOLATILE = {"timestamp", "previous_state_seconds", "duration_seconds", "update_time", "create_time",
-            "failed_seconds", "app_id"}
+VOLATILE = {
+    "timestamp",
+    "previous_state_seconds",
+    "duration_seconds",
+    "update_time",
+    "create_time",
+    "failed_seconds",
+    "app_id",
+}
 
 
 def normalise(events):
@@ -80,7 +87,7 @@ def story(tmp_path: Path, interrupt: signal.Signals | None):
             procs.append(WatcherProcess(config))
         else:
             WHILE_DOWN(world)
-        play(world, procs[-1], [(lambda w: None, has_line("l7")), *AFTER])
+        play(world, procs[-1], [(lambda _: None, has_line("l7")), *AFTER])
         time.sleep(0.5)
         assert procs[-1].stop() == 0
         truth = world.truth_lines(A, "stdout")
@@ -94,7 +101,11 @@ def test_sigterm_and_restart_give_exactly_the_uninterrupted_stream(tmp_path):
     assert normalise(interrupted) == normalise(reference)
     assert [e["line"] for e in interrupted if e.get("batch_id") == A and e["event"] == "batch.log"] == truth
     assert [e["event"] for e in interrupted if not e.get("batch_id")] == [
-        "watcher.started", "watcher.stopped", "watcher.started", "watcher.stopped"]
+        "watcher.started",
+        "watcher.stopped",
+        "watcher.started",
+        "watcher.stopped",
+    ]
 
 
 def test_sigkill_loses_nothing(tmp_path):
@@ -151,6 +162,7 @@ def test_systemd_notify_ready_watchdog_stopping(tmp_path):
         proc = WatcherProcess(config, env={"NOTIFY_SOCKET": str(sock_path), "WATCHDOG_USEC": "400000"})
         messages = []
         deadline = time.monotonic() + 10
+
         def enough() -> bool:
             return sum("WATCHDOG=1" in m for m in messages) >= 3 and any("READY=1" in m for m in messages)
 

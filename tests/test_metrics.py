@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import time
 
 import anyio
@@ -56,8 +55,19 @@ async def test_samples_follow_the_batch_through_its_life(sim):
         assert 0 <= age < time.time() - details["update_time"] / 1000 + 1
         since = value(samples, "dli_batch_state_since_timestamp_seconds", batch_id=bid)
         assert details["update_time"] / 1000 - 1 < since <= time.time()
-        assert value(samples, "dli_batch_info", batch_id=bid, job_name="etl", queue="q1", owner="alice",
-                     kind=details["kind"], sc_type=details["sc_type"]) == 1.0
+        assert (
+            value(
+                samples,
+                "dli_batch_info",
+                batch_id=bid,
+                job_name="etl",
+                queue="q1",
+                owner="alice",
+                kind=details["kind"],
+                sc_type=details["sc_type"],
+            )
+            == 1.0
+        )
         assert value(samples, "dli_batch_up", batch_id=bid) == 1.0
         assert value(samples, "dli_batch_transitions_total", queue="q1", to_state="running") == 1.0
 
@@ -127,10 +137,10 @@ async def test_promtool_finds_nothing_to_say(sim):
         async with httpx.AsyncClient() as client:
             text = (await client.get(run.metrics_url + "/metrics")).text
         run.stopped.set()
-    result = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True,
-                            timeout=30, check=False)
-    assert (result.returncode, result.stdout + result.stderr) == (0, "")
-    assert 'dli_batch_state{batch_id="%s",state="unknown"} 1.0' % ids[2] in text
+    with anyio.fail_after(30):
+        result = await anyio.run_process(["promtool", "check", "metrics"], input=text.encode(), check=False)
+    assert (result.returncode, result.stdout + result.stderr) == (0, b"")
+    assert f'dli_batch_state{{batch_id="{ids[2]}",state="unknown"}} 1.0' in text
 
 
 async def test_openmetrics_when_asked(sim):
@@ -140,8 +150,10 @@ async def test_openmetrics_when_asked(sim):
         run = await start_watch(tg, make_config(sim, [bid]))
         await run.wait_for(lambda: run.of(bid, "batch.discovered"))
         async with httpx.AsyncClient() as client:
-            resp = await client.get(run.metrics_url + "/metrics",
-                                    headers={"Accept": "application/openmetrics-text; version=1.0.0"})
+            resp = await client.get(
+                run.metrics_url + "/metrics",
+                headers={"Accept": "application/openmetrics-text; version=1.0.0"},
+            )
         run.stopped.set()
     assert resp.headers["content-type"].startswith("application/openmetrics-text")
     assert resp.text.endswith("# EOF\n")

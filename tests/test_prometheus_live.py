@@ -1,4 +1,4 @@
-"""A real Prometheus server scrapes the watcher: the exposition works end to end, and the dashboard's queries return data."""
+"""A real Prometheus scrapes the watcher: the exposition works end to end and the dashboard queries return data."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 import httpx
@@ -19,6 +18,10 @@ import pytest
 
 from tests.conftest import make_config, start_watch
 from tests.test_deploy_grafana import concrete, dashboard_queries
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
 
 SCRAPE = "1s"
 
@@ -41,9 +44,14 @@ def prometheus(target: str, tmp: Path) -> Iterator[str]:
         f"scrape_configs:\n  - job_name: dli-watcher\n    static_configs:\n      - targets: ['{target}']\n"
     )
     proc = subprocess.Popen(
-        [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            binary,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={tmp / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -103,7 +111,9 @@ def test_every_dashboard_query_returns_data_from_the_demo(tmp_path):
     port = free_port()
     demo = subprocess.Popen(
         [sys.executable, "-m", "watcher", "demo", "--forever", "--json", "--listen", f"127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
         with prometheus(f"127.0.0.1:{port}", tmp_path) as url:

@@ -26,16 +26,20 @@ def assert_clean(text: str, secrets: list[str]) -> None:
 
 
 def secret_conf() -> dict[str, str]:
-    return {"spark.hadoop.fs.obs.secret.key": CONF_SECRET, "spark.dli.user.token": CONF_TOKEN,
-            "spark.executor.memory": "4G"}
+    return {
+        "spark.hadoop.fs.obs.secret.key": CONF_SECRET,
+        "spark.dli.user.token": CONF_TOKEN,
+        "spark.executor.memory": "4G",
+    }
 
 
 def test_aksk_run_with_req_body_leaks_nothing(tmp_path):
     """AK/SK in env, secret conf values in req_body (emitted, redacted), a failing poll: nothing leaks."""
     with simulator("dli", SimAuth(mode="aksk", keys={AK: SK})) as server:
         bid = server.world.add_batch(name="leaky", conf=secret_conf())
-        config = write_config(tmp_path / "c.toml", server, [bid], auth={"method": "aksk"},
-                              events={"include_req_body": True})
+        config = write_config(
+            tmp_path / "c.toml", server, [bid], auth={"method": "aksk"}, events={"include_req_body": True}
+        )
         proc = WatcherProcess(config, env={"HUAWEICLOUD_SDK_AK": AK, "HUAWEICLOUD_SDK_SK": SK})
         proc.wait_for(lambda: proc.of(bid, "batch.discovered"))
         server.world.inject("status", bid, 3, status=500)
@@ -64,8 +68,15 @@ def test_password_auth_and_wrong_secret_leak_nothing(tmp_path):
     auth = SimAuth(mode="token", users={"ops": PASSWORD}, domain="acme")
     with simulator("dli", auth) as server:
         bid = server.world.add_batch(name="pw")
-        sections = {"auth": {"method": "password", "user": "ops", "domain": "acme", "project_name": "cn-north-4",
-                             "iam_endpoint": server.url}}
+        sections = {
+            "auth": {
+                "method": "password",
+                "user": "ops",
+                "domain": "acme",
+                "project_name": "cn-north-4",
+                "iam_endpoint": server.url,
+            }
+        }
         config = write_config(tmp_path / "c.toml", server, [bid], **sections)
         proc = WatcherProcess(config, env={"DLI_PASSWORD": PASSWORD})
         proc.wait_for(lambda: proc.of(bid, "batch.discovered"))
@@ -74,9 +85,14 @@ def test_password_auth_and_wrong_secret_leak_nothing(tmp_path):
         bad = WatcherProcess(config, env={"DLI_PASSWORD": PASSWORD + "-wrong"})
         bad.wait_for(lambda: bad.of(bid, "batch.poll_failed"))
         assert bad.stop() == 0
-        check = subprocess.run([sys.executable, "-m", "watcher", "check", "--config", str(config)],
-                               capture_output=True, text=True, timeout=60,
-                               env={"DLI_PASSWORD": PASSWORD + "-wrong", "PATH": ""}, check=False)
+        check = subprocess.run(
+            [sys.executable, "-m", "watcher", "check", "--config", str(config)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={"DLI_PASSWORD": PASSWORD + "-wrong", "PATH": ""},
+            check=False,
+        )
     assert tokens and server.world.tokens_issued >= 1
     assert bad.of(bid, "batch.poll_failed")[0]["reason"] == "auth"
     assert check.returncode == 2

@@ -14,11 +14,28 @@ from watcher.tracker import Track
 
 
 def sample_track(bid: str = "b1", seq: int = 3) -> Track:
-    snap = Snapshot(bid, "running", "Running", name="job", queue="q", create_time=1, update_time=2,
-                    log=("stdout: ", "x", "stderr: ", "YARN Diagnostics: "))
+    snap = Snapshot(
+        bid,
+        "running",
+        "Running",
+        name="job",
+        queue="q",
+        create_time=1,
+        update_time=2,
+        log=("stdout: ", "x", "stderr: ", "YARN Diagnostics: "),
+    )
     log = LogTrack({"stdout": StreamTrack(("x",), 1)}, window=snap.log, sectioned=True)
-    return Track(bid, seq=seq, snapshot=snap, presence="present", first_seen=10.0, state_since=11.0, log=log,
-                 up=True, warned_states=frozenset({"weird"}))
+    return Track(
+        bid,
+        seq=seq,
+        snapshot=snap,
+        presence="present",
+        first_seen=10.0,
+        state_since=11.0,
+        log=log,
+        up=True,
+        warned_states=frozenset({"weird"}),
+    )
 
 
 def test_round_trip_of_tracks_jobs_and_outbox(tmp_path):

@@ -23,7 +23,12 @@ class TestObserve:
         track, events = observe(Track("b"), snap(), 100.0, LogResult())
         assert names(events) == ["batch.discovered"]
         assert events[0].seq == 1 and events[0].fields["create_time"] == "1970-01-01T00:00:01.000Z"
-        assert (track.presence, track.seq, track.first_seen, track.state_since) == ("present", 1, 100.0, 100.0)
+        assert (track.presence, track.seq, track.first_seen, track.state_since) == (
+            "present",
+            1,
+            100.0,
+            100.0,
+        )
 
     def test_state_change_reports_time_in_previous_state(self):
         """A new state gives state_changed with how long the old state lasted."""
@@ -33,22 +38,31 @@ class TestObserve:
         assert events[0].fields["previous_state_seconds"] == 30.5 and events[0].seq == 2
 
     def test_terminal_states_finish_with_outcome_and_level(self):
-        """success is info/succeeded; dead is warning/failed; killed is warning/killed."""
-        for state, outcome, level in [("success", "succeeded", "info"), ("dead", "failed", "warning"),
-                                      ("killed", "killed", "warning")]:
+        """Success is info/succeeded; dead is warning/failed; killed is warning/killed."""
+        for state, outcome, level in [
+            ("success", "succeeded", "info"),
+            ("dead", "failed", "warning"),
+            ("killed", "killed", "warning"),
+        ]:
             track, _ = observe(Track("b"), snap("running"), 0.0, LogResult())
             _, events = observe(track, snap(state), 5.0, LogResult())
             finished = events[-1]
-            assert (finished.name, finished.fields["outcome"], finished.level) == ("batch.finished", outcome, level)
+            assert (finished.name, finished.fields["outcome"], finished.level) == (
+                "batch.finished",
+                outcome,
+                level,
+            )
             assert finished.fields["duration_seconds"] == 1.0
 
     def test_field_changes_are_one_changed_event(self):
-        """appId and queue changing at once give one batch.changed with old and new values."""
+        """AppId and queue changing at once give one batch.changed with old and new values."""
         track, _ = observe(Track("b"), snap(), 0.0, LogResult())
         _, events = observe(track, replace(snap(), app_id="app-1", queue="q2"), 1.0, LogResult())
         assert names(events) == ["batch.changed"]
-        assert events[0].fields["changes"] == {"appId": {"old": None, "new": "app-1"},
-                                               "queue": {"old": "q", "new": "q2"}}
+        assert events[0].fields["changes"] == {
+            "appId": {"old": None, "new": "app-1"},
+            "queue": {"old": "q", "new": "q2"},
+        }
 
     def test_unknown_state_warns_once_per_value(self):
         """An undocumented state warns once per value, however often it is seen."""
@@ -85,8 +99,13 @@ class TestFailures:
         """poll_failed carries reason, status, error code, message and attempts."""
         err = TransientApiError("bad gateway", status_code=502, error_code="DLI.0999")
         _, events = observe_failure(Track("b"), err, 4, 1.0)
-        assert events[0].fields == {"reason": "http", "status_code": 502, "error_code": "DLI.0999",
-                                    "message": "bad gateway", "attempts": 4}
+        assert events[0].fields == {
+            "reason": "http",
+            "status_code": 502,
+            "error_code": "DLI.0999",
+            "message": "bad gateway",
+            "attempts": 4,
+        }
 
 
 class TestMissing:

@@ -18,7 +18,7 @@ def names(events):
 
 
 async def test_dli_lifecycle_is_one_event_per_change_in_order(sim):
-    """starting -> running (stdout) -> success gives each transition and line once, in order, seq gapless."""
+    """Starting -> running (stdout) -> success gives each transition and line once, in order, seq gapless."""
     world = sim.world
     bid = world.add_batch(name="daily-etl", queue="q1")
     other = world.add_batch(name="other")
@@ -34,13 +34,21 @@ async def test_dli_lifecycle_is_one_event_per_change_in_order(sim):
         await anyio.sleep(0.5)
         run.stopped.set()
     assert names(run.of(bid)) == [
-        "batch.discovered", "batch.changed", "batch.state_changed",
-        "batch.log", "batch.log", "batch.log", "batch.state_changed", "batch.finished",
+        "batch.discovered",
+        "batch.changed",
+        "batch.state_changed",
+        "batch.log",
+        "batch.log",
+        "batch.log",
+        "batch.state_changed",
+        "batch.finished",
     ]
     changed = run.of(bid, "batch.changed")[0].fields["changes"]
     assert changed["appId"]["old"] is None and changed["appId"]["new"]
     assert [(e.fields["from_state"], e.fields["to_state"]) for e in run.of(bid, "batch.state_changed")] == [
-        ("starting", "running"), ("running", "success")]
+        ("starting", "running"),
+        ("running", "success"),
+    ]
     assert run.lines(bid, "stdout") == ["line one", "line two", "line three"]
     finished = run.of(bid, "batch.finished")[0]
     assert (finished.fields["outcome"], finished.level) == ("succeeded", "info")
@@ -129,7 +137,7 @@ async def test_burst_without_log_endpoint_reports_a_gap():
 
 
 async def test_dead_batch_that_recovers_is_followed_through(sim):
-    """dead -> recovering -> running -> success within the grace period: every transition, two finishes."""
+    """Dead -> recovering -> running -> success within the grace period: every transition, two finishes."""
     world = sim.world
     bid = world.add_batch(name="nightly", state="running")
     async with anyio.create_task_group() as tg:

@@ -5,19 +5,17 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 import anyio
 import httpx
-from anyio.abc import TaskGroup
 from prometheus_client import CollectorRegistry, disable_created_metrics
 
 from watcher import __version__
 from watcher.auth import build_auth
 from watcher.board import Board
 from watcher.client import BatchApi
-from watcher.config import Config
 from watcher.emit import EventWriter
 from watcher.errors import ConfigError
 from watcher.events import Event
@@ -27,6 +25,13 @@ from watcher.metrics import BatchCollector, SelfMetrics
 from watcher.notify import Notifier
 from watcher.poller import Poller
 from watcher.store import Store
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+
+    from anyio.abc import TaskGroup
+
+    from watcher.config import Config
 
 STOP_GRACE_SECONDS = 5.0
 
@@ -39,8 +44,11 @@ async def http_client(cfg: Config) -> AsyncIterator[httpx.AsyncClient]:
     async with (
         httpx.AsyncClient(timeout=cfg.api.timeout_seconds, verify=cfg.api.verify_tls, headers=headers) as iam,
         httpx.AsyncClient(
-            auth=build_auth(cfg.api, cfg.auth, iam), timeout=cfg.api.timeout_seconds, limits=limits,
-            verify=cfg.api.verify_tls, headers=headers,
+            auth=build_auth(cfg.api, cfg.auth, iam),
+            timeout=cfg.api.timeout_seconds,
+            limits=limits,
+            verify=cfg.api.verify_tls,
+            headers=headers,
         ) as client,
     ):
         yield client
@@ -50,7 +58,10 @@ class Daemon:
     """One running watcher: its board, store, poller and the events they produce."""
 
     def __init__(
-        self, cfg: Config, reload: Callable[[], Config], env: Mapping[str, str],
+        self,
+        cfg: Config,
+        reload: Callable[[], Config],
+        env: Mapping[str, str],
         on_event: Callable[[Event], None] | None = None,
     ) -> None:
         self.cfg, self._reload, self._env = cfg, reload, env
@@ -74,12 +85,26 @@ class Daemon:
         store, problem = await anyio.to_thread.run_sync(Store.open, self.cfg.state.path)
         self.store = store
         if problem is not None:
-            self.writer.write([Event("watcher.state_reset", "warning", fields={"reason": problem.reason,
-                                                                               "kept": problem.kept})])
+            self.writer.write(
+                [
+                    Event(
+                        "watcher.state_reset",
+                        "warning",
+                        fields={"reason": problem.reason, "kept": problem.kept},
+                    )
+                ]
+            )
         loaded = await anyio.to_thread.run_sync(store.load)
         if loaded.bad:
-            self.writer.write([Event("watcher.state_reset", "warning", fields={"reason": "undecodable rows",
-                                                                               "rows": loaded.bad})])
+            self.writer.write(
+                [
+                    Event(
+                        "watcher.state_reset",
+                        "warning",
+                        fields={"reason": "undecodable rows", "rows": loaded.bad},
+                    )
+                ]
+            )
         self.board.tracks, self.board.jobs = loaded.tracks, loaded.jobs
         return loaded.outbox
 
@@ -98,22 +123,36 @@ class Daemon:
         try:
             new = self._reload()
         except ConfigError as exc:
-            self.writer.write([Event("watcher.reload_failed", "error", fields={"key": exc.key,
-                                                                              "message": exc.problem})])
+            self.writer.write(
+                [Event("watcher.reload_failed", "error", fields={"key": exc.key, "message": exc.problem})]
+            )
             return
         poller.configure(new)
         added, removed = poller.watch(new.watch.batch_ids)
         self.journal.forget(removed)
         self.cfg = new
-        self.writer.write([Event("watcher.reloaded", fields={
-            "version": __version__, "batches": len(new.watch.batch_ids), "added": added, "removed": removed})])
+        self.writer.write(
+            [
+                Event(
+                    "watcher.reloaded",
+                    fields={
+                        "version": __version__,
+                        "batches": len(new.watch.batch_ids),
+                        "added": added,
+                        "removed": removed,
+                    },
+                )
+            ]
+        )
 
     async def run(
-        self, *, until: Callable[[], Awaitable[None]] | None = None,
+        self,
+        *,
+        until: Callable[[], Awaitable[None]] | None = None,
         on_listen: Callable[[str, int], None] | None = None,
     ) -> None:
         """Run until SIGTERM/SIGINT (or ``until`` returns); SIGHUP reloads."""
-        disable_created_metrics()
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in prometheus_client
         outbox = await self.open_store()
         self.journal = Journal(self.store, self.board, self.writer.write)
         await self.journal.replay(outbox)
@@ -137,9 +176,19 @@ class Daemon:
         if on_listen is not None:
             on_listen(host, port)
         added, _ = poller.watch(self.cfg.watch.batch_ids)
-        self.writer.write([Event("watcher.started", fields={
-            "version": __version__, "batches": len(added), "listen": f"{host}:{port}",
-            "pid": os.getpid()})])
+        self.writer.write(
+            [
+                Event(
+                    "watcher.started",
+                    fields={
+                        "version": __version__,
+                        "batches": len(added),
+                        "listen": f"{host}:{port}",
+                        "pid": os.getpid(),
+                    },
+                )
+            ]
+        )
         tg.start_soon(poller.run, tg)
         tg.start_soon(self.journal.run)
 
@@ -161,7 +210,8 @@ class Daemon:
             await self.journal.commit()
             if self.store is not None:
                 await anyio.to_thread.run_sync(self.store.close)
-        self.writer.write([Event("watcher.stopped", fields={"version": __version__,
-                                                             "batches": len(self.board.tracks)})])
+        self.writer.write(
+            [Event("watcher.stopped", fields={"version": __version__, "batches": len(self.board.tracks)})]
+        )
         self.notifier.send("STOPPING=1")
         self.notifier.close()

@@ -6,17 +6,20 @@ import json
 import time
 from collections.abc import AsyncGenerator, Callable, Generator
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
 import anyio
 import httpx
 
-from watcher.config import ApiConfig, AuthConfig
 from watcher.errors import AuthError, ConfigError
 from watcher.signer import SignedRequest, authorization, sdk_date
 
+if TYPE_CHECKING:
+    from watcher.config import ApiConfig, AuthConfig
+
 Clock = Callable[[], float]
-TOKEN_HEADER = "X-Auth-Token"
+TOKEN_HEADER = "X-Auth-Token"  # noqa: S105 - a header name, not a secret
 # Refresh an IAM token this long before it expires (tokens live 24 h).
 REFRESH_MARGIN_SECONDS = 3600.0
 DEFAULT_TOKEN_LIFETIME = 24 * 3600.0
@@ -40,7 +43,12 @@ class AkSkAuth(httpx.Auth):
     requires_request_body = True
 
     def __init__(
-        self, access_key: str, secret_key: str, *, project_id: str = "", security_token: str = "",
+        self,
+        access_key: str,
+        secret_key: str,
+        *,
+        project_id: str = "",
+        security_token: str = "",
         clock: Clock = time.time,
     ) -> None:
         self._ak, self._sk = access_key, secret_key
@@ -78,9 +86,7 @@ def sign_request(
 
 
 UNSIGNED_PAYLOAD_HEADER = "X-Sdk-Content-Sha256"
-_UNSIGNED = frozenset(
-    {"accept", "accept-encoding", "connection", "user-agent", "content-length", "authorization"}
-)
+_UNSIGNED = frozenset({"accept", "accept-encoding", "connection", "user-agent", "content-length", "authorization"})
 
 
 class IamTokenSource:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-from watcher.events import Event
-from watcher.tracker import Track
+if TYPE_CHECKING:
+    from watcher.events import Event
+    from watcher.tracker import Track
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,5 +65,7 @@ class Board:
             elif event.name == "batch.finished" and track.snapshot and track.snapshot.name:
                 name = track.snapshot.name
                 at = track.snapshot.update_time / 1000 if track.snapshot.update_time else now
-                self.jobs = {**self.jobs, name: record_finish(self.jobs.get(name, JobSummary(name)),
-                                                                str(event.fields["outcome"]), at)}
+                self.jobs = {
+                    **self.jobs,
+                    name: record_finish(self.jobs.get(name, JobSummary(name)), str(event.fields["outcome"]), at),
+                }

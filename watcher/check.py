@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import anyio
 
 from watcher.app import http_client
 from watcher.client import BatchApi
-from watcher.config import Config
 from watcher.errors import ApiError, AuthError, NotFoundError
 from watcher.events import rfc3339_millis
-from watcher.model import Snapshot
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from watcher.config import Config
+    from watcher.model import Snapshot
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,8 +32,11 @@ class Row:
         """The row as JSON-ready fields."""
         snap, err = self.snapshot, self.error
         return {
-            "batch_id": self.batch_id, "ok": snap is not None, "state": snap.state if snap else None,
-            "job_name": snap.name if snap else None, "queue": snap.queue if snap else None,
+            "batch_id": self.batch_id,
+            "ok": snap is not None,
+            "state": snap.state if snap else None,
+            "job_name": snap.name if snap else None,
+            "queue": snap.queue if snap else None,
             "update_time": rfc3339_millis(snap.update_time) if snap else None,
             "error": f"{_reason(err)}: {err.message}" if err else None,
         }
@@ -62,13 +69,21 @@ def render_table(rows: Sequence[Row]) -> str:
     """A fixed-width table for people."""
     header = ("BATCH", "STATE", "JOB", "QUEUE", "UPDATED / ERROR")
     body = [
-        (r.batch_id, str(d["state"] or "-"), str(d["job_name"] or "-"), str(d["queue"] or "-"),
-         str(d["update_time"] or "-") if r.snapshot else str(d["error"]))
-        for r in rows for d in [r.as_dict()]
+        (
+            r.batch_id,
+            str(d["state"] or "-"),
+            str(d["job_name"] or "-"),
+            str(d["queue"] or "-"),
+            str(d["update_time"] or "-") if r.snapshot else str(d["error"]),
+        )
+        for r in rows
+        for d in [r.as_dict()]
     ]
     widths = [max(len(row[i]) for row in [header, *body]) for i in range(4)]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths, strict=True)) + "  " + row[4]
-             for row in [header, *body]]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths, strict=True)) + "  " + row[4]
+        for row in [header, *body]
+    ]
     return "\n".join(lines)
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
 from functools import partial
+from typing import TYPE_CHECKING
 
 import anyio
 
@@ -14,6 +14,9 @@ from watcher import __version__
 from watcher.config import Config, default_path, load
 from watcher.emit import configure
 from watcher.errors import ConfigError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 EXIT_OK, EXIT_ERROR, EXIT_CONFIG = 0, 1, 2
 

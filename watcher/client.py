@@ -6,16 +6,14 @@ import json
 import math
 import re
 import time
-from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from watcher.config import ApiConfig
 from watcher.errors import (
     ApiError,
     AuthError,
@@ -29,6 +27,11 @@ from watcher.errors import (
 )
 from watcher.model import Snapshot, decode_snapshot
 from watcher.states import normalise
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from watcher.config import ApiConfig
 
 THROTTLE_CODES = frozenset({"APIG.0308"})
 NOT_FOUND_CODES = frozenset({"DLI.0002", "DLI.0023"})
@@ -146,7 +149,11 @@ def parse_error_body(content: bytes) -> tuple[str | None, str]:
     if not isinstance(body, dict):
         return None, ""
     for candidate in (body, *(v for v in body.values() if isinstance(v, dict))):
-        for code_key, msg_key in (("error_code", "error_msg"), ("errorCode", "errorMsg"), ("code", "message")):
+        for code_key, msg_key in (
+            ("error_code", "error_msg"),
+            ("errorCode", "errorMsg"),
+            ("code", "message"),
+        ):
             if code_key in candidate or msg_key in candidate:
                 code = candidate.get(code_key)
                 return (str(code) if code else None), str(candidate.get(msg_key, ""))[:MAX_MESSAGE]

@@ -64,8 +64,11 @@ def decode_job(text: str) -> JobSummary:
 
 def encode_event(event: Event) -> str:
     """An Event as JSON, for the outbox."""
-    return json.dumps([event.name, event.level, event.batch_id, event.seq, event.fields],
-                      separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(
+        [event.name, event.level, event.batch_id, event.seq, event.fields],
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
 
 
 def decode_event(text: str) -> Event:

@@ -424,9 +424,7 @@ def parse(data: Mapping[str, Any], env: Env) -> Config:
         watch=_parse_watch(data.get("watch", {}), api.flavor),
         metrics=_parse_metrics(data.get("metrics", {})),
         state=_parse_simple(data.get("state", {}), "state", StateConfig, {}),
-        events=_parse_simple(
-            data.get("events", {}), "events", EventsConfig, {"format": FORMATS, "level": LEVELS}
-        ),
+        events=_parse_simple(data.get("events", {}), "events", EventsConfig, {"format": FORMATS, "level": LEVELS}),
     )
 
 

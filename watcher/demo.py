@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections import Counter
-from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import anyio
 
@@ -21,9 +21,13 @@ from watcher.config import (
     parse_listen,
 )
 from watcher.emit import configure
-from watcher.events import Event
 from watcher.simulator import ScenarioPlayer, SimAuth, SimServer, World, demo_scenario
 from watcher.simulator.cli import EXAMPLE_AK, EXAMPLE_SK
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from watcher.events import Event
 
 INTERVAL = 2.0
 # after the story's last step: enough polls for the watcher to see it and capture the final logs
@@ -34,11 +38,21 @@ def demo_config(endpoint: str, project_id: str, batch_ids: list[str], listen: st
     """A watcher config pointed at the simulator, polling fast enough to follow the story."""
     host, port = parse_listen(listen, "--listen")
     return Config(
-        api=ApiConfig(flavor="dli", endpoint=endpoint, project_id=project_id, timeout_seconds=5.0,
-                      backoff_base_seconds=0.2, backoff_max_seconds=2.0),
+        api=ApiConfig(
+            flavor="dli",
+            endpoint=endpoint,
+            project_id=project_id,
+            timeout_seconds=5.0,
+            backoff_base_seconds=0.2,
+            backoff_max_seconds=2.0,
+        ),
         auth=AuthConfig(method="aksk", access_key=EXAMPLE_AK, secret_key=EXAMPLE_SK),
-        watch=WatchConfig(batch_ids=tuple(batch_ids), interval_seconds=INTERVAL, terminal_grace_seconds=8.0,
-                          retention_seconds=3600.0),
+        watch=WatchConfig(
+            batch_ids=tuple(batch_ids),
+            interval_seconds=INTERVAL,
+            terminal_grace_seconds=8.0,
+            retention_seconds=3600.0,
+        ),
         metrics=MetricsConfig(host=host, port=port),
         state=StateConfig(),
         events=EventsConfig(format="json" if json_events else "console"),
@@ -52,13 +66,17 @@ class Summary:
         self.counts: Counter[str] = Counter()
 
     def __call__(self, event: Event) -> None:
+        """Count one event."""
         self.counts[event.name] += 1
 
     def render(self, batches: int) -> str:
+        """The one-line summary."""
         c = self.counts
-        return (f"demo finished: {batches} batches, {c['batch.state_changed']} state changes, "
-                f"{c['batch.finished']} finished, {c['batch.log']} log lines, {c['batch.log_gap']} log gaps, "
-                f"{c['batch.poll_failed']} poll failures reported")
+        return (
+            f"demo finished: {batches} batches, {c['batch.state_changed']} state changes, "
+            f"{c['batch.finished']} finished, {c['batch.log']} log lines, {c['batch.log_gap']} log gaps, "
+            f"{c['batch.poll_failed']} poll failures reported"
+        )
 
 
 def _announce(sim_url: str) -> Callable[[str, int], None]:
@@ -67,6 +85,7 @@ def _announce(sim_url: str) -> Callable[[str, int], None]:
         print(f"simulator:  {sim_url}", file=sys.stderr)
         print(f"metrics:    {base}/metrics", file=sys.stderr)
         print(f"health:     {base}/healthz  {base}/readyz", file=sys.stderr)
+
     return show
 
 

@@ -1,13 +1,13 @@
 """The watcher's exception tree; everything raised across a module boundary is one of these.
 
-    WatcherError
-    ├── ConfigError          bad config or credentials: exit 2, message names the key
-    └── ApiError             a request to DLI/Livy failed; ``reason`` is the poll_failed reason
-        ├── TransientApiError    timeouts, connect errors, 5xx, 429, APIG.0308: retry with backoff
-        ├── AuthError            401/403: refresh an IAM token once, else report
-        ├── NotFoundError        DLI.0002 / 404: the batch does not exist (any more)
-        ├── PermanentApiError    any other 4xx: not retried
-        └── DecodeError          a body that is not the JSON we need
+WatcherError
+├── ConfigError          bad config or credentials: exit 2, message names the key
+└── ApiError             a request to DLI/Livy failed; ``reason`` is the poll_failed reason
+├── TransientApiError    timeouts, connect errors, 5xx, 429, APIG.0308: retry with backoff
+├── AuthError            401/403: refresh an IAM token once, else report
+├── NotFoundError        DLI.0002 / 404: the batch does not exist (any more)
+├── PermanentApiError    any other 4xx: not retried
+└── DecodeError          a body that is not the JSON we need
 """
 
 from __future__ import annotations

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import anyio
-from anyio.abc import TaskStatus
 from prometheus_client import CollectorRegistry, make_wsgi_app
 from prometheus_client.exposition import ThreadingWSGIServer
 
 from watcher import __version__
+
+if TYPE_CHECKING:
+    from anyio.abc import TaskStatus
 
 StartResponse = Callable[..., Any]
 Environ = dict[str, Any]
@@ -41,7 +43,9 @@ def _text(start: StartResponse, status: str, body: str, kind: str = "text/plain;
     return [data]
 
 
-def make_app(registry: CollectorRegistry, healthy: Callable[[], bool], ready: Callable[[], bool]) -> Callable[..., Iterable[bytes]]:
+def make_app(
+    registry: CollectorRegistry, healthy: Callable[[], bool], ready: Callable[[], bool]
+) -> Callable[..., Iterable[bytes]]:
     """The WSGI application routing the four endpoints."""
     metrics = make_wsgi_app(registry)
 
@@ -52,8 +56,11 @@ def make_app(registry: CollectorRegistry, healthy: Callable[[], bool], ready: Ca
         if path == "/healthz":
             return _text(start, "200 OK", "ok\n") if healthy() else _text(start, "503 Service Unavailable", "stalled\n")
         if path == "/readyz":
-            return _text(start, "200 OK", "ready\n") if ready() else _text(start, "503 Service Unavailable",
-                                                                              "first poll cycle not done\n")
+            return (
+                _text(start, "200 OK", "ready\n")
+                if ready()
+                else _text(start, "503 Service Unavailable", "first poll cycle not done\n")
+            )
         if path == "/":
             return _text(start, "200 OK", LANDING.format(version=__version__), "text/html; charset=utf-8")
         return _text(start, "404 Not Found", "not found\n")
@@ -71,15 +78,18 @@ def _server_class(host: str) -> type[ThreadingWSGIServer]:
 
 
 async def serve(
-    host: str, port: int, app: Callable[..., Iterable[bytes]],
-    *, task_status: TaskStatus[tuple[str, int]] = anyio.TASK_STATUS_IGNORED,
+    host: str,
+    port: int,
+    app: Callable[..., Iterable[bytes]],
+    *,
+    task_status: TaskStatus[tuple[str, int]] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
     """Bind (failing fast if the port is taken), report the address, serve until cancelled."""
     server = make_server(host, port, app, server_class=_server_class(host), handler_class=_Quiet)
     address = server.server_address
     try:
         async with anyio.create_task_group() as tg:
-            tg.start_soon(anyio.to_thread.run_sync, server.serve_forever)
+            tg.start_soon(anyio.to_thread.run_sync, lambda: server.serve_forever())
             task_status.started((str(address[0]), int(address[1])))
             try:
                 await anyio.sleep_forever()

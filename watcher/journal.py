@@ -1,5 +1,7 @@
-"""Commit-then-write for the event stream: each poll's events are committed with the state that
-produced them, then written to stdout, then acknowledged.
+"""Commit-then-write for the event stream: events are committed with their state, then written.
+
+Each poll's events go into the state file's outbox in the same transaction as the state that
+produced them, then to stdout, then are acknowledged.
 
 A crash between commit and write leaves the events in the outbox, and the next start writes them
 again: exact duplicates, same ``(batch_id, seq)``. Writing before committing would instead let a
@@ -9,14 +11,18 @@ Without a state file, events are written at once.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import anyio
 
-from watcher.board import Board, JobSummary
-from watcher.events import Event
 from watcher.store import Change, Store
-from watcher.tracker import Track
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from watcher.board import Board, JobSummary
+    from watcher.events import Event
+    from watcher.tracker import Track
 
 
 class Journal:

@@ -10,8 +10,11 @@ the reading with the fewest new lines.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 WINDOW_SIZE = 10
 TAIL_KEEP = 32
@@ -132,9 +135,7 @@ def diff_log(
     lines: list[tuple[str, str]] = []
     uncertain: list[str] = []
     for section in split_window(source, sectioned, complete):
-        fresh, unsure, streams[section.stream] = diff_section(
-            streams.get(section.stream, StreamTrack()), section
-        )
+        fresh, unsure, streams[section.stream] = diff_section(streams.get(section.stream, StreamTrack()), section)
         lines.extend((section.stream, line) for line in fresh)
         if unsure:
             uncertain.append(section.stream)

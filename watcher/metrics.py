@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from watcher import __version__, states
-from watcher.board import Board
 from watcher.events import NAMES, Event
 from watcher.schedule import Timing, retained
-from watcher.tracker import Track
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from watcher.board import Board
+    from watcher.tracker import Track
 
 REASONS = ("timeout", "connect", "http", "throttled", "auth", "decode")
 INFO_LABELS = ("batch_id", "job_name", "queue", "owner", "kind", "sc_type")
@@ -25,8 +29,7 @@ def _families() -> dict[str, GaugeMetricFamily]:
 
     return {
         "info": gauge("dli_batch_info", "Batch metadata that does not change; always 1.", INFO_LABELS),
-        "state": gauge("dli_batch_state", "1 for the batch's current state, 0 for the others.",
-                       ("batch_id", "state")),
+        "state": gauge("dli_batch_state", "1 for the batch's current state, 0 for the others.", ("batch_id", "state")),
         "created": gauge("dli_batch_created_timestamp_seconds", "When the batch was created (create_time)."),
         "updated": gauge("dli_batch_updated_timestamp_seconds", "The batch's update_time."),
         "age": gauge("dli_batch_update_age_seconds", "Seconds since the batch's update_time, at scrape time."),
@@ -59,10 +62,16 @@ class BatchCollector(Collector):
         yield self._transitions()
 
     def _job_families(self) -> Iterator[GaugeMetricFamily]:
-        success = GaugeMetricFamily("dli_job_last_success_timestamp_seconds",
-                                    "When a batch of this job name last succeeded.", labels=["job_name"])
-        outcome = GaugeMetricFamily("dli_job_last_outcome", "1 for the outcome of the job's last finished batch.",
-                                    labels=["job_name", "outcome"])
+        success = GaugeMetricFamily(
+            "dli_job_last_success_timestamp_seconds",
+            "When a batch of this job name last succeeded.",
+            labels=["job_name"],
+        )
+        outcome = GaugeMetricFamily(
+            "dli_job_last_outcome",
+            "1 for the outcome of the job's last finished batch.",
+            labels=["job_name", "outcome"],
+        )
         for job in list(self._board.jobs.values()):
             if job.last_success is not None:
                 success.add_metric([job.job_name], job.last_success)
@@ -101,26 +110,37 @@ class SelfMetrics:
     """The watcher's own counters and gauges, on the registry it is given."""
 
     def __init__(self, registry: CollectorRegistry, board: Board) -> None:
-        Gauge("dli_watcher_build_info", "The running version; always 1.", ["version"],
-              registry=registry).labels(__version__).set(1)
+        Gauge("dli_watcher_build_info", "The running version; always 1.", ["version"], registry=registry).labels(
+            __version__
+        ).set(1)
         watched = Gauge("dli_watcher_watched_batches", "Batches currently watched.", registry=registry)
         watched.set_function(lambda: len(board.tracks))
         self.polls = Counter("dli_watcher_polls", "Batch polls finished, successful or not.", registry=registry)
-        self.failures = Counter("dli_watcher_poll_failures", "Polls that failed, by reason.", ["reason"],
-                                registry=registry)
+        self.failures = Counter(
+            "dli_watcher_poll_failures", "Polls that failed, by reason.", ["reason"], registry=registry
+        )
         for reason in REASONS:
             self.failures.labels(reason)
-        self.duration = Histogram("dli_watcher_poll_duration_seconds", "Time to poll one batch, retries included.",
-                                  registry=registry,
-                                  buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
-        last = Gauge("dli_watcher_last_successful_poll_timestamp_seconds",
-                     "When a batch poll last succeeded.", registry=registry)
+        self.duration = Histogram(
+            "dli_watcher_poll_duration_seconds",
+            "Time to poll one batch, retries included.",
+            registry=registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+        )
+        last = Gauge(
+            "dli_watcher_last_successful_poll_timestamp_seconds",
+            "When a batch poll last succeeded.",
+            registry=registry,
+        )
         last.set_function(lambda: board.last_successful_poll or 0.0)
         self.events = Counter("dli_watcher_events", "Events emitted, by name.", ["event"], registry=registry)
         for name in NAMES:
             self.events.labels(name)
-        self.gaps = Counter("dli_watcher_log_gaps", "Log gaps reported (lines that could not be recovered).",
-                            registry=registry)
+        self.gaps = Counter(
+            "dli_watcher_log_gaps",
+            "Log gaps reported (lines that could not be recovered).",
+            registry=registry,
+        )
 
     def poll_done(self, seconds: float, reason: str | None) -> None:
         """Count one finished poll."""

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
-from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 
 class Notifier:
@@ -25,10 +29,8 @@ class Notifier:
         """Send one notification; a full or missing socket is not the watcher's problem."""
         if self._sock is None:
             return
-        try:
+        with contextlib.suppress(OSError):
             self._sock.sendto("\n".join(lines).encode(), self._address)
-        except OSError:
-            pass
 
     def progress(self, now: float, status: str) -> None:
         """Called from the poll loop: ping the watchdog at its pace, so a hung loop stops the pings."""

@@ -9,23 +9,27 @@ from __future__ import annotations
 import heapq
 import random
 import time
-from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import anyio
-from anyio.abc import TaskGroup
 
 from watcher import states
-from watcher.board import Board
-from watcher.client import LogPage
-from watcher.config import Config
 from watcher.errors import ApiError, NotFoundError, ThrottledError, TimeoutApiError, TransientApiError
-from watcher.events import Event
 from watcher.logdiff import diff_log, marker
-from watcher.model import Snapshot
 from watcher.schedule import Timing, first_poll, next_poll, retry_delay, throttle_until
 from watcher.tracker import LogResult, Track, observe, observe_failure, observe_missing
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Iterable
+
+    from anyio.abc import TaskGroup
+
+    from watcher.board import Board
+    from watcher.client import LogPage
+    from watcher.config import Config
+    from watcher.events import Event
+    from watcher.model import Snapshot
 
 T = TypeVar("T")
 BACKFILL_MAX = 1000
@@ -48,7 +52,12 @@ class Sink(Protocol):
 def _persistent_change(old: Track, new: Track) -> bool:
     """Whether a poll changed what the state file keeps beyond liveness (up, last poll times)."""
     return (old.seq, old.snapshot, old.log, old.presence, old.terminal_at) != (
-        new.seq, new.snapshot, new.log, new.presence, new.terminal_at)
+        new.seq,
+        new.snapshot,
+        new.log,
+        new.presence,
+        new.terminal_at,
+    )
 
 
 class Telemetry(Protocol):
@@ -68,11 +77,18 @@ class Poller:
     """Polls the watched batches and turns what it sees into events."""
 
     def __init__(
-        self, api: Api, cfg: Config, board: Board, sink: Sink,
-        telemetry: Telemetry, *, clock: Callable[[], float] = time.time, rng: random.Random | None = None,
+        self,
+        api: Api,
+        cfg: Config,
+        board: Board,
+        sink: Sink,
+        telemetry: Telemetry,
+        *,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
     ) -> None:
         self._api, self._board, self._sink, self._telemetry = api, board, sink, telemetry
-        self._clock, self._rng = clock, rng or random.Random()
+        self._clock, self._rng = clock, rng or random.Random()  # noqa: S311 - jitter, not cryptography
         self.configure(cfg)
         self._heap: list[tuple[float, str]] = []
         self._due: dict[str, float] = {}
@@ -88,8 +104,9 @@ class Poller:
         self._cfg = cfg
         self._limiter = anyio.CapacityLimiter(cfg.watch.concurrency)
         w = cfg.watch
-        self._timing = Timing(w.interval_seconds, w.terminal_grace_seconds, w.retention_seconds,
-                              w.not_found_interval_seconds)
+        self._timing = Timing(
+            w.interval_seconds, w.terminal_grace_seconds, w.retention_seconds, w.not_found_interval_seconds
+        )
 
     @property
     def timing(self) -> Timing:
@@ -106,8 +123,12 @@ class Poller:
         for bid in added:
             track = self._board.tracks.get(bid) or Track(bid)
             self._board.put(track)
-            self._schedule(bid, next_poll(track, now, self._timing) if track.presence != "pending"
-                           else first_poll(bid, now, self._timing))
+            self._schedule(
+                bid,
+                next_poll(track, now, self._timing)
+                if track.presence != "pending"
+                else first_poll(bid, now, self._timing),
+            )
         for bid in removed:
             self._due.pop(bid, None)
         self._board.drop(set(removed))
@@ -215,16 +236,22 @@ class Poller:
                 err = exc
                 if isinstance(exc, ThrottledError):
                     self._throttled_until = throttle_until(
-                        self._clock(), self._throttled_until, attempt, api.backoff_base_seconds,
-                        api.backoff_max_seconds, exc.retry_after)
+                        self._clock(),
+                        self._throttled_until,
+                        attempt,
+                        api.backoff_base_seconds,
+                        api.backoff_max_seconds,
+                        exc.retry_after,
+                    )
             except ApiError as exc:
                 exc.attempts = attempt
                 raise
             if attempt >= api.max_attempts:
                 err.attempts = attempt
                 raise err
-            await anyio.sleep(retry_delay(attempt, api.backoff_base_seconds, api.backoff_max_seconds,
-                                          self._rng, err.retry_after))
+            await anyio.sleep(
+                retry_delay(attempt, api.backoff_base_seconds, api.backoff_max_seconds, self._rng, err.retry_after)
+            )
 
     async def _wait_throttle(self) -> None:
         pause = self._throttled_until - self._clock()

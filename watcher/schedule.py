@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import math
-import random
 import zlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from watcher import states
-from watcher.tracker import Track
+
+if TYPE_CHECKING:
+    import random
+
+    from watcher.tracker import Track
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,9 +42,9 @@ def next_poll(track: Track, now: float, timing: Timing) -> float | None:
         return None
     if track.presence == "not_found":
         return next_slot(track.batch_id, timing.not_found_interval, now)
-    if track.state is not None and states.is_terminal(track.state) and track.terminal_at is not None:
-        if now - track.terminal_at >= timing.terminal_grace:
-            return None
+    finished = track.state is not None and states.is_terminal(track.state) and track.terminal_at is not None
+    if finished and now - (track.terminal_at or 0.0) >= timing.terminal_grace:
+        return None
     return next_slot(track.batch_id, timing.interval, now)
 
 
@@ -65,8 +69,9 @@ def retry_delay(attempt: int, base: float, cap: float, rng: random.Random, retry
     return max(delay, retry_after) if retry_after is not None else delay
 
 
-def throttle_until(now: float, current: float, attempt: int, base: float, cap: float,
-                   retry_after: float | None) -> float:
+def throttle_until(
+    now: float, current: float, attempt: int, base: float, cap: float, retry_after: float | None
+) -> float:
     """How long every request waits after a 429/APIG.0308: Retry-After, else the backoff ceiling."""
     pause = retry_after if retry_after is not None else min(cap, base * 2 ** max(0, attempt - 1))
     return max(current, now + pause)

@@ -10,15 +10,18 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
-from watcher.board import JobSummary
 from watcher.codec import decode_event, decode_job, decode_track, encode_event, encode_job, encode_track
-from watcher.events import Event
-from watcher.tracker import Track
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from watcher.board import JobSummary
+    from watcher.events import Event
+    from watcher.tracker import Track
 
 SCHEMA_VERSION = 2
 MIGRATIONS: dict[int, tuple[str, ...]] = {
@@ -123,10 +126,14 @@ class Store:
         db = self._db
         db.execute("BEGIN")
         try:
-            db.executemany("INSERT OR REPLACE INTO batches VALUES (?, ?)",
-                           ((t.batch_id, encode_track(t)) for t in change.tracks))
-            db.executemany("INSERT OR REPLACE INTO jobs VALUES (?, ?)",
-                           ((j.job_name, encode_job(j)) for j in change.jobs))
+            db.executemany(
+                "INSERT OR REPLACE INTO batches VALUES (?, ?)",
+                ((t.batch_id, encode_track(t)) for t in change.tracks),
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO jobs VALUES (?, ?)",
+                ((j.job_name, encode_job(j)) for j in change.jobs),
+            )
             db.executemany("DELETE FROM batches WHERE batch_id = ?", ((b,) for b in change.removed))
             db.execute("DELETE FROM outbox WHERE id <= ?", (change.written_upto,))
             db.executemany("INSERT INTO outbox (data) VALUES (?)", ((encode_event(e),) for e in change.events))

@@ -7,14 +7,16 @@ emits what comes out; the metrics and the store read the Tracks.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from watcher import states
-from watcher.errors import ApiError
 from watcher.events import Event, rfc3339_millis
 from watcher.logdiff import LogTrack
-from watcher.model import Snapshot
 from watcher.redact import redact_req_body
+
+if TYPE_CHECKING:
+    from watcher.errors import ApiError
+    from watcher.model import Snapshot
 
 FAILURE_REPORT_INTERVAL = 60.0
 
@@ -85,8 +87,11 @@ def observe(
     if changed and prev is not None:
         since = track.state_since if track.state_since is not None else now
         out.add(
-            "batch.state_changed", from_state=prev.state, to_state=snap.state,
-            update_time=rfc3339_millis(snap.update_time), previous_state_seconds=round(now - since, 3),
+            "batch.state_changed",
+            from_state=prev.state,
+            to_state=snap.state,
+            update_time=rfc3339_millis(snap.update_time),
+            previous_state_seconds=round(now - since, 3),
         )
     if states.is_terminal(snap.state) and (changed or prev is None):
         _finished(out, snap, now, track.first_seen)
@@ -104,19 +109,31 @@ def _next_track(track: Track, snap: Snapshot, now: float, log: LogResult, change
     if not states.is_known(snap.state):
         warned = warned | {snap.state}
     return replace(
-        track, seq=seq, snapshot=snap, presence="present",
+        track,
+        seq=seq,
+        snapshot=snap,
+        presence="present",
         first_seen=track.first_seen if track.first_seen is not None else now,
         state_since=now if changed or fresh or track.state_since is None else track.state_since,
-        terminal_at=terminal_at, log=log.track or track.log, up=True, last_success=now,
-        failing_since=None, last_failure_report=None, warned_states=warned,
+        terminal_at=terminal_at,
+        log=log.track or track.log,
+        up=True,
+        last_success=now,
+        failing_since=None,
+        last_failure_report=None,
+        warned_states=warned,
     )
 
 
 def _discovered_fields(snap: Snapshot, include_req_body: bool) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "state": snap.raw_state if not states.is_known(snap.state) else snap.state,
-        "job_name": snap.name, "queue": snap.queue, "owner": snap.owner, "app_id": snap.app_id,
-        "create_time": rfc3339_millis(snap.create_time), "update_time": rfc3339_millis(snap.update_time),
+        "job_name": snap.name,
+        "queue": snap.queue,
+        "owner": snap.owner,
+        "app_id": snap.app_id,
+        "create_time": rfc3339_millis(snap.create_time),
+        "update_time": rfc3339_millis(snap.update_time),
     }
     if include_req_body and snap.req_body:
         fields["req_body"] = redact_req_body(snap.req_body)
@@ -148,8 +165,13 @@ def observe_failure(track: Track, err: ApiError, attempts: int, now: float) -> t
     report = last is None or now - last >= FAILURE_REPORT_INTERVAL
     if report:
         out.add(
-            "batch.poll_failed", "warning", reason=err.reason, status_code=err.status_code,
-            error_code=err.error_code, message=err.message, attempts=attempts,
+            "batch.poll_failed",
+            "warning",
+            reason=err.reason,
+            status_code=err.status_code,
+            error_code=err.error_code,
+            message=err.message,
+            attempts=attempts,
         )
     return replace(
         track, seq=out.seq, up=False, failing_since=since, last_failure_report=now if report else last
@@ -170,6 +192,11 @@ def observe_missing(track: Track, now: float) -> tuple[Track, list[Event]]:
         presence = "not_found"
     terminal_at = track.terminal_at if track.terminal_at is not None else now
     return replace(
-        track, seq=out.seq, presence=presence, up=True, failing_since=None, last_failure_report=None,
+        track,
+        seq=out.seq,
+        presence=presence,
+        up=True,
+        failing_since=None,
+        last_failure_report=None,
         terminal_at=terminal_at if presence == "gone" else track.terminal_at,
     ), out.events
