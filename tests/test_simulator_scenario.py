@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -53,6 +54,7 @@ def test_serve_in_loop_while_playing():
     server = SimServer(world)
 
     async def main() -> list[str]:
+        """Serve, play the demo, list the batches, stop."""
         async with anyio.create_task_group() as tg:
             url = await tg.start(server.serve)
             await player.run()
@@ -114,3 +116,14 @@ def test_simulate_command_serves_until_sigterm():
         finally:
             if proc.poll() is None:
                 proc.kill()
+
+
+def test_run_reports_busy_port(capsys):
+    """A port already in use makes ``simulate`` exit 1 with one line on stderr."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        parser = argparse.ArgumentParser()
+        add_arguments(parser)
+        assert run(parser.parse_args(["--port", str(busy.getsockname()[1])])) == 1
+    assert "cannot listen" in capsys.readouterr().err
