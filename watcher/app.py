@@ -25,6 +25,7 @@ from watcher.metrics import BatchCollector, SelfMetrics
 from watcher.notify import Notifier
 from watcher.poller import Poller
 from watcher.store import Store
+from watcher.transport import build_transport
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -41,13 +42,11 @@ async def http_client(cfg: Config) -> AsyncIterator[httpx.AsyncClient]:
     """The API client with the configured auth; IAM token requests use a plain client of their own."""
     limits = httpx.Limits(max_connections=cfg.watch.concurrency, max_keepalive_connections=cfg.watch.concurrency)
     headers = {"User-Agent": f"dli-watcher/{__version__}"}
+    transport = build_transport(cfg.api.transport, limits=limits, verify=cfg.api.verify_tls)
     async with (
         httpx.AsyncClient(timeout=cfg.api.timeout_seconds, verify=cfg.api.verify_tls, headers=headers) as iam,
         httpx.AsyncClient(
-            auth=build_auth(cfg.api, cfg.auth, iam),
-            timeout=cfg.api.timeout_seconds,
-            limits=limits,
-            verify=cfg.api.verify_tls,
+            auth=build_auth(cfg.api, cfg.auth, iam), timeout=cfg.api.timeout_seconds, transport=transport,
             headers=headers,
         ) as client,
     ):

@@ -25,6 +25,7 @@ FLAVORS = ("dli", "livy")
 AUTH_METHODS = ("aksk", "token", "password", "none")
 FORMATS = ("json", "console", "auto")
 LEVELS = ("debug", "info", "warning", "error")
+TRANSPORTS = ("aiohttp", "httpx")
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,7 @@ class ApiConfig:
     project_id: str = ""
     timeout_seconds: float = 10.0
     verify_tls: bool = True
+    transport: str = "aiohttp"
     log_endpoint: bool = True
     max_attempts: int = 4
     backoff_base_seconds: float = 0.5
@@ -211,6 +213,7 @@ def _parse_api(raw: object) -> ApiConfig:
         project_id=project_id,
         timeout_seconds=_seconds(sec, "timeout_seconds", 10.0),
         verify_tls=sec.get("verify_tls", bool, True),
+        transport=_choice(sec, "transport", TRANSPORTS, "aiohttp"),
         log_endpoint=sec.get("log_endpoint", bool, True),
         max_attempts=_positive_int(sec, "max_attempts", 4),
         backoff_base_seconds=_seconds(sec, "backoff_base_seconds", 0.5),
