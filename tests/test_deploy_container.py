@@ -35,9 +35,7 @@ def hadolint(path: Path) -> list[dict[str, Any]]:
 
 def instructions(text: str) -> list[tuple[str, str]]:
     """(INSTRUCTION, arguments) in order, continuation lines joined, comments dropped."""
-    joined = re.sub(
-        r"\\\n", " ", "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
-    )
+    joined = re.sub(r"\\\n", " ", "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#")))
     result = []
     for line in joined.splitlines():
         if line.strip():

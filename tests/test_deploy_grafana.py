@@ -46,9 +46,7 @@ SPEC_METRICS = frozenset(
         "dli_watcher_log_gaps_total",
     }
 )
-SPEC_SERIES = SPEC_METRICS | {
-    f"dli_watcher_poll_duration_seconds{suffix}" for suffix in ("_bucket", "_sum", "_count")
-}
+SPEC_SERIES = SPEC_METRICS | {f"dli_watcher_poll_duration_seconds{suffix}" for suffix in ("_bucket", "_sum", "_count")}
 
 # Concrete stand-ins for Grafana's built-in variables.
 GRAFANA_MACROS = {

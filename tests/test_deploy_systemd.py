@@ -42,9 +42,7 @@ def systemd_analyze() -> str:
 
 def run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run a command with a timeout, capturing text output."""
-    return subprocess.run(
-        [str(a) for a in args], capture_output=True, text=True, timeout=60, check=False, cwd=cwd
-    )
+    return subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=60, check=False, cwd=cwd)
 
 
 def parse_unit(text: str) -> dict[str, dict[str, list[str]]]:
@@ -94,9 +92,7 @@ def test_unit_verifies_clean(unit_copy: Path) -> None:
 
 def test_verify_reports_mistakes(unit_copy: Path) -> None:
     """The verify check is live: a misspelt directive makes systemd-analyze complain."""
-    unit_copy.write_text(
-        unit_copy.read_text().replace("ProtectHome=yes", "ProtectHome=yes\nProtectHomme=yes")
-    )
+    unit_copy.write_text(unit_copy.read_text().replace("ProtectHome=yes", "ProtectHome=yes\nProtectHomme=yes"))
     result = run(systemd_analyze(), "verify", "--man=no", unit_copy)
     assert "ProtectHomme" in result.stdout + result.stderr
 

@@ -46,9 +46,7 @@ def token_env():
     """A DLI world requiring tokens, with one static token and one IAM user, on a fake clock."""
     clock = FakeClock()
     world = World("dli", clock=clock)
-    auth = SimAuth(
-        mode="token", tokens=("static-token",), users={"alice": "pw"}, domain="acme", token_lifetime=60
-    )
+    auth = SimAuth(mode="token", tokens=("static-token",), users={"alice": "pw"}, domain="acme", token_lifetime=60)
     server, client = _serve(world, auth)
     with client:
         yield world, clock, client

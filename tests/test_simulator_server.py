@@ -65,9 +65,7 @@ def test_dli_details_state_log(dli):
     assert log["log"] == world.full_log(bid)
     page = client.get(f"{BASE}/{bid}/log", params={"from": " 3 ", "size": "2"}).json()
     assert page == {"id": bid, "from": 3, "total": 23, "log": ["line 2", "line 3"]}
-    assert client.get(f"{BASE}/{bid}/log", params={"size": -1, "from": 0}).json()["log"] == world.full_log(
-        bid
-    )
+    assert client.get(f"{BASE}/{bid}/log", params={"size": -1, "from": 0}).json()["log"] == world.full_log(bid)
     assert client.get(f"{BASE}/{bid}/log", params={"from": "x"}).json()["error_code"] == "DLI.0001"
     assert (server.requests["details"], server.requests["state"], server.requests["log"]) == (1, 1, 4)
 
@@ -85,9 +83,7 @@ def test_dli_log_default_is_last_hundred(dli):
 def test_dli_list_filters_order_paging(dli):
     """The DLI list filters by queue/state/name/id, orders newest first and pages."""
     world, _, client = dli
-    ids = [
-        world.add_batch(name=f"job-{i}", queue="a" if i % 2 else "b", create_time=1000 + i) for i in range(5)
-    ]
+    ids = [world.add_batch(name=f"job-{i}", queue="a" if i % 2 else "b", create_time=1000 + i) for i in range(5)]
     world.set_state(ids[1], "Success")
     body = client.get(BASE).json()
     assert set(body) == {"from", "total", "sessions", "create_time"}

@@ -212,9 +212,7 @@ def test_log_slice_matches_livy(lines, start, size):
 
 def test_due_steps_is_pure_time_filter():
     """due_steps returns the steps at or before the elapsed time."""
-    steps = parse_steps(
-        [{"at": 0, "action": "add", "batch": "a"}, {"at": 2, "action": "remove", "batch": "a"}]
-    )
+    steps = parse_steps([{"at": 0, "action": "add", "batch": "a"}, {"at": 2, "action": "remove", "batch": "a"}])
     assert [s.at for s in due_steps(steps, 1.9)] == [0]
     assert len(due_steps(steps, 2)) == 2
 

@@ -46,7 +46,9 @@ async def http_client(cfg: Config) -> AsyncIterator[httpx.AsyncClient]:
     async with (
         httpx.AsyncClient(timeout=cfg.api.timeout_seconds, verify=cfg.api.verify_tls, headers=headers) as iam,
         httpx.AsyncClient(
-            auth=build_auth(cfg.api, cfg.auth, iam), timeout=cfg.api.timeout_seconds, transport=transport,
+            auth=build_auth(cfg.api, cfg.auth, iam),
+            timeout=cfg.api.timeout_seconds,
+            transport=transport,
             headers=headers,
         ) as client,
     ):

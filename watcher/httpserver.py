@@ -7,6 +7,7 @@ scrape from ever delaying a poll. The serving thread is owned by a task in the a
 from __future__ import annotations
 
 import socket
+from functools import partial
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler, make_server
@@ -89,7 +90,7 @@ async def serve(
     address = server.server_address
     try:
         async with anyio.create_task_group() as tg:
-            tg.start_soon(anyio.to_thread.run_sync, lambda: server.serve_forever())
+            tg.start_soon(anyio.to_thread.run_sync, partial(server.serve_forever, 0.5))
             task_status.started((str(address[0]), int(address[1])))
             try:
                 await anyio.sleep_forever()

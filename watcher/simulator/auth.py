@@ -75,8 +75,7 @@ def _check_aksk(auth: SimAuth, world: World, req: Request) -> Response | None:
     if abs(when - world.clock()) > auth.max_skew:
         return replies.signature_expired()
     if auth.security_token is not None and (
-        headers.get("x-security-token") != auth.security_token
-        or "x-security-token" not in parsed.signed_headers
+        headers.get("x-security-token") != auth.security_token or "x-security-token" not in parsed.signed_headers
     ):
         return replies.unauthorized("missing or wrong X-Security-Token")
     signed = SignedRequest(req.method, req.path, tuple(req.params()), headers, req.body)

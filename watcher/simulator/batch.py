@@ -66,9 +66,7 @@ class SimBatch:
     cache: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def new(
-        cls, wire_id: str | int, *, name: str, queue: str, owner: str, state: str, now: int, cap: int
-    ) -> SimBatch:
+    def new(cls, wire_id: str | int, *, name: str, queue: str, owner: str, state: str, now: int, cap: int) -> SimBatch:
         """Make a fresh batch created at ``now`` (epoch ms) with log buffers capped at ``cap`` lines."""
         return cls(
             id=wire_id,

@@ -6,9 +6,7 @@ import uuid
 
 from watcher.simulator.wire import Response, json_response
 
-THROTTLE_MSG = (
-    "The throttling threshold has been reached: policy user over ratelimit, limit:10, time:1 second"
-)
+THROTTLE_MSG = "The throttling threshold has been reached: policy user over ratelimit, limit:10, time:1 second"
 _STATUS_CODES = {500: "DLI.0999", 502: "APIG.0202", 503: "APIG.0201", 504: "APIG.0201"}
 
 

@@ -164,9 +164,7 @@ class World:
         with self._lock:
             return list(self._batches)
 
-    def inject(
-        self, kind: str, batch_id: str | int | None = None, count: int | None = 1, **params: object
-    ) -> Fault:
+    def inject(self, kind: str, batch_id: str | int | None = None, count: int | None = 1, **params: object) -> Fault:
         """Make the next ``count`` matching requests fail (``count=None``: until cleared)."""
         fault = make_fault(kind, batch_id, count, params)
         self.faults.add(fault)
