@@ -7,8 +7,8 @@ scrape from ever delaying a poll. The serving thread is owned by a task in the a
 from __future__ import annotations
 
 import socket
-from functools import partial
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
