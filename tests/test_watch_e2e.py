@@ -222,3 +222,18 @@ async def test_faults_on_one_batch_never_stall_the_others(sim, kind, params, rea
     assert order.index("batch.poll_failed") < order.index("batch.poll_recovered") < order.index("batch.finished")
     assert run.of(bad, "batch.state_changed")[-1].fields["from_state"] == "running"
     assert_seq_gapless(run.events)
+
+
+async def test_two_shards_split_the_batches_between_them(sim):
+    """Watchers on shards 0/2 and 1/2 of the same batch list discover disjoint sets whose union is all."""
+    ids = [sim.world.add_batch(name=f"job-{i}") for i in range(12)]
+    async with anyio.create_task_group() as tg:
+        runs = [await start_watch(tg, make_config(sim, ids, watch={"shard": f"{i}/2"})) for i in range(2)]
+        for run in runs:
+            await run.wait_for(lambda r=run: r.daemon.board.ready)
+        seen = [{e.batch_id for e in r.events if e.name == "batch.discovered"} for r in runs]
+        for run in runs:
+            run.stopped.set()
+    assert seen[0].isdisjoint(seen[1])
+    assert seen[0] | seen[1] == set(ids)
+    assert seen[0] and seen[1]

@@ -24,6 +24,7 @@ from watcher.journal import Journal
 from watcher.metrics import BatchCollector, SelfMetrics
 from watcher.notify import Notifier
 from watcher.poller import Poller
+from watcher.shard import parse_shard
 from watcher.store import Store
 from watcher.transport import build_transport
 
@@ -53,6 +54,11 @@ async def http_client(cfg: Config) -> AsyncIterator[httpx.AsyncClient]:
         ) as client,
     ):
         yield client
+
+
+def owned(cfg: Config) -> list[str]:
+    """The configured batch IDs that belong to this process's shard."""
+    return parse_shard(cfg.watch.shard, {}).select(cfg.watch.batch_ids)
 
 
 class Daemon:
@@ -129,7 +135,7 @@ class Daemon:
             )
             return
         poller.configure(new)
-        added, removed = poller.watch(new.watch.batch_ids)
+        added, removed = poller.watch(owned(new))
         self.journal.forget(removed)
         self.cfg = new
         self.writer.write(
@@ -138,7 +144,7 @@ class Daemon:
                     "watcher.reloaded",
                     fields={
                         "version": __version__,
-                        "batches": len(new.watch.batch_ids),
+                        "batches": len(owned(new)),
                         "added": added,
                         "removed": removed,
                     },
@@ -176,7 +182,7 @@ class Daemon:
         host, port = await tg.start(serve, self.cfg.metrics.host, self.cfg.metrics.port, app)
         if on_listen is not None:
             on_listen(host, port)
-        added, _ = poller.watch(self.cfg.watch.batch_ids)
+        added, _ = poller.watch(owned(self.cfg))
         self.writer.write(
             [
                 Event(
@@ -185,6 +191,7 @@ class Daemon:
                         "version": __version__,
                         "batches": len(added),
                         "listen": f"{host}:{port}",
+                        "shard": self.cfg.watch.shard or "0/1",
                         "pid": os.getpid(),
                     },
                 )

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from watcher.errors import ConfigError
+from watcher.shard import parse_shard
 
 DEFAULT_PATH = "/etc/dli-watcher/config.toml"
 DEFAULT_PORT = 19847
@@ -26,6 +27,7 @@ AUTH_METHODS = ("aksk", "token", "password", "none")
 FORMATS = ("json", "console", "auto")
 LEVELS = ("debug", "info", "warning", "error")
 TRANSPORTS = ("aiohttp", "httpx")
+WATCH_MODES = ("details", "list")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +73,9 @@ class WatchConfig:
     terminal_grace_seconds: float = 120.0
     retention_seconds: float = 3600.0
     not_found_interval_seconds: float = 300.0
+    mode: str = "details"
+    list_page_size: int = 100
+    shard: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -358,7 +363,15 @@ def _merge_file_ids(listed: tuple[str, ...], path: str, flavor: str) -> tuple[st
     return tuple(seen)
 
 
-def _parse_watch(raw: object, flavor: str) -> WatchConfig:
+def _parse_shard(sec: _Section, env: Env) -> str:
+    try:
+        shard = parse_shard(sec.get("shard", str, ""), env)
+    except ValueError as exc:
+        raise ConfigError(sec.key("shard"), str(exc)) from None
+    return "" if shard.count == 1 else str(shard)
+
+
+def _parse_watch(raw: object, flavor: str, env: Env) -> WatchConfig:
     sec = _Section("watch", raw, {f.name for f in fields(WatchConfig)})
     listed = sec.get("batch_ids", list, [])
     for n, item in enumerate(listed):
@@ -374,6 +387,9 @@ def _parse_watch(raw: object, flavor: str) -> WatchConfig:
         terminal_grace_seconds=_seconds(sec, "terminal_grace_seconds", 120.0, zero_ok=True),
         retention_seconds=_seconds(sec, "retention_seconds", 3600.0, zero_ok=True),
         not_found_interval_seconds=_seconds(sec, "not_found_interval_seconds", 300.0),
+        mode=_choice(sec, "mode", WATCH_MODES, "details"),
+        list_page_size=_positive_int(sec, "list_page_size", 100),
+        shard=_parse_shard(sec, env),
     )
 
 
@@ -424,7 +440,7 @@ def parse(data: Mapping[str, Any], env: Env) -> Config:
     return Config(
         api=api,
         auth=_parse_auth(data.get("auth", {}), api, env),
-        watch=_parse_watch(data.get("watch", {}), api.flavor),
+        watch=_parse_watch(data.get("watch", {}), api.flavor, env),
         metrics=_parse_metrics(data.get("metrics", {})),
         state=_parse_simple(data.get("state", {}), "state", StateConfig, {}),
         events=_parse_simple(data.get("events", {}), "events", EventsConfig, {"format": FORMATS, "level": LEVELS}),

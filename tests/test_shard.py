@@ -1,0 +1,54 @@
+"""Sharding: every batch in exactly one shard, stable, evenly spread; the spec forms and their errors."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from watcher.config import parse
+from watcher.errors import ConfigError
+from watcher.shard import Shard, parse_shard
+
+IDS = [str(uuid.UUID(int=i * 7919 + 12345, version=4)) for i in range(3000)]
+
+
+@given(st.lists(st.text(min_size=1), max_size=50), st.integers(1, 12))
+def test_union_of_shards_is_every_batch_and_none_is_in_two(ids, count):
+    """For any IDs and any shard count, each ID is owned by exactly one shard."""
+    for bid in ids:
+        assert sum(Shard(i, count).owns(bid) for i in range(count)) == 1
+
+
+def test_shards_are_even_and_stable():
+    """3,000 IDs over 3 shards land within 10% of an even split, and the split never changes."""
+    sizes = [len(Shard(i, 3).select(IDS)) for i in range(3)]
+    assert all(900 <= n <= 1100 for n in sizes), sizes
+    assert Shard(1, 3).owns("0a324461-d9d9-45da-a52a-3b3c7a3d809e") is True
+
+
+def test_ordinal_comes_from_the_statefulset_pod_name():
+    """"ordinal/n" takes i from $HOSTNAME's trailing -<ordinal>."""
+    assert parse_shard("ordinal/4", {"HOSTNAME": "dli-watcher-2"}) == Shard(2, 4)
+    assert parse_shard("", {}) == Shard()
+
+
+@pytest.mark.parametrize(
+    ("spec", "env", "fragment"),
+    [("3/3", {}, "0 <= i < n"), ("1-3", {}, '"i/n"'), ("ordinal/3", {"HOSTNAME": "box"}, "StatefulSet"),
+     ("0/0", {}, "0 <= i < n")],
+)
+def test_bad_specs_are_config_errors_naming_watch_shard(spec, env, fragment):
+    """A bad shard spec is a config error on watch.shard saying what is wrong."""
+    with pytest.raises(ConfigError) as info:
+        parse({"api": {"flavor": "livy", "endpoint": "http://livy:8998"}, "watch": {"shard": spec}}, env)
+    assert info.value.key == "watch.shard" and fragment in info.value.problem
+
+
+def test_config_keeps_the_resolved_shard():
+    """The parsed config holds the resolved i/n, so reloads and restarts agree."""
+    cfg = parse({"api": {"flavor": "livy", "endpoint": "http://livy:8998"}, "watch": {"shard": "ordinal/5"}},
+                {"HOSTNAME": "w-4"})
+    assert cfg.watch.shard == "4/5"
