@@ -30,15 +30,19 @@ def test_shards_are_even_and_stable():
 
 
 def test_ordinal_comes_from_the_statefulset_pod_name():
-    """"ordinal/n" takes i from $HOSTNAME's trailing -<ordinal>."""
+    """ "ordinal/n" takes i from $HOSTNAME's trailing -<ordinal>."""
     assert parse_shard("ordinal/4", {"HOSTNAME": "dli-watcher-2"}) == Shard(2, 4)
     assert parse_shard("", {}) == Shard()
 
 
 @pytest.mark.parametrize(
     ("spec", "env", "fragment"),
-    [("3/3", {}, "0 <= i < n"), ("1-3", {}, '"i/n"'), ("ordinal/3", {"HOSTNAME": "box"}, "StatefulSet"),
-     ("0/0", {}, "0 <= i < n")],
+    [
+        ("3/3", {}, "0 <= i < n"),
+        ("1-3", {}, '"i/n"'),
+        ("ordinal/3", {"HOSTNAME": "box"}, "StatefulSet"),
+        ("0/0", {}, "0 <= i < n"),
+    ],
 )
 def test_bad_specs_are_config_errors_naming_watch_shard(spec, env, fragment):
     """A bad shard spec is a config error on watch.shard saying what is wrong."""
@@ -49,6 +53,8 @@ def test_bad_specs_are_config_errors_naming_watch_shard(spec, env, fragment):
 
 def test_config_keeps_the_resolved_shard():
     """The parsed config holds the resolved i/n, so reloads and restarts agree."""
-    cfg = parse({"api": {"flavor": "livy", "endpoint": "http://livy:8998"}, "watch": {"shard": "ordinal/5"}},
-                {"HOSTNAME": "w-4"})
+    cfg = parse(
+        {"api": {"flavor": "livy", "endpoint": "http://livy:8998"}, "watch": {"shard": "ordinal/5"}},
+        {"HOSTNAME": "w-4"},
+    )
     assert cfg.watch.shard == "4/5"

@@ -89,7 +89,7 @@ class BatchApi:
             raise DecodeError("field 'log' is not a list of strings")
         return LogPage(_int(body, "from", start), _int(body, "total", len(lines)), tuple(lines))
 
-    async def list(self, start: int, size: int, **filters: str) -> ListPage:
+    async def list(self, start: int, size: int, /, **filters: str) -> ListPage:
         """``GET .../batches``: a page of batches, filtered by queue_name/state/job_name."""
         params: dict[str, str | int] = {"from": start, "size": size}
         params.update({k: v for k, v in filters.items() if v})

@@ -16,6 +16,7 @@ import anyio
 
 from watcher import states
 from watcher.errors import ApiError, NotFoundError, ThrottledError, TimeoutApiError, TransientApiError
+from watcher.lister import ListApi, fetch_listed, group_by_queue, list_filters
 from watcher.logdiff import diff_log, marker
 from watcher.schedule import Timing, first_poll, next_poll, retry_delay, throttle_until
 from watcher.tracker import LogResult, Track, observe, observe_failure, observe_missing
@@ -36,7 +37,7 @@ BACKFILL_MAX = 1000
 MAX_SLEEP = 1.0
 
 
-class Api(Protocol):
+class Api(ListApi, Protocol):
     """The part of BatchApi the poller uses."""
 
     async def details(self, batch_id: str) -> Snapshot: ...  # noqa: D102
@@ -105,7 +106,11 @@ class Poller:
         self._limiter = anyio.CapacityLimiter(cfg.watch.concurrency)
         w = cfg.watch
         self._timing = Timing(
-            w.interval_seconds, w.terminal_grace_seconds, w.retention_seconds, w.not_found_interval_seconds
+            w.interval_seconds,
+            w.terminal_grace_seconds,
+            w.retention_seconds,
+            w.not_found_interval_seconds,
+            aligned=w.mode == "list",
         )
 
     @property
@@ -150,25 +155,50 @@ class Poller:
             now = self._clock()
             self.on_progress(now)
             self._check_ready()
-            while self._heap and self._heap[0][0] <= now:
-                when, bid = heapq.heappop(self._heap)
-                if self._due.get(bid) == when and bid not in self._inflight:
-                    self._inflight.add(bid)
+            due = self._pop_due(now)
+            if due and self._cfg.watch.mode == "list":
+                tg.start_soon(self._poll_listed, due, tg, name="list cycle")
+            else:
+                for bid in due:
                     tg.start_soon(self._poll, bid, name=f"poll {bid}")
             delay = min(MAX_SLEEP, self._heap[0][0] - now) if self._heap else MAX_SLEEP
             self._wake = anyio.Event()
             with anyio.move_on_after(max(delay, 0.0)):
                 await self._wake.wait()
 
+    def _pop_due(self, now: float) -> list[str]:
+        due = []
+        while self._heap and self._heap[0][0] <= now:
+            when, bid = heapq.heappop(self._heap)
+            if self._due.get(bid) == when and bid not in self._inflight:
+                self._inflight.add(bid)
+                due.append(bid)
+        return due
+
+    async def _poll_listed(self, due: list[str], tg: TaskGroup) -> None:
+        """List mode: read the due batches' queues page by page, then details for whatever is missing."""
+        flavor, tracks = self._cfg.api.flavor, self._board.tracks
+        groups, rest = group_by_queue(due, tracks, flavor)
+        for queue, members in groups.items():
+            filters = list_filters(flavor, queue, members, tracks)
+            found = await fetch_listed(self._api, self._request, members, self._cfg.watch.list_page_size, filters)
+            for bid in members:
+                if bid in found:
+                    await self._poll(bid, found[bid])
+                else:
+                    rest.append(bid)
+        for bid in rest:
+            tg.start_soon(self._poll, bid, name=f"poll {bid}")
+
     def _check_ready(self) -> None:
         if not self._board.ready and not self._cycle.pending:
             self._board.ready = True
             self.on_ready()
 
-    async def _poll(self, bid: str) -> None:
+    async def _poll(self, bid: str, listed: Snapshot | None = None) -> None:
         started = self._clock()
         try:
-            track, events, reason = await self._poll_batch(self._board.tracks.get(bid) or Track(bid))
+            track, events, reason = await self._poll_batch(self._board.tracks.get(bid) or Track(bid), listed)
         finally:
             self._inflight.discard(bid)
         now = self._clock()
@@ -185,10 +215,10 @@ class Poller:
         self._schedule(bid, next_poll(track, now, self._timing))
         self._wake.set()
 
-    async def _poll_batch(self, track: Track) -> tuple[Track, list[Event], str | None]:
+    async def _poll_batch(self, track: Track, listed: Snapshot | None) -> tuple[Track, list[Event], str | None]:
         bid = track.batch_id
         try:
-            snap = await self._request(lambda: self._api.details(bid))
+            snap = listed if listed is not None else await self._request(lambda: self._api.details(bid))
         except NotFoundError:
             return (*observe_missing(track, self._clock()), None)
         except ApiError as err:

@@ -23,6 +23,8 @@ class Timing:
     terminal_grace: float
     retention: float
     not_found_interval: float
+    # list mode polls every batch on one shared slot, so one cycle of list requests covers them all
+    aligned: bool = False
 
 
 def phase(batch_id: str, interval: float) -> float:
@@ -30,9 +32,9 @@ def phase(batch_id: str, interval: float) -> float:
     return (zlib.crc32(batch_id.encode()) / 2**32) * interval
 
 
-def next_slot(batch_id: str, period: float, now: float) -> float:
-    """The first time after ``now`` on this batch's grid of ``period``-spaced slots."""
-    offset = phase(batch_id, period)
+def next_slot(batch_id: str, period: float, now: float, *, aligned: bool = False) -> float:
+    """The first time after ``now`` on this batch's grid of ``period``-spaced slots (one grid if aligned)."""
+    offset = 0.0 if aligned else phase(batch_id, period)
     return offset + (math.floor((now - offset) / period) + 1) * period
 
 
@@ -45,12 +47,12 @@ def next_poll(track: Track, now: float, timing: Timing) -> float | None:
     finished = track.state is not None and states.is_terminal(track.state) and track.terminal_at is not None
     if finished and now - (track.terminal_at or 0.0) >= timing.terminal_grace:
         return None
-    return next_slot(track.batch_id, timing.interval, now)
+    return next_slot(track.batch_id, timing.interval, now, aligned=timing.aligned)
 
 
 def first_poll(batch_id: str, now: float, timing: Timing) -> float:
     """The first poll of a newly watched batch: its slot within the coming interval."""
-    return next_slot(batch_id, timing.interval, now)
+    return next_slot(batch_id, timing.interval, now, aligned=timing.aligned)
 
 
 def retained(track: Track, now: float, timing: Timing) -> bool:

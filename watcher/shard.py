@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
 
 _SPEC = re.compile(r"^(\d+|ordinal)/(\d+)$")
 _ORDINAL = re.compile(r"-(\d+)$")
@@ -13,7 +16,7 @@ _ORDINAL = re.compile(r"-(\d+)$")
 
 @dataclass(frozen=True, slots=True)
 class Shard:
-    """This process's share: batches whose hash modulo ``count`` is ``index``."""
+    """A process's share of the fleet: batches whose hash modulo ``count`` is ``index``."""
 
     index: int = 0
     count: int = 1

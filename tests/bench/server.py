@@ -1,0 +1,82 @@
+"""The benchmark's simulator process: a DLI world of N running batches served on 127.0.0.1 until stdin closes.
+
+Prints one JSON line ``{"url", "ids_file", "project_id", "batches"}`` once bound. Besides the
+simulator's own routes it answers ``GET /_bench/stats`` with the per-route request counters and
+this process's CPU seconds, so the bench can count requests per batch-poll and check the server
+is not the bottleneck.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from typing import TYPE_CHECKING
+
+from watcher.simulator import SimAuth, SimServer, World
+from watcher.simulator.wire import json_response
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from watcher.simulator.wire import Request, Response
+
+STATS_PATH = "/_bench/stats"
+BENCH_AK = "AKBENCH000000000000"
+BENCH_SK = "SKBENCHsecret00000000000000000000000000"
+
+
+class StatsApp:
+    """Wraps the simulator's app to add ``GET /_bench/stats``; everything else goes to the simulator."""
+
+    def __init__(self, inner: Callable[[Request], Response], counters: dict[str, int]) -> None:
+        self._inner, self._counters = inner, counters
+        self.requests = counters
+
+    def __call__(self, req: Request) -> Response:
+        if req.path == STATS_PATH:
+            return json_response(200, {"requests": dict(self._counters), "cpu": time.process_time()})
+        return self._inner(req)
+
+
+def build_world(batches: int, lines: int, queue: str) -> World:
+    """A DLI world with ``batches`` running batches in one queue, each with ``lines`` stdout lines."""
+    world = World("dli")
+    for i in range(batches):
+        bid = world.add_batch(name=f"bench-job-{i % 100}", queue=queue, state="running")
+        world.append_stdout(bid, [f"{bid[:8]} step {n} of {lines}" for n in range(lines)])
+    return world
+
+
+def main() -> int:
+    """Build the world, serve it, print where, and stop when stdin reaches EOF."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--batches", type=int, required=True)
+    parser.add_argument("--lines", type=int, default=3)
+    parser.add_argument("--queue", default="bench")
+    parser.add_argument("--auth", choices=["none", "aksk"], default="none")
+    args = parser.parse_args()
+    world = build_world(args.batches, args.lines, args.queue)
+    fd, ids_file = tempfile.mkstemp(prefix="bench-ids-", suffix=".txt")
+    with os.fdopen(fd, "w") as out:
+        out.write("\n".join(world.batch_ids()) + "\n")
+    auth = SimAuth(mode="aksk", keys={BENCH_AK: BENCH_SK}) if args.auth == "aksk" else SimAuth()
+    server = SimServer(world, auth)
+    server.app = StatsApp(server.app, server.app.requests)  # type: ignore[assignment]
+    try:
+        url = server.start_in_thread()
+        info = {"url": url, "ids_file": ids_file, "project_id": world.project_id, "batches": args.batches}
+        sys.stdout.write(json.dumps(info) + "\n")
+        sys.stdout.flush()
+        sys.stdin.read()  # the bench closes our stdin (or dies) when it is done
+    finally:
+        server.stop()
+        os.unlink(ids_file)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

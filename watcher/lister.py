@@ -1,0 +1,84 @@
+"""List polling: read many watched batches through the list endpoint, a page at a time.
+
+One request returns up to ``list_page_size`` batches, so a fleet in one queue costs a few
+requests per cycle instead of one per batch. Batches a page did not return fall back to details.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from typing import TYPE_CHECKING, Protocol, TypeVar
+
+import anyio
+
+from watcher.errors import ApiError
+
+if TYPE_CHECKING:
+    from watcher.client import ListPage
+    from watcher.model import Snapshot
+    from watcher.tracker import Track
+
+T = TypeVar("T")
+Request = Callable[[Callable[[], Awaitable[T]]], Awaitable[T]]
+
+
+class ListApi(Protocol):
+    """The list operation of BatchApi."""
+
+    async def list(self, start: int, size: int, /, **filters: str) -> ListPage: ...  # noqa: D102
+
+
+def group_by_queue(
+    bids: Collection[str], tracks: Mapping[str, Track], flavor: str
+) -> tuple[dict[str, list[str]], list[str]]:
+    """Batches seen before, by queue (Livy: one group, it lists everything); the rest need details."""
+    groups: dict[str, list[str]] = {}
+    rest = []
+    for bid in bids:
+        track = tracks.get(bid)
+        snap = track.snapshot if track is not None and track.presence == "present" else None
+        if snap is None or (flavor == "dli" and not snap.queue):
+            rest.append(bid)
+        else:
+            groups.setdefault(snap.queue or "" if flavor == "dli" else "", []).append(bid)
+    return groups, rest
+
+
+def list_filters(flavor: str, queue: str, members: Collection[str], tracks: Mapping[str, Track]) -> dict[str, str]:
+    """DLI: this queue, oldest first, created no earlier than the oldest member (stable page offsets)."""
+    if flavor != "dli":
+        return {}
+    created = [
+        t.snapshot.create_time for b in members if (t := tracks.get(b)) and t.snapshot and t.snapshot.create_time
+    ]
+    filters = {"queue_name": queue, "order": "CREATE_TIME_ASC"}
+    if created:
+        filters["start"] = str(min(created))
+    return filters
+
+
+async def fetch_listed(
+    api: ListApi, request: Request[ListPage], wanted: Collection[str], page_size: int, filters: dict[str, str]
+) -> dict[str, Snapshot]:
+    """Snapshots of the wanted batches found in the list's pages; a failed page just finds nothing."""
+    wanted = set(wanted)
+    found: dict[str, Snapshot] = {}
+
+    def keep(page: ListPage) -> None:
+        found.update((s.batch_id, s) for s in page.sessions if s.batch_id in wanted)
+
+    async def fetch(start: int) -> None:
+        try:
+            keep(await request(lambda: api.list(start, page_size, **filters)))
+        except ApiError:
+            return
+
+    try:
+        first = await request(lambda: api.list(0, page_size, **filters))
+    except ApiError:
+        return found
+    keep(first)
+    async with anyio.create_task_group() as tg:
+        for start in range(page_size, first.total, page_size):
+            tg.start_soon(fetch, start)
+    return found
