@@ -13,6 +13,7 @@ from watcher.config import (
     DEFAULT_PATH,
     ApiConfig,
     AuthConfig,
+    DiscoveryConfig,
     EventsConfig,
     MetricsConfig,
     StateConfig,
@@ -77,6 +78,7 @@ def test_example_values_are_the_defaults():
     assert example.metrics == MetricsConfig()
     assert example.state == StateConfig()
     assert example.events == EventsConfig()
+    assert example.discovery == DiscoveryConfig()
     assert dataclasses.replace(example.auth, access_key="", secret_key="") == AuthConfig(method="aksk")
 
 
@@ -96,12 +98,13 @@ def _documented() -> dict[str, dict[str, object]]:
 def test_example_documents_every_key_of_the_simple_sections():
     """The example names exactly the keys each non-auth section accepts."""
     data = _documented()
-    assert set(data) == {"api", "auth", "watch", "metrics", "state", "events"}
+    assert set(data) == {"api", "auth", "watch", "metrics", "state", "events", "discovery"}
     for name, cls in [
         ("api", ApiConfig),
         ("watch", WatchConfig),
         ("state", StateConfig),
         ("events", EventsConfig),
+        ("discovery", DiscoveryConfig),
     ]:
         assert set(data[name]) == {f.name for f in dataclasses.fields(cls)}, name
     assert set(data["metrics"]) == {"listen"}

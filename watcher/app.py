@@ -16,8 +16,9 @@ from watcher import __version__
 from watcher.auth import build_auth
 from watcher.board import Board
 from watcher.client import BatchApi
+from watcher.discovery import choose, discover
 from watcher.emit import EventWriter
-from watcher.errors import ConfigError
+from watcher.errors import ApiError, ConfigError
 from watcher.events import Event
 from watcher.httpserver import make_app, serve
 from watcher.journal import Journal
@@ -29,7 +30,7 @@ from watcher.store import Store
 from watcher.transport import build_transport
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+    from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 
     from anyio.abc import TaskGroup
 
@@ -56,9 +57,9 @@ async def http_client(cfg: Config) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-def owned(cfg: Config) -> list[str]:
-    """The configured batch IDs that belong to this process's shard."""
-    return parse_shard(cfg.watch.shard, {}).select(cfg.watch.batch_ids)
+def owned(cfg: Config, discovered: Iterable[str] = ()) -> list[str]:
+    """The configured and discovered batch IDs that belong to this process's shard."""
+    return parse_shard(cfg.watch.shard, {}).select(dict.fromkeys([*cfg.watch.batch_ids, *discovered]))
 
 
 class Daemon:
@@ -79,6 +80,7 @@ class Daemon:
         self.writer = EventWriter(on_event=self._count)
         self.notifier = Notifier(env)
         self.store: Store | None = None
+        self._discovered: list[str] = []
 
     def _count(self, event: Event) -> None:
         self.stats.event(event)
@@ -135,16 +137,15 @@ class Daemon:
             )
             return
         poller.configure(new)
-        added, removed = poller.watch(owned(new))
-        self.journal.forget(removed)
         self.cfg = new
+        added, removed = self._rewatch(poller)
         self.writer.write(
             [
                 Event(
                     "watcher.reloaded",
                     fields={
                         "version": __version__,
-                        "batches": len(owned(new)),
+                        "batches": len(owned(new, self._discovered)),
                         "added": added,
                         "removed": removed,
                     },
@@ -164,13 +165,16 @@ class Daemon:
         self.journal = Journal(self.store, self.board, self.writer.write)
         await self.journal.replay(outbox)
         async with http_client(self.cfg) as http:
-            poller = Poller(BatchApi(http, self.cfg.api), self.cfg, self.board, self.journal.submit, self.stats)
+            api = BatchApi(http, self.cfg.api)
+            poller = Poller(api, self.cfg, self.board, self.journal.submit, self.stats)
             self.registry.register(BatchCollector(self.board, lambda: poller.timing))
             poller.on_progress = self._on_progress
             poller.on_ready = lambda: self.notifier.send("READY=1", "STATUS=first poll cycle done")
             try:
                 async with anyio.create_task_group() as tg:
                     await self._start(tg, poller, on_listen)
+                    if self.cfg.discovery.enabled:
+                        tg.start_soon(self._discover, poller, api)
                     if until is not None:
                         tg.start_soon(self._stop_after, until, tg)
                     await self._signals(tg, poller)
@@ -199,6 +203,25 @@ class Daemon:
         )
         tg.start_soon(poller.run, tg)
         tg.start_soon(self.journal.run)
+
+    def _rewatch(self, poller: Poller) -> tuple[list[str], list[str]]:
+        added, removed = poller.watch(owned(self.cfg, self._discovered))
+        self.journal.forget(removed)
+        return added, removed
+
+    async def _discover(self, poller: Poller, api: BatchApi) -> None:
+        """Every discovery interval: list the matching batches and watch exactly those (plus the listed IDs)."""
+        rules = self.cfg.discovery
+        while True:
+            try:
+                found = await discover(api, poller.request, rules, self.cfg.api.flavor, self.cfg.watch.list_page_size)
+            except ApiError as exc:
+                fields = {"reason": exc.reason, "status_code": exc.status_code, "message": exc.message}
+                self.writer.write([Event("watcher.discovery_failed", "warning", fields=fields)])
+            else:
+                self._discovered = choose(found, rules, time.time(), self.cfg.watch.retention_seconds)
+                self._rewatch(poller)
+            await anyio.sleep(rules.interval_seconds)
 
     async def _stop_after(self, until: Callable[[], Awaitable[None]], tg: TaskGroup) -> None:
         await until()

@@ -9,6 +9,7 @@ import re
 import tomllib
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field, fields
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -103,6 +104,19 @@ class EventsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class DiscoveryConfig:
+    """Which batches to find and watch by themselves, beyond the listed IDs."""
+
+    enabled: bool = False
+    queues: tuple[str, ...] = ()
+    job_name: str = ""
+    owner: str = ""
+    created_after: str = ""
+    max_batches: int = 1000
+    interval_seconds: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The whole validated configuration."""
 
@@ -112,6 +126,7 @@ class Config:
     metrics: MetricsConfig
     state: StateConfig
     events: EventsConfig
+    discovery: DiscoveryConfig = field(default_factory=DiscoveryConfig)
 
 
 T = TypeVar("T")
@@ -426,7 +441,39 @@ def _parse_simple(raw: object, name: str, cls: type[T], choices: Mapping[str, tu
     return cls(**values)
 
 
-SECTIONS = ("api", "auth", "watch", "metrics", "state", "events")
+SECTIONS = ("api", "auth", "watch", "metrics", "state", "events", "discovery")
+
+
+def created_after_ms(text: str) -> int | None:
+    """An RFC 3339 time as epoch milliseconds; None for an empty string. Raises ValueError."""
+    if not text:
+        return None
+    stamp = datetime.fromisoformat(text)
+    if stamp.tzinfo is None:
+        raise ValueError("needs a time zone, e.g. 2026-01-31T00:00:00Z")
+    return int(stamp.timestamp() * 1000)
+
+
+def _parse_discovery(raw: object) -> DiscoveryConfig:
+    sec = _Section("discovery", raw, {f.name for f in fields(DiscoveryConfig)})
+    queues = sec.get("queues", list, [])
+    for n, item in enumerate(queues):
+        if not isinstance(item, str) or not item:
+            raise ConfigError(f"{sec.key('queues')}[{n}]", "must be a non-empty string")
+    created_after = sec.get("created_after", str, "")
+    try:
+        created_after_ms(created_after)
+    except ValueError as exc:
+        raise ConfigError(sec.key("created_after"), f"must be an RFC 3339 time: {exc}") from None
+    return DiscoveryConfig(
+        enabled=sec.get("enabled", bool, False),
+        queues=tuple(queues),
+        job_name=sec.get("job_name", str, ""),
+        owner=sec.get("owner", str, ""),
+        created_after=created_after,
+        max_batches=_positive_int(sec, "max_batches", 1000),
+        interval_seconds=_seconds(sec, "interval_seconds", 60.0),
+    )
 
 
 def parse(data: Mapping[str, Any], env: Env) -> Config:
@@ -444,6 +491,7 @@ def parse(data: Mapping[str, Any], env: Env) -> Config:
         metrics=_parse_metrics(data.get("metrics", {})),
         state=_parse_simple(data.get("state", {}), "state", StateConfig, {}),
         events=_parse_simple(data.get("events", {}), "events", EventsConfig, {"format": FORMATS, "level": LEVELS}),
+        discovery=_parse_discovery(data.get("discovery", {})),
     )
 
 

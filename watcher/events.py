@@ -24,6 +24,7 @@ NAMES = (
     "watcher.reloaded",
     "watcher.reload_failed",
     "watcher.state_reset",
+    "watcher.discovery_failed",
 )
 
 

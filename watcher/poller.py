@@ -181,7 +181,7 @@ class Poller:
         groups, rest = group_by_queue(due, tracks, flavor)
         for queue, members in groups.items():
             filters = list_filters(flavor, queue, members, tracks)
-            found = await fetch_listed(self._api, self._request, members, self._cfg.watch.list_page_size, filters)
+            found = await fetch_listed(self._api, self.request, members, self._cfg.watch.list_page_size, filters)
             for bid in members:
                 if bid in found:
                     await self._poll(bid, found[bid])
@@ -218,7 +218,7 @@ class Poller:
     async def _poll_batch(self, track: Track, listed: Snapshot | None) -> tuple[Track, list[Event], str | None]:
         bid = track.batch_id
         try:
-            snap = listed if listed is not None else await self._request(lambda: self._api.details(bid))
+            snap = listed if listed is not None else await self.request(lambda: self._api.details(bid))
         except NotFoundError:
             return (*observe_missing(track, self._clock()), None)
         except ApiError as err:
@@ -240,16 +240,16 @@ class Poller:
     async def _fetch_full_log(self, bid: str) -> tuple[tuple[str, ...], bool] | None:
         """The whole log when it is short, else its last BACKFILL_MAX lines; None if the endpoint fails."""
         try:
-            page = await self._request(lambda: self._api.log(bid, 0, BACKFILL_MAX))
+            page = await self.request(lambda: self._api.log(bid, 0, BACKFILL_MAX))
             if page.total <= page.start + len(page.lines):
                 return page.lines, page.start == 0
             start = max(0, page.total - BACKFILL_MAX)
-            page = await self._request(lambda: self._api.log(bid, start, BACKFILL_MAX))
+            page = await self.request(lambda: self._api.log(bid, start, BACKFILL_MAX))
         except ApiError:
             return None
         return page.lines, page.start == 0
 
-    async def _request(self, call: Callable[[], Awaitable[T]]) -> T:
+    async def request(self, call: Callable[[], Awaitable[T]]) -> T:
         """One API call with retries: full-jitter backoff, Retry-After, and a client-wide throttle."""
         api = self._cfg.api
         attempt = 0

@@ -1,0 +1,508 @@
+"""The by-hand benchmark suite: the watcher vs bare HTTP clients and the official SDK, on one simulator.
+
+    python tests/bench/run.py [--batches 1000,10000] [--quick] [--json out.json] [--profile]
+
+For each N it starts a simulator process with N running batches (server.py), runs the watcher in
+its own process (watcher_proc.py) once per transport (aiohttp, httpx) and, when the watcher has
+``[watch] mode``, in list mode at N=10000, and measures in steady state: CPU per batch-poll, RSS per
+watched batch, requests per batch-poll, /metrics scrape time, event-loop stall with and without
+concurrent scrapes, poll spread over 1-second buckets, and change-to-event delay. Baselines
+(baseline_proc.py: bare aiohttp, bare httpx, the official SDK) run against the first server at
+the same concurrency and request rate. Ratios are against the aiohttp floor of the same run.
+A watcher run whose CPU per poll exceeds 3x the floor (or every run, with --profile) is also
+profiled with cProfile and its top functions printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import queue
+import random
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from benchstats import summary_ms
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+API_ROUTES = ("details", "state", "log", "list")
+PROFILE_OVER_FLOOR = 3.0
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How long each phase runs; --quick shrinks it."""
+
+    rate: float = 400.0  # batch-polls per second the watcher is configured for: interval = N / rate
+    concurrency: int = 50
+    window_intervals: float = 2.0  # the steady-state CPU window, in poll intervals
+    min_window: float = 10.0
+    probe_seconds: float = 8.0
+    min_scrapes: int = 5
+    delay_batches: int = 50
+    baseline_warmup: float = 2.0
+    baseline_seconds: float = 10.0
+    saturated_baselines: bool = True
+    profile_seconds: float = 10.0
+
+
+QUICK = Plan(
+    window_intervals=2.0,
+    min_window=6.0,
+    probe_seconds=4.0,
+    min_scrapes=3,
+    delay_batches=20,
+    baseline_warmup=1.0,
+    baseline_seconds=5.0,
+    saturated_baselines=False,
+    profile_seconds=5.0,
+)
+
+
+def say(text: str) -> None:
+    """Progress on stderr, so stdout stays the table."""
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+class Server:
+    """The simulator process (server.py) for one N; stopped by closing its stdin."""
+
+    def __init__(self, batches: int) -> None:
+        self.batches = batches
+        self.proc = subprocess.Popen(
+            [sys.executable, str(HERE / "server.py"), "--batches", str(batches)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            env=ENV,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"server.py exited with {self.proc.wait()}")
+        info = json.loads(line)
+        self.url: str = info["url"]
+        self.ids_file: str = info["ids_file"]
+        self.project_id: str = info["project_id"]
+        with open(self.ids_file, encoding="utf-8") as f:
+            self.ids = [x.strip() for x in f if x.strip()]
+        self.http = httpx.Client(base_url=self.url, timeout=10)
+        self.states = dict.fromkeys(self.ids, "running")
+
+    def stats(self) -> dict[str, Any]:
+        """The server's request counters and CPU seconds so far."""
+        return self.http.get("/_bench/stats").raise_for_status().json()  # type: ignore[no-any-return]
+
+    def change_states(self, batch_ids: list[str]) -> dict[str, float]:
+        """Flip each batch between running and recovering; returns when each change was sent."""
+        sent: dict[str, float] = {}
+        for bid in batch_ids:
+            new = "recovering" if self.states[bid] == "running" else "running"
+            sent[bid] = time.time()
+            self.http.post(f"/_sim/batches/{bid}/state", json={"state": new}).raise_for_status()
+            self.states[bid] = new
+        return sent
+
+    def close(self) -> None:
+        """Stop the server process."""
+        self.http.close()
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def api_requests(before: dict[str, Any], after: dict[str, Any]) -> int:
+    """API requests (details, state, log, list) served between two stats snapshots."""
+    return sum(after["requests"].get(r, 0) - before["requests"].get(r, 0) for r in API_ROUTES)
+
+
+class WatcherProc:
+    """watcher_proc.py as a child: send it JSON commands, read its JSON replies (from a reader thread)."""
+
+    def __init__(self, server: Server, interval: float, transport: str, mode: str, concurrency: int) -> None:
+        cmd = [
+            sys.executable,
+            str(HERE / "watcher_proc.py"),
+            "--url",
+            server.url,
+            "--project-id",
+            server.project_id,
+            "--ids-file",
+            server.ids_file,
+            "--interval",
+            repr(interval),
+            "--concurrency",
+            str(concurrency),
+            "--transport",
+            transport,
+        ]
+        if mode:
+            cmd += ["--mode", mode]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT, env=ENV)
+        self.replies: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.replies.put(json.loads(line))
+        self.replies.put(None)
+
+    def send(self, cmd: str, **args: Any) -> None:
+        """Send one command without waiting for its reply."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps({"cmd": cmd, **args}) + "\n")
+        self.proc.stdin.flush()
+
+    def recv(self, timeout: float) -> dict[str, Any]:
+        """The next reply; fails if the process died or took longer than ``timeout``."""
+        try:
+            msg = self.replies.get(timeout=timeout)
+        except queue.Empty:
+            raise TimeoutError(f"watcher_proc gave no reply within {timeout:.0f} s") from None
+        if msg is None:
+            raise RuntimeError(f"watcher_proc exited with {self.proc.wait()}")
+        return msg
+
+    def call(self, cmd: str, timeout: float, **args: Any) -> dict[str, Any]:
+        """Send a command and wait for its reply."""
+        self.send(cmd, **args)
+        return self.recv(timeout)
+
+    def close(self) -> None:
+        """Stop the watcher (politely, then not)."""
+        try:
+            if self.proc.poll() is None:
+                self.call("stop", timeout=15)
+                self.proc.wait(timeout=15)
+        except (TimeoutError, RuntimeError, OSError, subprocess.TimeoutExpired):
+            self.proc.kill()
+            self.proc.wait()
+
+
+def scrape_while(url: str, done: threading.Event, minimum: int) -> list[float]:
+    """GET /metrics back to back until ``done`` is set (and at least ``minimum`` times); the durations."""
+    times: list[float] = []
+    with httpx.Client(timeout=60) as client:
+        while not done.is_set() or len(times) < minimum:
+            t0 = time.perf_counter()
+            client.get(url).raise_for_status()
+            times.append(time.perf_counter() - t0)
+    return times
+
+
+def spread(buckets: list[int], interval: float) -> dict[str, Any]:
+    """Poll starts per whole second over the first interval (at least 5 buckets): max/mean and min/mean."""
+    full = buckets[: max(5, int(interval))]
+    if not full or not sum(full):
+        return {"buckets": full, "max_over_mean": None, "min_over_mean": None}
+    mean = sum(full) / len(full)
+    return {"buckets": full, "mean": mean, "max_over_mean": max(full) / mean, "min_over_mean": min(full) / mean}
+
+
+def delays(sent: dict[str, float], emitted: dict[str, list[float]]) -> dict[str, Any]:
+    """Change-to-event delay per changed batch; the ones never reported are counted as missed."""
+    found = []
+    for bid, t in sent.items():
+        after = [e for e in emitted.get(bid, []) if e >= t]
+        if after:
+            found.append(min(after) - t)
+    out: dict[str, Any] = {"changed": len(sent), "missed": len(sent) - len(found)}
+    out.update({k: None if v is None else v / 1000 for k, v in summary_ms(found).items() if k != "n"})
+    return out
+
+
+def run_watcher(
+    server: Server, transport: str, mode: str, plan: Plan, floor_us: float | None, profile: bool
+) -> dict[str, Any]:
+    """One watcher process against ``server``: every watcher measurement for this N and transport."""
+    n = server.batches
+    interval = n / plan.rate
+    window = max(plan.window_intervals * interval, interval + 3.0, plan.min_window)
+    label = f"watcher({mode or transport})"
+    say(f"  {label} N={n}: interval {interval:g} s, window {window:g} s")
+    w = WatcherProc(server, interval, transport, mode, plan.concurrency)
+    try:
+        hello = w.recv(timeout=60)
+        first = w.call("watch", timeout=interval * 3 + 60)
+        say(f"    first cycle {first['first_cycle_s']:.1f} s ({first['up']}/{n} up)")
+        srv0 = server.stats()
+        w.send("window", seconds=window)
+        changed = random.sample(server.ids, min(plan.delay_batches, n))
+        sent = server.change_states(changed)
+        win = w.recv(timeout=window + 60)
+        srv1 = server.stats()
+        emitted = w.call("events", timeout=30)["state_changed"]
+        quiet = w.call("probe", timeout=plan.probe_seconds + 60, seconds=plan.probe_seconds)
+        done = threading.Event()
+        w.send("probe", seconds=plan.probe_seconds)
+        scrapes_box: list[list[float]] = []
+        scraper = threading.Thread(
+            target=lambda: scrapes_box.append(scrape_while(hello["metrics_url"], done, plan.min_scrapes))
+        )
+        scraper.start()
+        loud = w.recv(timeout=plan.probe_seconds + 120)
+        done.set()
+        scraper.join(timeout=300)
+        scrapes = scrapes_box[0] if scrapes_box else []
+        size = len(httpx.get(hello["metrics_url"], timeout=60).content)
+        polls = win["polls"]
+        requests = api_requests(srv0, srv1)
+        cpu_us = win["cpu"] / polls * 1e6 if polls else None
+        result: dict[str, Any] = {
+            "label": label,
+            "batches": n,
+            "transport": transport,
+            "mode": mode or "details",
+            "interval_s": interval,
+            "first_cycle": first,
+            "window": {k: v for k, v in win.items() if k != "buckets"},
+            "polls_per_s": polls / win["wall"],
+            "cpu_us_per_poll": cpu_us,
+            "cpu_share": win["cpu"] / win["wall"],
+            "requests_per_poll": requests / polls if polls else None,
+            "server_cpu_us_per_request": (srv1["cpu"] - srv0["cpu"]) / requests * 1e6 if requests else None,
+            "rss0": hello["rss0"],
+            "rss": win["rss"],
+            "rss_per_batch": (win["rss"] - hello["rss0"]) / n,
+            "metrics_scrape_ms": summary_ms(scrapes),
+            "metrics_bytes": size,
+            "stall_quiet_ms": quiet["oversleep_ms"],
+            "stall_scraping_ms": loud["oversleep_ms"],
+            "scraping_cpu_share": loud["cpu"] / loud["wall"],
+            "spread": spread(win["buckets"], interval),
+            "delay_s": delays(sent, emitted),
+            "delay_bound_s": interval + 2.0,
+        }
+        if profile or (floor_us and cpu_us and cpu_us > PROFILE_OVER_FLOOR * floor_us):
+            say(f"    profiling ({cpu_us or 0:.0f} us/poll)")
+            result["profile"] = w.call("profile", timeout=plan.profile_seconds + 120, seconds=plan.profile_seconds)
+        return result
+    finally:
+        w.close()
+
+
+def run_baseline(server: Server, kind: str, plan: Plan, rate: float) -> dict[str, Any]:
+    """One baseline process against ``server`` at ``rate`` requests/s (0: flat out)."""
+    cmd = [
+        sys.executable,
+        str(HERE / "baseline_proc.py"),
+        "--kind",
+        kind,
+        "--url",
+        server.url,
+        "--project-id",
+        server.project_id,
+        "--ids-file",
+        server.ids_file,
+        "--concurrency",
+        str(plan.concurrency),
+        "--rate",
+        repr(rate),
+        "--warmup",
+        repr(plan.baseline_warmup),
+        "--seconds",
+        repr(plan.baseline_seconds),
+    ]
+    srv0 = server.stats()
+    timeout = plan.baseline_warmup + plan.baseline_seconds + 120
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=ENV, timeout=timeout, check=True)
+    srv1 = server.stats()
+    out: dict[str, Any] = json.loads(done.stdout)
+    out["cpu_us_per_request"] = out["cpu"] / out["requests"] * 1e6 if out["requests"] else None
+    out["requests_per_s"] = out["requests"] / out["wall"]
+    out["server_cpu_share"] = (srv1["cpu"] - srv0["cpu"]) / (out["wall"] + plan.baseline_warmup)
+    return out
+
+
+BASELINES = (("aiohttp", "aiohttp floor"), ("httpx", "httpx bare"), ("sdk", "SDK"))
+
+
+def run_baselines(server: Server, plan: Plan) -> dict[str, Any]:
+    """Every baseline at the watcher's rate, and flat out unless quick."""
+    out: dict[str, Any] = {"batches": server.batches, "rate": plan.rate}
+    for kind, label in BASELINES:
+        say(f"  {label}: {plan.rate:g} req/s")
+        paced = run_baseline(server, kind, plan, plan.rate)
+        paced["label"] = label
+        if plan.saturated_baselines:
+            say(f"  {label}: flat out")
+            paced["saturated"] = run_baseline(server, kind, plan, 0.0)
+        out[kind] = paced
+    return out
+
+
+def has_list_mode() -> bool:
+    """Whether the watcher being benchmarked has ``[watch] mode`` (checked in a child, as it would run)."""
+    probe = (
+        "import dataclasses, watcher.config as c; print('mode' in {f.name for f in dataclasses.fields(c.WatchConfig)})"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, env=ENV, check=True)
+    return done.stdout.strip() == "True"
+
+
+def fmt(value: float | None, spec: str = ".0f") -> str:
+    """A number or a dash."""
+    return "-" if value is None else format(value, spec)
+
+
+def pair(a: float | None, b: float | None, spec: str = ".1f") -> str:
+    """Two numbers as ``a/b``."""
+    return f"{fmt(a, spec)}/{fmt(b, spec)}"
+
+
+def short(n: int) -> str:
+    """1000 -> 1k."""
+    return f"{n // 1000}k" if n % 1000 == 0 else str(n)
+
+
+def table(report: dict[str, Any]) -> str:
+    """The printed table: watcher rows per N, then the baselines; ratios against the aiohttp floor."""
+    floor = report["baselines"]["aiohttp"]["cpu_us_per_request"]
+    head = (
+        f"{'row':<18}{'N':>4}{'polls/s':>8}{'CPU µs':>8}{'×floor':>7}{'req/poll':>9}{'RSS B/b':>8}"
+        f"{'/metrics ms p50/p99':>20}{'stall ms p99/max':>17}{'+scrape p99/max':>17}"
+        f"{'spread max/min':>15}{'delay s p50/p99':>16}"
+    )
+    lines = [head, "-" * len(head)]
+    for r in report["watchers"]:
+        cpu = r["cpu_us_per_poll"]
+        sq, sl, sc, sp, dl = (
+            r["stall_quiet_ms"],
+            r["stall_scraping_ms"],
+            r["metrics_scrape_ms"],
+            r["spread"],
+            r["delay_s"],
+        )
+        missed = f" ({dl['missed']} missed)" if dl["missed"] else ""
+        lines.append(
+            f"{r['label']:<18}{short(r['batches']):>4}{r['polls_per_s']:>8.0f}{fmt(cpu):>8}"
+            f"{fmt(cpu / floor if cpu and floor else None, '.2f'):>7}{fmt(r['requests_per_poll'], '.2f'):>9}"
+            f"{r['rss_per_batch']:>8.0f}{pair(sc['p50'], sc['p99']):>20}{pair(sq['p99'], sq['max']):>17}"
+            f"{pair(sl['p99'], sl['max']):>17}{pair(sp['max_over_mean'], sp['min_over_mean'], '.2f'):>15}"
+            f"{pair(dl['p50'], dl['p99'], '.2f'):>16}{missed}"
+        )
+    if not report["list_mode"]:
+        lines.append(f"{'watcher(list)':<18}  list mode: not available")
+    for kind, label in BASELINES:
+        b = report["baselines"][kind]
+        cpu = b["cpu_us_per_request"]
+        sat = b.get("saturated")
+        extra = (
+            f"   flat out: {sat['requests_per_s']:.0f} req/s at {fmt(sat['cpu_us_per_request'])} µs/req" if sat else ""
+        )
+        lines.append(
+            f"{label:<18}{'':>4}{b['requests_per_s']:>8.0f}{fmt(cpu):>8}{fmt(cpu / floor if cpu and floor else None, '.2f'):>7}"
+            f"{'1.00':>9}{extra}"
+        )
+    lines.extend(notes(report))
+    return "\n".join(lines)
+
+
+def notes(report: dict[str, Any]) -> list[str]:
+    """Derived lines under the table: RSS slope between sizes, delay bound, server load."""
+    out = [""]
+    by: dict[str, dict[int, dict[str, Any]]] = {}
+    for r in report["watchers"]:
+        by.setdefault(r["label"], {})[r["batches"]] = r
+    for label, runs in by.items():
+        sizes = sorted(runs)
+        if len(sizes) >= 2:
+            lo, hi = runs[sizes[0]], runs[sizes[-1]]
+            slope = (hi["rss"] - lo["rss"]) / (sizes[-1] - sizes[0])
+            out.append(f"{label}: RSS slope {short(sizes[0])}->{short(sizes[-1])}: {slope:.0f} B/batch")
+    for r in report["watchers"]:
+        d = r["delay_s"]
+        late = d["p99"] is not None and d["p99"] > r["delay_bound_s"]
+        if late or d["missed"]:
+            out.append(
+                f"{r['label']} N={r['batches']}: delay p99 {fmt(d['p99'], '.2f')} s vs bound "
+                f"{r['delay_bound_s']:.1f} s, {d['missed']} missed"
+            )
+        if r["polls_per_s"] < 0.9 * report["plan"]["rate"]:
+            out.append(
+                f"{r['label']} N={r['batches']}: fell behind: {r['polls_per_s']:.0f} of {report['plan']['rate']:g} polls/s"
+                f" (watcher CPU {r['cpu_share']:.0%} of a core)"
+            )
+    return out
+
+
+def profiles(report: dict[str, Any], top: int = 15) -> str:
+    """The top functions (own time) of each profiled watcher run."""
+    out = []
+    for r in report["watchers"]:
+        prof = r.get("profile")
+        if not prof:
+            continue
+        per = prof["polls"] or 1
+        out.append(f"\n{r['label']} N={r['batches']}: cProfile, {prof['seconds']:g} s, {prof['polls']:.0f} polls")
+        out.append(f"  {'tottime µs/poll':>15} {'cumtime µs/poll':>15} {'calls/poll':>10}  function")
+        rows = sorted(prof["rows"], key=lambda x: x["tottime"], reverse=True)
+        for row in [x for x in rows if "select.epoll" not in x["func"]][:top]:
+            out.append(
+                f"  {row['tottime'] / per * 1e6:>15.1f} {row['cumtime'] / per * 1e6:>15.1f} "
+                f"{row['ncalls'] / per:>10.2f}  {row['func'].replace(str(ROOT) + '/', '')}"
+            )
+    return "\n".join(out)
+
+
+def main() -> int:
+    """Parse the options, run everything, print the table, write the JSON."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batches", default="", help="comma-separated N values (default 1000,10000; quick: 1000)")
+    parser.add_argument("--quick", action="store_true", help="short phases, N=1000 unless --batches says otherwise")
+    parser.add_argument("--json", default="bench.json", help="where to write every measurement (default bench.json)")
+    parser.add_argument("--rate", type=float, default=0.0, help="watcher polls/s and baseline req/s (default 400)")
+    parser.add_argument("--profile", action="store_true", help="profile every watcher run, not only slow ones")
+    parser.add_argument("--transports", default="aiohttp,httpx", help="watcher transports to run")
+    args = parser.parse_args()
+    plan = QUICK if args.quick else Plan()
+    if args.rate:
+        plan = Plan(**{**asdict(plan), "rate": args.rate})
+    sizes = [int(x) for x in (args.batches or ("1000" if args.quick else "1000,10000")).split(",") if x]
+    list_mode = has_list_mode()
+    list_n = 10000 if 10000 in sizes else max(sizes)
+    report: dict[str, Any] = {"plan": asdict(plan), "list_mode": list_mode, "watchers": [], "started": time.time()}
+    t0 = time.monotonic()
+    for i, n in enumerate(sizes):
+        say(f"N={n}: starting the simulator")
+        server = Server(n)
+        try:
+            if i == 0:
+                report["baselines"] = run_baselines(server, plan)
+            floor = report["baselines"]["aiohttp"]["cpu_us_per_request"]
+            for transport in args.transports.split(","):
+                report["watchers"].append(run_watcher(server, transport, "", plan, floor, args.profile))
+            if list_mode and n == list_n:
+                report["watchers"].append(run_watcher(server, "aiohttp", "list", plan, floor, args.profile))
+        finally:
+            server.close()
+    if not list_mode:
+        say("list mode: not available")
+    report["seconds"] = time.monotonic() - t0
+    Path(args.json).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(table(report))
+    prof = profiles(report)
+    if prof:
+        print(prof)
+    print(f"\n{report['seconds']:.0f} s; all measurements in {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

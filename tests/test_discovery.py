@@ -1,0 +1,70 @@
+"""Discovery: batches matching queue, name pattern, owner and creation time are found, capped, and forgotten."""
+
+from __future__ import annotations
+
+import time
+
+import anyio
+import pytest
+
+from tests.conftest import make_config, start_watch
+from watcher.config import DiscoveryConfig
+from watcher.discovery import choose, matches
+from watcher.model import Snapshot
+
+NOW_MS = 1_800_000_000_000
+
+
+def snap(bid, *, queue="q1", name="etl-daily", owner="alice", created=NOW_MS, state="running", updated=NOW_MS):
+    return Snapshot(bid, state, state, name=name, queue=queue, owner=owner, create_time=created, update_time=updated)
+
+
+class TestRules:
+    def test_each_rule_filters(self):
+        """Queue, job-name pattern, owner and created_after each exclude what they should."""
+        rules = DiscoveryConfig(
+            enabled=True, queues=("q1",), job_name="etl-*", owner="alice", created_after="2027-01-15T08:00:00Z"
+        )
+        assert matches(snap("a"), rules, NOW_MS - 1)
+        assert not matches(snap("b", queue="q2"), rules, None)
+        assert not matches(snap("c", name="ml-train"), rules, None)
+        assert not matches(snap("d", owner="bob"), rules, None)
+        assert not matches(snap("e", created=NOW_MS - 10), rules, NOW_MS)
+
+    def test_newest_first_capped_and_old_finished_dropped(self):
+        """The newest matches win the cap; a batch finished longer ago than the retention is left out."""
+        rules = DiscoveryConfig(enabled=True, max_batches=2)
+        snaps = [
+            snap("old", created=NOW_MS - 3),
+            snap("new", created=NOW_MS),
+            snap("mid", created=NOW_MS - 1),
+            snap("done", state="success", updated=NOW_MS - 7_200_000, created=NOW_MS + 5),
+        ]
+        assert choose(snaps, rules, NOW_MS / 1000, retention=3600) == ["new", "mid"]
+
+
+@pytest.mark.anyio
+async def test_discovery_finds_new_matching_batches_and_forgets_finished_ones(sim):
+    """A running watcher picks up matching batches as they appear and drops them after the retention."""
+    world = sim.world
+    wanted = world.add_batch(name="etl-orders", queue="q1", state="running")
+    world.add_batch(name="ml-train", queue="q1", state="running")
+    world.add_batch(name="etl-other-queue", queue="q2", state="running")
+    rules = {"enabled": True, "queues": ("q1",), "job_name": "etl-*", "interval_seconds": 0.3}
+    cfg = make_config(sim, [], watch={"retention_seconds": 1.5, "terminal_grace_seconds": 0.3}, discovery=rules)
+    async with anyio.create_task_group() as tg:
+        run = await start_watch(tg, cfg)
+        await run.wait_for(lambda: run.of(wanted, "batch.discovered"))
+        later = world.add_batch(name="etl-late", queue="q1")
+        await run.wait_for(lambda: run.of(later, "batch.discovered"))
+        world.set_state(wanted, "success")
+        await run.wait_for(lambda: run.of(wanted, "batch.finished"))
+        started = time.monotonic()
+        await run.wait_for(lambda: wanted not in run.daemon.board.tracks, timeout=10)
+        forgotten_after = time.monotonic() - started
+        await anyio.sleep(0.6)
+        run.stopped.set()
+    discovered = {e.batch_id for e in run.events if e.name == "batch.discovered"}
+    assert discovered == {wanted, later}
+    assert forgotten_after >= 1.0
+    assert len(run.of(wanted, "batch.discovered")) == 1

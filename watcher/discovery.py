@@ -1,0 +1,76 @@
+"""Discovery: watch every batch matching a queue, a job-name pattern, an owner and a creation time.
+
+The list endpoint is read newest first and paging stops once ``max_batches`` matches are found.
+Finished batches drop out after the retention, so they leave the watch set and the metrics.
+"""
+
+from __future__ import annotations
+
+from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING
+
+from watcher import states
+from watcher.config import created_after_ms
+
+if TYPE_CHECKING:
+    from watcher.client import ListPage
+    from watcher.config import DiscoveryConfig
+    from watcher.lister import ListApi, Request
+    from watcher.model import Snapshot
+
+
+def matches(snap: Snapshot, rules: DiscoveryConfig, after_ms: int | None) -> bool:
+    """Whether a listed batch fits the rules (queue, job-name pattern, owner, created after)."""
+    if rules.queues and snap.queue not in rules.queues:
+        return False
+    if rules.job_name and not fnmatchcase(snap.name or "", rules.job_name):
+        return False
+    if rules.owner and snap.owner != rules.owner:
+        return False
+    return after_ms is None or (snap.create_time is not None and snap.create_time >= after_ms)
+
+
+def still_relevant(snap: Snapshot, now: float, retention: float) -> bool:
+    """Active batches, and finished ones whose last update is within the retention."""
+    if not states.is_terminal(snap.state) or snap.update_time is None:
+        return True
+    return now - snap.update_time / 1000 < retention
+
+
+def choose(snaps: list[Snapshot], rules: DiscoveryConfig, now: float, retention: float) -> list[str]:
+    """The IDs to watch: matching, still relevant, newest first, at most ``max_batches``."""
+    after = created_after_ms(rules.created_after)
+    keep = [s for s in snaps if matches(s, rules, after) and still_relevant(s, now, retention)]
+    keep.sort(key=lambda s: s.create_time or 0, reverse=True)
+    return list(dict.fromkeys(s.batch_id for s in keep))[: rules.max_batches]
+
+
+async def discover(
+    api: ListApi, request: Request[ListPage], rules: DiscoveryConfig, flavor: str, page_size: int
+) -> list[Snapshot]:
+    """Listed batches of the configured queues (all of them when none are named), newest first."""
+    after = created_after_ms(rules.created_after)
+    found: list[Snapshot] = []
+    for queue in rules.queues or ("",):
+        filters = {"order": "CREATE_TIME_DESC"} if flavor == "dli" else {}
+        if queue and flavor == "dli":
+            filters["queue_name"] = queue
+        if after is not None and flavor == "dli":
+            filters["start"] = str(after)
+        found += await _pages(api, request, filters, page_size, rules)
+    return found
+
+
+async def _pages(
+    api: ListApi, request: Request[ListPage], filters: dict[str, str], page_size: int, rules: DiscoveryConfig
+) -> list[Snapshot]:
+    after = created_after_ms(rules.created_after)
+    found: list[Snapshot] = []
+    start, total = 0, 1
+    while start < total and sum(matches(s, rules, after) for s in found) < rules.max_batches:
+        page = await request(lambda s=start: api.list(s, page_size, **filters))  # type: ignore[misc]
+        found += page.sessions
+        start, total = start + page_size, page.total
+        if not page.sessions:
+            break
+    return found
