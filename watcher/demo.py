@@ -55,7 +55,7 @@ def demo_config(endpoint: str, project_id: str, batch_ids: list[str], listen: st
         ),
         metrics=MetricsConfig(host=host, port=port),
         state=StateConfig(),
-        events=EventsConfig(format="json" if json_events else "console"),
+        events=EventsConfig(format="json" if json_events else "readable"),
     )
 
 

@@ -12,6 +12,7 @@ from typing import Any, TextIO
 import structlog
 
 from watcher.events import Event, rfc3339
+from watcher.readable import ReadableRenderer
 
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 EventDict = MutableMapping[str, Any]
@@ -34,7 +35,11 @@ def configure(fmt: str, level: str, stream: TextIO | None = None) -> None:
     out = stream or sys.stdout
     console = fmt == "console" or (fmt == "auto" and out.isatty())
     renderer: Callable[..., Any] = (
-        structlog.dev.ConsoleRenderer(colors=out.isatty()) if console else structlog.processors.JSONRenderer(_dumps)
+        ReadableRenderer()
+        if fmt == "readable"
+        else structlog.dev.ConsoleRenderer(colors=out.isatty())
+        if console
+        else structlog.processors.JSONRenderer(_dumps)
     )
     structlog.configure(
         processors=[_stamp, renderer],
