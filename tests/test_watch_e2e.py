@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 
 import anyio
 import pytest
@@ -237,3 +239,23 @@ async def test_two_shards_split_the_batches_between_them(sim):
     assert seen[0].isdisjoint(seen[1])
     assert seen[0] | seen[1] == set(ids)
     assert seen[0] and seen[1]
+
+
+async def test_restart_with_only_finished_batches_is_ready_and_reload_adds_nothing(sim, tmp_path):
+    """Batches restored finished past their grace need no poll: readiness comes at once; a no-op reload adds none."""
+    bid = sim.world.add_batch(name="done", state="success")
+    cfg = make_config(sim, [bid], watch={"terminal_grace_seconds": 0.2}, state={"path": str(tmp_path / "s.db")})
+    async with anyio.create_task_group() as tg:
+        first = await start_watch(tg, cfg)
+        await first.wait_for(lambda: first.of(bid, "batch.finished"))
+        await anyio.sleep(0.5)
+        first.stopped.set()
+    async with anyio.create_task_group() as tg:
+        second = await start_watch(tg, cfg)
+        await second.wait_for(lambda: second.daemon.board.ready, timeout=3)
+        os.kill(os.getpid(), signal.SIGHUP)
+        await second.wait_for(lambda: any(e.name == "watcher.reloaded" for e in second.events))
+        second.stopped.set()
+    reloaded = next(e for e in second.events if e.name == "watcher.reloaded")
+    assert (reloaded.fields["added"], reloaded.fields["removed"]) == ([], [])
+    assert not second.of(bid)

@@ -94,6 +94,7 @@ class Poller:
         self._heap: list[tuple[float, str]] = []
         self._due: dict[str, float] = {}
         self._inflight: set[str] = set()
+        self._watched: set[str] = set()
         self._throttled_until = 0.0
         self._wake = anyio.Event()
         self._cycle = _Cycle(set())
@@ -121,23 +122,20 @@ class Poller:
     def watch(self, batch_ids: Iterable[str]) -> tuple[list[str], list[str]]:
         """Set the watched batches; returns (added, removed). Removed ones leave the board."""
         wanted = list(dict.fromkeys(batch_ids))
-        current = set(self._due) | set(self._board.tracks)
-        added = [b for b in wanted if b not in self._due]
-        removed = sorted(current - set(wanted))
+        added = [b for b in wanted if b not in self._watched]
+        removed = sorted((self._watched | set(self._board.tracks)) - set(wanted))
         now = self._clock()
         for bid in added:
             track = self._board.tracks.get(bid) or Track(bid)
             self._board.put(track)
-            self._schedule(
-                bid,
-                next_poll(track, now, self._timing)
-                if track.presence != "pending"
-                else first_poll(bid, now, self._timing),
-            )
+            fresh = track.presence == "pending"
+            self._schedule(bid, first_poll(bid, now, self._timing) if fresh else next_poll(track, now, self._timing))
         for bid in removed:
             self._due.pop(bid, None)
+        self._watched = set(wanted)
         self._board.drop(set(removed))
-        self._cycle.pending |= set(added)
+        # a batch restored from the state file that needs no more polls does not hold up readiness
+        self._cycle.pending |= {b for b in added if b in self._due}
         self._cycle.pending -= set(removed)
         self._wake.set()
         return added, removed
@@ -203,7 +201,7 @@ class Poller:
             self._inflight.discard(bid)
         now = self._clock()
         self._telemetry.poll_done(now - started, reason)
-        if bid not in self._due:
+        if bid not in self._watched:
             return  # unwatched while in flight: its result no longer belongs anywhere
         before = self._board.tracks.get(bid)
         self._board.note_events(track, events, now)
