@@ -55,7 +55,8 @@ BEFORE = [
     (lambda w: w.set_state(B, "running"), has_state(B, "running")),
     (lambda w: w.append_stdout(A, ["l3", "l4", "l5"]), has_line("l5")),
 ]
-WHILE_DOWN = lambda w: w.append_stdout(A, ["l6", "l7"])  # noqa: E731 - a story step like the others
+# more lines than the 10-line window holds: they scroll out while the watcher is down
+WHILE_DOWN = lambda w: w.append_stdout(A, [f"l{i}" for i in range(6, 21)])  # noqa: E731 - a story step
 AFTER = [
     (lambda w: w.set_state(A, "success"), has_state(A, "success")),
     (lambda w: (w.set_diagnostics(B, ["OOM"]), w.set_state(B, "dead")), has_state(B, "dead")),
@@ -87,7 +88,7 @@ def story(tmp_path: Path, interrupt: signal.Signals | None):
             procs.append(WatcherProcess(config))
         else:
             WHILE_DOWN(world)
-        play(world, procs[-1], [(lambda _: None, has_line("l7")), *AFTER])
+        play(world, procs[-1], [(lambda _: None, has_line("l20")), *AFTER])
         time.sleep(0.5)
         assert procs[-1].stop() == 0
         truth = world.truth_lines(A, "stdout")

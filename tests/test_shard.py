@@ -30,7 +30,7 @@ def test_shards_are_even_and_stable():
 
 
 def test_ordinal_comes_from_the_statefulset_pod_name():
-    """ "ordinal/n" takes i from $HOSTNAME's trailing -<ordinal>."""
+    """The "ordinal/n" form takes i from $HOSTNAME's trailing -<ordinal>."""
     assert parse_shard("ordinal/4", {"HOSTNAME": "dli-watcher-2"}) == Shard(2, 4)
     assert parse_shard("", {}) == Shard()
 

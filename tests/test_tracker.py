@@ -122,3 +122,15 @@ class TestMissing:
         track, events = observe_missing(Track("b"), 1.0)
         _, more = observe_missing(track, 2.0)
         assert names(events) == ["batch.not_found"] and more == []
+
+
+def test_unknown_states_stay_raw_in_transitions():
+    """An undocumented state appears in state_changed exactly as the API spelled it."""
+    track, _ = observe(Track("b"), snap("running"), 0.0, LogResult())
+    track, events = observe(track, snap("Pending_Resources"), 1.0, LogResult())
+    _, back = observe(track, snap("Running"), 2.0, LogResult())
+    changed = [e for e in events + back if e.name == "batch.state_changed"]
+    assert [(e.fields["from_state"], e.fields["to_state"]) for e in changed] == [
+        ("running", "Pending_Resources"),
+        ("Pending_Resources", "running"),
+    ]

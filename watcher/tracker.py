@@ -88,8 +88,8 @@ def observe(
         since = track.state_since if track.state_since is not None else now
         out.add(
             "batch.state_changed",
-            from_state=prev.state,
-            to_state=snap.state,
+            from_state=shown_state(prev),
+            to_state=shown_state(snap),
             update_time=rfc3339_millis(snap.update_time),
             previous_state_seconds=round(now - since, 3),
         )
@@ -125,9 +125,14 @@ def _next_track(track: Track, snap: Snapshot, now: float, log: LogResult, change
     )
 
 
+def shown_state(snap: Snapshot) -> str:
+    """The state as events show it: normalised when documented, kept raw when not."""
+    return snap.state if states.is_known(snap.state) else snap.raw_state
+
+
 def _discovered_fields(snap: Snapshot, include_req_body: bool) -> dict[str, Any]:
     fields: dict[str, Any] = {
-        "state": snap.raw_state if not states.is_known(snap.state) else snap.state,
+        "state": shown_state(snap),
         "job_name": snap.name,
         "queue": snap.queue,
         "owner": snap.owner,
