@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pytest
 import yaml
+
+from tests.tools import SPEC_SERIES, promtool
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -23,30 +23,6 @@ ROOT = Path(__file__).resolve().parents[1]
 DASHBOARD = ROOT / "deploy" / "grafana" / "dashboard.json"
 GRID_WIDTH = 24
 
-# SPEC §6: every metric the watcher exposes (histograms also as _bucket/_sum/_count).
-SPEC_METRICS = frozenset(
-    {
-        "dli_batch_info",
-        "dli_batch_state",
-        "dli_batch_created_timestamp_seconds",
-        "dli_batch_updated_timestamp_seconds",
-        "dli_batch_update_age_seconds",
-        "dli_batch_state_since_timestamp_seconds",
-        "dli_batch_up",
-        "dli_batch_transitions_total",
-        "dli_job_last_success_timestamp_seconds",
-        "dli_job_last_outcome",
-        "dli_watcher_build_info",
-        "dli_watcher_watched_batches",
-        "dli_watcher_polls_total",
-        "dli_watcher_poll_failures_total",
-        "dli_watcher_poll_duration_seconds",
-        "dli_watcher_last_successful_poll_timestamp_seconds",
-        "dli_watcher_events_total",
-        "dli_watcher_log_gaps_total",
-    }
-)
-SPEC_SERIES = SPEC_METRICS | {f"dli_watcher_poll_duration_seconds{suffix}" for suffix in ("_bucket", "_sum", "_count")}
 
 # Concrete stand-ins for Grafana's built-in variables.
 GRAFANA_MACROS = {
@@ -158,14 +134,6 @@ def metric_names(expr: str) -> set[str]:
             continue
         names.add(name)
     return names
-
-
-def promtool() -> str:
-    """Path of promtool, or fail naming the package that provides it."""
-    path = shutil.which("promtool")
-    if path is None:
-        pytest.fail("promtool not found: install the Debian package 'prometheus'")
-    return path
 
 
 def promtool_check_exprs(exprs: list[str], directory: Path) -> subprocess.CompletedProcess[str]:

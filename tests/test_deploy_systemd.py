@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
 import tomllib
 from pathlib import Path
 
 import pytest
 
+from tests.tools import require, run
 from watcher import config as watcher_config
+
+
+def systemd_analyze() -> str:
+    """Path of systemd-analyze."""
+    return require("systemd-analyze", "install the Debian package 'systemd'")
+
 
 ROOT = Path(__file__).resolve().parents[1]
 UNIT = ROOT / "deploy" / "systemd" / "dli-watcher.service"
@@ -30,19 +35,6 @@ ACCEPTED_EXPOSURES = frozenset(
         "DeviceAllow=",  # ProtectClock= grants char-rtc:r
     }
 )
-
-
-def systemd_analyze() -> str:
-    """Path of systemd-analyze, or fail naming the package that provides it."""
-    path = shutil.which("systemd-analyze")
-    if path is None:
-        pytest.fail("systemd-analyze not found: install the Debian package 'systemd'")
-    return path
-
-
-def run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run a command with a timeout, capturing text output."""
-    return subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=60, check=False, cwd=cwd)
 
 
 def parse_unit(text: str) -> dict[str, dict[str, list[str]]]:

@@ -12,6 +12,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import make_config, start_watch
+from watcher.metrics import transitions_family
 from watcher.states import METRIC_STATES
 
 pytestmark = pytest.mark.anyio
@@ -176,3 +177,9 @@ async def test_health_ready_and_landing(sim):
         run.stopped.set()
     assert (before, after, health, missing) == (503, 200, 200, 404)
     assert 'href="/metrics"' in landing.text
+
+
+def test_transitions_to_different_unknown_states_share_one_series():
+    """Two undocumented target states count into one to_state="unknown" series, never two with one label set."""
+    family = transitions_family({("q", "weird"): 1, ("q", "odd"): 2, ("q", "running"): 4})
+    assert sorted((s.labels["to_state"], s.value) for s in family.samples) == [("running", 4.0), ("unknown", 3.0)]

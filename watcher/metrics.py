@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Gauge, Histogram
+from prometheus_client import Counter as PromCounter
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -14,9 +16,9 @@ from watcher.events import NAMES, Event
 from watcher.schedule import Timing, retained
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Mapping
 
-    from watcher.board import Board
+    from watcher.board import Board, JobSummary
     from watcher.tracker import Track
 
 REASONS = ("timeout", "connect", "http", "throttled", "auth", "decode")
@@ -47,8 +49,8 @@ class BatchCollector(Collector):
     def describe(self) -> Iterator[Metric]:
         """The families without samples, so registering does not collect."""
         yield from _families().values()
-        yield from self._job_families()
-        yield CounterMetricFamily("dli_batch_transitions", "State transitions observed.", labels=["queue", "to_state"])
+        yield from _job_families({})
+        yield transitions_family({})
 
     def collect(self) -> Iterator[Metric]:
         """One pass over the tracks; a batch that left the board leaves every family with it."""
@@ -58,33 +60,36 @@ class BatchCollector(Collector):
             if track.snapshot is not None and retained(track, now, timing):
                 _add_batch(fams, track, now)
         yield from fams.values()
-        yield from self._job_families()
-        yield self._transitions()
+        yield from _job_families(self._board.jobs)
+        yield transitions_family(self._board.transitions)
 
-    def _job_families(self) -> Iterator[GaugeMetricFamily]:
-        success = GaugeMetricFamily(
-            "dli_job_last_success_timestamp_seconds",
-            "When a batch of this job name last succeeded.",
-            labels=["job_name"],
-        )
-        outcome = GaugeMetricFamily(
-            "dli_job_last_outcome",
-            "1 for the outcome of the job's last finished batch.",
-            labels=["job_name", "outcome"],
-        )
-        for job in list(self._board.jobs.values()):
-            if job.last_success is not None:
-                success.add_metric([job.job_name], job.last_success)
-            for name in states.OUTCOMES:
-                outcome.add_metric([job.job_name, name], 1.0 if job.last_outcome == name else 0.0)
-        yield success
-        yield outcome
 
-    def _transitions(self) -> CounterMetricFamily:
-        fam = CounterMetricFamily("dli_batch_transitions", "State transitions observed.", labels=["queue", "to_state"])
-        for (queue, to_state), count in list(self._board.transitions.items()):
-            fam.add_metric([queue, states.metric_state(to_state)], count)
-        return fam
+def _job_families(jobs: Mapping[str, JobSummary]) -> Iterator[GaugeMetricFamily]:
+    success = GaugeMetricFamily(
+        "dli_job_last_success_timestamp_seconds", "When a batch of this job name last succeeded.", labels=["job_name"]
+    )
+    outcome = GaugeMetricFamily(
+        "dli_job_last_outcome", "1 for the outcome of the job's last finished batch.", labels=["job_name", "outcome"]
+    )
+    for job in list(jobs.values()):
+        if job.last_success is not None:
+            success.add_metric([job.job_name], job.last_success)
+        for name in states.OUTCOMES:
+            outcome.add_metric([job.job_name, name], 1.0 if job.last_outcome == name else 0.0)
+    yield success
+    yield outcome
+
+
+def transitions_family(counts: Mapping[tuple[str, str], int]) -> CounterMetricFamily:
+    """dli_batch_transitions_total from the (queue, to_state) counts."""
+    # undocumented states share the "unknown" label, so their counts are summed before exposing
+    by_label: Counter[tuple[str, str]] = Counter()
+    for (queue, to_state), count in list(counts.items()):
+        by_label[(queue, states.metric_state(to_state))] += count
+    fam = CounterMetricFamily("dli_batch_transitions", "State transitions observed.", labels=["queue", "to_state"])
+    for (queue, label), count in sorted(by_label.items()):
+        fam.add_metric([queue, label], count)
+    return fam
 
 
 def _add_batch(fams: dict[str, GaugeMetricFamily], track: Track, now: float) -> None:
@@ -115,8 +120,8 @@ class SelfMetrics:
         ).set(1)
         watched = Gauge("dli_watcher_watched_batches", "Batches currently watched.", registry=registry)
         watched.set_function(lambda: len(board.tracks))
-        self.polls = Counter("dli_watcher_polls", "Batch polls finished, successful or not.", registry=registry)
-        self.failures = Counter(
+        self.polls = PromCounter("dli_watcher_polls", "Batch polls finished, successful or not.", registry=registry)
+        self.failures = PromCounter(
             "dli_watcher_poll_failures", "Polls that failed, by reason.", ["reason"], registry=registry
         )
         for reason in REASONS:
@@ -133,10 +138,10 @@ class SelfMetrics:
             registry=registry,
         )
         last.set_function(lambda: board.last_successful_poll or 0.0)
-        self.events = Counter("dli_watcher_events", "Events emitted, by name.", ["event"], registry=registry)
+        self.events = PromCounter("dli_watcher_events", "Events emitted, by name.", ["event"], registry=registry)
         for name in NAMES:
             self.events.labels(name)
-        self.gaps = Counter(
+        self.gaps = PromCounter(
             "dli_watcher_log_gaps",
             "Log gaps reported (lines that could not be recovered).",
             registry=registry,

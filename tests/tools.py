@@ -1,0 +1,56 @@
+"""What several test modules share: the SPEC's metric names and finding and running real tools."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+# SPEC §6: every metric the watcher exposes.
+SPEC_METRICS = frozenset(
+    {
+        "dli_batch_info",
+        "dli_batch_state",
+        "dli_batch_created_timestamp_seconds",
+        "dli_batch_updated_timestamp_seconds",
+        "dli_batch_update_age_seconds",
+        "dli_batch_state_since_timestamp_seconds",
+        "dli_batch_up",
+        "dli_batch_transitions_total",
+        "dli_job_last_success_timestamp_seconds",
+        "dli_job_last_outcome",
+        "dli_watcher_build_info",
+        "dli_watcher_watched_batches",
+        "dli_watcher_polls_total",
+        "dli_watcher_poll_failures_total",
+        "dli_watcher_poll_duration_seconds",
+        "dli_watcher_last_successful_poll_timestamp_seconds",
+        "dli_watcher_events_total",
+        "dli_watcher_log_gaps_total",
+    }
+)
+# ... and the series names a histogram adds.
+SPEC_SERIES = SPEC_METRICS | {f"dli_watcher_poll_duration_seconds{suffix}" for suffix in ("_bucket", "_sum", "_count")}
+
+
+def require(tool: str, install: str) -> str:
+    """The path of ``tool``, or fail the test saying how to install it (no silent skips)."""
+    path = shutil.which(tool)
+    if path is None:
+        pytest.fail(f"{tool} not found: {install}")
+    return path
+
+
+def promtool() -> str:
+    """Path of promtool."""
+    return require("promtool", "install the Debian package 'prometheus'")
+
+
+def run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run a command with a timeout, capturing text output."""
+    return subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=60, check=False, cwd=cwd)
