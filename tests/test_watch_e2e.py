@@ -98,22 +98,28 @@ async def test_livy_markers_title_case_and_unknown_state(livy_sim):
     assert_seq_gapless(run.events)
 
 
+async def burst_story(server, burst: list[str], done) -> tuple[object, str]:
+    """One running batch: a first line, then ``burst`` at once; returns when ``done(run, bid)`` holds."""
+    world = server.world
+    bid = world.add_batch(name="bursty", state="running")
+    async with anyio.create_task_group() as tg:
+        run = await start_watch(tg, make_config(server, [bid]))
+        await run.wait_for(lambda: run.of(bid, "batch.discovered"))
+        world.append_stdout(bid, ["before"])
+        await run.wait_for(lambda: run.lines(bid) == ["before"])
+        world.append_stdout(bid, burst)
+        await run.wait_for(lambda: done(run, bid))
+        run.stopped.set()
+    return run, bid
+
+
 @pytest.mark.parametrize("flavor", ["dli", "livy"])
 async def test_burst_beyond_the_window_is_backfilled_from_the_log_endpoint(flavor):
     """A 60-line burst scrolls far past the 10-line window; the log endpoint recovers every line, no gap."""
     with simulator(flavor) as server:
-        world = server.world
-        bid = world.add_batch(name="bursty", state="running")
-        async with anyio.create_task_group() as tg:
-            run = await start_watch(tg, make_config(server, [bid]))
-            await run.wait_for(lambda: run.of(bid, "batch.discovered"))
-            world.append_stdout(bid, ["before"])
-            await run.wait_for(lambda: run.lines(bid) == ["before"])
-            world.append_stdout(bid, [f"burst {i}" for i in range(60)])
-            world.append_stdout(bid, ["after"])
-            await run.wait_for(lambda: "after" in run.lines(bid))
-            run.stopped.set()
-    assert run.lines(bid) == world.truth_lines(bid, "stdout")
+        burst = [*(f"burst {i}" for i in range(60)), "after"]
+        run, bid = await burst_story(server, burst, lambda run, bid: "after" in run.lines(bid))
+    assert run.lines(bid) == server.world.truth_lines(bid, "stdout")
     assert not run.of(bid, "batch.log_gap")
     assert server.requests["log"] >= 1
 
@@ -121,19 +127,11 @@ async def test_burst_beyond_the_window_is_backfilled_from_the_log_endpoint(flavo
 async def test_burst_without_log_endpoint_reports_a_gap():
     """With the log endpoint gone, the burst's lost lines are a batch.log_gap; visible lines still arrive once."""
     with simulator("dli", log_endpoint=False) as server:
-        world = server.world
-        bid = world.add_batch(name="bursty", state="running")
-        async with anyio.create_task_group() as tg:
-            run = await start_watch(tg, make_config(server, [bid]))
-            await run.wait_for(lambda: run.of(bid, "batch.discovered"))
-            world.append_stdout(bid, ["before"])
-            await run.wait_for(lambda: run.lines(bid) == ["before"])
-            world.append_stdout(bid, [f"burst {i}" for i in range(40)])
-            await run.wait_for(lambda: run.of(bid, "batch.log_gap"))
-            run.stopped.set()
+        burst = [f"burst {i}" for i in range(40)]
+        run, bid = await burst_story(server, burst, lambda run, bid: run.of(bid, "batch.log_gap"))
     gap = run.of(bid, "batch.log_gap")[0]
     assert (gap.fields["stream"], gap.level) == ("stdout", "warning")
-    emitted, truth = run.lines(bid), world.truth_lines(bid, "stdout")
+    emitted, truth = run.lines(bid), server.world.truth_lines(bid, "stdout")
     assert emitted[0] == "before" and emitted[-1] == "burst 39"
     assert len(set(emitted)) == len(emitted) and all(line in truth for line in emitted)
 
