@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 import shutil
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import pytest
 import yaml
 
 from watcher import config as watcher_config
+from watcher.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 KUSTOMIZE_DIR = ROOT / "deploy" / "kubernetes"
@@ -286,3 +288,306 @@ def test_config_volume_credentials_and_state_are_wired(built: list[dict[str, Any
     claim = volumes[mounts[state_dir]["name"]]["persistentVolumeClaim"]["claimName"]
     assert only(built, "PersistentVolumeClaim")["metadata"]["name"] == claim
     assert "/tmp" in mounts
+
+
+# The sharded StatefulSet overlay: deploy/kubernetes/overlays/sharded.
+
+SHARDED_DIR = KUSTOMIZE_DIR / "overlays" / "sharded"
+SHARDED_KINDS = (EXPECTED_KINDS - {"Deployment", "PersistentVolumeClaim"}) | {"StatefulSet"}
+# Base files the overlay carries as exact copies: kustomize cannot load a base that contains the overlay.
+COPIED_FROM_BASE = ("namespace.yaml", "serviceaccount.yaml", "servicemonitor.yaml", "prometheusrule.yaml")
+ORDINAL_SHARD = re.compile(r"ordinal/(\d+)")
+
+
+@pytest.fixture(scope="module")
+def sharded() -> list[dict[str, Any]]:
+    """The rendered sharded overlay."""
+    return kustomize_build(SHARDED_DIR)
+
+
+def named(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    """The object of a kind with a name."""
+    matches = [obj for obj in objects if obj["kind"] == kind and obj["metadata"]["name"] == name]
+    assert len(matches) == 1, f"expected one {kind} {name}, found {len(matches)}"
+    return matches[0]
+
+
+def mounted_config(objects: list[dict[str, Any]], workload: str) -> tuple[Path, str]:
+    """Where the workload's container reads its config, and the text of that file in the mounted ConfigMap."""
+    spec = only(objects, workload)["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    path = Path(container["args"][container["args"].index("--config") + 1])
+    (mount,) = [mount for mount in container["volumeMounts"] if mount["mountPath"] == str(path.parent)]
+    assert mount.get("readOnly") is True
+    (volume,) = [volume for volume in spec["volumes"] if volume["name"] == mount["name"]]
+    config_map = named(objects, "ConfigMap", volume["configMap"]["name"])
+    return path, config_map["data"][path.name]
+
+
+def shard_count(objects: list[dict[str, Any]]) -> int:
+    """The n of `shard = "ordinal/n"` in the StatefulSet's mounted config."""
+    _, text = mounted_config(objects, "StatefulSet")
+    shard = tomllib.loads(text)["watch"]["shard"]
+    match = ORDINAL_SHARD.fullmatch(shard)
+    assert match, f'the sharded config needs shard = "ordinal/n", got {shard!r}'
+    return int(match.group(1))
+
+
+def test_sharded_overlay_builds_a_statefulset_and_no_deployment_or_pvc(sharded: list[dict[str, Any]]) -> None:
+    """The overlay renders a StatefulSet instead of the Deployment and its PVC, all in namespace dli-watcher."""
+    kustomization = yaml.safe_load((SHARDED_DIR / "kustomization.yaml").read_text())
+    listed = kustomization["resources"] + [
+        name for generator in kustomization["configMapGenerator"] for name in generator["files"]
+    ]
+    assert all((SHARDED_DIR / name).is_file() for name in listed), listed
+    assert SECRET_EXAMPLE.name not in listed
+    kinds = [obj["kind"] for obj in sharded]
+    assert "Deployment" not in kinds
+    assert "PersistentVolumeClaim" not in kinds
+    assert sorted(kinds) == sorted(SHARDED_KINDS)
+    for obj in sharded:
+        if obj["kind"] != "Namespace":
+            assert obj["metadata"]["namespace"] == "dli-watcher", obj["kind"]
+        assert obj["metadata"]["labels"]["app.kubernetes.io/name"] == "dli-watcher", obj["kind"]
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+def test_sharded_core_objects_match_kubernetes_schemas(sharded: list[dict[str, Any]], version: str) -> None:
+    """Every core object of the overlay validates strictly against the Kubernetes schema."""
+    checked = []
+    for obj in sharded:
+        if obj["kind"] in CRD_KINDS:
+            with pytest.raises(kubernetes_validate.SchemaNotFoundError):
+                kubernetes_validate.validate(obj, version, strict=True)
+            continue
+        try:
+            kubernetes_validate.validate(obj, version, strict=True)
+        except kubernetes_validate.ValidationError as error:
+            path = ".".join(str(part) for part in error.path)
+            pytest.fail(f"{obj['kind']} {obj['metadata']['name']}: {path}: {error.message}")
+        checked.append(obj["kind"])
+    assert set(checked) == SHARDED_KINDS - CRD_KINDS
+
+
+def test_sharded_statefulset_passes_the_restricted_profile(sharded: list[dict[str, Any]]) -> None:
+    """The StatefulSet's pod meets Pod Security "restricted", with a read-only root and no service account token."""
+    (spec,) = pod_specs(sharded)
+    assert restricted_violations(spec) == []
+    service_account = only(sharded, "ServiceAccount")
+    assert service_account["automountServiceAccountToken"] is False
+    assert spec["serviceAccountName"] == service_account["metadata"]["name"]
+    namespace = only(sharded, "Namespace")
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def test_sharded_statefulset_runs_parallel_watchers_with_probes_and_own_state(sharded: list[dict[str, Any]]) -> None:
+    """Parallel pods with probes, resources, HOSTNAME from the pod name and one state PVC each."""
+    statefulset = only(sharded, "StatefulSet")
+    spec = statefulset["spec"]
+    kustomization = yaml.safe_load((SHARDED_DIR / "kustomization.yaml").read_text())
+    (knob,) = kustomization["replicas"]
+    assert knob["name"] == statefulset["metadata"]["name"]
+    assert spec["replicas"] == knob["count"] == 3
+    assert spec["podManagementPolicy"] == "Parallel"
+    assert spec["selector"]["matchLabels"].items() <= spec["template"]["metadata"]["labels"].items()
+    pod = spec["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["ports"] == [{"name": "metrics", "containerPort": 19847, "protocol": "TCP"}]
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
+    assert container["startupProbe"]["httpGet"]["path"] == "/healthz"
+    assert set(container["resources"]["requests"]) == {"cpu", "memory"}
+    assert "memory" in container["resources"]["limits"]
+    env = {item["name"]: item for item in container["env"]}
+    assert env["HOSTNAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+
+    (claim,) = spec["volumeClaimTemplates"]
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+    assert claim["spec"]["resources"]["requests"]["storage"]
+    assert claim["metadata"]["name"] not in {volume["name"] for volume in pod["volumes"]}
+    _, text = mounted_config(sharded, "StatefulSet")
+    state_dir = str(Path(tomllib.loads(text)["state"]["path"]).parent)
+    (mount,) = [mount for mount in container["volumeMounts"] if mount["mountPath"] == state_dir]
+    assert mount["name"] == claim["metadata"]["name"]
+    assert not mount.get("readOnly", False)
+
+
+def test_sharded_replicas_equal_the_shard_count(sharded: list[dict[str, Any]]) -> None:
+    """StatefulSet replicas equal the n of shard = "ordinal/n" in the generated ConfigMap's config."""
+    replicas = only(sharded, "StatefulSet")["spec"]["replicas"]
+    n = shard_count(sharded)
+    assert replicas == n, (
+        f"replicas {replicas} != n {n} of shard = 'ordinal/{n}': set `replicas: count` in "
+        "deploy/kubernetes/overlays/sharded/kustomization.yaml and the shard in its config.toml together"
+    )
+
+
+def test_sharded_config_parses_as_shard_zero_of_three(sharded: list[dict[str, Any]]) -> None:
+    """The mounted config parses with watcher.config.parse: pod -0 is shard 0/3, list mode, discovery on."""
+    statefulset = only(sharded, "StatefulSet")
+    (container,) = statefulset["spec"]["template"]["spec"]["containers"]
+    secret = yaml.safe_load(SECRET_EXAMPLE.read_text())
+    refs = {
+        item["name"]: item["valueFrom"]["secretKeyRef"]
+        for item in container["env"]
+        if "secretKeyRef" in item.get("valueFrom", {})
+    }
+    assert set(refs) == {"HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK"}
+    secrets = {name: secret["stringData"][ref["key"]] for name, ref in refs.items()}
+    _, text = mounted_config(sharded, "StatefulSet")
+    data = tomllib.loads(text)
+    pod = statefulset["metadata"]["name"]
+    assert pod == "dli-watcher"
+
+    config = watcher_config.parse(data, {**secrets, "HOSTNAME": f"{pod}-0"})
+    assert config.watch.shard == "0/3"
+    assert config.watch.mode == "list"
+    assert config.discovery.enabled
+    assert config.auth.access_key == secret["stringData"]["access_key"]
+    assert (config.metrics.host, config.metrics.port) == ("0.0.0.0", container["ports"][0]["containerPort"])
+    assert config.events.format == "json"
+    replicas = statefulset["spec"]["replicas"]
+    last = watcher_config.parse(data, {**secrets, "HOSTNAME": f"{pod}-{replicas - 1}"})
+    assert last.watch.shard == f"{replicas - 1}/{replicas}"
+    # A pod beyond n (replicas raised without the shard) refuses to start rather than watch nothing.
+    with pytest.raises(ConfigError):
+        watcher_config.parse(data, {**secrets, "HOSTNAME": f"{pod}-{replicas}"})
+
+
+def test_sharded_service_name_is_a_headless_service(sharded: list[dict[str, Any]]) -> None:
+    """The StatefulSet's serviceName names a headless Service in the output that selects its pods."""
+    statefulset = only(sharded, "StatefulSet")
+    service = named(sharded, "Service", statefulset["spec"]["serviceName"])
+    assert service["spec"]["clusterIP"] == "None"
+    pod_labels = statefulset["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+
+
+def test_sharded_pods_are_each_scraped_once(sharded: list[dict[str, Any]]) -> None:
+    """The ServiceMonitor selects exactly one Service, headless, whose endpoints are the pods' metrics ports."""
+    monitor = only(sharded, "ServiceMonitor")
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    selected = [
+        obj for obj in sharded if obj["kind"] == "Service" and selector.items() <= obj["metadata"]["labels"].items()
+    ]
+    assert len(selected) == 1, "two selected Services would scrape every pod twice"
+    (service,) = selected
+    assert service["spec"]["clusterIP"] == "None"
+    statefulset = only(sharded, "StatefulSet")
+    assert service["spec"]["selector"].items() <= statefulset["spec"]["template"]["metadata"]["labels"].items()
+    (container,) = statefulset["spec"]["template"]["spec"]["containers"]
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["port"] in {port["name"] for port in service["spec"]["ports"]}
+    assert endpoint["path"] == "/metrics"
+    (port,) = [port for port in service["spec"]["ports"] if port["name"] == endpoint["port"]]
+    assert port["targetPort"] in {p["name"] for p in container["ports"]}
+    assert service["metadata"]["labels"][monitor["spec"]["jobLabel"]] == "dli-watcher"
+
+
+def test_sharded_overlay_stays_in_step_with_the_base(
+    built: list[dict[str, Any]], sharded: list[dict[str, Any]]
+) -> None:
+    """Copied files equal the base's; pod template, Service and state claim differ only where sharding needs it."""
+    for name in COPIED_FROM_BASE:
+        assert (SHARDED_DIR / name).read_text() == (KUSTOMIZE_DIR / name).read_text(), (
+            f"overlays/sharded/{name} differs from the base: "
+            f"cp deploy/kubernetes/{name} deploy/kubernetes/overlays/sharded/"
+        )
+
+    deployment, statefulset = only(built, "Deployment"), only(sharded, "StatefulSet")
+    base_pod, pod = copy.deepcopy(deployment["spec"]["template"]), copy.deepcopy(statefulset["spec"]["template"])
+    assert statefulset["spec"]["selector"] == deployment["spec"]["selector"]
+    state = next(v for v in base_pod["spec"]["volumes"] if "persistentVolumeClaim" in v)
+    base_pod["spec"]["volumes"].remove(state)
+    for template in (base_pod, pod):
+        (config_volume,) = [v for v in template["spec"]["volumes"] if "configMap" in v]
+        config_volume["configMap"]["name"] = "<hashed>"
+    base_env = base_pod["spec"]["containers"][0].pop("env")
+    env = pod["spec"]["containers"][0].pop("env")
+    assert env == [*base_env, {"name": "HOSTNAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}]
+    assert pod == base_pod
+
+    (claim,) = statefulset["spec"]["volumeClaimTemplates"]
+    assert claim["metadata"]["name"] == state["name"]
+    assert claim["spec"] == only(built, "PersistentVolumeClaim")["spec"]
+
+    base_service, service = only(built, "Service"), only(sharded, "Service")
+    assert service["metadata"] == base_service["metadata"]
+    assert service["spec"] == {**base_service["spec"], "clusterIP": "None"}
+
+
+def test_sharded_config_differs_from_the_base_only_in_what_sharding_changes() -> None:
+    """The overlay's config.toml keeps the base's api, auth, metrics, state and events settings."""
+    base = tomllib.loads((KUSTOMIZE_DIR / "config.toml").read_text())
+    config = tomllib.loads((SHARDED_DIR / "config.toml").read_text())
+    for section in ("api", "auth", "metrics", "state", "events"):
+        assert config[section] == base[section], section
+    sharding = {"shard", "mode", "list_page_size", "batch_ids"}
+    assert {k: v for k, v in config["watch"].items() if k not in sharding} == {
+        k: v for k, v in base["watch"].items() if k not in sharding
+    }
+    assert config["discovery"]["enabled"] is True
+
+
+def promtool(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run promtool with ``args`` in ``cwd``, or fail naming where to get it."""
+    path = shutil.which("promtool")
+    if path is None:
+        pytest.fail("promtool not found: install the Debian package 'prometheus' (or a Prometheus release tarball)")
+    return subprocess.run([path, *args], capture_output=True, text=True, timeout=60, check=False, cwd=cwd)
+
+
+def test_sharded_job_success_alert_takes_the_newest_success_of_any_pod(
+    sharded: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    """DLIJobNoRecentSuccess aggregates over pods (a job's runs land on different shards); the rest are alerts.yml."""
+    base_rules = {r["alert"]: r for g in yaml.safe_load(ALERTS.read_text())["groups"] for r in g["rules"]}
+    groups = only(sharded, "PrometheusRule")["spec"]["groups"]
+    rules = {r["alert"]: r for g in groups for r in g["rules"]}
+    assert rules.keys() == base_rules.keys()
+    metric = "dli_job_last_success_timestamp_seconds"
+    base = base_rules["DLIJobNoRecentSuccess"]
+    aggregated = f"max by (job_name) ({metric})"
+    wanted = base["expr"] if aggregated in base["expr"] else base["expr"].replace(metric, aggregated)
+    assert " ".join(rules["DLIJobNoRecentSuccess"]["expr"].split()) == " ".join(wanted.split())
+    assert {**rules["DLIJobNoRecentSuccess"], "expr": base["expr"]} == base
+    assert {k: v for k, v in rules.items() if k != "DLIJobNoRecentSuccess"} == {
+        k: v for k, v in base_rules.items() if k != "DLIJobNoRecentSuccess"
+    }
+
+    # Pod 0 saw job etl succeed at t=0, pod 1 at t=24h: no alert at 26h (per pod, pod 0 would
+    # alert); at 49h30m the newest success is 25h30m old and the alert fires, once, for the job.
+    (tmp_path / "rules.yml").write_text(yaml.safe_dump({"groups": groups}))
+    checked = promtool("check", "rules", "rules.yml", cwd=tmp_path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    annotations = {
+        key: value.replace("{{ $labels.job_name }}", "etl").replace("{{ $value | humanizeDuration }}", "1d 1h 30m 0s")
+        for key, value in base["annotations"].items()
+    }
+    series = f'{metric}{{job="dli-watcher",instance="dli-watcher-%d:19847",job_name="etl"}}'
+    scenario = {
+        "rule_files": ["rules.yml"],
+        "evaluation_interval": "10m",
+        "tests": [
+            {
+                "interval": "10m",
+                "input_series": [
+                    {"series": series % 0, "values": "0+0x300"},
+                    {"series": series % 1, "values": "86400+0x300"},
+                ],
+                "alert_rule_test": [
+                    {"eval_time": "26h", "alertname": "DLIJobNoRecentSuccess", "exp_alerts": []},
+                    {
+                        "eval_time": "49h30m",
+                        "alertname": "DLIJobNoRecentSuccess",
+                        "exp_alerts": [
+                            {"exp_labels": {"severity": "warning", "job_name": "etl"}, "exp_annotations": annotations}
+                        ],
+                    },
+                ],
+            }
+        ],
+    }
+    (tmp_path / "test.yml").write_text(yaml.safe_dump(scenario))
+    tested = promtool("test", "rules", "test.yml", cwd=tmp_path)
+    assert tested.returncode == 0, tested.stdout + tested.stderr

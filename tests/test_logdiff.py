@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from watcher.logdiff import WINDOW_SIZE, LogTrack, diff_log, split_window
+from watcher.logdiff import WINDOW_SIZE, LogTrack, diff_log, split_window, stdout_hidden
 
 DLI = ("stdout: ", "stderr: ", "YARN Diagnostics: ")
 LIVY = ("stdout: ", "\nstderr: ", "\nYARN Diagnostics: ")
@@ -219,3 +219,15 @@ class TestProperties:
         steps = [(k, v) for k, v in small_stderr(steps) if k != "stderr"]
         truth, emitted, _ = run_story(markers, steps, backfill=True)
         assert is_subsequence(emitted["stdout"], truth["stdout"])
+
+
+class TestHidden:
+    def test_stdout_hidden_when_the_window_starts_past_it(self):
+        """Long stderr pushes stdout out of the window; that is what asks for the log endpoint."""
+        window = render(["o1"], [f"e{i}" for i in range(9)], [], LIVY)[-WINDOW_SIZE:]
+        assert stdout_hidden(window, sectioned=True)
+
+    def test_stdout_visible_even_when_empty(self):
+        """An empty stdout whose marker is in view is not hidden; nor is an unsectioned log."""
+        assert not stdout_hidden(render([], ["e"], ["d"], DLI), sectioned=True)
+        assert not stdout_hidden(["x"] * 10, sectioned=False)

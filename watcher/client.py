@@ -78,16 +78,16 @@ class BatchApi:
             raise DecodeError("field 'state' is missing or not a string")
         return normalise(state)
 
-    async def log(self, batch_id: str, start: int, size: int, log_type: str | None = None) -> LogPage:
-        """``GET .../batches/{id}/log?from=&size=``: a slice of the full log."""
-        params: dict[str, str | int] = {"from": start, "size": size}
+    async def log(self, batch_id: str, start: int | None, size: int, log_type: str | None = None) -> LogPage:
+        """``GET .../batches/{id}/log?from=&size=``: a slice of the full log; without ``from``, its tail."""
+        params: dict[str, str | int] = {"size": size} if start is None else {"from": start, "size": size}
         if log_type:
             params["type"] = log_type
         body = _object(await self._get(f"{self._base}/{batch_id}/log", params))
         lines = body.get("log")
         if not isinstance(lines, list) or not all(isinstance(x, str) for x in lines):
             raise DecodeError("field 'log' is not a list of strings")
-        return LogPage(_int(body, "from", start), _int(body, "total", len(lines)), tuple(lines))
+        return LogPage(_int(body, "from", start or 0), _int(body, "total", len(lines)), tuple(lines))
 
     async def list(self, start: int, size: int, /, **filters: str) -> ListPage:
         """``GET .../batches``: a page of batches, filtered by queue_name/state/job_name."""

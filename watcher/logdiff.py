@@ -82,6 +82,14 @@ def split_window(window: Sequence[str], sectioned: bool, complete: bool) -> list
     return sections
 
 
+def stdout_hidden(window: Sequence[str], sectioned: bool) -> bool:
+    """Whether a sectioned window shows nothing of stdout: it starts inside a later section."""
+    if not window or not sectioned:
+        return False
+    sections = split_window(window, sectioned, complete=len(window) < WINDOW_SIZE)
+    return not any(s.stream in ("stdout", "log") for s in sections)
+
+
 def _ends_at(tail: Sequence[str], new: Sequence[str], end: int) -> bool:
     overlap = min(end, len(tail))
     return tuple(new[end - overlap : end]) == tuple(tail[len(tail) - overlap :])

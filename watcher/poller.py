@@ -17,7 +17,7 @@ import anyio
 from watcher import states
 from watcher.errors import ApiError, NotFoundError, ThrottledError, TimeoutApiError, TransientApiError
 from watcher.lister import ListApi, fetch_listed, group_by_queue, list_filters
-from watcher.logdiff import diff_log, marker
+from watcher.logdiff import diff_log, marker, stdout_hidden
 from watcher.schedule import Timing, first_poll, next_poll, retry_delay, throttle_until
 from watcher.tracker import LogResult, Track, observe, observe_failure, observe_missing
 
@@ -41,7 +41,7 @@ class Api(ListApi, Protocol):
     """The part of BatchApi the poller uses."""
 
     async def details(self, batch_id: str) -> Snapshot: ...  # noqa: D102
-    async def log(self, batch_id: str, start: int, size: int, log_type: str | None = None) -> LogPage: ...  # noqa: D102
+    async def log(self, batch_id: str, start: int | None, size: int, log_type: str | None = None) -> LogPage: ...  # noqa: D102
 
 
 class Sink(Protocol):
@@ -228,21 +228,19 @@ class Poller:
     async def _diff_logs(self, track: Track, snap: Snapshot) -> LogResult:
         result = diff_log(track.log, snap.log)
         finishing = states.is_terminal(snap.state) and (track.state != snap.state or track.presence != "present")
-        if (result.uncertain or finishing) and self._cfg.api.log_endpoint:
-            full = await self._fetch_full_log(snap.batch_id)
-            if full is not None and (any(marker(x) for x in full[0]) or not result.track.sectioned):
-                result = diff_log(track.log, snap.log, backfill=full[0], from_start=full[1])
+        # a hidden stdout changes nothing in the window, so only the log endpoint can show its new lines
+        hidden = stdout_hidden(snap.log, result.track.sectioned)
+        if (result.uncertain or finishing or hidden) and self._cfg.api.log_endpoint:
+            tail = await self._fetch_log_tail(snap.batch_id)
+            if tail is not None and (any(marker(x) for x in tail[0]) or not result.track.sectioned):
+                result = diff_log(track.log, snap.log, backfill=tail[0], from_start=tail[1])
         gaps = tuple((stream, None) for stream in result.uncertain)
         return LogResult(result.lines, gaps, result.track)
 
-    async def _fetch_full_log(self, bid: str) -> tuple[tuple[str, ...], bool] | None:
-        """The whole log when it is short, else its last BACKFILL_MAX lines; None if the endpoint fails."""
+    async def _fetch_log_tail(self, bid: str) -> tuple[tuple[str, ...], bool] | None:
+        """The log's last BACKFILL_MAX lines (all of it when shorter) in one request; None if it fails."""
         try:
-            page = await self.request(lambda: self._api.log(bid, 0, BACKFILL_MAX))
-            if page.total <= page.start + len(page.lines):
-                return page.lines, page.start == 0
-            start = max(0, page.total - BACKFILL_MAX)
-            page = await self.request(lambda: self._api.log(bid, start, BACKFILL_MAX))
+            page = await self.request(lambda: self._api.log(bid, None, BACKFILL_MAX))
         except ApiError:
             return None
         return page.lines, page.start == 0
