@@ -1,6 +1,4 @@
-"""Seeded random stories: many batches, bursts far beyond the window, state churn and faults, written while the
-real daemon polls; the event stream must match the simulator's truth.
-"""
+"""Seeded random stories driven while the real daemon polls; the event stream must match the simulator's truth."""
 
 from __future__ import annotations
 
