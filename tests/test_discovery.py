@@ -68,3 +68,23 @@ async def test_discovery_finds_new_matching_batches_and_forgets_finished_ones(si
     assert discovered == {wanted, later}
     assert forgotten_after >= 1.0
     assert len(run.of(wanted, "batch.discovered")) == 1
+
+
+@pytest.mark.anyio
+async def test_discovered_batches_survive_a_restart(sim, tmp_path):
+    """After a restart the state file's discovered batches carry on: no second discovery, seq continues."""
+    bid = sim.world.add_batch(name="etl-x", queue="q1", state="running")
+    rules = {"enabled": True, "queues": ("q1",), "interval_seconds": 0.3}
+    cfg = make_config(sim, [], discovery=rules, state={"path": str(tmp_path / "s.db")})
+    async with anyio.create_task_group() as tg:
+        first = await start_watch(tg, cfg)
+        await first.wait_for(lambda: first.of(bid, "batch.discovered"))
+        first.stopped.set()
+    async with anyio.create_task_group() as tg:
+        second = await start_watch(tg, cfg)
+        await second.wait_for(lambda: second.daemon.board.ready)
+        sim.world.set_state(bid, "success")
+        await second.wait_for(lambda: second.of(bid, "batch.finished"))
+        second.stopped.set()
+    assert not second.of(bid, "batch.discovered")
+    assert second.of(bid)[0].seq == first.of(bid)[-1].seq + 1

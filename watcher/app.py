@@ -115,6 +115,10 @@ class Daemon:
                 ]
             )
         self.board.tracks, self.board.jobs = loaded.tracks, loaded.jobs
+        if self.cfg.discovery.enabled:
+            # keep what earlier runs discovered until this run's first discovery decides
+            static = set(self.cfg.watch.batch_ids)
+            self._discovered = [b for b in loaded.tracks if b not in static]
         return loaded.outbox
 
     def _healthy(self) -> bool:
@@ -186,7 +190,7 @@ class Daemon:
         host, port = await tg.start(serve, self.cfg.metrics.host, self.cfg.metrics.port, app)
         if on_listen is not None:
             on_listen(host, port)
-        added, _ = poller.watch(owned(self.cfg))
+        added, _ = self._rewatch(poller)
         self.writer.write(
             [
                 Event(
