@@ -9,7 +9,6 @@ from __future__ import annotations
 import heapq
 import random
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import anyio
@@ -67,13 +66,6 @@ class Telemetry(Protocol):
     def poll_done(self, seconds: float, reason: str | None) -> None: ...  # noqa: D102
 
 
-@dataclass
-class _Cycle:
-    """Which batches still owe their first poll before the watcher counts as ready."""
-
-    pending: set[str]
-
-
 class Poller:
     """Polls the watched batches and turns what it sees into events."""
 
@@ -97,7 +89,8 @@ class Poller:
         self._watched: set[str] = set()
         self._throttled_until = 0.0
         self._wake = anyio.Event()
-        self._cycle = _Cycle(set())
+        # batches that still owe their first poll before the watcher counts as ready
+        self._first_cycle: set[str] = set()
         self.on_progress: Callable[[float], None] = lambda _: None
         self.on_ready: Callable[[], None] = lambda: None
 
@@ -125,18 +118,19 @@ class Poller:
         added = [b for b in wanted if b not in self._watched]
         removed = sorted((self._watched | set(self._board.tracks)) - set(wanted))
         now = self._clock()
-        for bid in added:
-            track = self._board.tracks.get(bid) or Track(bid)
-            self._board.put(track)
+        tracks = [self._board.tracks.get(bid) or Track(bid) for bid in added]
+        self._board.add(tracks)
+        for track in tracks:
             fresh = track.presence == "pending"
-            self._schedule(bid, first_poll(bid, now, self._timing) if fresh else next_poll(track, now, self._timing))
+            when = first_poll(track.batch_id, now, self._timing) if fresh else next_poll(track, now, self._timing)
+            self._schedule(track.batch_id, when)
         for bid in removed:
             self._due.pop(bid, None)
         self._watched = set(wanted)
         self._board.drop(set(removed))
         # a batch restored from the state file that needs no more polls does not hold up readiness
-        self._cycle.pending |= {b for b in added if b in self._due}
-        self._cycle.pending -= set(removed)
+        self._first_cycle |= {b for b in added if b in self._due}
+        self._first_cycle -= set(removed)
         self._wake.set()
         return added, removed
 
@@ -189,7 +183,7 @@ class Poller:
             tg.start_soon(self._poll, bid, name=f"poll {bid}")
 
     def _check_ready(self) -> None:
-        if not self._board.ready and not self._cycle.pending:
+        if not self._board.ready and not self._first_cycle:
             self._board.ready = True
             self.on_ready()
 
@@ -209,7 +203,7 @@ class Poller:
         self._sink(track, events, before is None or _persistent_change(before, track))
         if reason is None:
             self._board.last_successful_poll = now
-        self._cycle.pending.discard(bid)
+        self._first_cycle.discard(bid)
         self._schedule(bid, next_poll(track, now, self._timing))
         self._wake.set()
 
