@@ -128,8 +128,11 @@ class Daemon:
 
     def _on_progress(self, now: float) -> None:
         self.board.last_progress = now
+        self.notifier.progress(now, self._status)
+
+    def _status(self) -> str:
         ok = sum(1 for t in self.board.tracks.values() if t.up)
-        self.notifier.progress(now, f"watching {len(self.board.tracks)} batches, {ok} up")
+        return f"watching {len(self.board.tracks)} batches, {ok} up"
 
     def reload(self, poller: Poller) -> None:
         """SIGHUP: re-read the config and the batch IDs; keep the old config if the new one is bad."""

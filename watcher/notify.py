@@ -7,7 +7,7 @@ import socket
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
 
 class Notifier:
@@ -32,11 +32,14 @@ class Notifier:
         with contextlib.suppress(OSError):
             self._sock.sendto("\n".join(lines).encode(), self._address)
 
-    def progress(self, now: float, status: str) -> None:
-        """Called from the poll loop: ping the watchdog at its pace, so a hung loop stops the pings."""
+    def progress(self, now: float, status: Callable[[], str]) -> None:
+        """Called from the poll loop: ping the watchdog at its pace, so a hung loop stops the pings.
+
+        ``status`` is only built when a ping goes out: it may walk every batch.
+        """
         if self.watchdog_interval is not None and now - self._last_ping >= self.watchdog_interval:
             self._last_ping = now
-            self.send("WATCHDOG=1", f"STATUS={status}")
+            self.send("WATCHDOG=1", f"STATUS={status()}")
 
     def close(self) -> None:
         """Close the socket."""

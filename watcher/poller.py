@@ -89,6 +89,7 @@ class Poller:
         self._watched: set[str] = set()
         self._throttled_until = 0.0
         self._wake = anyio.Event()
+        self._sleep_until = 0.0
         # batches that still owe their first poll before the watcher counts as ready
         self._first_cycle: set[str] = set()
         self.on_progress: Callable[[float], None] = lambda _: None
@@ -140,6 +141,8 @@ class Poller:
             return
         self._due[bid] = when
         heapq.heappush(self._heap, (when, bid))
+        if when < self._sleep_until:
+            self._wake.set()  # only when it is due before the scheduler would wake anyway
 
     async def run(self, tg: TaskGroup) -> None:
         """The scheduler loop: start a poll task for each due batch, forever."""
@@ -154,6 +157,7 @@ class Poller:
                 for bid in due:
                     tg.start_soon(self._poll, bid, name=f"poll {bid}")
             delay = min(MAX_SLEEP, self._heap[0][0] - now) if self._heap else MAX_SLEEP
+            self._sleep_until = now + delay
             self._wake = anyio.Event()
             with anyio.move_on_after(max(delay, 0.0)):
                 await self._wake.wait()
@@ -205,7 +209,6 @@ class Poller:
             self._board.last_successful_poll = now
         self._first_cycle.discard(bid)
         self._schedule(bid, next_poll(track, now, self._timing))
-        self._wake.set()
 
     async def _poll_batch(self, track: Track, listed: Snapshot | None) -> tuple[Track, list[Event], str | None]:
         bid = track.batch_id
