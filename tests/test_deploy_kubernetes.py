@@ -1,4 +1,4 @@
-"""Checks of deploy/kubernetes/: kustomize build, Kubernetes schemas, Pod Security, wiring."""
+"""Checks of deploy/kubernetes/ (base/ and overlays/sharded/): kustomize build, schemas, Pod Security, wiring."""
 
 from __future__ import annotations
 
@@ -19,8 +19,10 @@ from watcher import config as watcher_config
 from watcher.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
-KUSTOMIZE_DIR = ROOT / "deploy" / "kubernetes"
-SECRET_EXAMPLE = KUSTOMIZE_DIR / "secret.example.yaml"
+KUBERNETES_DIR = ROOT / "deploy" / "kubernetes"
+# The single-pod base; deploy/kubernetes/kustomization.yaml only points at it (`kubectl apply -k deploy/kubernetes`).
+BASE_DIR = KUBERNETES_DIR / "base"
+SECRET_EXAMPLE = KUBERNETES_DIR / "secret.example.yaml"
 ALERTS = ROOT / "deploy" / "prometheus" / "alerts.yml"
 # Oldest Kubernetes release still in wide use that the manifests must fit, and the newest schema known.
 KUBERNETES_VERSIONS = ("1.28", kubernetes_validate.latest_version())
@@ -60,7 +62,7 @@ def kubectl() -> str:
     return path
 
 
-def kustomize_build(directory: Path = KUSTOMIZE_DIR) -> list[dict[str, Any]]:
+def kustomize_build(directory: Path = BASE_DIR) -> list[dict[str, Any]]:
     """The objects `kubectl kustomize` renders from a kustomization directory."""
     result = subprocess.run(
         [kubectl(), "kustomize", str(directory)], capture_output=True, text=True, timeout=60, check=False
@@ -130,17 +132,25 @@ def restricted_violations(pod: dict[str, Any]) -> list[str]:
 
 
 def test_kustomization_resources_exist() -> None:
-    """Every file kustomization.yaml lists exists and parses as YAML; the Secret example is not listed."""
-    kustomization = yaml.safe_load((KUSTOMIZE_DIR / "kustomization.yaml").read_text())
+    """Every file base/kustomization.yaml lists exists and parses as YAML; the Secret example is not listed."""
+    kustomization = yaml.safe_load((BASE_DIR / "kustomization.yaml").read_text())
     listed = kustomization["resources"] + [
         name for generator in kustomization["configMapGenerator"] for name in generator["files"]
     ]
     for name in listed:
-        path = KUSTOMIZE_DIR / name
+        path = BASE_DIR / name
         assert path.is_file(), f"{name} is listed but missing"
         if path.suffix in (".yaml", ".yml"):
             assert all(doc for doc in yaml.safe_load_all(path.read_text())), name
     assert SECRET_EXAMPLE.name not in listed
+    assert not (BASE_DIR / SECRET_EXAMPLE.name).exists()
+
+
+def test_documented_directory_applies_the_base(built: list[dict[str, Any]]) -> None:
+    """`kubectl apply -k deploy/kubernetes` (the documented command) renders exactly the base."""
+    kustomization = yaml.safe_load((KUBERNETES_DIR / "kustomization.yaml").read_text())
+    assert kustomization["resources"] == ["base"]
+    assert kustomize_build(KUBERNETES_DIR) == built
 
 
 def test_kustomize_builds_the_expected_objects(built: list[dict[str, Any]]) -> None:
@@ -247,7 +257,7 @@ def test_prometheusrule_carries_the_alert_rules(built: list[dict[str, Any]]) -> 
     assert rule["apiVersion"] == "monitoring.coreos.com/v1"
     assert rule["spec"]["groups"] == yaml.safe_load(ALERTS.read_text())["groups"]
     result = subprocess.run(
-        [sys.executable, str(KUSTOMIZE_DIR / "sync_prometheusrule.py"), "--check"],
+        [sys.executable, str(KUBERNETES_DIR / "sync_prometheusrule.py"), "--check"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -292,10 +302,10 @@ def test_config_volume_credentials_and_state_are_wired(built: list[dict[str, Any
 
 # The sharded StatefulSet overlay: deploy/kubernetes/overlays/sharded.
 
-SHARDED_DIR = KUSTOMIZE_DIR / "overlays" / "sharded"
+SHARDED_DIR = KUBERNETES_DIR / "overlays" / "sharded"
 SHARDED_KINDS = (EXPECTED_KINDS - {"Deployment", "PersistentVolumeClaim"}) | {"StatefulSet"}
-# Base files the overlay carries as exact copies: kustomize cannot load a base that contains the overlay.
-COPIED_FROM_BASE = ("namespace.yaml", "serviceaccount.yaml", "servicemonitor.yaml", "prometheusrule.yaml")
+# Base objects the overlay takes over unchanged.
+UNCHANGED_KINDS = ("Namespace", "ServiceAccount", "ServiceMonitor", "PrometheusRule")
 ORDINAL_SHARD = re.compile(r"ordinal/(\d+)")
 
 
@@ -334,9 +344,11 @@ def shard_count(objects: list[dict[str, Any]]) -> int:
 
 
 def test_sharded_overlay_builds_a_statefulset_and_no_deployment_or_pvc(sharded: list[dict[str, Any]]) -> None:
-    """The overlay renders a StatefulSet instead of the Deployment and its PVC, all in namespace dli-watcher."""
+    """An overlay of the base: a StatefulSet instead of the Deployment and its PVC, all in namespace dli-watcher."""
     kustomization = yaml.safe_load((SHARDED_DIR / "kustomization.yaml").read_text())
-    listed = kustomization["resources"] + [
+    assert kustomization["resources"] == ["../../base"]
+    assert (SHARDED_DIR / "../../base").resolve() == BASE_DIR
+    listed = [patch["path"] for patch in kustomization["patches"] if "path" in patch] + [
         name for generator in kustomization["configMapGenerator"] for name in generator["files"]
     ]
     assert all((SHARDED_DIR / name).is_file() for name in listed), listed
@@ -484,19 +496,33 @@ def test_sharded_pods_are_each_scraped_once(sharded: list[dict[str, Any]]) -> No
     assert service["metadata"]["labels"][monitor["spec"]["jobLabel"]] == "dli-watcher"
 
 
-def test_sharded_overlay_stays_in_step_with_the_base(
+def test_sharded_overlay_is_the_base_with_only_the_sharding_changes(
     built: list[dict[str, Any]], sharded: list[dict[str, Any]]
 ) -> None:
-    """Copied files equal the base's; pod template, Service and state claim differ only where sharding needs it."""
-    for name in COPIED_FROM_BASE:
-        assert (SHARDED_DIR / name).read_text() == (KUSTOMIZE_DIR / name).read_text(), (
-            f"overlays/sharded/{name} differs from the base: "
-            f"cp deploy/kubernetes/{name} deploy/kubernetes/overlays/sharded/"
-        )
+    """The StatefulSet's pod is the base Deployment's (plus HOSTNAME, minus the single PVC); the rest is the base's.
+
+    The overlay may size the container's resources per pod; everything else in the pod comes from the base.
+    """
+    # The pod template comes from the base through the kind-changing patch, which repeats none of it.
+    patch = yaml.safe_load((SHARDED_DIR / "statefulset-patch.yaml").read_text())
+    (entry,) = [
+        p
+        for p in yaml.safe_load((SHARDED_DIR / "kustomization.yaml").read_text())["patches"]
+        if p.get("path") == "statefulset-patch.yaml"
+    ]
+    assert entry["target"]["kind"] == "Deployment"
+    assert entry["options"] == {"allowKindChange": True}
+    assert set(patch["spec"]["template"]) == {"spec"}
+    assert set(patch["spec"]["template"]["spec"]) <= {"containers", "volumes"}
+    # Only what sharding changes, and the per-pod resources one may size for 1/n of the fleet (deploy/README.md).
+    patched = {"name", "env", "resources"}
+    assert all(set(container) <= patched for container in patch["spec"]["template"]["spec"]["containers"])
 
     deployment, statefulset = only(built, "Deployment"), only(sharded, "StatefulSet")
-    base_pod, pod = copy.deepcopy(deployment["spec"]["template"]), copy.deepcopy(statefulset["spec"]["template"])
+    assert statefulset["metadata"] == deployment["metadata"]
     assert statefulset["spec"]["selector"] == deployment["spec"]["selector"]
+    assert "strategy" not in statefulset["spec"]
+    base_pod, pod = copy.deepcopy(deployment["spec"]["template"]), copy.deepcopy(statefulset["spec"]["template"])
     state = next(v for v in base_pod["spec"]["volumes"] if "persistentVolumeClaim" in v)
     base_pod["spec"]["volumes"].remove(state)
     for template in (base_pod, pod):
@@ -504,9 +530,13 @@ def test_sharded_overlay_stays_in_step_with_the_base(
         config_volume["configMap"]["name"] = "<hashed>"
     base_env = base_pod["spec"]["containers"][0].pop("env")
     env = pod["spec"]["containers"][0].pop("env")
-    assert env == [*base_env, {"name": "HOSTNAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}]
+    for template in (base_pod, pod):
+        template["spec"]["containers"][0].pop("resources")
+    hostname = {"name": "HOSTNAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}
+    assert sorted(env, key=lambda item: item["name"]) == sorted([*base_env, hostname], key=lambda item: item["name"])
     assert pod == base_pod
 
+    # The one piece the patch repeats: the claim template is the base PVC's claim.
     (claim,) = statefulset["spec"]["volumeClaimTemplates"]
     assert claim["metadata"]["name"] == state["name"]
     assert claim["spec"] == only(built, "PersistentVolumeClaim")["spec"]
@@ -514,11 +544,14 @@ def test_sharded_overlay_stays_in_step_with_the_base(
     base_service, service = only(built, "Service"), only(sharded, "Service")
     assert service["metadata"] == base_service["metadata"]
     assert service["spec"] == {**base_service["spec"], "clusterIP": "None"}
+    for kind in UNCHANGED_KINDS:
+        assert only(sharded, kind) == only(built, kind), kind
+    assert only(sharded, "ConfigMap")["metadata"]["labels"] == only(built, "ConfigMap")["metadata"]["labels"]
 
 
 def test_sharded_config_differs_from_the_base_only_in_what_sharding_changes() -> None:
     """The overlay's config.toml keeps the base's api, auth, metrics, state and events settings."""
-    base = tomllib.loads((KUSTOMIZE_DIR / "config.toml").read_text())
+    base = tomllib.loads((BASE_DIR / "config.toml").read_text())
     config = tomllib.loads((SHARDED_DIR / "config.toml").read_text())
     for section in ("api", "auth", "metrics", "state", "events"):
         assert config[section] == base[section], section
@@ -529,65 +562,24 @@ def test_sharded_config_differs_from_the_base_only_in_what_sharding_changes() ->
     assert config["discovery"]["enabled"] is True
 
 
-def promtool(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run promtool with ``args`` in ``cwd``, or fail naming where to get it."""
-    path = shutil.which("promtool")
-    if path is None:
-        pytest.fail("promtool not found: install the Debian package 'prometheus' (or a Prometheus release tarball)")
-    return subprocess.run([path, *args], capture_output=True, text=True, timeout=60, check=False, cwd=cwd)
+def test_sharded_job_success_alert_takes_the_newest_success_of_any_pod(sharded: list[dict[str, Any]]) -> None:
+    """The overlay keeps the base's rules, whose DLIJobNoRecentSuccess already aggregates over pods.
 
-
-def test_sharded_job_success_alert_takes_the_newest_success_of_any_pod(
-    sharded: list[dict[str, Any]], tmp_path: Path
-) -> None:
-    """DLIJobNoRecentSuccess aggregates over pods (a job's runs land on different shards); the rest are alerts.yml."""
-    base_rules = {r["alert"]: r for g in yaml.safe_load(ALERTS.read_text())["groups"] for r in g["rules"]}
+    A job's runs land on different shards, so the rule takes `max by (job_name)` of the last success;
+    alerts_test.yml runs it on two pods (`promtool test rules`, in test_deploy_prometheus.py).
+    """
+    kustomization = yaml.safe_load((SHARDED_DIR / "kustomization.yaml").read_text())
+    assert not [p for p in kustomization["patches"] if p.get("target", {}).get("kind") == "PrometheusRule"]
     groups = only(sharded, "PrometheusRule")["spec"]["groups"]
+    assert groups == yaml.safe_load(ALERTS.read_text())["groups"]
     rules = {r["alert"]: r for g in groups for r in g["rules"]}
-    assert rules.keys() == base_rules.keys()
-    metric = "dli_job_last_success_timestamp_seconds"
-    base = base_rules["DLIJobNoRecentSuccess"]
-    aggregated = f"max by (job_name) ({metric})"
-    wanted = base["expr"] if aggregated in base["expr"] else base["expr"].replace(metric, aggregated)
-    assert " ".join(rules["DLIJobNoRecentSuccess"]["expr"].split()) == " ".join(wanted.split())
-    assert {**rules["DLIJobNoRecentSuccess"], "expr": base["expr"]} == base
-    assert {k: v for k, v in rules.items() if k != "DLIJobNoRecentSuccess"} == {
-        k: v for k, v in base_rules.items() if k != "DLIJobNoRecentSuccess"
-    }
+    expr = " ".join(rules["DLIJobNoRecentSuccess"]["expr"].split())
+    assert "max by (job_name) (dli_job_last_success_timestamp_seconds)" in expr
 
-    # Pod 0 saw job etl succeed at t=0, pod 1 at t=24h: no alert at 26h (per pod, pod 0 would
-    # alert); at 49h30m the newest success is 25h30m old and the alert fires, once, for the job.
-    (tmp_path / "rules.yml").write_text(yaml.safe_dump({"groups": groups}))
-    checked = promtool("check", "rules", "rules.yml", cwd=tmp_path)
-    assert checked.returncode == 0, checked.stdout + checked.stderr
-    annotations = {
-        key: value.replace("{{ $labels.job_name }}", "etl").replace("{{ $value | humanizeDuration }}", "1d 1h 30m 0s")
-        for key, value in base["annotations"].items()
-    }
-    series = f'{metric}{{job="dli-watcher",instance="dli-watcher-%d:19847",job_name="etl"}}'
-    scenario = {
-        "rule_files": ["rules.yml"],
-        "evaluation_interval": "10m",
-        "tests": [
-            {
-                "interval": "10m",
-                "input_series": [
-                    {"series": series % 0, "values": "0+0x300"},
-                    {"series": series % 1, "values": "86400+0x300"},
-                ],
-                "alert_rule_test": [
-                    {"eval_time": "26h", "alertname": "DLIJobNoRecentSuccess", "exp_alerts": []},
-                    {
-                        "eval_time": "49h30m",
-                        "alertname": "DLIJobNoRecentSuccess",
-                        "exp_alerts": [
-                            {"exp_labels": {"severity": "warning", "job_name": "etl"}, "exp_annotations": annotations}
-                        ],
-                    },
-                ],
-            }
-        ],
-    }
-    (tmp_path / "test.yml").write_text(yaml.safe_dump(scenario))
-    tested = promtool("test", "rules", "test.yml", cwd=tmp_path)
-    assert tested.returncode == 0, tested.stdout + tested.stderr
+    unit_tests = yaml.safe_load((ALERTS.parent / "alerts_test.yml").read_text())["tests"]
+    pods_per_case = [
+        {pod for series in test["input_series"] for pod in re.findall(r'instance="([^"]+)"', series["series"])}
+        for test in unit_tests
+        if any(case["alertname"] == "DLIJobNoRecentSuccess" for case in test.get("alert_rule_test", []))
+    ]
+    assert any(len(pods) >= 2 for pods in pods_per_case), "alerts_test.yml has no multi-pod DLIJobNoRecentSuccess case"

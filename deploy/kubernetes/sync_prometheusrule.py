@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Write prometheusrule.yaml from ../prometheus/alerts.yml, the one source of the alert rules.
+"""Write base/prometheusrule.yaml from ../prometheus/alerts.yml, the one source of the alert rules.
 
 Usage: ``python3 deploy/kubernetes/sync_prometheusrule.py [--check]``. With ``--check`` nothing is
-written and the exit status is 1 when prometheusrule.yaml is out of date. Standard library only.
+written and the exit status is 1 when base/prometheusrule.yaml is out of date. Standard library
+only. The sharded overlay takes the PrometheusRule from the base unchanged.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ALERTS = HERE.parent / "prometheus" / "alerts.yml"
-TARGET = HERE / "prometheusrule.yaml"
+TARGET = HERE / "base" / "prometheusrule.yaml"
 
 HEADER = """\
 # GENERATED from deploy/prometheus/alerts.yml by deploy/kubernetes/sync_prometheusrule.py:
@@ -41,7 +42,7 @@ def render(alerts_text: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    """Write (or with --check, compare) prometheusrule.yaml; 0 when it is up to date."""
+    """Write (or with --check, compare) base/prometheusrule.yaml; 0 when it is up to date."""
     wanted = render(ALERTS.read_text(encoding="utf-8"))
     current = TARGET.read_text(encoding="utf-8") if TARGET.exists() else ""
     if "--check" in argv:
