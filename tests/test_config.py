@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from watcher.batchids import parse_batch_ids, read_batch_ids_file
 from watcher.config import (
     DEFAULT_PATH,
     ApiConfig,
@@ -21,9 +22,7 @@ from watcher.config import (
     default_path,
     load,
     parse,
-    parse_batch_ids,
     parse_listen,
-    read_batch_ids_file,
 )
 from watcher.errors import ConfigError
 

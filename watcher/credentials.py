@@ -1,0 +1,110 @@
+"""Credentials: the [auth] table, and each secret read from its environment variable or file.
+
+A relative ``*_file`` is looked up in ``$CREDENTIALS_DIRECTORY`` (systemd ``LoadCredential=``).
+Secret values never appear in error messages.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from watcher.errors import ConfigError
+from watcher.tomltable import Table, choice, url
+
+Env = Mapping[str, str]
+AUTH_METHODS = ("aksk", "token", "password", "none")
+ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _read_secret_file(key: str, path_text: str, env: Env) -> str:
+    path = Path(path_text)
+    hint = ""
+    if not path.is_absolute():
+        cred_dir = env.get("CREDENTIALS_DIRECTORY", "")
+        path = Path(cred_dir) / path if cred_dir else path
+        hint = "" if cred_dir else " ($CREDENTIALS_DIRECTORY is not set)"
+    try:
+        value = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ConfigError(key, f"cannot read secret file {str(path)!r}: {reason}{hint}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(key, f"secret file {str(path)!r} is not UTF-8 text") from None
+    if not value:
+        raise ConfigError(key, f"secret file {str(path)!r} is empty")
+    return value
+
+
+def _secret(sec: Table, name: str, env: Env, *, default_env: str = "", required: bool = True) -> str:
+    """Resolve ``<name>_file`` or ``<name>_env``; the file wins when both are set.
+
+    An optional secret becomes required once its ``_env`` key names a variable explicitly:
+    a configured but missing security token must not silently turn into no token.
+    """
+    file_key, env_key = f"{name}_file", f"{name}_env"
+    path = sec.get(file_key, str, "")
+    var = sec.get(env_key, str, default_env)
+    if var and not ENV_NAME_RE.fullmatch(var):
+        # never echo it: a secret pasted here by mistake must not end up in logs
+        raise ConfigError(sec.key(env_key), "must be the name of an environment variable, e.g. DLI_TOKEN")
+    if path:
+        return _read_secret_file(sec.key(file_key), path, env)
+    value = env.get(var, "").strip() if var else ""  # a trailing newline is never part of a secret
+    if value:
+        return value
+    if not required and not (var and env_key in sec.raw):
+        return ""
+    if not var:
+        raise ConfigError(sec.key(file_key), f"set {env_key} or {file_key}")
+    where = f"environment variable {var} is empty" if var in env else f"environment variable {var} is not set"
+    raise ConfigError(sec.key(env_key), where)
+
+
+SECRET_NAMES = ("access_key", "secret_key", "security_token", "token", "password")
+AUTH_KEYS = frozenset(
+    {"method", "user", "domain", "project_name", "iam_endpoint"}
+    | {f"{name}_{how}" for name in SECRET_NAMES for how in ("env", "file")}
+)
+
+
+def auth_fields(raw: object, flavor: str, endpoint: str, env: Env) -> dict[str, str]:
+    """The [auth] table with every secret the chosen method needs resolved, as AuthConfig fields."""
+    sec = Table("auth", raw, AUTH_KEYS)
+    # DLI always needs credentials (AK/SK is what the SDK uses); a plain Livy server usually has none.
+    method = choice(sec, "method", AUTH_METHODS, "aksk" if flavor == "dli" else "none")
+    # Keys of the other methods are documented keys, not typos: type-check them, use only the method's own.
+    for key in AUTH_KEYS - {"method", "iam_endpoint"}:
+        sec.get(key, str, "")
+    iam_endpoint = url(sec, "iam_endpoint", required=False)
+    values = {"method": method}
+    if method == "aksk":
+        values["access_key"] = _secret(sec, "access_key", env, default_env="HUAWEICLOUD_SDK_AK")
+        values["secret_key"] = _secret(sec, "secret_key", env, default_env="HUAWEICLOUD_SDK_SK")
+        values["security_token"] = _secret(sec, "security_token", env, required=False)
+    elif method == "token":
+        values["token"] = _secret(sec, "token", env, default_env="DLI_TOKEN")
+    elif method == "password":
+        values.update(_password_fields(sec, endpoint, env, iam_endpoint))
+    return values
+
+
+def _password_fields(sec: Table, endpoint: str, env: Env, iam_endpoint: str) -> dict[str, str]:
+    out = {}
+    for key in ("user", "domain", "project_name"):
+        out[key] = sec.get(key, str, "")
+        if not out[key]:
+            raise ConfigError(sec.key(key), "is required for auth.method password")
+    out["password"] = _secret(sec, "password", env, default_env="DLI_PASSWORD")
+    out["iam_endpoint"] = iam_endpoint or _default_iam(endpoint)
+    return out
+
+
+def _default_iam(endpoint: str) -> str:
+    """IAM lives beside DLI in the same region: dli.<region>.<domain> -> iam.<region>.<domain>."""
+    parts = urlsplit(endpoint)
+    host = parts.hostname or ""
+    iam_host = "iam." + host.split(".", 1)[1] if host.startswith("dli.") else "iam.myhuaweicloud.com"
+    return f"https://{iam_host}"
