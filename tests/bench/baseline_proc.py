@@ -32,6 +32,7 @@ class Pace:
     """Hands out request slots ``1/rate`` apart (no pacing when rate is 0) and counts outcomes."""
 
     def __init__(self, rate: float) -> None:
+        """Start the clock now."""
         self.rate = rate
         self.t0 = time.monotonic()
         self._next = itertools.count()
@@ -79,6 +80,7 @@ async def run_async(
         session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency))
 
         async def get(url: str) -> bytes:
+            """One GET through aiohttp; the body."""
             async with session.get(url) as resp:
                 body = await resp.read()
                 if resp.status != 200:
@@ -93,6 +95,7 @@ async def run_async(
         client = httpx.AsyncClient(limits=limits)
 
         async def get(url: str) -> bytes:
+            """One GET through httpx; the body."""
             resp = await client.get(url)
             resp.raise_for_status()
             return resp.content
@@ -100,6 +103,7 @@ async def run_async(
         close = client.aclose
 
     async def worker() -> None:
+        """Take slots and GET + decode until the time is up."""
         while True:
             i, delay = pace.slot()
             if delay > 0:
@@ -113,6 +117,7 @@ async def run_async(
                 pace.errors += 1
 
     async def window() -> dict[str, Any]:
+        """Skip the warm-up, then measure."""
         await asyncio.sleep(warmup)
         before, done0, err0 = usage(), pace.done, pace.errors
         await asyncio.sleep(seconds)
@@ -149,6 +154,7 @@ def run_sdk(
     stop_at = time.monotonic() + warmup + seconds
 
     def worker() -> None:
+        """Take slots and call show_spark_job until the time is up."""
         while True:
             with lock:
                 i, delay = pace.slot()

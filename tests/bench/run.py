@@ -17,13 +17,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import queue
 import random
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -78,6 +81,7 @@ class Server:
     """The simulator process (server.py) for one N; stopped by closing its stdin."""
 
     def __init__(self, batches: int) -> None:
+        """Start server.py and read where it listens and which batches it has."""
         self.batches = batches
         self.proc = subprocess.Popen(
             [sys.executable, str(HERE / "server.py"), "--batches", str(batches)],
@@ -135,6 +139,7 @@ class WatcherProc:
     """watcher_proc.py as a child: send it JSON commands, read its JSON replies (from a reader thread)."""
 
     def __init__(self, server: Server, interval: float, transport: str, mode: str, concurrency: int) -> None:
+        """Start watcher_proc.py against ``server``."""
         cmd = [
             sys.executable,
             str(HERE / "watcher_proc.py"),
@@ -158,6 +163,7 @@ class WatcherProc:
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
+        """Queue each reply line; None when the process closes stdout."""
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
             self.replies.put(json.loads(line))
@@ -228,12 +234,13 @@ def delays(sent: dict[str, float], emitted: dict[str, list[float]]) -> dict[str,
 
 
 def run_watcher(
-    server: Server, transport: str, mode: str, plan: Plan, floor_us: float | None, profile: bool
+    server: Server, transport: str, mode: str, plan: Plan, floor_us: float | None, profile: bool, pyspy: bool
 ) -> dict[str, Any]:
     """One watcher process against ``server``: every watcher measurement for this N and transport."""
     n = server.batches
     interval = n / plan.rate
-    window = max(plan.window_intervals * interval, interval + 3.0, plan.min_window)
+    # whole intervals, so a list-mode run (one aligned burst per interval) sees a whole number of cycles
+    window = interval * math.ceil(max(plan.window_intervals * interval, interval + 3.0, plan.min_window) / interval)
     label = f"watcher({mode or transport})"
     say(f"  {label} N={n}: interval {interval:g} s, window {window:g} s")
     w = WatcherProc(server, interval, transport, mode, plan.concurrency)
@@ -248,15 +255,17 @@ def run_watcher(
         win = w.recv(timeout=window + 60)
         srv1 = server.stats()
         emitted = w.call("events", timeout=30)["state_changed"]
-        quiet = w.call("probe", timeout=plan.probe_seconds + 60, seconds=plan.probe_seconds)
+        # list mode works in one burst per interval: a probe shorter than that could miss it
+        probe = max(plan.probe_seconds, interval + 1.0) if mode == "list" else plan.probe_seconds
+        quiet = w.call("probe", timeout=probe + 60, seconds=probe)
         done = threading.Event()
-        w.send("probe", seconds=plan.probe_seconds)
+        w.send("probe", seconds=probe)
         scrapes_box: list[list[float]] = []
         scraper = threading.Thread(
             target=lambda: scrapes_box.append(scrape_while(hello["metrics_url"], done, plan.min_scrapes))
         )
         scraper.start()
-        loud = w.recv(timeout=plan.probe_seconds + 120)
+        loud = w.recv(timeout=probe + 120)
         done.set()
         scraper.join(timeout=300)
         scrapes = scrapes_box[0] if scrapes_box else []
@@ -277,6 +286,7 @@ def run_watcher(
             "cpu_share": win["cpu"] / win["wall"],
             "requests_per_poll": requests / polls if polls else None,
             "server_cpu_us_per_request": (srv1["cpu"] - srv0["cpu"]) / requests * 1e6 if requests else None,
+            "server_cpu_share": (srv1["cpu"] - srv0["cpu"]) / win["wall"],
             "rss0": hello["rss0"],
             "rss": win["rss"],
             "rss_per_batch": (win["rss"] - hello["rss0"]) / n,
@@ -285,6 +295,12 @@ def run_watcher(
             "stall_quiet_ms": quiet["oversleep_ms"],
             "stall_scraping_ms": loud["oversleep_ms"],
             "scraping_cpu_share": loud["cpu"] / loud["wall"],
+            "polls_per_s_quiet": quiet["polls"] / quiet["wall"],
+            "polls_per_s_scraping": loud["polls"] / loud["wall"],
+            # how many 5 ms sleeps the probe completed: the loop's pace with and without scrapes
+            "probe_wakeups_quiet": quiet["oversleep_ms"]["n"],
+            "probe_wakeups_scraping": loud["oversleep_ms"]["n"],
+            "probe_seconds": probe,
             "spread": spread(win["buckets"], interval),
             "delay_s": delays(sent, emitted),
             "delay_bound_s": interval + 2.0,
@@ -292,9 +308,60 @@ def run_watcher(
         if profile or (floor_us and cpu_us and cpu_us > PROFILE_OVER_FLOOR * floor_us):
             say(f"    profiling ({cpu_us or 0:.0f} us/poll)")
             result["profile"] = w.call("profile", timeout=plan.profile_seconds + 120, seconds=plan.profile_seconds)
+            if pyspy:
+                result["py_spy"] = py_spy(hello["pid"], plan.profile_seconds)
         return result
     finally:
         w.close()
+
+
+LAYERS = (
+    "watcher/",
+    "httpx_aiohttp/",
+    "httpx/",
+    "httpcore/",
+    "aiohttp/",
+    "yarl/",
+    "multidict/",
+    "anyio/",
+    "asyncio/",
+    "json/",
+    "http/cookiejar",
+    "urllib/",
+    "prometheus_client/",
+    "structlog/",
+)
+
+
+def layer(frame: str) -> str:
+    """The package a py-spy frame ``func (path:line)`` belongs to, or its file."""
+    path = frame.rpartition("(")[2].rstrip(")").rsplit(":", 1)[0]
+    return next((name.rstrip("/") for name in LAYERS if name in path), path or "?")
+
+
+def py_spy(pid: int, seconds: float) -> dict[str, Any]:
+    """Sample the watcher with ``py-spy record --gil`` (GIL holders only, so roughly CPU); self time by package."""
+    out = Path(tempfile.gettempdir()) / f"bench-py-spy-{pid}.txt"
+    cmd = ["py-spy", "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "200"]
+    cmd += ["--gil", "--nonblocking", "--format", "raw", "-o", str(out)]
+    try:
+        subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60, check=True)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return {"error": f"py-spy failed: {exc}"}
+    by_layer: Counter[str] = Counter()
+    by_func: Counter[str] = Counter()
+    for line in out.read_text(encoding="utf-8").splitlines():
+        stack, _, count = line.rpartition(" ")
+        leaf = stack.rsplit(";", 1)[-1]
+        by_layer[layer(leaf)] += int(count)
+        by_func[leaf] += int(count)
+    out.unlink()
+    total = sum(by_layer.values()) or 1
+    return {
+        "samples": total,
+        "self_by_package": {k: v / total for k, v in by_layer.most_common()},
+        "self_by_function": {k: v / total for k, v in by_func.most_common(30)},
+    }
 
 
 def run_baseline(server: Server, kind: str, plan: Plan, rate: float) -> dict[str, Any]:
@@ -375,7 +442,7 @@ def table(report: dict[str, Any]) -> str:
     """The printed table: watcher rows per N, then the baselines; ratios against the aiohttp floor."""
     floor = report["baselines"]["aiohttp"]["cpu_us_per_request"]
     head = (
-        f"{'row':<18}{'N':>4}{'polls/s':>8}{'CPU µs':>8}{'×floor':>7}{'req/poll':>9}{'RSS B/b':>8}"
+        f"{'row':<18}{'N':>4}{'polls/s':>8}{'CPU µs':>8}{'x floor':>8}{'req/poll':>9}{'B/batch':>8}"
         f"{'/metrics ms p50/p99':>20}{'stall ms p99/max':>17}{'+scrape p99/max':>17}"
         f"{'spread max/min':>15}{'delay s p50/p99':>16}"
     )
@@ -392,7 +459,7 @@ def table(report: dict[str, Any]) -> str:
         missed = f" ({dl['missed']} missed)" if dl["missed"] else ""
         lines.append(
             f"{r['label']:<18}{short(r['batches']):>4}{r['polls_per_s']:>8.0f}{fmt(cpu):>8}"
-            f"{fmt(cpu / floor if cpu and floor else None, '.2f'):>7}{fmt(r['requests_per_poll'], '.2f'):>9}"
+            f"{fmt(cpu / floor if cpu and floor else None, '.2f'):>8}{fmt(r['requests_per_poll'], '.2f'):>9}"
             f"{r['rss_per_batch']:>8.0f}{pair(sc['p50'], sc['p99']):>20}{pair(sq['p99'], sq['max']):>17}"
             f"{pair(sl['p99'], sl['max']):>17}{pair(sp['max_over_mean'], sp['min_over_mean'], '.2f'):>15}"
             f"{pair(dl['p50'], dl['p99'], '.2f'):>16}{missed}"
@@ -403,13 +470,11 @@ def table(report: dict[str, Any]) -> str:
         b = report["baselines"][kind]
         cpu = b["cpu_us_per_request"]
         sat = b.get("saturated")
-        extra = (
-            f"   flat out: {sat['requests_per_s']:.0f} req/s at {fmt(sat['cpu_us_per_request'])} µs/req" if sat else ""
-        )
-        lines.append(
-            f"{label:<18}{'':>4}{b['requests_per_s']:>8.0f}{fmt(cpu):>8}{fmt(cpu / floor if cpu and floor else None, '.2f'):>7}"
-            f"{'1.00':>9}{extra}"
-        )
+        extra = ""
+        if sat:
+            extra = f"   flat out: {sat['requests_per_s']:.0f} req/s at {fmt(sat['cpu_us_per_request'])} µs/req"
+        ratio = fmt(cpu / floor if cpu and floor else None, ".2f")
+        lines.append(f"{label:<18}{'':>4}{b['requests_per_s']:>8.0f}{fmt(cpu):>8}{ratio:>8}{'1.00':>9}{extra}")
     lines.extend(notes(report))
     return "\n".join(lines)
 
@@ -436,8 +501,18 @@ def notes(report: dict[str, Any]) -> list[str]:
             )
         if r["polls_per_s"] < 0.9 * report["plan"]["rate"]:
             out.append(
-                f"{r['label']} N={r['batches']}: fell behind: {r['polls_per_s']:.0f} of {report['plan']['rate']:g} polls/s"
-                f" (watcher CPU {r['cpu_share']:.0%} of a core)"
+                f"{r['label']} N={r['batches']}: fell behind: {r['polls_per_s']:.0f} of "
+                f"{report['plan']['rate']:g} polls/s (watcher CPU {r['cpu_share']:.0%} of a core, "
+                f"server {r['server_cpu_share']:.0%})"
+            )
+        if r["mode"] == "list":
+            out.append(f"{r['label']} N={r['batches']}: spread is one burst per interval by design (aligned slots)")
+    for kind, label in BASELINES:
+        b = report["baselines"][kind]
+        if b["requests_per_s"] < 0.9 * b["rate"]:
+            out.append(
+                f"{label}: fell behind: {b['requests_per_s']:.0f} of {b['rate']:g} req/s "
+                f"(CPU {b['cpu'] / b['wall']:.0%} of a core), so its µs/req is at saturation"
             )
     return out
 
@@ -453,11 +528,17 @@ def profiles(report: dict[str, Any], top: int = 15) -> str:
         out.append(f"\n{r['label']} N={r['batches']}: cProfile, {prof['seconds']:g} s, {prof['polls']:.0f} polls")
         out.append(f"  {'tottime µs/poll':>15} {'cumtime µs/poll':>15} {'calls/poll':>10}  function")
         rows = sorted(prof["rows"], key=lambda x: x["tottime"], reverse=True)
-        for row in [x for x in rows if "select.epoll" not in x["func"]][:top]:
-            out.append(
-                f"  {row['tottime'] / per * 1e6:>15.1f} {row['cumtime'] / per * 1e6:>15.1f} "
-                f"{row['ncalls'] / per:>10.2f}  {row['func'].replace(str(ROOT) + '/', '')}"
-            )
+        out.extend(
+            f"  {row['tottime'] / per * 1e6:>15.1f} {row['cumtime'] / per * 1e6:>15.1f} "
+            f"{row['ncalls'] / per:>10.2f}  {row['func'].replace(str(ROOT) + '/', '')}"
+            for row in [x for x in rows if "select.epoll" not in x["func"]][:top]
+        )
+        spy = r.get("py_spy")
+        if spy and "error" not in spy:
+            shares = ", ".join(f"{k} {v:.0%}" for k, v in list(spy["self_by_package"].items())[:10])
+            out.append(f"  py-spy --gil, self time by package ({spy['samples']} samples): {shares}")
+        elif spy:
+            out.append(f"  {spy['error']}")
     return "\n".join(out)
 
 
@@ -469,6 +550,7 @@ def main() -> int:
     parser.add_argument("--json", default="bench.json", help="where to write every measurement (default bench.json)")
     parser.add_argument("--rate", type=float, default=0.0, help="watcher polls/s and baseline req/s (default 400)")
     parser.add_argument("--profile", action="store_true", help="profile every watcher run, not only slow ones")
+    parser.add_argument("--py-spy", action="store_true", help="also sample profiled runs with py-spy (CPU by package)")
     parser.add_argument("--transports", default="aiohttp,httpx", help="watcher transports to run")
     args = parser.parse_args()
     plan = QUICK if args.quick else Plan()
@@ -486,10 +568,11 @@ def main() -> int:
             if i == 0:
                 report["baselines"] = run_baselines(server, plan)
             floor = report["baselines"]["aiohttp"]["cpu_us_per_request"]
-            for transport in args.transports.split(","):
-                report["watchers"].append(run_watcher(server, transport, "", plan, floor, args.profile))
+            runs = [(transport, "") for transport in args.transports.split(",")]
             if list_mode and n == list_n:
-                report["watchers"].append(run_watcher(server, "aiohttp", "list", plan, floor, args.profile))
+                runs.append(("aiohttp", "list"))
+            for transport, mode in runs:
+                report["watchers"].append(run_watcher(server, transport, mode, plan, floor, args.profile, args.py_spy))
         finally:
             server.close()
     if not list_mode:

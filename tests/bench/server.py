@@ -33,10 +33,12 @@ class StatsApp:
     """Wraps the simulator's app to add ``GET /_bench/stats``; everything else goes to the simulator."""
 
     def __init__(self, inner: Callable[[Request], Response], counters: dict[str, int]) -> None:
+        """Wrap ``inner``, whose per-route counters are ``counters``."""
         self._inner, self._counters = inner, counters
         self.requests = counters
 
     def __call__(self, req: Request) -> Response:
+        """Answer the stats route, or pass the request on."""
         if req.path == STATS_PATH:
             return json_response(200, {"requests": dict(self._counters), "cpu": time.process_time()})
         return self._inner(req)

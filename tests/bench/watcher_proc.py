@@ -27,7 +27,6 @@ import signal
 import sys
 import time
 from collections import Counter
-from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -44,10 +43,7 @@ if TYPE_CHECKING:
 
     from watcher.events import Event
 
-
-def has_list_mode() -> bool:
-    """Whether this watcher's WatchConfig has the ``mode`` field (list polling)."""
-    return "mode" in {f.name for f in fields(WatchConfig)}
+DEVNULL = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - the event stream's sink, for the process's life
 
 
 def make_config(args: argparse.Namespace, batch_ids: tuple[str, ...]) -> Config:
@@ -70,7 +66,7 @@ def make_config(args: argparse.Namespace, batch_ids: tuple[str, ...]) -> Config:
 
 
 def rss_bytes() -> int:
-    """This process's resident set size after a full garbage collection."""
+    """The resident set size after a full garbage collection."""
     gc.collect()
     return int(psutil.Process().memory_info().rss)
 
@@ -79,12 +75,14 @@ class Bench:
     """The daemon under test plus what the commands record about it."""
 
     def __init__(self, args: argparse.Namespace) -> None:
+        """Read the batch IDs; build the daemon with none of them (the reload brings them)."""
         self.args = args
         self.ids = tuple(line.strip() for line in open(args.ids_file, encoding="utf-8") if line.strip())  # noqa: SIM115
         self.full = make_config(args, self.ids)
         self.daemon = Daemon(make_config(args, ()), lambda: self.full, {}, on_event=self.on_event)
         self.stop = anyio.Event()
         self.address: tuple[str, int] | None = None
+        self.listening = anyio.Event()
         self.changed: dict[str, list[float]] = {}
         self.starts: list[float] | None = None
 
@@ -95,19 +93,20 @@ class Bench:
 
     def polls(self) -> float:
         """Batch-polls finished so far (the dli_watcher_polls_total counter)."""
-        return float(self.daemon.stats.polls._value.get())  # noqa: SLF001 - prometheus_client keeps it there
+        return float(self.daemon.stats.polls._value.get())
 
     def record_poll_starts(self) -> None:
         """Wrap Poller._poll (class-wide) so each poll's start time lands in ``starts`` while recording."""
-        original = Poller._poll  # noqa: SLF001
+        original = Poller._poll
         bench = self
 
-        async def _poll(poller: Poller, bid: str) -> None:
+        async def _poll(poller: Poller, *args: Any, **kwargs: Any) -> None:
+            """Note the start, then poll as usual."""
             if bench.starts is not None:
                 bench.starts.append(time.time())
-            await original(poller, bid)
+            await original(poller, *args, **kwargs)
 
-        Poller._poll = _poll  # type: ignore[method-assign]  # noqa: SLF001
+        Poller._poll = _poll  # type: ignore[method-assign]
 
     async def cmd_watch(self) -> dict[str, Any]:
         """Reload to the N batches and wait until every one was polled once."""
@@ -163,7 +162,7 @@ class Bench:
         return {"state_changed": changed}
 
     async def cmd_profile(self, seconds: float, top: int = 30) -> dict[str, Any]:
-        """cProfile the event-loop thread for ``seconds``; the top functions by own time and by cumulative."""
+        """Profile (cProfile) the event-loop thread for ``seconds``; the top functions by own time and by cumulative."""
         prof = cProfile.Profile()
         polls0 = self.polls()
         prof.enable()
@@ -217,18 +216,20 @@ async def commands(bench: Bench) -> None:
 
 async def main(args: argparse.Namespace) -> None:
     """Start the daemon with no batches, report the base RSS, then serve commands."""
-    configure("json", "info", open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115 - lives as long as we do
+    configure("json", "info", DEVNULL)
     bench = Bench(args)
     bench.record_poll_starts()
 
     def listening(host: str, port: int) -> None:
+        """Remember where /metrics is."""
         bench.address = (host, port)
+        bench.listening.set()
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(lambda: bench.daemon.run(until=bench.stop.wait, on_listen=listening))
-        while bench.address is None:
-            await anyio.sleep(0.02)
+        await bench.listening.wait()
         await anyio.sleep(1.0)  # let the metrics thread and the loop settle
+        assert bench.address is not None
         host, port = bench.address
         reply({"cmd": "hello", "pid": os.getpid(), "metrics_url": f"http://{host}:{port}/metrics", "rss0": rss_bytes()})
         await commands(bench)
