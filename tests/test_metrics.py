@@ -141,7 +141,7 @@ async def test_promtool_finds_nothing_to_say(sim):
     with anyio.fail_after(30):
         result = await anyio.run_process(["promtool", "check", "metrics"], input=text.encode(), check=False)
     assert (result.returncode, result.stdout + result.stderr) == (0, b"")
-    assert f'dli_batch_state{{batch_id="{ids[2]}",state="unknown"}} 1.0' in text
+    assert f'dli_batch_state{{batch_id="{ids[2]}",state="unknown"}} 1\n' in text
 
 
 async def test_openmetrics_when_asked(sim):

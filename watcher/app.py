@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import time
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import TYPE_CHECKING
 
 import anyio
@@ -20,9 +22,10 @@ from watcher.discovery import choose, discover
 from watcher.emit import EventWriter
 from watcher.errors import ApiError, ConfigError
 from watcher.events import Event
+from watcher.exposition import BatchText
 from watcher.httpserver import make_app, serve
 from watcher.journal import Journal
-from watcher.metrics import BatchCollector, SelfMetrics
+from watcher.metrics import BoardCollector, SelfMetrics
 from watcher.notify import Notifier
 from watcher.poller import Poller
 from watcher.shard import parse_shard
@@ -130,6 +133,9 @@ class Daemon:
         self.board.last_progress = now
         self.notifier.progress(now, self._status)
 
+    def _render_batches(self, text: BatchText, poller: Poller) -> str:
+        return text.render(list(self.board.tracks.values()), time.time(), poller.timing)
+
     def _status(self) -> str:
         ok = sum(1 for t in self.board.tracks.values() if t.up)
         return f"watching {len(self.board.tracks)} batches, {ok} up"
@@ -168,13 +174,16 @@ class Daemon:
     ) -> None:
         """Run until SIGTERM/SIGINT (or ``until`` returns); SIGHUP reloads."""
         disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in prometheus_client
+        # a scrape renders in a worker thread; a short switch interval lets the loop get the GIL back quickly
+        sys.setswitchinterval(0.001)
         outbox = await self.open_store()
         self.journal = Journal(self.store, self.board, self.writer.write)
         await self.journal.replay(outbox)
         async with http_client(self.cfg) as http:
             api = BatchApi(http, self.cfg.api)
             poller = Poller(api, self.cfg, self.board, self.journal.submit, self.stats)
-            self.registry.register(BatchCollector(self.board, lambda: poller.timing))
+            self.registry.register(BoardCollector(self.board))
+            self._batch_text = partial(self._render_batches, BatchText(), poller)
             poller.on_progress = self._on_progress
             poller.on_ready = lambda: self.notifier.send("READY=1", "STATUS=first poll cycle done")
             try:
@@ -189,7 +198,7 @@ class Daemon:
                 await self._shutdown()
 
     async def _start(self, tg: TaskGroup, poller: Poller, on_listen: Callable[[str, int], None] | None) -> None:
-        app = make_app(self.registry, self._healthy, lambda: self.board.ready)
+        app = make_app(self.registry, self._batch_text, self._healthy, lambda: self.board.ready)
         host, port = await tg.start(serve, self.cfg.metrics.host, self.cfg.metrics.port, app)
         if on_listen is not None:
             on_listen(host, port)

@@ -13,13 +13,14 @@ from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import anyio
-from prometheus_client import CollectorRegistry, make_wsgi_app
 from prometheus_client.exposition import ThreadingWSGIServer
 
 from watcher import __version__
+from watcher.exposition import body
 
 if TYPE_CHECKING:
     from anyio.abc import TaskStatus
+    from prometheus_client import CollectorRegistry
 
 StartResponse = Callable[..., Any]
 Environ = dict[str, Any]
@@ -45,15 +46,21 @@ def _text(start: StartResponse, status: str, body: str, kind: str = "text/plain;
 
 
 def make_app(
-    registry: CollectorRegistry, healthy: Callable[[], bool], ready: Callable[[], bool]
+    registry: CollectorRegistry,
+    batches: Callable[[], str],
+    healthy: Callable[[], bool],
+    ready: Callable[[], bool],
 ) -> Callable[..., Iterable[bytes]]:
-    """The WSGI application routing the four endpoints."""
-    metrics = make_wsgi_app(registry)
+    """The WSGI application routing the four endpoints; ``batches`` renders the per-batch families."""
 
     def app(environ: Environ, start: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "/")
         if path == "/metrics":
-            return metrics(environ, start)  # type: ignore[no-any-return]
+            data, headers = body(
+                registry, batches(), environ.get("HTTP_ACCEPT", ""), environ.get("HTTP_ACCEPT_ENCODING", "")
+            )
+            start("200 OK", [*headers, ("Content-Length", str(len(data)))])
+            return [data]
         if path == "/healthz":
             return _text(start, "200 OK", "ok\n") if healthy() else _text(start, "503 Service Unavailable", "stalled\n")
         if path == "/readyz":

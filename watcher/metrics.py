@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from typing import TYPE_CHECKING
 
@@ -13,53 +12,31 @@ from prometheus_client.registry import Collector
 
 from watcher import __version__, states
 from watcher.events import NAMES, Event
-from watcher.schedule import Timing, retained
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Mapping
+    from collections.abc import Iterator, Mapping
 
     from watcher.board import Board, JobSummary
-    from watcher.tracker import Track
 
 REASONS = ("timeout", "connect", "http", "throttled", "auth", "decode")
-INFO_LABELS = ("batch_id", "job_name", "queue", "owner", "kind", "sc_type")
 
 
-def _families() -> dict[str, GaugeMetricFamily]:
-    def gauge(name: str, doc: str, labels: tuple[str, ...] = ("batch_id",)) -> GaugeMetricFamily:
-        return GaugeMetricFamily(name, doc, labels=list(labels))
+class BoardCollector(Collector):
+    """The per-job families and transition counts, from the Board at scrape time.
 
-    return {
-        "info": gauge("dli_batch_info", "Batch metadata that does not change; always 1.", INFO_LABELS),
-        "state": gauge("dli_batch_state", "1 for the batch's current state, 0 for the others.", ("batch_id", "state")),
-        "created": gauge("dli_batch_created_timestamp_seconds", "When the batch was created (create_time)."),
-        "updated": gauge("dli_batch_updated_timestamp_seconds", "The batch's update_time."),
-        "age": gauge("dli_batch_update_age_seconds", "Seconds since the batch's update_time, at scrape time."),
-        "since": gauge("dli_batch_state_since_timestamp_seconds", "When the current state was first observed."),
-        "up": gauge("dli_batch_up", "1 if the last poll of this batch succeeded."),
-    }
+    The per-batch families are rendered by ``watcher.exposition`` (far faster at scale).
+    """
 
-
-class BatchCollector(Collector):
-    """Builds every per-batch and per-job family from the Board's current snapshot at scrape time."""
-
-    def __init__(self, board: Board, timing: Callable[[], Timing], clock: Callable[[], float] = time.time) -> None:
-        self._board, self._timing, self._clock = board, timing, clock
+    def __init__(self, board: Board) -> None:
+        self._board = board
 
     def describe(self) -> Iterator[Metric]:
         """The families without samples, so registering does not collect."""
-        yield from _families().values()
         yield from _job_families({})
         yield transitions_family({})
 
     def collect(self) -> Iterator[Metric]:
-        """One pass over the tracks; a batch that left the board leaves every family with it."""
-        now, timing = self._clock(), self._timing()
-        fams = _families()
-        for track in list(self._board.tracks.values()):
-            if track.snapshot is not None and retained(track, now, timing):
-                _add_batch(fams, track, now)
-        yield from fams.values()
+        """Fresh families from the current job summaries and counts."""
         yield from _job_families(self._board.jobs)
         yield transitions_family(self._board.transitions)
 
@@ -90,25 +67,6 @@ def transitions_family(counts: Mapping[tuple[str, str], int]) -> CounterMetricFa
     for (queue, label), count in sorted(by_label.items()):
         fam.add_metric([queue, label], count)
     return fam
-
-
-def _add_batch(fams: dict[str, GaugeMetricFamily], track: Track, now: float) -> None:
-    snap = track.snapshot
-    assert snap is not None
-    bid = track.batch_id
-    info = [bid, snap.name or "", snap.queue or "", snap.owner or "", snap.kind or "", snap.sc_type or ""]
-    fams["info"].add_metric(info, 1.0)
-    current = states.metric_state(snap.state)
-    for state in states.METRIC_STATES:
-        fams["state"].add_metric([bid, state], 1.0 if state == current else 0.0)
-    if snap.create_time is not None:
-        fams["created"].add_metric([bid], snap.create_time / 1000)
-    if snap.update_time is not None:
-        fams["updated"].add_metric([bid], snap.update_time / 1000)
-        fams["age"].add_metric([bid], max(0.0, now - snap.update_time / 1000))
-    if track.state_since is not None:
-        fams["since"].add_metric([bid], track.state_since)
-    fams["up"].add_metric([bid], 1.0 if track.up else 0.0)
 
 
 class SelfMetrics:
