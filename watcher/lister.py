@@ -58,26 +58,39 @@ def list_filters(flavor: str, queue: str, members: Collection[str], tracks: Mapp
 
 
 async def fetch_listed(
-    api: ListApi, request: Request[ListPage], wanted: Collection[str], page_size: int, filters: dict[str, str]
-) -> dict[str, Snapshot]:
-    """Snapshots of the wanted batches found in the list's pages; a failed page just finds nothing."""
-    wanted = set(wanted)
-    found: dict[str, Snapshot] = {}
+    api: ListApi,
+    request: Request[ListPage],
+    wanted: Collection[str],
+    page_size: int,
+    filters: dict[str, str],
+    on_found: Callable[[list[Snapshot]], Awaitable[None]],
+) -> set[str]:
+    """Hand each page's wanted batches to ``on_found`` as the page arrives; returns the IDs found.
 
-    def keep(page: ListPage) -> None:
-        found.update((s.batch_id, s) for s in page.sessions if s.batch_id in wanted)
+    Pages are processed one by one rather than gathered, so memory stays at a few pages whatever
+    the fleet's size. A failed page just finds nothing (those batches fall back to details).
+    """
+    wanted = set(wanted)
+    found: set[str] = set()
+
+    async def take(page: ListPage) -> None:
+        # offsets can shift between pages, so a batch may show up twice: hand it over once
+        fresh = [s for s in page.sessions if s.batch_id in wanted and s.batch_id not in found]
+        found.update(s.batch_id for s in fresh)
+        await on_found(fresh)
 
     async def fetch(start: int) -> None:
         try:
-            keep(await request(lambda: api.list(start, page_size, **filters)))
+            page = await request(lambda: api.list(start, page_size, **filters))
         except ApiError:
             return
+        await take(page)
 
     try:
         first = await request(lambda: api.list(0, page_size, **filters))
     except ApiError:
         return found
-    keep(first)
+    await take(first)
     async with anyio.create_task_group() as tg:
         for start in range(page_size, first.total, page_size):
             tg.start_soon(fetch, start)

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 BACKFILL_MAX = 1000
 MAX_SLEEP = 1.0
+LIST_YIELD_EVERY = 50
 
 
 class Api(ListApi, Protocol):
@@ -177,14 +178,17 @@ class Poller:
         groups, rest = group_by_queue(due, tracks, flavor)
         for queue, members in groups.items():
             filters = list_filters(flavor, queue, members, tracks)
-            found = await fetch_listed(self._api, self.request, members, self._cfg.watch.list_page_size, filters)
-            for bid in members:
-                if bid in found:
-                    await self._poll(bid, found[bid])
-                else:
-                    rest.append(bid)
+            size = self._cfg.watch.list_page_size
+            found = await fetch_listed(self._api, self.request, members, size, filters, self._poll_found)
+            rest += [b for b in members if b not in found]
         for bid in rest:
             tg.start_soon(self._poll, bid, name=f"poll {bid}")
+
+    async def _poll_found(self, snaps: list[Snapshot]) -> None:
+        for n, snap in enumerate(snaps, 1):
+            await self._poll(snap.batch_id, snap)
+            if n % LIST_YIELD_EVERY == 0:
+                await anyio.lowlevel.checkpoint()  # a page of unchanged batches never awaits otherwise
 
     def _check_ready(self) -> None:
         if not self._board.ready and not self._first_cycle:
