@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +64,12 @@ def _opt_str(obj: dict[str, Any], key: str) -> str | None:
     raise DecodeError(f"field {key!r} has type {type(value).__name__}")
 
 
+def _shared(obj: dict[str, Any], key: str) -> str | None:
+    """A field that thousands of batches repeat (queue, owner, kind...): one string object for all."""
+    value = _opt_str(obj, key)
+    return None if value is None else sys.intern(value)
+
+
 def _opt_millis(obj: dict[str, Any], key: str) -> int | None:
     value = obj.get(key)
     if value is None:
@@ -99,17 +106,17 @@ def decode_snapshot(obj: object) -> Snapshot:
         raise DecodeError("field 'state' is missing or not a string")
     return Snapshot(
         batch_id=_required_id(obj),
-        state=normalise(raw_state),
-        raw_state=raw_state,
+        state=sys.intern(normalise(raw_state)),
+        raw_state=sys.intern(raw_state),
         app_id=_opt_str(obj, "appId"),
-        name=_opt_str(obj, "name"),
-        owner=_opt_str(obj, "owner"),
-        queue=_opt_str(obj, "queue") or _opt_str(obj, "cluster_name"),
-        kind=_opt_str(obj, "kind"),
-        sc_type=_opt_str(obj, "sc_type"),
-        spark_version=_opt_str(obj, "spark_version"),
-        image=_opt_str(obj, "image"),
-        proxy_user=_opt_str(obj, "proxyUser"),
+        name=_shared(obj, "name"),
+        owner=_shared(obj, "owner"),
+        queue=_shared(obj, "queue") or _shared(obj, "cluster_name"),
+        kind=_shared(obj, "kind"),
+        sc_type=_shared(obj, "sc_type"),
+        spark_version=_shared(obj, "spark_version"),
+        image=_shared(obj, "image"),
+        proxy_user=_shared(obj, "proxyUser"),
         create_time=_opt_millis(obj, "create_time"),
         update_time=_opt_millis(obj, "update_time"),
         req_body=_opt_str(obj, "req_body"),
