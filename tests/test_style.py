@@ -25,6 +25,6 @@ def test_ruff(args):
 
 
 def test_mypy_strict():
-    """mypy --strict (from pyproject) is clean on the watcher package."""
+    """Strict mypy (configured in pyproject) is clean on the watcher package."""
     result = run("mypy")
     assert result.returncode == 0, result.stdout + result.stderr
