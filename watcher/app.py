@@ -8,7 +8,7 @@ import sys
 import time
 from contextlib import asynccontextmanager
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import httpx
@@ -75,7 +75,7 @@ class Daemon:
         env: Mapping[str, str],
         on_event: Callable[[Event], None] | None = None,
     ) -> None:
-        self.cfg, self._reload, self._env = cfg, reload, env
+        self.cfg, self._reload = cfg, reload
         self.board = Board()
         self.registry = CollectorRegistry()
         self.stats = SelfMetrics(self.registry, self.board)
@@ -84,6 +84,10 @@ class Daemon:
         self.notifier = Notifier(env)
         self.store: Store | None = None
         self._discovered: list[str] = []
+
+    def _say(self, name: str, fields: dict[str, Any], level: str = "info") -> None:
+        """Write one of the watcher's own events (no batch, no seq)."""
+        self.writer.write([Event(name, level, fields=fields)])
 
     def _count(self, event: Event) -> None:
         self.stats.event(event)
@@ -97,26 +101,10 @@ class Daemon:
         store, problem = await anyio.to_thread.run_sync(Store.open, self.cfg.state.path)
         self.store = store
         if problem is not None:
-            self.writer.write(
-                [
-                    Event(
-                        "watcher.state_reset",
-                        "warning",
-                        fields={"reason": problem.reason, "kept": problem.kept},
-                    )
-                ]
-            )
+            self._say("watcher.state_reset", level="warning", fields={"reason": problem.reason, "kept": problem.kept})
         loaded = await anyio.to_thread.run_sync(store.load)
         if loaded.bad:
-            self.writer.write(
-                [
-                    Event(
-                        "watcher.state_reset",
-                        "warning",
-                        fields={"reason": "undecodable rows", "rows": loaded.bad},
-                    )
-                ]
-            )
+            self._say("watcher.state_reset", level="warning", fields={"reason": "undecodable rows", "rows": loaded.bad})
         self.board.tracks, self.board.jobs = loaded.tracks, loaded.jobs
         if self.cfg.discovery.enabled:
             # keep what earlier runs discovered until this run's first discovery decides
@@ -145,25 +133,19 @@ class Daemon:
         try:
             new = self._reload()
         except ConfigError as exc:
-            self.writer.write(
-                [Event("watcher.reload_failed", "error", fields={"key": exc.key, "message": exc.problem})]
-            )
+            self._say("watcher.reload_failed", level="error", fields={"key": exc.key, "message": exc.problem})
             return
         poller.configure(new)
         self.cfg = new
         added, removed = self._rewatch(poller)
-        self.writer.write(
-            [
-                Event(
-                    "watcher.reloaded",
-                    fields={
-                        "version": __version__,
-                        "batches": len(owned(new, self._discovered)),
-                        "added": added,
-                        "removed": removed,
-                    },
-                )
-            ]
+        self._say(
+            "watcher.reloaded",
+            {
+                "version": __version__,
+                "batches": len(owned(new, self._discovered)),
+                "added": added,
+                "removed": removed,
+            },
         )
 
     async def run(
@@ -203,19 +185,15 @@ class Daemon:
         if on_listen is not None:
             on_listen(host, port)
         added, _ = self._rewatch(poller)
-        self.writer.write(
-            [
-                Event(
-                    "watcher.started",
-                    fields={
-                        "version": __version__,
-                        "batches": len(added),
-                        "listen": f"{host}:{port}",
-                        "shard": self.cfg.watch.shard or "0/1",
-                        "pid": os.getpid(),
-                    },
-                )
-            ]
+        self._say(
+            "watcher.started",
+            {
+                "version": __version__,
+                "batches": len(added),
+                "listen": f"{host}:{port}",
+                "shard": self.cfg.watch.shard or "0/1",
+                "pid": os.getpid(),
+            },
         )
         tg.start_soon(poller.run, tg)
         tg.start_soon(self.journal.run)
@@ -233,7 +211,7 @@ class Daemon:
                 found = await discover(api, poller.request, rules, self.cfg.api.flavor, self.cfg.watch.list_page_size)
             except ApiError as exc:
                 fields = {"reason": exc.reason, "status_code": exc.status_code, "message": exc.message}
-                self.writer.write([Event("watcher.discovery_failed", "warning", fields=fields)])
+                self._say("watcher.discovery_failed", level="warning", fields=fields)
             else:
                 self._discovered = choose(found, rules, time.time(), self.cfg.watch.retention_seconds)
                 self._rewatch(poller)
@@ -257,8 +235,6 @@ class Daemon:
             await self.journal.commit()
             if self.store is not None:
                 await anyio.to_thread.run_sync(self.store.close)
-        self.writer.write(
-            [Event("watcher.stopped", fields={"version": __version__, "batches": len(self.board.tracks)})]
-        )
+        self._say("watcher.stopped", {"version": __version__, "batches": len(self.board.tracks)})
         self.notifier.send("STOPPING=1")
         self.notifier.close()
