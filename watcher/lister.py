@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from watcher.tracker import Track
 
 T = TypeVar("T")
+# a page is ~100 decoded batches; a few in flight keep the request pipeline busy without holding dozens
+PAGES_IN_FLIGHT = 4
 Request = Callable[[Callable[[], Awaitable[T]]], Awaitable[T]]
 
 
@@ -79,12 +81,15 @@ async def fetch_listed(
         found.update(s.batch_id for s in fresh)
         await on_found(fresh)
 
+    pages_at_once = anyio.CapacityLimiter(PAGES_IN_FLIGHT)
+
     async def fetch(start: int) -> None:
-        try:
-            page = await request(lambda: api.list(start, page_size, **filters))
-        except ApiError:
-            return
-        await take(page)
+        async with pages_at_once:
+            try:
+                page = await request(lambda: api.list(start, page_size, **filters))
+            except ApiError:
+                return
+            await take(page)
 
     try:
         first = await request(lambda: api.list(0, page_size, **filters))

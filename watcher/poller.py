@@ -153,7 +153,7 @@ class Poller:
             self._check_ready()
             due = self._pop_due(now)
             if due and self._cfg.watch.mode == "list":
-                tg.start_soon(self._poll_listed, due, tg, name="list cycle")
+                tg.start_soon(self._poll_listed, due, name="list cycle")
             else:
                 for bid in due:
                     tg.start_soon(self._poll, bid, name=f"poll {bid}")
@@ -172,7 +172,7 @@ class Poller:
                 due.append(bid)
         return due
 
-    async def _poll_listed(self, due: list[str], tg: TaskGroup) -> None:
+    async def _poll_listed(self, due: list[str]) -> None:
         """List mode: read the due batches' queues page by page, then details for whatever is missing."""
         flavor, tracks = self._cfg.api.flavor, self._board.tracks
         groups, rest = group_by_queue(due, tracks, flavor)
@@ -181,8 +181,16 @@ class Poller:
             size = self._cfg.watch.list_page_size
             found = await fetch_listed(self._api, self.request, members, size, filters, self._poll_found)
             rest += [b for b in members if b not in found]
-        for bid in rest:
-            tg.start_soon(self._poll, bid, name=f"poll {bid}")
+        # a first cycle can leave thousands here: a fixed set of workers, not a task per batch
+        pending = iter(rest)
+
+        async def worker() -> None:
+            for bid in pending:
+                await self._poll(bid)
+
+        async with anyio.create_task_group() as workers:
+            for _ in range(min(self._cfg.watch.concurrency, len(rest))):
+                workers.start_soon(worker)
 
     async def _poll_found(self, snaps: list[Snapshot]) -> None:
         for n, snap in enumerate(snaps, 1):
