@@ -128,10 +128,11 @@ class Daemon:
         ok = sum(1 for t in self.board.tracks.values() if t.up)
         return f"watching {len(self.board.tracks)} batches, {ok} up"
 
-    def reload(self, poller: Poller) -> None:
+    async def reload(self, poller: Poller) -> None:
         """SIGHUP: re-read the config and the batch IDs; keep the old config if the new one is bad."""
         try:
-            new = self._reload()
+            # config, ID and secret files are read in a worker thread, never on the loop
+            new = await anyio.to_thread.run_sync(self._reload)
         except ConfigError as exc:
             self._say("watcher.reload_failed", level="error", fields={"key": exc.key, "message": exc.problem})
             return
@@ -225,7 +226,7 @@ class Daemon:
         with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
             async for signum in signals:
                 if signum == signal.SIGHUP:
-                    self.reload(poller)
+                    await self.reload(poller)
                 else:
                     tg.cancel_scope.cancel()
                     return
