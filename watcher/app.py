@@ -30,7 +30,7 @@ from watcher.notify import Notifier
 from watcher.poller import Poller
 from watcher.shard import parse_shard
 from watcher.store import Store
-from watcher.transport import build_transport
+from watcher.transport import ApiClient, build_transport
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
@@ -50,7 +50,7 @@ async def http_client(cfg: Config) -> AsyncIterator[httpx.AsyncClient]:
     transport = build_transport(cfg.api.transport, limits=limits, verify=cfg.api.verify_tls)
     async with (
         httpx.AsyncClient(timeout=cfg.api.timeout_seconds, verify=cfg.api.verify_tls, headers=headers) as iam,
-        httpx.AsyncClient(
+        ApiClient(
             auth=build_auth(cfg.api, cfg.auth, iam),
             timeout=cfg.api.timeout_seconds,
             transport=transport,
