@@ -234,26 +234,32 @@ def assert_table_shows_both(stdout: str, ids: list[str], *, livy: bool = False) 
 
 
 SIM_USERS = {EXAMPLE_USER: EXAMPLE_PASSWORD}
+
+
+def auth_cases(token: str, sk: str, password: str) -> list:
+    """(simulator auth, [auth] table, env) for each method that needs a secret, with the given secret values."""
+    return [
+        pytest.param(
+            SimAuth(mode="token", tokens=(EXAMPLE_TOKEN,)), {"method": "token"}, {"DLI_TOKEN": token}, id="token"
+        ),
+        pytest.param(
+            SimAuth(mode="aksk", keys={EXAMPLE_AK: EXAMPLE_SK}),
+            {"method": "aksk"},
+            {"HUAWEICLOUD_SDK_AK": EXAMPLE_AK, "HUAWEICLOUD_SDK_SK": sk},
+            id="aksk",
+        ),
+        pytest.param(
+            SimAuth(mode="token", users=SIM_USERS, domain=EXAMPLE_DOMAIN),
+            {"method": "password", "user": EXAMPLE_USER, "domain": EXAMPLE_DOMAIN, "project_name": "cn-north-4"},
+            {"DLI_PASSWORD": password},
+            id="password",
+        ),
+    ]
+
+
 AUTH_CASES = [
     pytest.param(SimAuth(), {"method": "none"}, {}, id="none"),
-    pytest.param(
-        SimAuth(mode="token", tokens=(EXAMPLE_TOKEN,)),
-        {"method": "token"},
-        {"DLI_TOKEN": EXAMPLE_TOKEN},
-        id="token",
-    ),
-    pytest.param(
-        SimAuth(mode="aksk", keys={EXAMPLE_AK: EXAMPLE_SK}),
-        {"method": "aksk"},
-        {"HUAWEICLOUD_SDK_AK": EXAMPLE_AK, "HUAWEICLOUD_SDK_SK": EXAMPLE_SK},
-        id="aksk",
-    ),
-    pytest.param(
-        SimAuth(mode="token", users=SIM_USERS, domain=EXAMPLE_DOMAIN),
-        {"method": "password", "user": EXAMPLE_USER, "domain": EXAMPLE_DOMAIN, "project_name": "cn-north-4"},
-        {"DLI_PASSWORD": EXAMPLE_PASSWORD},
-        id="password",
-    ),
+    *auth_cases(EXAMPLE_TOKEN, EXAMPLE_SK, EXAMPLE_PASSWORD),
 ]
 
 
@@ -312,21 +318,7 @@ def test_check_livy(tmp_path):
 
 
 WRONG = "wrong-secret-value-7f3a9c"
-WRONG_SECRET_CASES = [
-    pytest.param(SimAuth(mode="token", tokens=(EXAMPLE_TOKEN,)), {"method": "token"}, {"DLI_TOKEN": WRONG}, id="token"),
-    pytest.param(
-        SimAuth(mode="aksk", keys={EXAMPLE_AK: EXAMPLE_SK}),
-        {"method": "aksk"},
-        {"HUAWEICLOUD_SDK_AK": EXAMPLE_AK, "HUAWEICLOUD_SDK_SK": WRONG},
-        id="aksk",
-    ),
-    pytest.param(
-        SimAuth(mode="token", users=SIM_USERS, domain=EXAMPLE_DOMAIN),
-        {"method": "password", "user": EXAMPLE_USER, "domain": EXAMPLE_DOMAIN, "project_name": "cn-north-4"},
-        {"DLI_PASSWORD": WRONG},
-        id="password",
-    ),
-]
+WRONG_SECRET_CASES = auth_cases(WRONG, WRONG, WRONG)
 
 
 @pytest.mark.parametrize(("sim_auth", "auth", "secrets"), WRONG_SECRET_CASES)
