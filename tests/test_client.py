@@ -124,6 +124,25 @@ async def test_paths(cfg, batch_id, prefix):
 
 
 @pytest.mark.anyio
+async def test_details_url_is_cached_per_batch_until_forgotten():
+    """A batch's details URL is parsed once and reused; forgetting the batch drops it, and it is rebuilt."""
+    server = Server(content=DETAILS_BYTES)
+    api = api_for(server)
+    other = "0a324461-d9d9-45da-a52a-3b3c7a3d809f"
+    await api.details(BID)
+    cached = api._urls[BID]  # the cache is private; what it holds is what bounds its memory
+    await api.details(other)
+    await api.details(BID)
+    assert api._urls[BID] is cached
+    api.forget([BID, "never-seen"])
+    assert set(api._urls) == {other}
+    await api.details(BID)
+    assert api._urls[BID] is not cached
+    prefix = f"https://dli.example.com/v2.0/{PID}/batches"
+    assert [str(r.url) for r in server.requests] == [f"{prefix}/{b}" for b in (BID, other, BID, BID)]
+
+
+@pytest.mark.anyio
 async def test_details_decodes_the_documented_example():
     """The documented details example decodes field by field; '' becomes None."""
     snap = await api_for(Server(body=_details())).details(BID)
