@@ -9,7 +9,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from watcher.model import Snapshot
-from watcher.schedule import Timing, next_poll, next_slot, phase, retained, retry_delay, throttle_until
+from watcher.schedule import (
+    MAX_SLEEP,
+    TICK,
+    Timing,
+    next_poll,
+    next_slot,
+    phase,
+    retained,
+    retry_delay,
+    sleep_for,
+    throttle_until,
+)
 from watcher.tracker import Track
 
 TIMING = Timing(interval=15.0, terminal_grace=120.0, retention=3600.0, not_found_interval=300.0)
@@ -70,3 +81,16 @@ def test_throttle_pauses_every_request_and_never_shortens_a_pause():
     assert until == 105.0
     assert throttle_until(101.0, until, 1, 0.5, 30.0, 1.0) == 105.0
     assert throttle_until(100.0, 0.0, 3, 0.5, 30.0, None) == 102.0
+
+
+@given(st.floats(0, 1e9), st.one_of(st.none(), st.floats(-1e3, 1e3)))
+def test_scheduler_sleeps_at_least_a_tick_and_at_most_max_sleep(now, ahead):
+    """The scheduler never spins (one tick at least), never oversleeps a due poll by more than a tick."""
+    due = None if ahead is None else now + ahead
+    delay = sleep_for(now, due)
+    assert TICK <= delay <= MAX_SLEEP
+    if due is None:
+        assert delay == MAX_SLEEP
+    else:
+        gap = due - now
+        assert delay == (TICK if gap <= TICK else min(gap, MAX_SLEEP))

@@ -1,7 +1,8 @@
 """The poll loop: schedules every batch on its own slot, polls with retries, feeds the tracker, emits.
 
-One scheduler task wakes for due batches and starts a short poll task per batch in the task group
-it is given; a capacity limiter bounds requests in flight, so a slow batch holds one slot only.
+One scheduler task wakes (at most once per tick) for due batches and starts a short poll task per
+batch in the task group it is given; a semaphore bounds requests in flight, so a slow batch holds
+one slot only.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from watcher import states
 from watcher.errors import ApiError, NotFoundError, ThrottledError, TimeoutApiError, TransientApiError
 from watcher.lister import ListApi, fetch_listed, group_by_queue, list_filters
 from watcher.logdiff import diff_log, marker, stdout_hidden
-from watcher.schedule import Timing, first_poll, next_poll, retry_delay, throttle_until
+from watcher.schedule import Timing, first_poll, next_poll, retry_delay, sleep_for, throttle_until
 from watcher.tracker import LogResult, Track, observe, observe_failure, observe_missing
 
 if TYPE_CHECKING:
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 BACKFILL_MAX = 1000
-MAX_SLEEP = 1.0
 LIST_YIELD_EVERY = 50
 
 
@@ -41,6 +41,7 @@ class Api(ListApi, Protocol):
     """The part of BatchApi the poller uses."""
 
     async def details(self, batch_id: str) -> Snapshot: ...  # noqa: D102
+    def forget(self, batch_ids: Iterable[str]) -> None: ...  # noqa: D102
     async def log(self, batch_id: str, start: int | None, size: int, log_type: str | None = None) -> LogPage: ...  # noqa: D102
 
 
@@ -99,7 +100,8 @@ class Poller:
     def configure(self, cfg: Config) -> None:
         """Take new settings (on reload); the batch set is changed by ``watch``."""
         self._cfg = cfg
-        self._limiter = anyio.CapacityLimiter(cfg.watch.concurrency)
+        # fast_acquire: a free slot costs no extra event-loop pass (the request awaits right after)
+        self._limiter = anyio.Semaphore(cfg.watch.concurrency, fast_acquire=True)
         w = cfg.watch
         self._timing = Timing(
             w.interval_seconds,
@@ -130,6 +132,7 @@ class Poller:
             self._due.pop(bid, None)
         self._watched = set(wanted)
         self._board.drop(set(removed))
+        self._api.forget(removed)
         # a batch restored from the state file that needs no more polls does not hold up readiness
         self._first_cycle |= {b for b in added if b in self._due}
         self._first_cycle -= set(removed)
@@ -157,7 +160,7 @@ class Poller:
             else:
                 for bid in due:
                     tg.start_soon(self._poll, bid, name=f"poll {bid}")
-            delay = min(MAX_SLEEP, self._heap[0][0] - now) if self._heap else MAX_SLEEP
+            delay = sleep_for(now, self._heap[0][0] if self._heap else None)
             self._sleep_until = now + delay
             self._wake = anyio.Event()
             with anyio.move_on_after(max(delay, 0.0)):
