@@ -39,6 +39,7 @@ ROOT = HERE.parents[1]
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
 API_ROUTES = ("details", "state", "log", "list")
 PROFILE_OVER_FLOOR = 3.0
+W = 24  # the table's first column
 
 
 @dataclass(frozen=True)
@@ -80,11 +81,11 @@ def say(text: str) -> None:
 class Server:
     """The simulator process (server.py) for one N; stopped by closing its stdin."""
 
-    def __init__(self, batches: int) -> None:
-        """Start server.py and read where it listens and which batches it has."""
+    def __init__(self, batches: int, script: str = "server.py") -> None:
+        """Start server.py (or h2_server.py) and read where it listens and which batches it has."""
         self.batches = batches
         self.proc = subprocess.Popen(
-            [sys.executable, str(HERE / "server.py"), "--batches", str(batches)],
+            [sys.executable, str(HERE / script), "--batches", str(batches)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -94,7 +95,7 @@ class Server:
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         if not line:
-            raise RuntimeError(f"server.py exited with {self.proc.wait()}")
+            raise RuntimeError(f"{script} exited with {self.proc.wait()}")
         info = json.loads(line)
         self.url: str = info["url"]
         self.ids_file: str = info["ids_file"]
@@ -154,7 +155,9 @@ class WatcherProc:
             "--concurrency",
             str(concurrency),
             "--transport",
-            transport,
+            transport.partition("+")[0],  # "aiohttp+uvloop": the aiohttp transport on uvloop
+            "--loop",
+            transport.partition("+")[2] or "asyncio",
         ]
         if mode:
             cmd += ["--mode", mode]
@@ -364,8 +367,10 @@ def py_spy(pid: int, seconds: float) -> dict[str, Any]:
     }
 
 
-def run_baseline(server: Server, kind: str, plan: Plan, rate: float) -> dict[str, Any]:
-    """One baseline process against ``server`` at ``rate`` requests/s (0: flat out)."""
+def run_baseline(
+    server: Server, kind: str, plan: Plan, rate: float, tick: float = 0.0, *, http2: bool = False
+) -> dict[str, Any]:
+    """One baseline process against ``server`` at ``rate`` requests/s (0: flat out), optionally in ticks."""
     cmd = [
         sys.executable,
         str(HERE / "baseline_proc.py"),
@@ -385,6 +390,9 @@ def run_baseline(server: Server, kind: str, plan: Plan, rate: float) -> dict[str
         repr(plan.baseline_warmup),
         "--seconds",
         repr(plan.baseline_seconds),
+        "--tick",
+        repr(tick),
+        *(["--http2"] if http2 else []),
     ]
     srv0 = server.stats()
     timeout = plan.baseline_warmup + plan.baseline_seconds + 120
@@ -397,30 +405,75 @@ def run_baseline(server: Server, kind: str, plan: Plan, rate: float) -> dict[str
     return out
 
 
-BASELINES = (("aiohttp", "aiohttp floor"), ("httpx", "httpx bare"), ("sdk", "SDK"))
+# (key, client, label, ticked): the last is the floor paced like the watcher's scheduler, in ticks, to
+# show how much of the watcher's lead over the per-request floor comes from starting polls together
+BASELINES = (
+    ("aiohttp", "aiohttp", "aiohttp floor", False),
+    ("httpx", "httpx", "httpx bare", False),
+    ("sdk", "sdk", "SDK", False),
+    ("aiohttp_ticked", "aiohttp", "floor in ticks", True),
+)
 
 
 def run_baselines(server: Server, plan: Plan) -> dict[str, Any]:
-    """Every baseline at the watcher's rate, and flat out unless quick."""
-    out: dict[str, Any] = {"batches": server.batches, "rate": plan.rate}
-    for kind, label in BASELINES:
+    """Every baseline at the watcher's rate, and flat out unless quick (the ticked one: paced only)."""
+    out: dict[str, Any] = {"batches": server.batches, "rate": plan.rate, "tick": watcher_tick()}
+    for key, kind, label, ticked in BASELINES:
+        tick = out["tick"] if ticked else 0.0
+        if ticked and not tick:
+            continue
         say(f"  {label}: {plan.rate:g} req/s")
-        paced = run_baseline(server, kind, plan, plan.rate)
+        paced = run_baseline(server, kind, plan, plan.rate, tick)
         paced["label"] = label
-        if plan.saturated_baselines:
+        if plan.saturated_baselines and not tick:
             say(f"  {label}: flat out")
             paced["saturated"] = run_baseline(server, kind, plan, 0.0)
-        out[kind] = paced
+        out[key] = paced
     return out
 
 
+# (key, client, HTTP/2, label): bare clients against one Hypercorn server speaking both protocols
+PROTOCOLS = (
+    ("aiohttp_h1", "aiohttp", False, "aiohttp HTTP/1.1"),
+    ("httpx_h1", "httpx", False, "httpx HTTP/1.1"),
+    ("httpx_h2", "httpx", True, "httpx HTTP/2"),
+)
+
+
+def run_protocols(batches: int, plan: Plan) -> dict[str, Any]:
+    """HTTP/1.1 against HTTP/2 (cleartext, prior knowledge): each bare client paced like the others."""
+    out: dict[str, Any] = {"batches": batches, "rate": plan.rate, "server": "hypercorn"}
+    say("protocols: starting h2_server.py (Hypercorn)")
+    server = Server(batches, "h2_server.py")
+    try:
+        for key, kind, http2, label in PROTOCOLS:
+            say(f"  {label}: {plan.rate:g} req/s")
+            out[key] = {**run_baseline(server, kind, plan, plan.rate, http2=http2), "label": label}
+    finally:
+        server.close()
+    return out
+
+
+def installed(*modules: str) -> bool:
+    """Whether these modules (of the ``bench`` extra) can be imported where the watcher runs."""
+    return ask_watcher(f"import importlib.util as u; print(all(u.find_spec(m) for m in {modules!r}))") == "True"
+
+
+def ask_watcher(code: str) -> str:
+    """What ``code`` prints about the watcher being benchmarked (run in a child, where it would run)."""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=ENV, check=True)
+    return done.stdout.strip()
+
+
 def has_list_mode() -> bool:
-    """Whether the watcher being benchmarked has ``[watch] mode`` (checked in a child, as it would run)."""
-    probe = (
-        "import dataclasses, watcher.config as c; print('mode' in {f.name for f in dataclasses.fields(c.WatchConfig)})"
-    )
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, env=ENV, check=True)
-    return done.stdout.strip() == "True"
+    """Whether the watcher being benchmarked has ``[watch] mode``."""
+    fields = "{f.name for f in dataclasses.fields(c.WatchConfig)}"
+    return ask_watcher(f"import dataclasses, watcher.config as c; print('mode' in {fields})") == "True"
+
+
+def watcher_tick() -> float:
+    """The scheduler tick of the watcher being benchmarked (0 when it has none)."""
+    return float(ask_watcher("import watcher.schedule as s; print(getattr(s, 'TICK', 0.0))"))
 
 
 def fmt(value: float | None, spec: str = ".0f") -> str:
@@ -442,7 +495,7 @@ def table(report: dict[str, Any]) -> str:
     """The printed table: watcher rows per N, then the baselines; ratios against the aiohttp floor."""
     floor = report["baselines"]["aiohttp"]["cpu_us_per_request"]
     head = (
-        f"{'row':<18}{'N':>4}{'polls/s':>8}{'CPU µs':>8}{'x floor':>8}{'req/poll':>9}{'B/batch':>8}"
+        f"{'row':<{W}}{'N':>4}{'polls/s':>8}{'CPU µs':>8}{'x floor':>8}{'req/poll':>9}{'B/batch':>8}"
         f"{'/metrics ms p50/p99':>20}{'stall ms p99/max':>17}{'+scrape p99/max':>17}"
         f"{'spread max/min':>15}{'delay s p50/p99':>16}"
     )
@@ -458,25 +511,48 @@ def table(report: dict[str, Any]) -> str:
         )
         missed = f" ({dl['missed']} missed)" if dl["missed"] else ""
         lines.append(
-            f"{r['label']:<18}{short(r['batches']):>4}{r['polls_per_s']:>8.0f}{fmt(cpu):>8}"
+            f"{r['label']:<{W}}{short(r['batches']):>4}{r['polls_per_s']:>8.0f}{fmt(cpu):>8}"
             f"{fmt(cpu / floor if cpu and floor else None, '.2f'):>8}{fmt(r['requests_per_poll'], '.2f'):>9}"
             f"{r['rss_per_batch']:>8.0f}{pair(sc['p50'], sc['p99']):>20}{pair(sq['p99'], sq['max']):>17}"
             f"{pair(sl['p99'], sl['max']):>17}{pair(sp['max_over_mean'], sp['min_over_mean'], '.2f'):>15}"
             f"{pair(dl['p50'], dl['p99'], '.2f'):>16}{missed}"
         )
     if not report["list_mode"]:
-        lines.append(f"{'watcher(list)':<18}  list mode: not available")
-    for kind, label in BASELINES:
-        b = report["baselines"][kind]
+        lines.append(f"{'watcher(list)':<{W}}  list mode: not available")
+    for key, _, label, _ in BASELINES:
+        b = report["baselines"].get(key)
+        if b is None:
+            continue
         cpu = b["cpu_us_per_request"]
         sat = b.get("saturated")
         extra = ""
         if sat:
             extra = f"   flat out: {sat['requests_per_s']:.0f} req/s at {fmt(sat['cpu_us_per_request'])} µs/req"
         ratio = fmt(cpu / floor if cpu and floor else None, ".2f")
-        lines.append(f"{label:<18}{'':>4}{b['requests_per_s']:>8.0f}{fmt(cpu):>8}{ratio:>8}{'1.00':>9}{extra}")
+        lines.append(f"{label:<{W}}{'':>4}{b['requests_per_s']:>8.0f}{fmt(cpu):>8}{ratio:>8}{'1.00':>9}{extra}")
     lines.extend(notes(report))
+    lines.extend(protocol_table(report.get("protocols")))
     return "\n".join(lines)
+
+
+def protocol_table(protocols: dict[str, Any] | None) -> list[str]:
+    """The HTTP/1.1 vs HTTP/2 rows, against the bare aiohttp client on the same server."""
+    if not protocols:
+        return []
+    base = protocols["aiohttp_h1"]["cpu_us_per_request"]
+    title = f"protocols: bare clients vs one {protocols['server']} server, {protocols['rate']:g} req/s"
+    out = [
+        "",
+        f"{title}, {short(protocols['batches'])} batches",
+        f"{'client':<{W}}{'req/s':>8}{'CPU µs':>8}{'x aiohttp':>10}",
+    ]
+    for key, _, _, label in PROTOCOLS:
+        r = protocols[key]
+        cpu = r["cpu_us_per_request"]
+        ratio = fmt(cpu / base if cpu and base else None, ".2f")
+        errors = f"   {r['errors']} errors" if r["errors"] else ""
+        out.append(f"{label:<{W}}{r['requests_per_s']:>8.0f}{fmt(cpu):>8}{ratio:>10}{errors}")
+    return out
 
 
 def notes(report: dict[str, Any]) -> list[str]:
@@ -507,8 +583,12 @@ def notes(report: dict[str, Any]) -> list[str]:
             )
         if r["mode"] == "list":
             out.append(f"{r['label']} N={r['batches']}: spread is one burst per interval by design (aligned slots)")
-    for kind, label in BASELINES:
-        b = report["baselines"][kind]
+    for key, _, label, _ in BASELINES:
+        b = report["baselines"].get(key)
+        if b is None:
+            continue
+        if b["tick"]:
+            out.append(f"{label}: requests due within {b['tick'] * 1000:g} ms start together, like the watcher's polls")
         if b["requests_per_s"] < 0.9 * b["rate"]:
             out.append(
                 f"{label}: fell behind: {b['requests_per_s']:.0f} of {b['rate']:g} req/s "
@@ -551,13 +631,19 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=0.0, help="watcher polls/s and baseline req/s (default 400)")
     parser.add_argument("--profile", action="store_true", help="profile every watcher run, not only slow ones")
     parser.add_argument("--py-spy", action="store_true", help="also sample profiled runs with py-spy (CPU by package)")
-    parser.add_argument("--transports", default="aiohttp,httpx", help="watcher transports to run")
+    parser.add_argument(
+        "--transports", default="aiohttp,httpx,aiohttp+uvloop", help="watcher transports (+uvloop: on uvloop) to run"
+    )
+    parser.add_argument("--no-protocols", action="store_true", help="skip the HTTP/1.1 vs HTTP/2 comparison")
     args = parser.parse_args()
     plan = QUICK if args.quick else Plan()
     if args.rate:
         plan = Plan(**{**asdict(plan), "rate": args.rate})
     sizes = [int(x) for x in (args.batches or ("1000" if args.quick else "1000,10000")).split(",") if x]
     list_mode = has_list_mode()
+    transports = [t for t in args.transports.split(",") if "+uvloop" not in t or installed("uvloop")]
+    if len(transports) < len(args.transports.split(",")):
+        say("uvloop runs: skipped, uvloop is not installed (pip install '.[bench]')")
     list_n = 10000 if 10000 in sizes else max(sizes)
     report: dict[str, Any] = {"plan": asdict(plan), "list_mode": list_mode, "watchers": [], "started": time.time()}
     t0 = time.monotonic()
@@ -568,7 +654,7 @@ def main() -> int:
             if i == 0:
                 report["baselines"] = run_baselines(server, plan)
             floor = report["baselines"]["aiohttp"]["cpu_us_per_request"]
-            runs = [(transport, "") for transport in args.transports.split(",")]
+            runs = [(transport, "") for transport in transports]
             if list_mode and n == list_n:
                 runs.append(("aiohttp", "list"))
             for transport, mode in runs:
@@ -577,6 +663,10 @@ def main() -> int:
             server.close()
     if not list_mode:
         say("list mode: not available")
+    if not args.no_protocols and installed("hypercorn", "h2"):
+        report["protocols"] = run_protocols(sizes[0], plan)
+    elif not args.no_protocols:
+        say("protocols: skipped, Hypercorn and h2 are not installed (pip install '.[bench]')")
     report["seconds"] = time.monotonic() - t0
     Path(args.json).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(table(report))

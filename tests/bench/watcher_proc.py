@@ -106,7 +106,7 @@ class Bench:
                 bench.starts.append(time.time())
             await original(poller, *args, **kwargs)
 
-        Poller._poll = _poll  # type: ignore[method-assign]
+        Poller._poll = _poll  # type: ignore[method-assign,assignment]
 
     async def cmd_watch(self) -> dict[str, Any]:
         """Reload to the N batches and wait until every one was polled once."""
@@ -245,5 +245,6 @@ if __name__ == "__main__":
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--transport", choices=["aiohttp", "httpx"], default="aiohttp")
     parser.add_argument("--mode", default="")
-    # BENCH_UVLOOP=1 runs the watcher on uvloop (pip install uvloop): measured no gain, so not a dependency
-    anyio.run(main, parser.parse_args(), backend_options={"use_uvloop": os.environ.get("BENCH_UVLOOP") == "1"})
+    parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio", help="uvloop: the bench extra")
+    args = parser.parse_args()
+    anyio.run(main, args, backend_options={"use_uvloop": args.loop == "uvloop"})
