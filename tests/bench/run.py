@@ -105,6 +105,10 @@ class Server:
         self.http = httpx.Client(base_url=self.url, timeout=10)
         self.states = dict.fromkeys(self.ids, "running")
 
+    def args(self) -> list[str]:
+        """The command-line options that point a client process at this server."""
+        return ["--url", self.url, "--project-id", self.project_id, "--ids-file", self.ids_file]
+
     def stats(self) -> dict[str, Any]:
         """The server's request counters and CPU seconds so far."""
         return self.http.get("/_bench/stats").raise_for_status().json()  # type: ignore[no-any-return]
@@ -141,23 +145,19 @@ class WatcherProc:
 
     def __init__(self, server: Server, interval: float, transport: str, mode: str, concurrency: int) -> None:
         """Start watcher_proc.py against ``server``."""
+        client, _, loop = transport.partition("+")  # "aiohttp+uvloop": the aiohttp transport on uvloop
         cmd = [
             sys.executable,
             str(HERE / "watcher_proc.py"),
-            "--url",
-            server.url,
-            "--project-id",
-            server.project_id,
-            "--ids-file",
-            server.ids_file,
+            *server.args(),
             "--interval",
             repr(interval),
             "--concurrency",
             str(concurrency),
             "--transport",
-            transport.partition("+")[0],  # "aiohttp+uvloop": the aiohttp transport on uvloop
+            client,
             "--loop",
-            transport.partition("+")[2] or "asyncio",
+            loop or "asyncio",
         ]
         if mode:
             cmd += ["--mode", mode]
@@ -376,12 +376,7 @@ def run_baseline(
         str(HERE / "baseline_proc.py"),
         "--kind",
         kind,
-        "--url",
-        server.url,
-        "--project-id",
-        server.project_id,
-        "--ids-file",
-        server.ids_file,
+        *server.args(),
         "--concurrency",
         str(plan.concurrency),
         "--rate",
