@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import zlib
+from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
@@ -33,6 +35,7 @@ from watcher.errors import (
     TimeoutApiError,
     TransientApiError,
 )
+from watcher.untrusted import Scrubber
 
 PID = "0123456789abcdef0123456789abcdef"
 BID = "0a324461-d9d9-45da-a52a-3b3c7a3d809e"
@@ -131,7 +134,9 @@ async def test_details_url_is_cached_per_batch_until_forgotten():
     other = "0a324461-d9d9-45da-a52a-3b3c7a3d809f"
     await api.details(BID)
     cached = api._urls[BID]  # the cache is private; what it holds is what bounds its memory
+    server.content = json.dumps(_details(id=other)).encode()
     await api.details(other)
+    server.content = DETAILS_BYTES
     await api.details(BID)
     assert api._urls[BID] is cached
     api.forget([BID, "never-seen"])
@@ -167,7 +172,6 @@ async def test_details_decodes_the_documented_example():
         ({"appId": ["application_1_0001"]}, "app_id", "application_1_0001"),
         ({"appId": []}, "app_id", None),
         ({"appId": "batch-session-83ce2d53:30663"}, "app_id", "batch-session-83ce2d53:30663"),
-        ({"id": 42}, "batch_id", "42"),
         ({"create_time": 1531906043036.0}, "create_time", 1531906043036),
         ({"update_time": None}, "update_time", None),
         ({"queue": None}, "queue", "test"),  # falls back to cluster_name
@@ -257,19 +261,60 @@ MALFORMED_DETAILS = {
     "id-bool": json.dumps(_details(id=True)).encode(),
     "id-float": json.dumps(_details(id=1.5)).encode(),
     "id-object": json.dumps(_details(id={"a": 1})).encode(),
-    "log-string": json.dumps(_details(log="stdout: ")).encode(),
-    "log-mixed": json.dumps(_details(log=["a", 1])).encode(),
-    "time-string": json.dumps(_details(update_time="yesterday")).encode(),
-    "time-bool": json.dumps(_details(create_time=True)).encode(),
-    "time-nan": json.dumps(_details(update_time=float("nan"))).encode(),
-    "time-infinity": json.dumps(_details(update_time=float("inf"))).encode(),
-    "time-overflow": b'{"id": "b", "state": "running", "update_time": 1e999}',
-    "name-object": json.dumps(_details(name={"x": 1})).encode(),
-    "name-bool": json.dumps(_details(name=False)).encode(),
-    "appid-mixed-list": json.dumps(_details(appId=["a", None])).encode(),
-    "bad-utf8": b'{"id": "\xff\xfe", "state": "running"}',
+    "bad-utf8-id": b'{"id": "\xff\xfe", "state": "running"}',
+    "other-batch": json.dumps(_details(id="0a324461-d9d9-45da-a52a-3b3c7a3d8000")).encode(),
+    "traversal-id": json.dumps(_details(id="../../evil/path?x=")).encode(),
+    "int-id-for-uuid": json.dumps(_details(id=42)).encode(),
     "deep": b"[" * 100_000 + b"]" * 100_000,
 }
+
+
+# one bad field is repaired and the rest of the answer used: (body, field, attribute, repaired value)
+REPAIRED_DETAILS = {
+    "log-string": (json.dumps(_details(log="stdout: ")).encode(), "log", "log", ()),
+    "log-mixed": (json.dumps(_details(log=["a", 1])).encode(), "log", "log", ("a",)),
+    "time-string": (json.dumps(_details(update_time="yesterday")).encode(), "update_time", "update_time", None),
+    "time-bool": (json.dumps(_details(create_time=True)).encode(), "create_time", "create_time", None),
+    "time-nan": (json.dumps(_details(update_time=float("nan"))).encode(), "update_time", "update_time", None),
+    "time-inf": (json.dumps(_details(update_time=float("inf"))).encode(), "update_time", "update_time", None),
+    "time-1e999": (
+        json.dumps(_details()).encode()[:-1] + b', "update_time": 1e999}',
+        "update_time",
+        "update_time",
+        None,
+    ),
+    "time-1e20": (json.dumps(_details(update_time=1e20)).encode(), "update_time", "update_time", None),
+    "time-negative": (json.dumps(_details(create_time=-(10**15))).encode(), "create_time", "create_time", None),
+    "time-year-10000": (json.dumps(_details(update_time=253402300800000)).encode(), "update_time", "update_time", None),
+    "time-4000-digits": (json.dumps(_details(update_time=10**3999)).encode(), "update_time", "update_time", None),
+    "name-object": (json.dumps(_details(name={"x": 1})).encode(), "name", "name", None),
+    "name-bool": (json.dumps(_details(name=False)).encode(), "name", "name", None),
+    "name-surrogate": (json.dumps(_details(name="a\ud800b")).encode(), "name", "name", "a\ufffdb"),
+    "line-surrogate": (json.dumps(_details(log=["x \ud83d y"])).encode(), "log", "log", ("x \ufffd y",)),
+    "appid-mixed-list": (json.dumps(_details(appId=["a", None])).encode(), "appId", "app_id", None),
+    "log-too-long": (json.dumps(_details(log=["l"] * 5000)).encode(), "log", "log", ("l",) * 1000),
+    "bad-utf8-name": (json.dumps(_details(name="@")).encode().replace(b"@", b"\xff"), "body", "name", "\ufffd"),
+}
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("content", "field", "attr", "value"), REPAIRED_DETAILS.values(), ids=REPAIRED_DETAILS.keys())
+async def test_one_bad_field_is_repaired_and_the_rest_used(content, field, attr, value):
+    """An out-of-range time, a mistyped or invalid-Unicode field becomes null/U+FFFD, noted once; the rest stays."""
+    snap = await api_for(Server(content=content)).details(BID)
+    assert getattr(snap, attr) == value
+    assert field in dict(snap.repairs)
+    assert snap.state == "starting"
+    assert snap.queue == "test"
+
+
+@pytest.mark.anyio
+async def test_livy_session_watched_by_name_takes_the_numeric_answer():
+    """A Livy batch watched by name answers with its numeric id: accepted, and kept under the watched name."""
+    snap = await api_for(Server(body={"id": 7, "state": "running"}), LIVY).details("nightly-etl")
+    assert snap.batch_id == "nightly-etl"
+    with pytest.raises(DecodeError):
+        await api_for(Server(body={"id": 8, "state": "running"}), LIVY).details("7")
 
 
 @pytest.mark.anyio
@@ -297,8 +342,7 @@ MALFORMED_OTHERS = [
     ("log", {"id": BID, "total": None, "log": []}),
     ("list", {"from": 0, "total": 1}),
     ("list", {"sessions": {"a": 1}}),
-    ("list", {"sessions": [_details(), "oops"]}),
-    ("list", {"sessions": [_details(state=None)]}),
+    ("list", {"sessions": [], "total": 10**16}),
     ("list", {"sessions": [], "total": "many"}),
     ("list", [_details()]),
 ]
@@ -527,7 +571,95 @@ async def test_transport_errors(exc, cls, reason):
     assert info.value.__cause__ is None
 
 
-def test_map_errors_leaves_other_exceptions_alone():
-    """Only httpx request errors are translated; programming errors propagate unchanged."""
-    with pytest.raises(KeyError), map_errors():
-        raise KeyError("bug")
+def test_map_errors_maps_whatever_a_transport_raises():
+    """Anything a transport raises beyond httpx's errors is one failed request too, its text scrubbed."""
+    with pytest.raises(ConnectApiError, match="ValueError") as info, map_errors(Scrubber(["s3cr3t-value"])):
+        raise ValueError("Bad status line 'x-auth-token: s3cr3t-value'")
+    assert "s3cr3t" not in info.value.message
+
+
+def test_map_errors_lets_api_errors_through():
+    """An ApiError raised inside the boundary (a body over the cap) keeps its own class."""
+    with pytest.raises(DecodeError), map_errors():
+        raise DecodeError("too big")
+
+
+# --- hostile answers: size, redirects, echoed secrets ----------------------------------------------
+
+CAPPED = replace(DLI, max_response_bytes=64 * 1024)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
+async def test_body_over_the_cap_is_a_decode_error(declared):
+    """A body over api.max_response_bytes fails the request, whether its length is declared or not."""
+    body = json.dumps(_details(log=["x" * 100] * 2000)).encode()
+
+    def handler(request):
+        if declared:
+            return httpx.Response(200, content=body)
+
+        async def chunks():
+            for i in range(0, len(body), 4096):
+                yield body[i : i + 4096]
+
+        return httpx.Response(200, content=chunks())
+
+    with pytest.raises(DecodeError, match="limit"):
+        await BatchApi(httpx.AsyncClient(transport=httpx.MockTransport(handler)), CAPPED).details(BID)
+
+
+@pytest.mark.anyio
+async def test_gzip_bomb_stops_at_the_cap():
+    """A gzip body that inflates far past the cap is refused once the cap is crossed, not inflated whole."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    bomb = packer.compress(b'{"id": "' + b"0" * (64 * 1024 * 1024)) + packer.flush()
+    server = Server(content=bomb, headers={"Content-Encoding": "gzip"})
+    with pytest.raises(DecodeError, match="limit"):
+        await api_for(server, CAPPED).details(BID)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("status", [301, 302, 307])
+async def test_redirect_with_a_json_body_is_not_an_answer(status):
+    """A 3xx is never taken as the batch's details, even with a valid details body beside it."""
+    server = Server(status, content=DETAILS_BYTES, headers={"Location": "https://elsewhere.example.com/"})
+    with pytest.raises(PermanentApiError) as info:
+        await api_for(server).details(BID)
+    assert info.value.reason == "http"
+    assert len(server.requests) == 1
+
+
+@pytest.mark.anyio
+async def test_echoed_secrets_are_masked_and_the_message_capped():
+    """A gateway echoing our headers in its error text gets our token masked and its text cut short."""
+    token = "tok-" + "q" * 40
+    echo = f"bad request\nx-auth-token: {token}\nX-Other: {token}\n" + "z" * 100_000
+    api = BatchApi(
+        httpx.AsyncClient(transport=httpx.MockTransport(lambda _: httpx.Response(400, text=echo))),
+        DLI,
+        Scrubber([token]),
+    )
+    with pytest.raises(PermanentApiError) as info:
+        await api.details(BID)
+    assert token not in info.value.message
+    assert "q" * 10 not in info.value.message
+    assert len(info.value.message) <= 200
+    assert "\n" not in info.value.message
+
+
+@pytest.mark.anyio
+async def test_log_page_longer_than_asked_keeps_its_end():
+    """A log page with more lines than asked for keeps the last ones, with ``start`` moved to match."""
+    lines = [f"l{i}" for i in range(3000)]
+    page = await api_for(Server(body={"from": 0, "total": 3000, "log": lines})).log(BID, 0, 1000)
+    assert page.lines == tuple(lines[-1000:])
+    assert page.start == 2000
+
+
+@pytest.mark.anyio
+async def test_bad_list_items_are_skipped():
+    """A list item that cannot be trusted is left out (it falls back to details); the rest are used."""
+    body = {"from": 0, "total": 3, "sessions": [_details(), "oops", _details(state=None)]}
+    page = await api_for(Server(body=body)).list(0, 10)
+    assert [s.batch_id for s in page.sessions] == [BID]

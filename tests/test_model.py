@@ -114,21 +114,41 @@ def test_numbers_for_string_fields_are_stringified():
         {"id": False, "state": "running"},
         {"id": ["b"], "state": "running"},
         {"id": "b", "state": {"name": "running"}},
-        {"id": "b", "state": "running", "log": "text"},
-        {"id": "b", "state": "running", "log": [1]},
-        {"id": "b", "state": "running", "create_time": "1700000000000"},
-        {"id": "b", "state": "running", "create_time": math.nan},
-        {"id": "b", "state": "running", "update_time": -math.inf},
-        {"id": "b", "state": "running", "update_time": False},
-        {"id": "b", "state": "running", "name": True},
-        {"id": "b", "state": "running", "queue": {"name": "q"}},
-        {"id": "b", "state": "running", "appId": [1]},
+        {"id": 10**30, "state": "running"},
+        {"id": "\ud800", "state": "running"},
+        {"id": "b" * 5000, "state": "running"},
     ],
 )
 def test_untrustworthy_objects_raise_decode_error(obj):
-    """Missing or mistyped id/state, bad log, non-numeric or non-finite times are DecodeError."""
+    """An answer without a usable id or state cannot be trusted as a whole: DecodeError."""
     with pytest.raises(DecodeError):
         decode_snapshot(obj)
+
+
+@pytest.mark.parametrize(
+    ("extra", "field", "attr", "value"),
+    [
+        ({"log": "text"}, "log", "log", ()),
+        ({"log": [1, "a"]}, "log", "log", ("a",)),
+        ({"create_time": "1700000000000"}, "create_time", "create_time", None),
+        ({"create_time": math.nan}, "create_time", "create_time", None),
+        ({"update_time": -math.inf}, "update_time", "update_time", None),
+        ({"update_time": False}, "update_time", "update_time", None),
+        ({"update_time": 10**400}, "update_time", "update_time", None),
+        ({"name": True}, "name", "name", None),
+        ({"queue": {"name": "q"}}, "queue", "queue", None),
+        ({"appId": [1]}, "appId", "app_id", None),
+        ({"appId": 10**30}, "appId", "app_id", None),
+        ({"owner": "x" * 5000}, "owner", "owner", "x" * 1024),
+        ({"state": "Weird\udcff"}, "state", "raw_state", "Weird\ufffd"),
+    ],
+)
+def test_one_bad_field_is_repaired_and_noted(extra, field, attr, value):
+    """A mistyped, out-of-range, too long or invalid-Unicode field is repaired and noted; id and state stand."""
+    snap = decode_snapshot({"id": "b", "state": "running", **extra})
+    assert getattr(snap, attr) == value
+    assert [name for name, _ in snap.repairs] == [field]
+    assert snap.batch_id == "b"
 
 
 LEAVES = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=6)

@@ -70,9 +70,17 @@ def test_full_jitter_stays_under_the_exponential_ceiling(attempt, base, cap, see
     assert 0 <= delay <= min(cap, base * 2 ** (attempt - 1))
 
 
-def test_retry_after_is_a_floor():
-    """A server's Retry-After is never undercut by the jitter."""
-    assert retry_delay(1, 0.1, 1.0, random.Random(1), 7.0) == 7.0
+def test_retry_after_is_a_floor_up_to_the_cap():
+    """A server's Retry-After is never undercut by the jitter, but never waited past the backoff cap."""
+    assert retry_delay(1, 0.1, 10.0, random.Random(1), 7.0) == 7.0
+    assert retry_delay(1, 0.1, 1.0, random.Random(1), 999_999_999.0) == 1.0
+    assert retry_delay(10**6, 0.1, 1.0, random.Random(1), None) <= 1.0
+
+
+def test_throttle_is_capped_too():
+    """A 429 with Retry-After of years (or year 9999) pauses the client for the cap at most."""
+    assert throttle_until(100.0, 0.0, 1, 0.5, 30.0, 999_999_999.0) == 130.0
+    assert throttle_until(100.0, 0.0, 10**6, 0.5, 30.0, None) == 130.0
 
 
 def test_throttle_pauses_every_request_and_never_shortens_a_pause():

@@ -31,6 +31,7 @@ from watcher.poller import Poller
 from watcher.shard import parse_shard
 from watcher.store import Store
 from watcher.transport import ApiClient, build_transport
+from watcher.untrusted import Scrubber
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
@@ -117,6 +118,14 @@ class Daemon:
         stale = max(30.0, 3 * self.cfg.watch.interval_seconds)
         return time.time() - self.board.last_progress < stale
 
+    def _not_ready(self) -> str | None:
+        if not self.board.ready:
+            return "first poll cycle not done"
+        if self.board.throttled(time.time()):
+            # readiness, not liveness: a restart would not make DLI throttle any less
+            return "throttled by the API"
+        return None
+
     def _on_progress(self, now: float) -> None:
         self.board.last_progress = now
         self.notifier.progress(now, self._status)
@@ -163,7 +172,7 @@ class Daemon:
         self.journal = Journal(self.store, self.board, self.writer.write)
         await self.journal.replay(outbox)
         async with http_client(self.cfg) as http:
-            api = BatchApi(http, self.cfg.api)
+            api = BatchApi(http, self.cfg.api, Scrubber(self.cfg.auth.secrets()))
             poller = Poller(api, self.cfg, self.board, self.journal.submit, self.stats)
             self.registry.register(BoardCollector(self.board))
             self._batch_text = partial(self._render_batches, BatchText(), poller)
@@ -181,7 +190,7 @@ class Daemon:
                 await self._shutdown()
 
     async def _start(self, tg: TaskGroup, poller: Poller, on_listen: Callable[[str, int], None] | None) -> None:
-        app = make_app(self.registry, self._batch_text, self._healthy, lambda: self.board.ready)
+        app = make_app(self.registry, self._batch_text, self._healthy, self._not_ready)
         host, port = await tg.start(serve, self.cfg.metrics.host, self.cfg.metrics.port, app)
         if on_listen is not None:
             on_listen(host, port)
@@ -209,7 +218,8 @@ class Daemon:
         rules = self.cfg.discovery
         while True:
             try:
-                found = await discover(api, poller.request, rules, self.cfg.api.flavor, self.cfg.watch.list_page_size)
+                w, flavor = self.cfg.watch, self.cfg.api.flavor
+                found = await discover(api, poller.request, rules, flavor, w.list_page_size, w.max_list_pages)
             except ApiError as exc:
                 fields = {"reason": exc.reason, "status_code": exc.status_code, "message": exc.message}
                 self._say("watcher.discovery_failed", level="warning", fields=fields)

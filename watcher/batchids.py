@@ -12,13 +12,18 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-LIVY_ID_RE = re.compile(r"^(\d+|[A-Za-z][\w.-]{0,127})$")
+# ASCII only: \d and \w would accept Arabic-Indic digits and letters of any script
+LIVY_ID_RE = re.compile(r"^(\d+|[A-Za-z][\w.-]{0,127})$", re.ASCII)
+
+
+def valid_batch_id(item: str, flavor: str) -> bool:
+    """Whether ``item`` is a well-formed batch ID for the flavor (the rule for configured and discovered IDs)."""
+    return bool((UUID_RE if flavor == "dli" else LIVY_ID_RE).fullmatch(item))
 
 
 def _add(seen: dict[str, None], item: str, flavor: str, key: str, where: str, also: str = "") -> None:
     """Validate one ID and add it to ``seen``; errors name ``key`` and say where the ID came from."""
-    pattern = UUID_RE if flavor == "dli" else LIVY_ID_RE
-    if not pattern.fullmatch(item):
+    if not valid_batch_id(item, flavor):
         raise ConfigError(key, f"{where}{item!r} is not a valid {flavor} batch ID")
     if item in seen:
         raise ConfigError(key, f"{where}duplicate batch ID {item!r}{also}")

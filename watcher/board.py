@@ -43,6 +43,12 @@ class Board:
         self.last_progress = 0.0
         self.last_successful_poll: float | None = None
         self.ready = False
+        # until when the API asked the whole client to pause (429 / APIG.0308); not ready meanwhile
+        self.throttled_until = 0.0
+
+    def throttled(self, now: float) -> bool:
+        """Whether the client is paused by the API's throttling at ``now``."""
+        return now < self.throttled_until
 
     def put(self, track: Track) -> None:
         """Store a batch's new track; a new batch swaps in a copied dict."""

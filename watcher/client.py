@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
+import anyio
 import httpx
 
 from watcher.errors import (
@@ -25,8 +26,9 @@ from watcher.errors import (
     TimeoutApiError,
     TransientApiError,
 )
-from watcher.model import Snapshot, decode_snapshot
+from watcher.model import MAX_LINE_CHARS, MAX_LOG_LINES, Snapshot, decode_snapshot
 from watcher.states import normalise
+from watcher.untrusted import NO_SECRETS, Scrubber, valid_unicode
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -35,8 +37,11 @@ if TYPE_CHECKING:
 
 THROTTLE_CODES = frozenset({"APIG.0308"})
 NOT_FOUND_CODES = frozenset({"DLI.0002", "DLI.0023"})
-MAX_MESSAGE = 200
-_INT_TEXT = re.compile(r"-?[0-9]+", re.ASCII)
+# an error body past this is not parsed as JSON: its first characters are message enough
+MAX_ERROR_JSON = 64 * 1024
+# bodies past this are parsed in a worker thread, so a large answer never stalls the loop
+THREAD_PARSE_BYTES = 256 * 1024
+MAX_COUNT = 10**15  # "from"/"total" beyond this are not counts of anything real
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,24 +63,42 @@ class ListPage:
 
 
 class BatchApi:
-    """Read-only operations on batches, for either API flavor."""
+    """Read-only operations on batches, for either API flavor.
 
-    def __init__(self, http: httpx.AsyncClient, api: ApiConfig) -> None:
+    Everything read here is untrusted: bodies are capped while they stream, URLs are built only
+    from the requested (validated) IDs, and server text is scrubbed before it goes anywhere.
+    """
+
+    def __init__(self, http: httpx.AsyncClient, api: ApiConfig, scrub: Scrubber = NO_SECRETS) -> None:
         self._http = http
         self._api = api
+        self._scrub = scrub
         prefix = f"/v2.0/{api.project_id}/batches" if api.flavor == "dli" else "/batches"
         self._base = api.endpoint.rstrip("/") + prefix
         self._urls: dict[str, httpx.URL] = {}
 
     async def details(self, batch_id: str) -> Snapshot:
         """``GET .../batches/{id}``: state, fields and the last-10-lines log window."""
-        return decode_snapshot(await self._get(self._details_url(batch_id)))
+        body, mangled = await self._get(self._details_url(batch_id))
+        snap = decode_snapshot(body)
+        if snap.batch_id != batch_id:
+            # a Livy session watched by name answers with its numeric id; any other mismatch is another batch
+            if self._api.flavor != "livy" or batch_id.isdigit():
+                raise DecodeError(f"the answer is for another batch (id {self._scrub(snap.batch_id, 80)!r})")
+            snap = replace(snap, batch_id=batch_id)
+        if mangled:
+            snap = replace(snap, repairs=(("body", "invalid UTF-8"), *snap.repairs))
+        return snap
+
+    def _url(self, batch_id: str, tail: str = "") -> str:
+        # one percent-encoded path segment, whatever the ID holds
+        return f"{self._base}/{quote(batch_id, safe='')}{tail}"
 
     def _details_url(self, batch_id: str) -> httpx.URL:
         # parsing the URL was ~10% of a poll's CPU (tests/bench), and a batch's never changes
         url = self._urls.get(batch_id)
         if url is None:
-            url = self._urls[batch_id] = httpx.URL(f"{self._base}/{batch_id}")
+            url = self._urls[batch_id] = httpx.URL(self._url(batch_id))
         return url
 
     def forget(self, batch_ids: Iterable[str]) -> None:
@@ -85,57 +108,111 @@ class BatchApi:
 
     async def state(self, batch_id: str) -> str:
         """``GET .../batches/{id}/state``: just the (normalised) state."""
-        body = _object(await self._get(f"{self._base}/{batch_id}/state"))
+        body = _object((await self._get(self._url(batch_id, "/state")))[0])
         state = body.get("state")
         if not isinstance(state, str) or not state.strip():
             raise DecodeError("field 'state' is missing or not a string")
-        return normalise(state)
+        return normalise(valid_unicode(state))[:64]
 
     async def log(self, batch_id: str, start: int | None, size: int, log_type: str | None = None) -> LogPage:
         """``GET .../batches/{id}/log?from=&size=``: a slice of the full log; without ``from``, its tail."""
+        size = min(size, MAX_LOG_LINES)
         params: dict[str, str | int] = {"size": size} if start is None else {"from": start, "size": size}
         if log_type:
             params["type"] = log_type
-        body = _object(await self._get(f"{self._base}/{batch_id}/log", params))
+        body = _object((await self._get(self._url(batch_id, "/log"), params))[0])
         lines = body.get("log")
         if not isinstance(lines, list) or not all(isinstance(x, str) for x in lines):
             raise DecodeError("field 'log' is not a list of strings")
-        return LogPage(_int(body, "from", start or 0), _int(body, "total", len(lines)), tuple(lines))
+        first = _int(body, "from", start or 0)
+        # a server that sends more than asked for: keep the end, which is where the log continues
+        dropped = max(0, len(lines) - size)
+        kept = tuple(valid_unicode(x)[:MAX_LINE_CHARS] for x in lines[dropped:])
+        return LogPage(first + dropped, _int(body, "total", len(lines)), kept)
 
     async def list(self, start: int, size: int, /, **filters: str) -> ListPage:
         """``GET .../batches``: a page of batches, filtered by queue_name/state/job_name."""
         params: dict[str, str | int] = {"from": start, "size": size}
         params.update({k: v for k, v in filters.items() if v})
-        body = _object(await self._get(self._base, params))
+        body = _object((await self._get(self._base, params))[0])
         sessions = body.get("sessions")
         if not isinstance(sessions, list):
             raise DecodeError("field 'sessions' is not a list")
-        decoded = tuple(decode_snapshot(s) for s in sessions)
-        return ListPage(_int(body, "from", start), _int(body, "total", len(decoded)), decoded)
+        decoded = tuple(_listed(s) for s in sessions[: max(size, 1)])
+        kept = tuple(s for s in decoded if s is not None)
+        return ListPage(_int(body, "from", start), _int(body, "total", len(sessions)), kept)
 
-    async def _get(self, url: str | httpx.URL, params: dict[str, str | int] | None = None) -> object:
-        with map_errors():
-            resp = await self._http.get(url, params=params, timeout=self._api.timeout_seconds)
-            await resp.aread()
-        if resp.status_code >= 400:
-            raise error_from_response(resp.status_code, resp.content, resp.headers.get("Retry-After"))
+    async def _get(self, url: str | httpx.URL, params: dict[str, str | int] | None = None) -> tuple[object, bool]:
+        """The decoded JSON body, and whether invalid UTF-8 in it had to be replaced."""
+        status, content, retry_after = await self._fetch(url, params)
+        if not 200 <= status < 300:
+            raise error_from_response(status, content, retry_after, self._scrub)
+        return await parse_json(content)
+
+    async def _fetch(self, url: str | httpx.URL, params: dict[str, str | int] | None) -> tuple[int, bytes, str | None]:
+        """Status, body and Retry-After; the body is capped while it streams (a gzip bomb stops at the cap)."""
+        cap = self._api.max_response_bytes
+        with map_errors(self._scrub):
+            request = self._http.build_request("GET", url, params=params, timeout=self._api.timeout_seconds)
+            resp = await self._http.send(request, stream=True)
+            try:
+                declared = resp.headers.get("Content-Length", "")
+                if declared.isdigit() and len(declared) < 20 and int(declared) > cap:
+                    raise DecodeError(f"response of {declared} bytes is over the {cap}-byte limit")
+                chunks, size = [], 0
+                async for chunk in resp.aiter_bytes():
+                    size += len(chunk)
+                    if size > cap:
+                        raise DecodeError(f"response is over the {cap}-byte limit")
+                    chunks.append(chunk)
+            finally:
+                await resp.aclose()
+        return resp.status_code, b"".join(chunks), resp.headers.get("Retry-After")
+
+
+def _listed(item: object) -> Snapshot | None:
+    """A list item, or None when it cannot be trusted (the batch then falls back to its details)."""
+    try:
+        return decode_snapshot(item)
+    except DecodeError:
+        return None
+
+
+async def parse_json(content: bytes) -> tuple[object, bool]:
+    """Parse a body (a large one off the loop); invalid UTF-8 becomes U+FFFD and is reported."""
+    if len(content) < THREAD_PARSE_BYTES:
+        return _parse(content)
+    return await anyio.to_thread.run_sync(_parse, content)
+
+
+def _parse(content: bytes) -> tuple[object, bool]:
+    try:
         try:
-            return json.loads(resp.content)
-        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
-            raise DecodeError(f"response is not JSON ({len(resp.content)} bytes)") from None
+            return json.loads(content), False
+        except UnicodeDecodeError:
+            return json.loads(content.decode("utf-8", "replace")), True
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
+        raise DecodeError(f"response is not JSON ({len(content)} bytes)") from None
 
 
 @contextmanager
-def map_errors() -> Iterator[None]:
-    """Translate httpx transport exceptions into the watcher's error tree."""
+def map_errors(scrub: Scrubber = NO_SECRETS) -> Iterator[None]:
+    """The one boundary where whatever a transport raises becomes the watcher's error tree."""
     try:
         yield
-    except httpx.TimeoutException as exc:
+    except ApiError:
+        raise
+    except (httpx.TimeoutException, TimeoutError) as exc:
         raise TimeoutApiError(f"request timed out ({type(exc).__name__})") from None
     except httpx.DecodingError as exc:  # a Content-Encoding (gzip, br...) body that does not decode
         raise DecodeError(f"response body could not be decoded ({type(exc).__name__})") from None
+    except httpx.RemoteProtocolError as exc:
+        detail = f"{type(exc).__name__}: {scrub(str(exc), 120)}"
+        raise ConnectApiError(f"malformed or broken HTTP response ({detail})") from None
     except httpx.RequestError as exc:  # TransportError and the rest: TooManyRedirects...
         raise ConnectApiError(f"connection failed ({type(exc).__name__})") from None
+    except Exception as exc:  # noqa: BLE001 - anything else a transport raises is one failed request, not a crash
+        raise ConnectApiError(f"transport error ({type(exc).__name__}: {scrub(str(exc), 120)})") from None
 
 
 def _object(body: object) -> dict[str, Any]:
@@ -146,19 +223,23 @@ def _object(body: object) -> dict[str, Any]:
 
 def _int(body: dict[str, Any], key: str, default: int) -> int:
     value = body.get(key, default)
-    if isinstance(value, str) and _INT_TEXT.fullmatch(value.strip()) and len(value) < 100:
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() and len(value) < 20:
         value = int(value)  # the docs type "from" as a string in one copy
     if isinstance(value, bool) or not isinstance(value, int):
         raise DecodeError(f"field {key!r} is not an integer")
+    if not 0 <= value <= MAX_COUNT:
+        raise DecodeError(f"field {key!r} is out of range")
     return value
 
 
-def parse_error_body(content: bytes) -> tuple[str | None, str]:
-    """(error code, message) from a DLI, APIG, IAM, Livy or plain-text error body."""
+def parse_error_body(content: bytes, scrub: Scrubber = NO_SECRETS) -> tuple[str | None, str]:
+    """(error code, message) from a DLI, APIG, IAM, Livy or plain-text error body, both scrubbed and short."""
     try:
+        if len(content) > MAX_ERROR_JSON:
+            raise ValueError("too large to be a JSON error")  # noqa: TRY301 - same path as unparseable
         body = json.loads(content)
     except (ValueError, RecursionError):
-        return None, content[:MAX_MESSAGE].decode("utf-8", "replace").strip()
+        return None, scrub(content[:MAX_ERROR_JSON].decode("utf-8", "replace"))
     if not isinstance(body, dict):
         return None, ""
     for candidate in (body, *(v for v in body.values() if isinstance(v, dict))):
@@ -169,8 +250,8 @@ def parse_error_body(content: bytes) -> tuple[str | None, str]:
         ):
             if code_key in candidate or msg_key in candidate:
                 code = candidate.get(code_key)
-                return (str(code) if code else None), str(candidate.get(msg_key, ""))[:MAX_MESSAGE]
-    return None, str(body.get("msg", ""))[:MAX_MESSAGE]
+                return (scrub(str(code), 64) if code else None), scrub(str(candidate.get(msg_key, "")))
+    return None, scrub(str(body.get("msg", "")))
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -192,9 +273,11 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, seconds)
 
 
-def error_from_response(status: int, content: bytes, retry_after: str | None) -> ApiError:
+def error_from_response(status: int, content: bytes, retry_after: str | None, scrub: Scrubber = NO_SECRETS) -> ApiError:
     """Classify an error response: retry, refresh auth, not found, or give up."""
-    code, message = parse_error_body(content)
+    if 300 <= status < 400:  # redirects are not followed: a body beside one is not the answer
+        return PermanentApiError(f"unexpected HTTP {status} (redirects are not followed)", status_code=status)
+    code, message = parse_error_body(content, scrub)
     kwargs: dict[str, Any] = {"status_code": status, "error_code": code}
     text = message or f"HTTP {status}"
     if status == 429 or code in THROTTLE_CODES:

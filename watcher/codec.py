@@ -12,20 +12,21 @@ from watcher.logdiff import LogTrack, StreamTrack
 from watcher.model import Snapshot
 from watcher.tracker import Track
 
-_SNAPSHOT_FIELDS = {f.name for f in fields(Snapshot)}
+_SNAPSHOT_FIELDS = {f.name for f in fields(Snapshot)} - {"repairs"}
 _JOB_FIELDS = {f.name for f in fields(JobSummary)}
 
 
 def encode_track(track: Track) -> str:
     """A Track as compact JSON."""
     data: dict[str, Any] = {f.name: getattr(track, f.name) for f in fields(Track)}
-    data["snapshot"] = asdict(track.snapshot) if track.snapshot else None
+    data["snapshot"] = _snapshot_dict(track.snapshot) if track.snapshot else None
     data["log"] = {
         "streams": {k: [list(v.tail), v.seen] for k, v in track.log.streams.items()},
         "window": list(track.log.window),
         "sectioned": track.log.sectioned,
     }
     data["warned_states"] = sorted(track.warned_states)
+    data["repaired_fields"] = sorted(track.repaired_fields)
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -43,7 +44,14 @@ def decode_track(text: str) -> Track:
         sectioned=bool(log["sectioned"]),
     )
     data["warned_states"] = frozenset(data["warned_states"])
+    data["repaired_fields"] = frozenset(data.get("repaired_fields", ()))
     return Track(**data)
+
+
+def _snapshot_dict(snap: Snapshot) -> dict[str, Any]:
+    data = asdict(snap)
+    del data["repairs"]  # what one poll had to repair; the track keeps which fields were reported
+    return data
 
 
 def _fix_log(snap: Snapshot) -> Snapshot:

@@ -41,6 +41,7 @@ class ApiConfig:
     max_attempts: int = 4
     backoff_base_seconds: float = 0.5
     backoff_max_seconds: float = 30.0
+    max_response_bytes: int = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +59,10 @@ class AuthConfig:
     project_name: str = ""
     iam_endpoint: str = ""
 
+    def secrets(self) -> tuple[str, ...]:
+        """The values that must never be printed, to mask wherever server text echoes them."""
+        return tuple(s for s in (self.access_key, self.secret_key, self.security_token, self.token, self.password) if s)
+
 
 @dataclass(frozen=True, slots=True)
 class WatchConfig:
@@ -72,6 +77,7 @@ class WatchConfig:
     not_found_interval_seconds: float = 300.0
     mode: str = "details"
     list_page_size: int = 100
+    max_list_pages: int = 1000
     shard: str = ""
 
 
@@ -147,7 +153,15 @@ def _parse_api(raw: object) -> ApiConfig:
         max_attempts=positive_int(sec, "max_attempts", 4),
         backoff_base_seconds=seconds(sec, "backoff_base_seconds", 0.5),
         backoff_max_seconds=seconds(sec, "backoff_max_seconds", 30.0),
+        max_response_bytes=_at_least(sec, "max_response_bytes", 8 * 1024 * 1024, 64 * 1024),
     )
+
+
+def _at_least(sec: Table, key: str, default: int, least: int) -> int:
+    value = positive_int(sec, key, default)
+    if value < least:
+        raise ConfigError(sec.key(key), f"must be >= {least}, got {value}")
+    return value
 
 
 def _parse_shard(sec: Table, env: Env) -> str:
@@ -176,6 +190,7 @@ def _parse_watch(raw: object, flavor: str, env: Env) -> WatchConfig:
         not_found_interval_seconds=seconds(sec, "not_found_interval_seconds", 300.0),
         mode=choice(sec, "mode", WATCH_MODES, "details"),
         list_page_size=positive_int(sec, "list_page_size", 100),
+        max_list_pages=positive_int(sec, "max_list_pages", 1000),
         shard=_parse_shard(sec, env),
     )
 

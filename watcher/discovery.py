@@ -10,6 +10,7 @@ from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
 from watcher import states
+from watcher.batchids import valid_batch_id
 from watcher.config import created_after_ms
 
 if TYPE_CHECKING:
@@ -46,9 +47,13 @@ def choose(snaps: list[Snapshot], rules: DiscoveryConfig, now: float, retention:
 
 
 async def discover(
-    api: ListApi, request: Request[ListPage], rules: DiscoveryConfig, flavor: str, page_size: int
+    api: ListApi, request: Request[ListPage], rules: DiscoveryConfig, flavor: str, page_size: int, max_pages: int
 ) -> list[Snapshot]:
-    """Listed batches of the configured queues (all of them when none are named), newest first."""
+    """Matching listed batches of the configured queues (all of them when none are named), newest first.
+
+    Each queue is read for at most ``max_pages`` pages, whatever total the server claims, and
+    only matching batches with well-formed IDs are kept: a listed ID goes into URLs later.
+    """
     after = created_after_ms(rules.created_after)
     found: list[Snapshot] = []
     for queue in rules.queues or ("",):
@@ -57,20 +62,10 @@ async def discover(
             filters["queue_name"] = queue
         if after is not None and flavor == "dli":
             filters["start"] = str(after)
-        found += await _pages(api, request, filters, page_size, rules)
-    return found
-
-
-async def _pages(
-    api: ListApi, request: Request[ListPage], filters: dict[str, str], page_size: int, rules: DiscoveryConfig
-) -> list[Snapshot]:
-    after = created_after_ms(rules.created_after)
-    found: list[Snapshot] = []
-    start, total = 0, 1
-    while start < total and sum(matches(s, rules, after) for s in found) < rules.max_batches:
-        page = await request(lambda s=start: api.list(s, page_size, **filters))  # type: ignore[misc]
-        found += page.sessions
-        start, total = start + page_size, page.total
-        if not page.sessions:
-            break
+        for page in range(max_pages):
+            start = page * page_size
+            listed = await request(lambda s=start, f=filters: api.list(s, page_size, **f))  # type: ignore[misc]
+            found += [s for s in listed.sessions if matches(s, rules, after) and valid_batch_id(s.batch_id, flavor)]
+            if len(found) >= rules.max_batches or not listed.sessions or start + page_size >= listed.total:
+                break
     return found

@@ -13,6 +13,7 @@ import structlog
 
 from watcher.events import Event, rfc3339
 from watcher.readable import ReadableRenderer
+from watcher.untrusted import valid_unicode
 
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 EventDict = MutableMapping[str, Any]
@@ -26,8 +27,17 @@ def _stamp(_: Any, method: str, event_dict: EventDict) -> EventDict:
     return head
 
 
+# JSON allows these raw inside strings, but readers that split on every Unicode line break
+# (JavaScript, Python's str.splitlines) would cut an event in two
+_LINE_BREAKS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\u0085": "\\u0085"})
+
+
 def _dumps(obj: Any, **_: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=str)
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=str)
+    if text.isascii():
+        return text
+    # a lone surrogate would fail the UTF-8 write and take the daemon with it
+    return valid_unicode(text).translate(_LINE_BREAKS)
 
 
 def configure(fmt: str, level: str, stream: TextIO | None = None) -> None:

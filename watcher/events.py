@@ -15,6 +15,7 @@ NAMES = (
     "batch.log_gap",
     "batch.changed",
     "batch.unknown_state",
+    "batch.field_repaired",
     "batch.gone",
     "batch.not_found",
     "batch.poll_failed",

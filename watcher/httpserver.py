@@ -49,9 +49,12 @@ def make_app(
     registry: CollectorRegistry,
     batches: Callable[[], str],
     healthy: Callable[[], bool],
-    ready: Callable[[], bool],
+    not_ready: Callable[[], str | None],
 ) -> Callable[..., Iterable[bytes]]:
-    """The WSGI application routing the four endpoints; ``batches`` renders the per-batch families."""
+    """The WSGI application routing the four endpoints; ``batches`` renders the per-batch families.
+
+    ``not_ready`` says why the watcher is not ready (None when it is).
+    """
 
     def app(environ: Environ, start: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "/")
@@ -64,10 +67,11 @@ def make_app(
         if path == "/healthz":
             return _text(start, "200 OK", "ok\n") if healthy() else _text(start, "503 Service Unavailable", "stalled\n")
         if path == "/readyz":
+            reason = not_ready()
             return (
                 _text(start, "200 OK", "ready\n")
-                if ready()
-                else _text(start, "503 Service Unavailable", "first poll cycle not done\n")
+                if reason is None
+                else _text(start, "503 Service Unavailable", reason + "\n")
             )
         if path == "/":
             return _text(start, "200 OK", LANDING.format(version=__version__), "text/html; charset=utf-8")

@@ -18,11 +18,16 @@ import anyio
 from watcher.store import Change, Store
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from watcher.board import Board, JobSummary
     from watcher.events import Event
     from watcher.tracker import Track
+
+
+# events are written this many at a time, with a pass of the event loop between, so a poll that
+# recovered a thousand lines does not hold up every other batch while they are written
+WRITE_CHUNK = 256
 
 
 class Journal:
@@ -38,9 +43,13 @@ class Journal:
         self._wake = anyio.Event()
 
     def submit(self, track: Track, events: list[Event], changed: bool) -> None:
-        """Take one poll's result; without a store its events go straight out."""
+        """Take one poll's result; without a store its events go straight out (a large or queued lot in chunks)."""
         if self._store is None:
-            self._write(events)
+            if self._events or len(events) > WRITE_CHUNK:
+                self._events.extend(events)  # behind what is queued, so a batch's events stay in order
+                self._wake.set()
+            else:
+                self._write(events)
             return
         if changed:
             self._tracks[track.batch_id] = track
@@ -58,7 +67,7 @@ class Journal:
     async def replay(self, outbox: dict[int, Event]) -> None:
         """Write events a previous run committed but may not have written, then acknowledge them."""
         if outbox:
-            self._write(list(outbox.values()))
+            await self._write_chunked(list(outbox.values()))
             self._written_upto = max(outbox)
             await self.commit()
 
@@ -72,6 +81,9 @@ class Journal:
     async def commit(self) -> None:
         """Commit what is pending, then write its events."""
         if self._store is None:
+            events, self._events = self._events, []
+            with anyio.CancelScope(shield=True):
+                await self._write_chunked(events)
             return
         jobs = [j for n, j in self._board.jobs.items() if self._saved_jobs.get(n) is not j]
         change = Change(list(self._tracks.values()), jobs, sorted(self._removed), self._events, self._written_upto)
@@ -79,6 +91,12 @@ class Journal:
         # once taken from the buffers, a change must reach both the file and stdout, even on shutdown
         with anyio.CancelScope(shield=True):
             last = await anyio.to_thread.run_sync(self._store.commit, change)
-        self._saved_jobs.update((j.job_name, j) for j in jobs)
-        self._write(list(change.events))
+            self._saved_jobs.update((j.job_name, j) for j in jobs)
+            await self._write_chunked(change.events)
         self._written_upto = last
+
+    async def _write_chunked(self, events: Sequence[Event]) -> None:
+        for start in range(0, len(events), WRITE_CHUNK):
+            if start:
+                await anyio.lowlevel.checkpoint()
+            self._write(list(events[start : start + WRITE_CHUNK]))

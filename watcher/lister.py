@@ -64,13 +64,16 @@ async def fetch_listed(
     request: Request[ListPage],
     wanted: Collection[str],
     page_size: int,
+    max_pages: int,
     filters: dict[str, str],
     on_found: Callable[[list[Snapshot]], Awaitable[None]],
 ) -> set[str]:
     """Hand each page's wanted batches to ``on_found`` as the page arrives; returns the IDs found.
 
     Pages are processed one by one rather than gathered, so memory stays at a few pages whatever
-    the fleet's size. A failed page just finds nothing (those batches fall back to details).
+    the fleet's size. A failed page just finds nothing (those batches fall back to details). The
+    total is the server's word: at most ``max_pages`` pages are read, by a few workers, and
+    reading stops once every wanted batch is found or a page comes back empty.
     """
     wanted = set(wanted)
     found: set[str] = set()
@@ -81,22 +84,26 @@ async def fetch_listed(
         found.update(s.batch_id for s in fresh)
         await on_found(fresh)
 
-    pages_at_once = anyio.CapacityLimiter(PAGES_IN_FLIGHT)
-
-    async def fetch(start: int) -> None:
-        async with pages_at_once:
-            try:
-                page = await request(lambda: api.list(start, page_size, **filters))
-            except ApiError:
-                return
-            await take(page)
-
     try:
         first = await request(lambda: api.list(0, page_size, **filters))
     except ApiError:
         return found
     await take(first)
+    starts = iter(range(page_size, min(first.total, page_size * max_pages), page_size))
+
+    async def worker() -> None:
+        for start in starts:
+            if len(found) >= len(wanted):
+                return
+            try:
+                page = await request(lambda s=start: api.list(s, page_size, **filters))  # type: ignore[misc]
+            except ApiError:
+                continue
+            if not page.sessions:
+                return
+            await take(page)
+
     async with anyio.create_task_group() as tg:
-        for start in range(page_size, first.total, page_size):
-            tg.start_soon(fetch, start)
+        for _ in range(PAGES_IN_FLIGHT):
+            tg.start_soon(worker)
     return found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from typing import TYPE_CHECKING
 
@@ -96,6 +97,12 @@ class SelfMetrics:
             registry=registry,
         )
         last.set_function(lambda: board.last_successful_poll or 0.0)
+        throttled = Gauge(
+            "dli_watcher_throttled",
+            "1 while the API has paused the whole client (429 / APIG.0308, Retry-After up to the backoff cap).",
+            registry=registry,
+        )
+        throttled.set_function(lambda: 1.0 if board.throttled(time.time()) else 0.0)
         self.events = PromCounter("dli_watcher_events", "Events emitted, by name.", ["event"], registry=registry)
         for name in NAMES:
             self.events.labels(name)

@@ -1,14 +1,19 @@
-"""A batch as one poll saw it, decoded strictly from the API's JSON."""
+"""A batch as one poll saw it, decoded from the API's JSON: rejected when untrustworthy, repaired field by field.
+
+An answer without a usable ``id`` or ``state`` cannot be trusted as a whole and is a DecodeError.
+Any other field that is mistyped, out of range, too long or not valid Unicode is repaired (to
+null, a bounded value, U+FFFD) and noted in ``Snapshot.repairs``, so the rest of the answer is used.
+"""
 
 from __future__ import annotations
 
-import math
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from watcher.errors import DecodeError
 from watcher.states import normalise
+from watcher.untrusted import valid_unicode
 
 # Fields whose change is reported as batch.changed: wire name -> Snapshot attribute.
 TRACKED_FIELDS = {
@@ -22,6 +27,13 @@ TRACKED_FIELDS = {
     "image": "image",
     "proxyUser": "proxy_user",
 }
+# the API shows a 10-line window; a longer list is a misbehaving server, and every kept line costs memory
+MAX_LOG_LINES = 1000
+MAX_LINE_CHARS = 16 * 1024
+MAX_FIELD_CHARS = 1024
+MAX_REQ_BODY_CHARS = 64 * 1024
+# epoch milliseconds a datetime can hold: 1970 up to the last millisecond of year 9999
+MAX_MILLIS = 253_402_300_799_999
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,81 +56,129 @@ class Snapshot:
     update_time: int | None = None
     req_body: str | None = None
     log: tuple[str, ...] = ()
+    # (wire field, problem) for each value decoding had to repair; not part of what the batch *is*
+    repairs: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
     def tracked(self) -> dict[str, str | None]:
         """The fields batch.changed compares, by wire name."""
         return {wire: getattr(self, attr) for wire, attr in TRACKED_FIELDS.items()}
 
 
-def _opt_str(obj: dict[str, Any], key: str) -> str | None:
-    value = obj.get(key)
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        # appId is typed "Array of strings" in one copy of the docs
-        return ",".join(value) or None
-    raise DecodeError(f"field {key!r} has type {type(value).__name__}")
+class _Decoder:
+    """Reads one object's fields, collecting the repairs it makes."""
 
+    def __init__(self, obj: dict[str, Any]) -> None:
+        self.obj = obj
+        self.repairs: list[tuple[str, str]] = []
 
-def _shared(obj: dict[str, Any], key: str) -> str | None:
-    """A field that thousands of batches repeat (queue, owner, kind...): one string object for all."""
-    value = _opt_str(obj, key)
-    return None if value is None else sys.intern(value)
+    def repair(self, key: str, problem: str) -> None:
+        self.repairs.append((key, problem))
 
+    def text(self, key: str, value: str, limit: int) -> str:
+        clean = valid_unicode(value)
+        if clean != value:
+            self.repair(key, "invalid unicode")
+        if len(clean) > limit:
+            self.repair(key, f"longer than {limit} characters")
+            clean = clean[:limit]
+        return clean
 
-def _opt_millis(obj: dict[str, Any], key: str) -> int | None:
-    value = obj.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise DecodeError(f"field {key!r} is not a number")
-    if isinstance(value, float) and not math.isfinite(value):  # NaN / Infinity / 1e999 parse as floats
-        raise DecodeError(f"field {key!r} is not a finite number")
-    return int(value)
+    def opt_str(self, key: str, limit: int = MAX_FIELD_CHARS) -> str | None:
+        value = self.obj.get(key)
+        if value is None or value == "":
+            return None
+        if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() >= 64:
+            self.repair(key, "out of range")
+            return None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            value = str(value)
+        elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            value = ",".join(value)  # appId is typed "Array of strings" in one copy of the docs
+        if not isinstance(value, str):
+            self.repair(key, f"unexpected type {type(self.obj.get(key)).__name__}")
+            return None
+        return self.text(key, value, limit) or None
 
+    def shared(self, key: str) -> str | None:
+        """A field thousands of batches repeat (queue, owner, kind...): one string object for all."""
+        value = self.opt_str(key)
+        return None if value is None else sys.intern(value)
 
-def _log(obj: dict[str, Any]) -> tuple[str, ...]:
-    value = obj.get("log")
-    if value is None:
-        return ()
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise DecodeError("field 'log' is not a list of strings")
-    return tuple(value)
+    def millis(self, key: str) -> int | None:
+        value = self.obj.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.repair(key, "not a number")
+            return None
+        # NaN, 1e20, year 10000, negative; comparisons, not math.isfinite, which overflows on a huge int
+        if not 0 <= value <= MAX_MILLIS:
+            self.repair(key, "out of range")
+            return None
+        return int(value)
+
+    def log(self) -> tuple[str, ...]:
+        value = self.obj.get("log")
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            self.repair("log", "not a list")
+            return ()
+        if len(value) > MAX_LOG_LINES:
+            self.repair("log", f"more than {MAX_LOG_LINES} lines")
+            value = value[-MAX_LOG_LINES:]
+        lines = [self.text("log", v, MAX_LINE_CHARS) for v in value if isinstance(v, str)]
+        if len(lines) < len(value):
+            self.repair("log", "lines that are not strings")
+        return tuple(lines)
 
 
 def _required_id(obj: dict[str, Any]) -> str:
     value = obj.get("id")
     if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
         raise DecodeError("field 'id' is missing or not a string/integer")
-    return str(value)
+    text = value if isinstance(value, str) else str(value) if value.bit_length() < 64 else ""
+    if not text or len(text) > MAX_FIELD_CHARS or valid_unicode(text) != text:
+        raise DecodeError("field 'id' is not a usable batch ID")
+    return text
+
+
+def _required_state(d: _Decoder) -> str:
+    raw = d.obj.get("state")
+    if not isinstance(raw, str) or not raw.strip():
+        raise DecodeError("field 'state' is missing or not a string")
+    return d.text("state", raw, 64)
 
 
 def decode_snapshot(obj: object) -> Snapshot:
-    """Decode a details (or list item) object; raises DecodeError on anything we cannot trust."""
+    """Decode a details (or list item) object; raises DecodeError when ``id`` or ``state`` is unusable."""
     if not isinstance(obj, dict):
         raise DecodeError(f"expected a JSON object, got {type(obj).__name__}")
-    raw_state = obj.get("state")
-    if not isinstance(raw_state, str) or not raw_state.strip():
-        raise DecodeError("field 'state' is missing or not a string")
-    return Snapshot(
-        batch_id=_required_id(obj),
+    d = _Decoder(obj)
+    batch_id = _required_id(obj)
+    raw_state = _required_state(d)
+    snap = Snapshot(
+        batch_id=batch_id,
         state=sys.intern(normalise(raw_state)),
         raw_state=sys.intern(raw_state),
-        app_id=_opt_str(obj, "appId"),
-        name=_shared(obj, "name"),
-        owner=_shared(obj, "owner"),
-        queue=_shared(obj, "queue") or _shared(obj, "cluster_name"),
-        kind=_shared(obj, "kind"),
-        sc_type=_shared(obj, "sc_type"),
-        spark_version=_shared(obj, "spark_version"),
-        image=_shared(obj, "image"),
-        proxy_user=_shared(obj, "proxyUser"),
-        create_time=_opt_millis(obj, "create_time"),
-        update_time=_opt_millis(obj, "update_time"),
-        req_body=_opt_str(obj, "req_body"),
-        log=_log(obj),
+        app_id=d.opt_str("appId"),
+        name=d.shared("name"),
+        owner=d.shared("owner"),
+        queue=d.shared("queue") or d.shared("cluster_name"),
+        kind=d.shared("kind"),
+        sc_type=d.shared("sc_type"),
+        spark_version=d.shared("spark_version"),
+        image=d.shared("image"),
+        proxy_user=d.shared("proxyUser"),
+        create_time=d.millis("create_time"),
+        update_time=d.millis("update_time"),
+        req_body=d.opt_str("req_body", MAX_REQ_BODY_CHARS),
+        log=d.log(),
     )
+    if not d.repairs:
+        return snap
+    # one note per field is enough: the event says which field, not every way it was wrong
+    first: dict[str, str] = {}
+    for key, problem in d.repairs:
+        first.setdefault(key, problem)
+    return replace(snap, repairs=tuple(first.items()))

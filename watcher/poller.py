@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 import anyio
 
 from watcher import states
-from watcher.errors import ApiError, NotFoundError, ThrottledError, TimeoutApiError, TransientApiError
+from watcher.errors import ApiError, DecodeError, NotFoundError, ThrottledError, TimeoutApiError, TransientApiError
 from watcher.lister import ListApi, fetch_listed, group_by_queue, list_filters
 from watcher.logdiff import diff_log, marker, stdout_hidden
 from watcher.schedule import Timing, first_poll, next_poll, retry_delay, sleep_for, throttle_until
@@ -179,10 +179,15 @@ class Poller:
         """List mode: read the due batches' queues page by page, then details for whatever is missing."""
         flavor, tracks = self._cfg.api.flavor, self._board.tracks
         groups, rest = group_by_queue(due, tracks, flavor)
+        w = self._cfg.watch
         for queue, members in groups.items():
             filters = list_filters(flavor, queue, members, tracks)
-            size = self._cfg.watch.list_page_size
-            found = await fetch_listed(self._api, self.request, members, size, filters, self._poll_found)
+            try:
+                found = await fetch_listed(
+                    self._api, self.request, members, w.list_page_size, w.max_list_pages, filters, self._poll_found
+                )
+            except Exception:  # noqa: BLE001 - pages we could not handle: their batches fall back to details
+                found = set()
             rest += [b for b in members if b not in found]
         # a first cycle can leave thousands here: a fixed set of workers, not a task per batch
         pending = iter(rest)
@@ -208,8 +213,12 @@ class Poller:
 
     async def _poll(self, bid: str, listed: Snapshot | None = None) -> None:
         started = self._clock()
+        old = self._board.tracks.get(bid) or Track(bid)
         try:
-            track, events, reason = await self._poll_batch(self._board.tracks.get(bid) or Track(bid), listed)
+            track, events, reason = await self._poll_batch(old, listed)
+        except Exception as exc:  # noqa: BLE001 - one answer we could not handle costs one failed poll, never the daemon
+            err = DecodeError(f"the answer could not be handled ({type(exc).__name__})")
+            track, events, reason = (*observe_failure(old, err, 1, self._clock()), err.reason)
         finally:
             self._inflight.discard(bid)
         now = self._clock()
@@ -238,12 +247,13 @@ class Poller:
         return new, events, None
 
     async def _diff_logs(self, track: Track, snap: Snapshot) -> LogResult:
+        # URLs are built from the watched ID only: the answer's own id is the server's word
         result = diff_log(track.log, snap.log)
         finishing = states.is_terminal(snap.state) and (track.state != snap.state or track.presence != "present")
         # a hidden stdout changes nothing in the window, so only the log endpoint can show its new lines
         hidden = stdout_hidden(snap.log, result.track.sectioned)
         if (result.uncertain or finishing or hidden) and self._cfg.api.log_endpoint:
-            tail = await self._fetch_log_tail(snap.batch_id)
+            tail = await self._fetch_log_tail(track.batch_id)
             if tail is not None and (any(marker(x) for x in tail[0]) or not result.track.sectioned):
                 result = diff_log(track.log, snap.log, backfill=tail[0], from_start=tail[1])
         gaps = tuple((stream, None) for stream in result.uncertain)
@@ -273,7 +283,7 @@ class Poller:
             except TransientApiError as exc:
                 err = exc
                 if isinstance(exc, ThrottledError):
-                    self._throttled_until = throttle_until(
+                    self._throttled_until = self._board.throttled_until = throttle_until(
                         self._clock(),
                         self._throttled_until,
                         attempt,

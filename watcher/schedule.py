@@ -77,15 +77,19 @@ def retained(track: Track, now: float, timing: Timing) -> bool:
 
 
 def retry_delay(attempt: int, base: float, cap: float, rng: random.Random, retry_after: float | None) -> float:
-    """Exponential backoff with full jitter, never shorter than the server's Retry-After."""
-    ceiling = min(cap, base * 2 ** max(0, attempt - 1))
+    """Exponential backoff with full jitter, never shorter than the server's Retry-After up to ``cap``.
+
+    A Retry-After past the cap (a year, or year 9999) would stop polling for good; the cap wins.
+    """
+    ceiling = min(cap, base * 2 ** max(0, min(attempt, 64) - 1))
     delay = rng.uniform(0, ceiling)
-    return max(delay, retry_after) if retry_after is not None else delay
+    return max(delay, min(retry_after, cap)) if retry_after is not None else delay
 
 
 def throttle_until(
     now: float, current: float, attempt: int, base: float, cap: float, retry_after: float | None
 ) -> float:
-    """How long every request waits after a 429/APIG.0308: Retry-After, else the backoff ceiling."""
-    pause = retry_after if retry_after is not None else min(cap, base * 2 ** max(0, attempt - 1))
+    """Until when every request waits after a 429/APIG.0308: Retry-After, else the backoff ceiling; at most ``cap``."""
+    ceiling = min(cap, base * 2 ** max(0, min(attempt, 64) - 1))
+    pause = min(retry_after, cap) if retry_after is not None else ceiling
     return max(current, now + pause)

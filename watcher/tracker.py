@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from watcher.model import Snapshot
 
 FAILURE_REPORT_INTERVAL = 60.0
+# a server inventing a new state name per poll must not grow a track (or the warnings) without end
+MAX_WARNED_STATES = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,8 @@ class Track:
     failing_since: float | None = None
     last_failure_report: float | None = None
     warned_states: frozenset[str] = frozenset()
+    # wire fields already reported as repaired (batch.field_repaired is sent once per batch and field)
+    repaired_fields: frozenset[str] = frozenset()
 
     @property
     def state(self) -> str | None:
@@ -75,8 +79,11 @@ def observe(
         out.add("batch.poll_recovered", failed_seconds=round(now - track.failing_since, 3))
     if prev is None:
         out.add("batch.discovered", **_discovered_fields(snap, include_req_body))
-    if not states.is_known(snap.state) and snap.state not in track.warned_states:
+    if _warn_state(track, snap):
         out.add("batch.unknown_state", "warning", state=snap.raw_state)
+    for name, problem in snap.repairs:
+        if name not in track.repaired_fields:
+            out.add("batch.field_repaired", "warning", field=name, problem=problem)
     if prev is not None:
         _changes(out, prev, snap)
     for stream, line in log.lines:
@@ -105,9 +112,8 @@ def _next_track(track: Track, snap: Snapshot, now: float, log: LogResult, change
         terminal_at = None
     elif changed or fresh or terminal_at is None:
         terminal_at = now
-    warned = track.warned_states
-    if not states.is_known(snap.state):
-        warned = warned | {snap.state}
+    warned = track.warned_states | {snap.state} if _warn_state(track, snap) else track.warned_states
+    repaired = track.repaired_fields | {name for name, _ in snap.repairs}
     return replace(
         track,
         seq=seq,
@@ -122,6 +128,16 @@ def _next_track(track: Track, snap: Snapshot, now: float, log: LogResult, change
         failing_since=None,
         last_failure_report=None,
         warned_states=warned,
+        repaired_fields=repaired,
+    )
+
+
+def _warn_state(track: Track, snap: Snapshot) -> bool:
+    """An undocumented state not warned about yet, while the batch has warned about few enough."""
+    return (
+        not states.is_known(snap.state)
+        and snap.state not in track.warned_states
+        and len(track.warned_states) < MAX_WARNED_STATES
     )
 
 

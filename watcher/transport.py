@@ -6,27 +6,74 @@ The watcher keeps the httpx API (auth flows, timeouts, errors); only the wire I/
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
 TRANSPORTS = ("aiohttp", "httpx")
 
 
 class _Transport(AiohttpTransport):
-    """httpx-aiohttp with one mapping fixed: a dropped connection is a connect error, not a timeout."""
+    """httpx-aiohttp that raises only httpx errors, as httpx's own transport does.
+
+    httpx-aiohttp maps a few aiohttp exceptions and lets the rest through: a bad status line,
+    a header without a colon or over 8,190 bytes arrive as ``aiohttp.ClientResponseError``, which
+    no httpx caller expects. Here they are protocol errors, and a dropped connection is a connect
+    error rather than the ``ConnectTimeout`` httpx-aiohttp makes of it.
+    """
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        """Send through aiohttp; see the class docstring for the remapped error."""
+        """Send through aiohttp, with every failure as an httpx exception (the body's too)."""
         try:
-            return await super().handle_async_request(request)
+            response = await super().handle_async_request(request)
         except httpx.ConnectTimeout as exc:
-            # httpx-aiohttp maps every aiohttp.ClientConnectionError to ConnectTimeout
             cause = exc.__cause__
             if isinstance(cause, aiohttp.ClientConnectionError) and not isinstance(cause, asyncio.TimeoutError):
                 raise httpx.ConnectError(str(exc), request=request) from cause
             raise
+        except httpx.HTTPError:
+            raise
+        except Exception as exc:  # the transport's contract is httpx errors only
+            raise _protocol_error(exc, request) from exc
+        if isinstance(response.stream, httpx.AsyncByteStream):
+            response.stream = _MappedStream(response.stream, request)
+        return response
+
+
+def _protocol_error(exc: Exception, request: httpx.Request) -> httpx.RemoteProtocolError:
+    message = exc.message if isinstance(exc, aiohttp.ClientResponseError) else str(exc)
+    return httpx.RemoteProtocolError(f"{type(exc).__name__}: {message}", request=request)
+
+
+class _MappedStream(httpx.AsyncByteStream):
+    """A response body whose read errors are httpx errors too."""
+
+    def __init__(self, inner: httpx.AsyncByteStream, request: httpx.Request) -> None:
+        self._inner, self._request = inner, request
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        """The body's chunks."""
+        try:
+            async for chunk in self._inner:
+                yield chunk
+        except httpx.HTTPError:
+            raise
+        except Exception as exc:
+            raise _protocol_error(exc, self._request) from exc
+
+    async def aclose(self) -> None:
+        """Release the connection."""
+        try:
+            await self._inner.aclose()
+        except httpx.HTTPError:
+            raise
+        except Exception as exc:
+            raise _protocol_error(exc, self._request) from exc
 
 
 def build_transport(kind: str, *, limits: httpx.Limits, verify: bool) -> httpx.AsyncBaseTransport:
