@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from watcher.errors import ConnectApiError, TransientApiError
 from watcher.model import Snapshot
-from watcher.tracker import LogResult, Track, observe, observe_failure, observe_missing
+from watcher.tracker import MAX_WARNED_STATES, LogResult, Track, observe, observe_failure, observe_missing
 
 
 def snap(state: str = "running", **kw) -> Snapshot:
@@ -63,6 +63,31 @@ class TestObserve:
             "appId": {"old": None, "new": "app-1"},
             "queue": {"old": "q", "new": "q2"},
         }
+
+    def test_repaired_fields_warn_once_per_batch_and_field(self):
+        """A field repaired on every poll is reported once; another field later gets its own one warning."""
+        bad_time = snap(repairs=(("update_time", "out of range"),))
+        track, first = observe(Track("b"), bad_time, 100.0, LogResult())
+        track, again = observe(track, bad_time, 101.0, LogResult())
+        both = snap(repairs=(("update_time", "out of range"), ("log", "invalid unicode")))
+        track, later = observe(track, both, 102.0, LogResult())
+        repaired = [[e.fields for e in ev if e.name == "batch.field_repaired"] for ev in (first, again, later)]
+        assert repaired == [
+            [{"field": "update_time", "problem": "out of range"}],
+            [],
+            [{"field": "log", "problem": "invalid unicode"}],
+        ]
+        assert [e.level for e in first if e.name == "batch.field_repaired"] == ["warning"]
+        assert track.repaired_fields == {"update_time", "log"}
+
+    def test_unknown_state_warnings_are_bounded(self):
+        """A server inventing a state per poll gets a bounded number of warnings and a bounded track."""
+        track, warned = Track("b"), 0
+        for n in range(200):
+            track, events = observe(track, snap(f"state-{n}"), 100.0 + n, LogResult())
+            warned += sum(e.name == "batch.unknown_state" for e in events)
+        assert warned == MAX_WARNED_STATES
+        assert len(track.warned_states) == MAX_WARNED_STATES
 
     def test_unknown_state_warns_once_per_value(self):
         """An undocumented state warns once per value, however often it is seen."""
