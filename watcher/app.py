@@ -15,7 +15,7 @@ import httpx
 from prometheus_client import CollectorRegistry, disable_created_metrics
 
 from watcher import __version__
-from watcher.auth import build_auth
+from watcher.auth import build_auth, scrubber
 from watcher.board import Board
 from watcher.client import BatchApi
 from watcher.discovery import choose, discover
@@ -31,7 +31,6 @@ from watcher.poller import Poller
 from watcher.shard import parse_shard
 from watcher.store import Store
 from watcher.transport import ApiClient, build_transport
-from watcher.untrusted import Scrubber
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
@@ -172,7 +171,7 @@ class Daemon:
         self.journal = Journal(self.store, self.board, self.writer.write)
         await self.journal.replay(outbox)
         async with http_client(self.cfg) as http:
-            api = BatchApi(http, self.cfg.api, Scrubber(self.cfg.auth.secrets()))
+            api = BatchApi(http, self.cfg.api, scrubber(self.cfg.auth, http.auth))
             poller = Poller(api, self.cfg, self.board, self.journal.submit, self.stats)
             self.registry.register(BoardCollector(self.board))
             self._batch_text = partial(self._render_batches, BatchText(), poller)

@@ -14,6 +14,7 @@ import httpx
 
 from watcher.errors import AuthError, ConfigError
 from watcher.signer import SignedRequest, authorization, sdk_date
+from watcher.untrusted import Scrubber
 
 if TYPE_CHECKING:
     from watcher.config import ApiConfig, AuthConfig
@@ -23,6 +24,9 @@ TOKEN_HEADER = "X-Auth-Token"  # noqa: S105 - a header name, not a secret
 # Refresh an IAM token this long before it expires (tokens live 24 h).
 REFRESH_MARGIN_SECONDS = 3600.0
 DEFAULT_TOKEN_LIFETIME = 24 * 3600.0
+# After a failed IAM login wait this long, doubling per further failure up to the maximum.
+LOGIN_BACKOFF_BASE_SECONDS = 2.0
+LOGIN_BACKOFF_MAX_SECONDS = 300.0
 
 
 class TokenAuth(httpx.Auth):
@@ -90,28 +94,88 @@ _UNSIGNED = frozenset({"accept", "accept-encoding", "connection", "user-agent", 
 
 
 class IamTokenSource:
-    """Obtains a project-scoped IAM token with a password and keeps it fresh."""
+    """Obtains a project-scoped IAM token with a password and keeps it fresh.
 
-    def __init__(self, auth: AuthConfig, http: httpx.AsyncClient, clock: Clock = time.time) -> None:
+    Logins are rationed because IAM locks a user after repeated failures, for every client of that user:
+    one login is in flight at a time, failed logins back off exponentially (``backoff_base`` doubling up
+    to ``backoff_max`` seconds), and a 401 from the API replaces a token at most once.
+    """
+
+    def __init__(
+        self,
+        auth: AuthConfig,
+        http: httpx.AsyncClient,
+        clock: Clock = time.time,
+        *,
+        backoff_base: float = LOGIN_BACKOFF_BASE_SECONDS,
+        backoff_max: float = LOGIN_BACKOFF_MAX_SECONDS,
+    ) -> None:
         self._auth, self._http, self._clock = auth, http, clock
+        self._backoff_base, self._backoff_max = backoff_base, backoff_max
         self._token: str | None = None
         self._refresh_at = 0.0
         self._lock = anyio.Lock()
-        self.issued = 0
+        self._failures = 0
+        self._failed_at = 0.0
+        self._last_error: AuthError | None = None
+        self._replacing_refused = False  # the next login replaces a token the API answered 401 to
+        self._replacement: str | None = None  # the token that login obtained: a 401 on it is not the token's fault
 
     async def token(self) -> str:
         """A valid token, fetching a new one when none is cached or it is about to expire."""
         async with self._lock:
-            if self._token is None or self._clock() >= self._refresh_at:
-                self._token, self._refresh_at = await self._fetch()
-                self.issued += 1
-            return self._token
+            return await self._current()
 
-    async def invalidate(self, token: str) -> None:
-        """Forget ``token`` after a 401, unless another request already replaced it."""
+    def tokens(self) -> tuple[str, ...]:
+        """The cached token, if any (to mask wherever server text echoes it)."""
+        return (self._token,) if self._token else ()
+
+    async def after_401(self, refused: str) -> str:
+        """The token to retry with after the API answered 401 to ``refused``: ``refused`` if a new one will not help.
+
+        ``refused`` is replaced unless another request already replaced it, or it is itself the replacement
+        for a refused token: then the API refuses the caller (permissions, project), not the token, and it is
+        kept until its normal refresh rather than logging in again on every poll.
+        """
         async with self._lock:
-            if self._token == token:
-                self._token = None
+            if refused == self._token and refused != self._replacement:
+                self._token, self._replacing_refused = None, True
+            return await self._current()
+
+    async def _current(self) -> str:
+        """The cached token, or a new one; call with the lock held so only one login is in flight."""
+        if self._token is None or self._clock() >= self._refresh_at:
+            self._token, self._refresh_at = await self._login()
+            self._replacement = self._token if self._replacing_refused else None
+            self._replacing_refused = False
+        return self._token
+
+    async def _login(self) -> tuple[str, float]:
+        """Log in to IAM, or raise at once while the backoff after failed logins lasts."""
+        now = self._clock()
+        allowed = next_login_at(self._failed_at, self._failures, self._backoff_base, self._backoff_max)
+        # a clock set back past the failure must not stretch the wait
+        if self._last_error is not None and self._failed_at <= now < allowed:
+            when = datetime.fromtimestamp(allowed, UTC).isoformat(timespec="seconds")
+            raise AuthError(
+                f"IAM login paused after {self._failures} failure(s), last: {self._last_error.message}; "
+                f"next attempt in {allowed - now:.1f} s (at {when})",
+                status_code=self._last_error.status_code,
+            )
+        try:
+            result = await self._fetch()
+        except AuthError as err:
+            self._failed(err)
+            raise
+        except BaseException:  # cancelled by a poll's deadline: a hanging IAM must not get a login per poll
+            self._failed(AuthError("IAM token request did not finish"))
+            raise
+        self._failures, self._last_error = 0, None
+        return result
+
+    def _failed(self, err: AuthError) -> None:
+        self._failures += 1
+        self._failed_at, self._last_error = self._clock(), err
 
     async def _fetch(self) -> tuple[str, float]:
         url = self._auth.iam_endpoint.rstrip("/") + "/v3/auth/tokens?nocatalog=true"
@@ -143,6 +207,16 @@ class IamTokenSource:
         return now + lifetime - min(REFRESH_MARGIN_SECONDS, lifetime / 2)
 
 
+def next_login_at(failed_at: float, failures: int, base: float, cap: float) -> float:
+    """When an IAM login may start after ``failures`` consecutive failed ones, the last at ``failed_at``.
+
+    The wait is ``base`` after one failure, doubling per further failure up to ``cap``; none after none.
+    """
+    if failures <= 0:
+        return failed_at
+    return failed_at + min(cap, base * 2.0 ** min(failures - 1, 64))  # the exponent bound avoids OverflowError
+
+
 def _iam_time(text: str) -> float:
     """Epoch seconds of an IAM timestamp such as ``2024-01-02T03:04:05.000000Z``."""
     return datetime.fromisoformat(text).timestamp()
@@ -163,25 +237,36 @@ def _iam_body(auth: AuthConfig) -> bytes:
 
 
 class PasswordAuth(httpx.Auth):
-    """``X-Auth-Token`` from an IamTokenSource; a 401 refreshes the token once and retries."""
+    """``X-Auth-Token`` from an IamTokenSource; a 401 replaces the token (once per token) and retries."""
 
     def __init__(self, source: IamTokenSource) -> None:
         self._source = source
 
     async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        """Send with the cached token; on 401 fetch a new one and try exactly once more."""
+        """Send with the cached token; on 401 try once more, only if the source has a different token."""
         token = await self._source.token()
         request.headers[TOKEN_HEADER] = token
         response = yield request
         if response.status_code == 401:
-            await self._source.invalidate(token)
-            request.headers[TOKEN_HEADER] = await self._source.token()
-            yield request
+            fresh = await self._source.after_401(token)
+            if fresh != token:
+                request.headers[TOKEN_HEADER] = fresh
+                yield request
+
+    def tokens(self) -> tuple[str, ...]:
+        """The token in use, if any: a secret obtained while running."""
+        return self._source.tokens()
 
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         """The watcher is async only."""
         raise RuntimeError("PasswordAuth needs an AsyncClient")
         yield request  # pragma: no cover
+
+
+def scrubber(auth_cfg: AuthConfig, auth: httpx.Auth | None) -> Scrubber:
+    """Masks the configured secrets and, with password auth, the IAM token in use, in server text."""
+    dynamic = auth.tokens if isinstance(auth, PasswordAuth) else None
+    return Scrubber(auth_cfg.secrets(), dynamic)
 
 
 def build_auth(api: ApiConfig, auth: AuthConfig, iam_http: httpx.AsyncClient) -> httpx.Auth | None:

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 import anyio
 
 from watcher.app import http_client
+from watcher.auth import scrubber
 from watcher.client import BatchApi
 from watcher.errors import ApiError, AuthError, NotFoundError
 from watcher.events import rfc3339_millis
-from watcher.untrusted import Scrubber
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -52,7 +52,7 @@ async def check(cfg: Config) -> list[Row]:
     """Read every configured batch once, concurrently."""
     rows: dict[str, Row] = {}
     async with http_client(cfg) as http:
-        api = BatchApi(http, cfg.api, Scrubber(cfg.auth.secrets()))
+        api = BatchApi(http, cfg.api, scrubber(cfg.auth, http.auth))
 
         async def one(bid: str) -> None:
             try:
