@@ -13,6 +13,10 @@ from watcher import states
 from watcher.batchids import valid_batch_id
 from watcher.config import created_after_ms
 
+# a discovery cycle reads newest first and stops after this many times the batches it may keep:
+# deeper pages are older batches, and a server claiming a huge total must not get a request storm
+SCAN_FACTOR = 10
+
 if TYPE_CHECKING:
     from watcher.client import ListPage
     from watcher.config import DiscoveryConfig
@@ -51,9 +55,11 @@ async def discover(
 ) -> list[Snapshot]:
     """Matching listed batches of the configured queues (all of them when none are named), newest first.
 
-    Each queue is read for at most ``max_pages`` pages, whatever total the server claims, and
-    only matching batches with well-formed IDs are kept: a listed ID goes into URLs later.
+    Each queue is read for at most ``max_pages`` pages and at most ten times ``max_batches``
+    batches, whatever total the server claims, and only matching batches with well-formed IDs are
+    kept: a listed ID goes into URLs later.
     """
+    max_pages = min(max_pages, SCAN_FACTOR * -(-rules.max_batches // page_size))
     after = created_after_ms(rules.created_after)
     found: list[Snapshot] = []
     for queue in rules.queues or ("",):
