@@ -13,8 +13,7 @@ import anyio
 import pytest
 import structlog
 
-from watcher.app import Daemon
-from watcher.config import (
+from watcher.config.settings import (
     ApiConfig,
     AuthConfig,
     Config,
@@ -23,13 +22,14 @@ from watcher.config import (
     StateConfig,
     WatchConfig,
 )
-from watcher.emit import configure
+from watcher.daemon.app import Daemon
+from watcher.output.writer import configure
 from watcher.simulator import SimAuth, SimServer, World
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    from watcher.events import Event
+    from watcher.core.events import Event
 
 
 @pytest.fixture

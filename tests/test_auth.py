@@ -11,7 +11,7 @@ import anyio
 import httpx
 import pytest
 
-from watcher.auth import (
+from watcher.api.auth import (
     AkSkAuth,
     IamTokenSource,
     PasswordAuth,
@@ -19,10 +19,10 @@ from watcher.auth import (
     build_auth,
     sign_request,
 )
-from watcher.client import BatchApi
-from watcher.config import ApiConfig, AuthConfig
+from watcher.api.client import BatchApi
+from watcher.api.signer import SignedRequest, parse_authorization, verify
+from watcher.config.settings import ApiConfig, AuthConfig
 from watcher.errors import AuthError, ConfigError
-from watcher.signer import SignedRequest, parse_authorization, verify
 from watcher.simulator import SimAuth, SimServer, World
 
 AK, SK = "AKEXAMPLE0000000000", "SKEXAMPLEsecret0000000000000000000000000"

@@ -8,8 +8,8 @@ import anyio
 import httpx
 import pytest
 
-from watcher.auth import IamTokenSource, PasswordAuth, next_login_at, scrubber
-from watcher.config import AuthConfig
+from watcher.api.auth import IamTokenSource, PasswordAuth, next_login_at, scrubber
+from watcher.config.settings import AuthConfig
 from watcher.errors import AuthError
 from watcher.simulator import SimAuth, SimServer, World
 

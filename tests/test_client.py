@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from watcher.client import (
+from watcher.api.client import (
     BatchApi,
     ListPage,
     LogPage,
@@ -23,7 +23,8 @@ from watcher.client import (
     parse_error_body,
     parse_retry_after,
 )
-from watcher.config import ApiConfig
+from watcher.config.settings import ApiConfig
+from watcher.core.untrusted import Scrubber
 from watcher.errors import (
     ApiError,
     AuthError,
@@ -35,7 +36,6 @@ from watcher.errors import (
     TimeoutApiError,
     TransientApiError,
 )
-from watcher.untrusted import Scrubber
 
 PID = "0123456789abcdef0123456789abcdef"
 BID = "0a324461-d9d9-45da-a52a-3b3c7a3d809e"

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from watcher.batchids import parse_batch_ids, read_batch_ids_file
-from watcher.config import (
+from watcher.config.batchids import parse_batch_ids, read_batch_ids_file
+from watcher.config.settings import (
     DEFAULT_PATH,
     ApiConfig,
     AuthConfig,

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from watcher.readable import ReadableRenderer
+from watcher.output.readable import ReadableRenderer
 
 pytestmark = pytest.mark.slow
 

@@ -15,7 +15,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from watcher import config as watcher_config
+from watcher.config import settings as watcher_config
 from watcher.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]

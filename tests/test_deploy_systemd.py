@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.tools import require, run
-from watcher import config as watcher_config
+from watcher.config import settings as watcher_config
 
 
 def systemd_analyze() -> str:

@@ -8,9 +8,9 @@ import anyio
 import pytest
 
 from tests.conftest import make_config, start_watch
-from watcher.config import DiscoveryConfig
-from watcher.discovery import choose, matches
-from watcher.model import Snapshot
+from watcher.config.settings import DiscoveryConfig
+from watcher.core.model import Snapshot
+from watcher.daemon.discovery import choose, matches
 
 NOW_MS = 1_800_000_000_000
 

@@ -8,10 +8,10 @@ from dataclasses import replace
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from watcher.exposition import BatchText, body
-from watcher.model import Snapshot
-from watcher.schedule import Timing
-from watcher.tracker import Track
+from watcher.core.model import Snapshot
+from watcher.core.schedule import Timing
+from watcher.core.tracker import Track
+from watcher.metrics.exposition import BatchText, body
 
 TIMING = Timing(interval=15.0, terminal_grace=120.0, retention=3600.0, not_found_interval=300.0)
 

@@ -19,7 +19,7 @@ import pytest
 
 from tests.hostile import BAD, BASE, EVIL_IDS, GOOD, IAM_PATH, MODES, OTHER, PROJECT, HostileServer, Seen
 from tests.tools import promtool
-from watcher.states import METRIC_STATES
+from watcher.core.states import METRIC_STATES
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

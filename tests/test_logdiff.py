@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from watcher.logdiff import WINDOW_SIZE, LogTrack, diff_log, split_window, stdout_hidden
+from watcher.core.logdiff import WINDOW_SIZE, LogTrack, diff_log, split_window, stdout_hidden
 
 DLI = ("stdout: ", "stderr: ", "YARN Diagnostics: ")
 LIVY = ("stdout: ", "\nstderr: ", "\nYARN Diagnostics: ")

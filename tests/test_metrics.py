@@ -12,8 +12,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import make_config, start_watch
-from watcher.metrics import transitions_family
-from watcher.states import METRIC_STATES
+from watcher.core.states import METRIC_STATES
+from watcher.metrics.collectors import transitions_family
 
 pytestmark = pytest.mark.anyio
 

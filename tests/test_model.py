@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from watcher.core.model import TRACKED_FIELDS, Snapshot, decode_snapshot
 from watcher.errors import DecodeError
-from watcher.model import TRACKED_FIELDS, Snapshot, decode_snapshot
 
 
 def test_minimal_object_decodes_with_defaults():

@@ -13,16 +13,16 @@ from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from watcher.client import _parse
-from watcher.codec import decode_track, encode_track
-from watcher.emit import EventWriter, configure
+from watcher.api.client import _parse
+from watcher.core.logdiff import diff_log
+from watcher.core.model import decode_snapshot
+from watcher.core.schedule import Timing
+from watcher.core.tracker import LogResult, Track, observe
+from watcher.daemon.codec import decode_track, encode_track
+from watcher.daemon.store import Change, Store
 from watcher.errors import DecodeError
-from watcher.exposition import BatchText, body
-from watcher.logdiff import diff_log
-from watcher.model import decode_snapshot
-from watcher.schedule import Timing
-from watcher.store import Change, Store
-from watcher.tracker import LogResult, Track, observe
+from watcher.metrics.exposition import BatchText, body
+from watcher.output.writer import EventWriter, configure
 
 BID = "0a324461-d9d9-45da-a52a-3b3c7a3d809e"
 NOW = 1_800_000_000.0

@@ -8,8 +8,8 @@ import uuid
 from hypothesis import given
 from hypothesis import strategies as st
 
-from watcher.model import Snapshot
-from watcher.schedule import (
+from watcher.core.model import Snapshot
+from watcher.core.schedule import (
     MAX_SLEEP,
     TICK,
     Timing,
@@ -21,7 +21,7 @@ from watcher.schedule import (
     sleep_for,
     throttle_until,
 )
-from watcher.tracker import Track
+from watcher.core.tracker import Track
 
 TIMING = Timing(interval=15.0, terminal_grace=120.0, retention=3600.0, not_found_interval=300.0)
 

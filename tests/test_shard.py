@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from watcher.config import parse
+from watcher.config.settings import parse
+from watcher.core.shard import Shard, parse_shard
 from watcher.errors import ConfigError
-from watcher.shard import Shard, parse_shard
 
 IDS = [str(uuid.UUID(int=i * 7919 + 12345, version=4)) for i in range(3000)]
 

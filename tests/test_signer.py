@@ -16,8 +16,8 @@ from huaweicloudsdkcore.signer.signer import Signer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from watcher.auth import sign_request
-from watcher.signer import (
+from watcher.api.auth import sign_request
+from watcher.api.signer import (
     EMPTY_SHA256,
     SignedRequest,
     authorization,

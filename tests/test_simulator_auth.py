@@ -16,7 +16,7 @@ from huaweicloudsdkdli.v1 import (
     ShowSparkJobStatusRequest,
 )
 
-from watcher.signer import SignedRequest, authorization, sdk_date
+from watcher.api.signer import SignedRequest, authorization, sdk_date
 from watcher.simulator import SimAuth, SimServer, World
 
 AK, SK = "AKEXAMPLE0000000000", "SKEXAMPLEsecret0000000000000000000000000"

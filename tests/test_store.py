@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import sqlite3
 
-from watcher.board import JobSummary
-from watcher.codec import encode_track
-from watcher.events import Event
-from watcher.logdiff import LogTrack, StreamTrack
-from watcher.model import Snapshot
-from watcher.store import SCHEMA_VERSION, Change, Store
-from watcher.tracker import Track
+from watcher.core.board import JobSummary
+from watcher.core.events import Event
+from watcher.core.logdiff import LogTrack, StreamTrack
+from watcher.core.model import Snapshot
+from watcher.core.tracker import Track
+from watcher.daemon.codec import encode_track
+from watcher.daemon.store import SCHEMA_VERSION, Change, Store
 
 
 def sample_track(bid: str = "b1", seq: int = 3) -> Track:

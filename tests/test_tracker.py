@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from watcher.core.model import Snapshot
+from watcher.core.tracker import MAX_WARNED_STATES, LogResult, Track, observe, observe_failure, observe_missing
 from watcher.errors import ConnectApiError, TransientApiError
-from watcher.model import Snapshot
-from watcher.tracker import MAX_WARNED_STATES, LogResult, Track, observe, observe_failure, observe_missing
 
 
 def snap(state: str = "running", **kw) -> Snapshot:

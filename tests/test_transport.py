@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from watcher.transport import ApiClient
+from watcher.api.transport import ApiClient
 
 pytestmark = pytest.mark.anyio
 

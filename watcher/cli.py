@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 import anyio
 
 from watcher import __version__
-from watcher.config import Config, default_path, load
-from watcher.emit import configure
+from watcher.config.settings import Config, default_path, load
 from watcher.errors import ConfigError
+from watcher.output.writer import configure
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -45,7 +45,7 @@ def _load(path: str | None) -> Config:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from watcher.app import Daemon
+    from watcher.daemon.app import Daemon
 
     cfg = _load(args.config)
     configure(cfg.events.format, cfg.events.level)
@@ -55,7 +55,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from watcher.check import auth_failure, check, render_json, render_table
+    from watcher.commands.check import auth_failure, check, render_json, render_table
 
     cfg = _load(args.config)
     rows = anyio.run(check, cfg)
@@ -69,7 +69,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from watcher.demo import run_demo
+    from watcher.commands.demo import run_demo
 
     return run_demo(forever=args.forever, listen=args.listen, json_events=args.json)
 

@@ -468,7 +468,7 @@ def has_list_mode() -> bool:
 
 def watcher_tick() -> float:
     """The scheduler tick of the watcher being benchmarked (0 when it has none)."""
-    return float(ask_watcher("import watcher.schedule as s; print(getattr(s, 'TICK', 0.0))"))
+    return float(ask_watcher("import watcher.core.schedule as s; print(getattr(s, 'TICK', 0.0))"))
 
 
 def fmt(value: float | None, spec: str = ".0f") -> str:

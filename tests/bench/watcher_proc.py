@@ -33,15 +33,15 @@ import anyio
 import psutil
 from benchstats import summary_ms
 
-from watcher.app import Daemon
-from watcher.config import ApiConfig, AuthConfig, Config, EventsConfig, MetricsConfig, StateConfig, WatchConfig
-from watcher.emit import configure
-from watcher.poller import Poller
+from watcher.config.settings import ApiConfig, AuthConfig, Config, EventsConfig, MetricsConfig, StateConfig, WatchConfig
+from watcher.daemon.app import Daemon
+from watcher.daemon.poller import Poller
+from watcher.output.writer import configure
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from watcher.events import Event
+    from watcher.core.events import Event
 
 DEVNULL = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - the event stream's sink, for the process's life
 

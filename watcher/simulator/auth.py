@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
-from watcher.signer import DATE_FORMAT, SignedRequest, parse_authorization, verify
+from watcher.api.signer import DATE_FORMAT, SignedRequest, parse_authorization, verify
 from watcher.simulator import replies
 
 if TYPE_CHECKING:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from watcher.core.states import normalise
 from watcher.simulator.params import lenient_int
-from watcher.states import normalise
 
 if TYPE_CHECKING:
     from watcher.simulator.world import World

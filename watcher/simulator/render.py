@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from watcher.states import is_terminal, normalise
+from watcher.core.states import is_terminal, normalise
 
 if TYPE_CHECKING:
     from watcher.simulator.batch import SimBatch

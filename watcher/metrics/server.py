@@ -16,7 +16,7 @@ import anyio
 from prometheus_client.exposition import ThreadingWSGIServer
 
 from watcher import __version__
-from watcher.exposition import body
+from watcher.metrics.exposition import body
 
 if TYPE_CHECKING:
     from anyio.abc import TaskStatus

@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from watcher.store import Change, Store
+from watcher.daemon.store import Change, Store
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    from watcher.board import Board, JobSummary
-    from watcher.events import Event
-    from watcher.tracker import Track
+    from watcher.core.board import Board, JobSummary
+    from watcher.core.events import Event
+    from watcher.core.tracker import Track
 
 
 # events are written this many at a time, with a pass of the event loop between, so a poll that

@@ -11,8 +11,8 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from watcher.events import Event
-    from watcher.tracker import Track
+    from watcher.core.events import Event
+    from watcher.core.tracker import Track
 
 
 @dataclass(frozen=True, slots=True)

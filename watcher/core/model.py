@@ -11,9 +11,9 @@ import sys
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from watcher.core.states import normalise
+from watcher.core.untrusted import valid_unicode
 from watcher.errors import DecodeError
-from watcher.states import normalise
-from watcher.untrusted import valid_unicode
 
 # Fields whose change is reported as batch.changed: wire name -> Snapshot attribute.
 TRACKED_FIELDS = {

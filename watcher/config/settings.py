@@ -11,11 +11,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from watcher.batchids import merge_file_ids, parse_batch_ids
-from watcher.credentials import auth_fields
+from watcher.config.batchids import merge_file_ids, parse_batch_ids
+from watcher.config.credentials import auth_fields
+from watcher.config.tomltable import Table, choice, did_you_mean, positive_int, seconds, url
+from watcher.core.shard import parse_shard
 from watcher.errors import ConfigError
-from watcher.shard import parse_shard
-from watcher.tomltable import Table, choice, did_you_mean, positive_int, seconds, url
 
 DEFAULT_PATH = "/etc/dli-watcher/config.toml"
 DEFAULT_PORT = 19847

@@ -12,16 +12,16 @@ from typing import TYPE_CHECKING
 
 from prometheus_client.exposition import choose_encoder
 
-from watcher import states
-from watcher.schedule import retained
+from watcher.core import states
+from watcher.core.schedule import retained
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from prometheus_client import CollectorRegistry
 
-    from watcher.schedule import Timing
-    from watcher.tracker import Track
+    from watcher.core.schedule import Timing
+    from watcher.core.tracker import Track
 
 FAMILIES = (
     ("dli_batch_info", "Batch metadata that does not change; always 1."),

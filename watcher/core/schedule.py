@@ -7,12 +7,12 @@ import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from watcher import states
+from watcher.core import states
 
 if TYPE_CHECKING:
     import random
 
-    from watcher.tracker import Track
+    from watcher.core.tracker import Track
 
 # the scheduler wakes at most once per tick, so the polls due within one start together: at 400
 # polls/s one wake and one event-loop pass serve ~20 polls (tests/bench: ~540 -> ~375 µs CPU per poll)

@@ -9,19 +9,19 @@ from __future__ import annotations
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
-from watcher import states
-from watcher.batchids import valid_batch_id
-from watcher.config import created_after_ms
+from watcher.config.batchids import valid_batch_id
+from watcher.config.settings import created_after_ms
+from watcher.core import states
 
 # a discovery cycle reads newest first and stops after this many times the batches it may keep:
 # deeper pages are older batches, and a server claiming a huge total must not get a request storm
 SCAN_FACTOR = 10
 
 if TYPE_CHECKING:
-    from watcher.client import ListPage
-    from watcher.config import DiscoveryConfig
-    from watcher.lister import ListApi, Request
-    from watcher.model import Snapshot
+    from watcher.api.client import ListPage
+    from watcher.config.settings import DiscoveryConfig
+    from watcher.core.model import Snapshot
+    from watcher.daemon.lister import ListApi, Request
 
 
 def matches(snap: Snapshot, rules: DiscoveryConfig, after_ms: int | None) -> bool:

@@ -12,12 +12,12 @@ from urllib.parse import parse_qsl
 import anyio
 import httpx
 
+from watcher.api.signer import SignedRequest, authorization, sdk_date
+from watcher.core.untrusted import Scrubber
 from watcher.errors import AuthError, ConfigError
-from watcher.signer import SignedRequest, authorization, sdk_date
-from watcher.untrusted import Scrubber
 
 if TYPE_CHECKING:
-    from watcher.config import ApiConfig, AuthConfig
+    from watcher.config.settings import ApiConfig, AuthConfig
 
 Clock = Callable[[], float]
 TOKEN_HEADER = "X-Auth-Token"  # noqa: S105 - a header name, not a secret

@@ -8,17 +8,17 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from watcher.app import http_client
-from watcher.auth import scrubber
-from watcher.client import BatchApi
+from watcher.api.auth import scrubber
+from watcher.api.client import BatchApi
+from watcher.core.events import rfc3339_millis
+from watcher.daemon.app import http_client
 from watcher.errors import ApiError, AuthError, NotFoundError
-from watcher.events import rfc3339_millis
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from watcher.config import Config
-    from watcher.model import Snapshot
+    from watcher.config.settings import Config
+    from watcher.core.model import Snapshot
 
 
 @dataclass(frozen=True, slots=True)

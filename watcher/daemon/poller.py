@@ -14,23 +14,23 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import anyio
 
-from watcher import states
+from watcher.core import states
+from watcher.core.logdiff import diff_log, marker, stdout_hidden
+from watcher.core.schedule import Timing, first_poll, next_poll, retry_delay, sleep_for, throttle_until
+from watcher.core.tracker import LogResult, Track, observe, observe_failure, observe_missing
+from watcher.daemon.lister import ListApi, fetch_listed, group_by_queue, list_filters
 from watcher.errors import ApiError, DecodeError, NotFoundError, ThrottledError, TimeoutApiError, TransientApiError
-from watcher.lister import ListApi, fetch_listed, group_by_queue, list_filters
-from watcher.logdiff import diff_log, marker, stdout_hidden
-from watcher.schedule import Timing, first_poll, next_poll, retry_delay, sleep_for, throttle_until
-from watcher.tracker import LogResult, Track, observe, observe_failure, observe_missing
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable
 
     from anyio.abc import TaskGroup
 
-    from watcher.board import Board
-    from watcher.client import LogPage
-    from watcher.config import Config
-    from watcher.events import Event
-    from watcher.model import Snapshot
+    from watcher.api.client import LogPage
+    from watcher.config.settings import Config
+    from watcher.core.board import Board
+    from watcher.core.events import Event
+    from watcher.core.model import Snapshot
 
 T = TypeVar("T")
 BACKFILL_MAX = 1000

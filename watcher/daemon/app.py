@@ -15,29 +15,29 @@ import httpx
 from prometheus_client import CollectorRegistry, disable_created_metrics
 
 from watcher import __version__
-from watcher.auth import build_auth, scrubber
-from watcher.board import Board
-from watcher.client import BatchApi
-from watcher.discovery import choose, discover
-from watcher.emit import EventWriter
+from watcher.api.auth import build_auth, scrubber
+from watcher.api.client import BatchApi
+from watcher.api.transport import ApiClient, build_transport
+from watcher.core.board import Board
+from watcher.core.events import Event
+from watcher.core.shard import parse_shard
+from watcher.daemon.discovery import choose, discover
+from watcher.daemon.journal import Journal
+from watcher.daemon.notify import Notifier
+from watcher.daemon.poller import Poller
+from watcher.daemon.store import Store
 from watcher.errors import ApiError, ConfigError
-from watcher.events import Event
-from watcher.exposition import BatchText
-from watcher.httpserver import make_app, serve
-from watcher.journal import Journal
-from watcher.metrics import BoardCollector, SelfMetrics
-from watcher.notify import Notifier
-from watcher.poller import Poller
-from watcher.shard import parse_shard
-from watcher.store import Store
-from watcher.transport import ApiClient, build_transport
+from watcher.metrics.collectors import BoardCollector, SelfMetrics
+from watcher.metrics.exposition import BatchText
+from watcher.metrics.server import make_app, serve
+from watcher.output.writer import EventWriter
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 
     from anyio.abc import TaskGroup
 
-    from watcher.config import Config
+    from watcher.config.settings import Config
 
 STOP_GRACE_SECONDS = 5.0
 

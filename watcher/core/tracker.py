@@ -9,14 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from watcher import states
-from watcher.events import Event, rfc3339_millis
-from watcher.logdiff import LogTrack
-from watcher.redact import redact_req_body
+from watcher.core import states
+from watcher.core.events import Event, rfc3339_millis
+from watcher.core.logdiff import LogTrack
+from watcher.core.redact import redact_req_body
 
 if TYPE_CHECKING:
+    from watcher.core.model import Snapshot
     from watcher.errors import ApiError
-    from watcher.model import Snapshot
 
 FAILURE_REPORT_INTERVAL = 60.0
 # a server inventing a new state name per poll must not grow a track (or the warnings) without end

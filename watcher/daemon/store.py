@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from watcher.codec import decode_event, decode_job, decode_track, encode_event, encode_job, encode_track
+from watcher.daemon.codec import decode_event, decode_job, decode_track, encode_event, encode_job, encode_track
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    from watcher.board import JobSummary
-    from watcher.events import Event
-    from watcher.tracker import Track
+    from watcher.core.board import JobSummary
+    from watcher.core.events import Event
+    from watcher.core.tracker import Track
 
 SCHEMA_VERSION = 2
 MIGRATIONS: dict[int, tuple[str, ...]] = {

@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from watcher.app import Daemon
-from watcher.config import (
+from watcher.config.settings import (
     ApiConfig,
     AuthConfig,
     Config,
@@ -20,14 +19,15 @@ from watcher.config import (
     WatchConfig,
     parse_listen,
 )
-from watcher.emit import configure
+from watcher.daemon.app import Daemon
+from watcher.output.writer import configure
 from watcher.simulator import ScenarioPlayer, SimAuth, SimServer, World, demo_scenario
 from watcher.simulator.cli import EXAMPLE_AK, EXAMPLE_SK
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from watcher.events import Event
+    from watcher.core.events import Event
 
 INTERVAL = 2.0
 # after the story's last step: enough polls for the watcher to see it and capture the final logs

@@ -14,9 +14,9 @@ import anyio
 from watcher.errors import ApiError
 
 if TYPE_CHECKING:
-    from watcher.client import ListPage
-    from watcher.model import Snapshot
-    from watcher.tracker import Track
+    from watcher.api.client import ListPage
+    from watcher.core.model import Snapshot
+    from watcher.core.tracker import Track
 
 T = TypeVar("T")
 # a page is ~100 decoded batches; a few in flight keep the request pipeline busy without holding dozens

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from watcher.config.tomltable import Table, choice, url
 from watcher.errors import ConfigError
-from watcher.tomltable import Table, choice, url
 
 Env = Mapping[str, str]
 AUTH_METHODS = ("aksk", "token", "password", "none")

@@ -11,13 +11,14 @@ from prometheus_client import Counter as PromCounter
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from watcher import __version__, states
-from watcher.events import NAMES, Event
+from watcher import __version__
+from watcher.core import states
+from watcher.core.events import NAMES, Event
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
-    from watcher.board import Board, JobSummary
+    from watcher.core.board import Board, JobSummary
 
 REASONS = ("timeout", "connect", "http", "throttled", "auth", "decode")
 

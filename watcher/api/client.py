@@ -15,6 +15,9 @@ from urllib.parse import quote
 import anyio
 import httpx
 
+from watcher.core.model import MAX_LINE_CHARS, MAX_LOG_LINES, Snapshot, decode_snapshot
+from watcher.core.states import normalise
+from watcher.core.untrusted import NO_SECRETS, Scrubber, valid_unicode
 from watcher.errors import (
     ApiError,
     AuthError,
@@ -26,14 +29,11 @@ from watcher.errors import (
     TimeoutApiError,
     TransientApiError,
 )
-from watcher.model import MAX_LINE_CHARS, MAX_LOG_LINES, Snapshot, decode_snapshot
-from watcher.states import normalise
-from watcher.untrusted import NO_SECRETS, Scrubber, valid_unicode
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
-    from watcher.config import ApiConfig
+    from watcher.config.settings import ApiConfig
 
 THROTTLE_CODES = frozenset({"APIG.0308"})
 NOT_FOUND_CODES = frozenset({"DLI.0002", "DLI.0023"})

@@ -11,9 +11,9 @@ from typing import Any, TextIO
 
 import structlog
 
-from watcher.events import Event, rfc3339
-from watcher.readable import ReadableRenderer
-from watcher.untrusted import valid_unicode
+from watcher.core.events import Event, rfc3339
+from watcher.core.untrusted import valid_unicode
+from watcher.output.readable import ReadableRenderer
 
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 EventDict = MutableMapping[str, Any]

@@ -6,11 +6,11 @@ import json
 from dataclasses import asdict, fields, replace
 from typing import Any
 
-from watcher.board import JobSummary
-from watcher.events import Event
-from watcher.logdiff import LogTrack, StreamTrack
-from watcher.model import Snapshot
-from watcher.tracker import Track
+from watcher.core.board import JobSummary
+from watcher.core.events import Event
+from watcher.core.logdiff import LogTrack, StreamTrack
+from watcher.core.model import Snapshot
+from watcher.core.tracker import Track
 
 _SNAPSHOT_FIELDS = {f.name for f in fields(Snapshot)} - {"repairs"}
 _JOB_FIELDS = {f.name for f in fields(JobSummary)}

@@ -1,0 +1,1 @@
+"""The pure core: states, decoding, the log diff, the per-batch state machine, scheduling. No I/O, no clock."""

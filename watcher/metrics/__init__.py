@@ -1,0 +1,1 @@
+"""Prometheus metrics: collectors, the /metrics exposition and the HTTP endpoints."""

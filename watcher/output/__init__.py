@@ -1,0 +1,1 @@
+"""The event stream on stdout: the JSON writer and the readable renderer."""
