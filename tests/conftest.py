@@ -11,11 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 import pytest
-import structlog
 
+from watcher.config.credentials import AuthConfig
 from watcher.config.settings import (
     ApiConfig,
-    AuthConfig,
     Config,
     EventsConfig,
     MetricsConfig,
@@ -23,7 +22,7 @@ from watcher.config.settings import (
     WatchConfig,
 )
 from watcher.daemon.app import Daemon
-from watcher.output.writer import configure
+from watcher.output.writer import EventWriter
 from watcher.simulator import SimAuth, SimServer, World
 
 if TYPE_CHECKING:
@@ -35,12 +34,6 @@ if TYPE_CHECKING:
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture(autouse=True)
-def _reset_structlog() -> Iterator[None]:
-    yield
-    structlog.reset_defaults()
 
 
 @contextmanager
@@ -99,9 +92,9 @@ class WatchRun:
 
     def __init__(self, cfg: Config, reload: Callable[[], Config] | None = None) -> None:
         self.out = io.StringIO()
-        configure("json", cfg.events.level, self.out)
         self.events: list[Event] = []
-        self.daemon = Daemon(cfg, reload or (lambda: cfg), {}, on_event=self.events.append)
+        writer = EventWriter.for_format("json", cfg.events.level, self.out)
+        self.daemon = Daemon(cfg, reload or (lambda: cfg), {}, on_event=self.events.append, writer=writer)
         self.stopped = anyio.Event()
         self.address: tuple[str, int] | None = None
 

@@ -21,7 +21,8 @@ from watcher.api.auth import (
 )
 from watcher.api.client import BatchApi
 from watcher.api.signer import SignedRequest, parse_authorization, verify
-from watcher.config.settings import ApiConfig, AuthConfig
+from watcher.config.credentials import AuthConfig
+from watcher.config.settings import ApiConfig
 from watcher.errors import AuthError, ConfigError
 from watcher.simulator import SimAuth, SimServer, World
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from watcher.api.auth import IamTokenSource, PasswordAuth, next_login_at, scrubber
-from watcher.config.settings import AuthConfig
+from watcher.config.credentials import AuthConfig
 from watcher.errors import AuthError
 from watcher.simulator import SimAuth, SimServer, World
 

@@ -447,7 +447,7 @@ def test_sharded_config_parses_as_shard_zero_of_three(sharded: list[dict[str, An
     assert pod == "dli-watcher"
 
     config = watcher_config.parse(data, {**secrets, "HOSTNAME": f"{pod}-0"})
-    assert config.watch.shard == "0/3"
+    assert str(config.watch.shard) == "0/3"
     assert config.watch.mode == "list"
     assert config.discovery.enabled
     assert config.auth.access_key == secret["stringData"]["access_key"]
@@ -455,7 +455,7 @@ def test_sharded_config_parses_as_shard_zero_of_three(sharded: list[dict[str, An
     assert config.events.format == "json"
     replicas = statefulset["spec"]["replicas"]
     last = watcher_config.parse(data, {**secrets, "HOSTNAME": f"{pod}-{replicas - 1}"})
-    assert last.watch.shard == f"{replicas - 1}/{replicas}"
+    assert str(last.watch.shard) == f"{replicas - 1}/{replicas}"
     # A pod beyond n (replicas raised without the shard) refuses to start rather than watch nothing.
     with pytest.raises(ConfigError):
         watcher_config.parse(data, {**secrets, "HOSTNAME": f"{pod}-{replicas}"})

@@ -9,8 +9,9 @@ import pytest
 
 from tests.conftest import make_config, start_watch
 from watcher.config.settings import DiscoveryConfig
+from watcher.core.flavor import DLI
 from watcher.core.model import Snapshot
-from watcher.daemon.discovery import choose, matches
+from watcher.core.selection import choose, discovery_pages, keep_listed, matches
 
 NOW_MS = 1_800_000_000_000
 
@@ -22,14 +23,23 @@ def snap(bid, *, queue="q1", name="etl-daily", owner="alice", created=NOW_MS, st
 class TestRules:
     def test_each_rule_filters(self):
         """Queue, job-name pattern, owner and created_after each exclude what they should."""
-        rules = DiscoveryConfig(
-            enabled=True, queues=("q1",), job_name="etl-*", owner="alice", created_after="2027-01-15T08:00:00Z"
-        )
-        assert matches(snap("a"), rules, NOW_MS - 1)
-        assert not matches(snap("b", queue="q2"), rules, None)
-        assert not matches(snap("c", name="ml-train"), rules, None)
-        assert not matches(snap("d", owner="bob"), rules, None)
-        assert not matches(snap("e", created=NOW_MS - 10), rules, NOW_MS)
+        rules = DiscoveryConfig(enabled=True, queues=("q1",), job_name="etl-*", owner="alice", created_after_ms=NOW_MS)
+        assert matches(snap("a"), rules)
+        assert not matches(snap("b", queue="q2"), rules)
+        assert not matches(snap("c", name="ml-train"), rules)
+        assert not matches(snap("d", owner="bob"), rules)
+        assert not matches(snap("e", created=NOW_MS - 10), rules)
+
+    def test_listed_ids_must_pass_the_flavor_rule(self):
+        """A listed batch whose ID is not a well-formed DLI ID is never kept: it would go into URLs."""
+        good = "0a324461-d9d9-45da-a52a-3b3c7a3d809e"
+        listed = [snap(good), snap("/admin/secrets?x="), snap("../x")]
+        assert [s.batch_id for s in keep_listed(listed, DiscoveryConfig(enabled=True), DLI)] == [good]
+
+    def test_a_cycle_reads_a_bounded_number_of_pages(self):
+        """Ten times max_batches at most, and never past watch.max_list_pages, whatever total is claimed."""
+        assert discovery_pages(DiscoveryConfig(max_batches=100), 100, 1000) == 10
+        assert discovery_pages(DiscoveryConfig(max_batches=1000), 100, 50) == 50
 
     def test_newest_first_capped_and_old_finished_dropped(self):
         """The newest matches win the cap; a batch finished longer ago than the retention is left out."""

@@ -9,11 +9,8 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from watcher.core.model import Snapshot
-from watcher.core.schedule import Timing
 from watcher.core.tracker import Track
 from watcher.metrics.exposition import BatchText, body
-
-TIMING = Timing(interval=15.0, terminal_grace=120.0, retention=3600.0, not_found_interval=300.0)
 
 
 def track(bid: str = "b1", name: str = 'we"ird\\job\nname', state: str = "running") -> Track:
@@ -42,7 +39,7 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 def test_values_and_escaped_labels_parse_back_exactly():
     """Label values with quotes, backslashes and newlines survive; every value is what the track says."""
-    text = BatchText().render([track()], now=1_700_000_200.5, timing=TIMING)
+    text = BatchText().render([track()], now=1_700_000_200.5)
     got = samples(text)
     info = (
         "dli_batch_info",
@@ -67,9 +64,9 @@ def test_values_and_escaped_labels_parse_back_exactly():
 def test_cached_lines_follow_changes_and_removals():
     """A changed state re-renders that batch; a batch no longer passed in disappears; age moves with now."""
     text = BatchText()
-    text.render([track("a"), track("b")], 1_700_000_200.0, TIMING)
+    text.render([track("a"), track("b")], 1_700_000_200.0)
     moved = replace(track("a"), snapshot=replace(track("a").snapshot, state="dead", raw_state="dead"))
-    got = samples(text.render([moved], 1_700_000_300.0, TIMING))
+    got = samples(text.render([moved], 1_700_000_300.0))
     assert got[("dli_batch_state", (("batch_id", "a"), ("state", "dead")))] == 1.0
     assert got[("dli_batch_state", (("batch_id", "a"), ("state", "running")))] == 0.0
     assert not any(("batch_id", "b") in labels for _, labels in got)
@@ -78,7 +75,7 @@ def test_cached_lines_follow_changes_and_removals():
 
 def test_body_puts_batches_inside_openmetrics_and_gzips_on_request():
     """OpenMetrics keeps # EOF last; gzip is used when the client accepts it."""
-    batches = BatchText().render([track()], 1_700_000_200.0, TIMING)
+    batches = BatchText().render([track()], 1_700_000_200.0)
     data, headers = body(CollectorRegistry(), batches, "application/openmetrics-text; version=1.0.0", "gzip")
     assert ("Content-Encoding", "gzip") in headers
     text = gzip.decompress(data).decode()

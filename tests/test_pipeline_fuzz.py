@@ -16,17 +16,15 @@ from prometheus_client.parser import text_string_to_metric_families
 from watcher.api.client import _parse
 from watcher.core.logdiff import diff_log
 from watcher.core.model import decode_snapshot
-from watcher.core.schedule import Timing
 from watcher.core.tracker import LogResult, Track, observe
 from watcher.daemon.codec import decode_track, encode_track
 from watcher.daemon.store import Change, Store
 from watcher.errors import DecodeError
 from watcher.metrics.exposition import BatchText, body
-from watcher.output.writer import EventWriter, configure
+from watcher.output.writer import EventWriter
 
 BID = "0a324461-d9d9-45da-a52a-3b3c7a3d809e"
 NOW = 1_800_000_000.0
-TIMING = Timing(15.0, 120.0, 3600.0, 300.0)
 # every code point, lone surrogates included: json.loads makes them from "\ud83d" escapes
 TEXT = st.text(st.characters(exclude_categories=()), max_size=12)
 HUGE = st.integers(min_value=-(10**400), max_value=10**400)
@@ -59,8 +57,7 @@ def _poll(track: Track, answer: object, now: float) -> Track:
     result = LogResult(diff.lines, tuple((s, None) for s in diff.uncertain), diff.track)
     new, events = observe(track, snap, now, result, include_req_body=True)
     out = io.StringIO()
-    configure("json", "debug", out)
-    EventWriter().write(events)
+    EventWriter.for_format("json", "debug", out).write(events)
     for line in out.getvalue().splitlines():  # splitlines also splits on U+2028/U+2029/U+0085
         line.encode("utf-8")  # strict: a lone surrogate would raise here, as on a real stdout
         assert json.loads(line)["event"].startswith("batch.")
@@ -69,7 +66,7 @@ def _poll(track: Track, answer: object, now: float) -> Track:
 
 
 def _expose(track: Track, now: float) -> None:
-    text = BatchText().render([track], now, TIMING)
+    text = BatchText().render([track], now)
     data, _ = body(CollectorRegistry(), text, "", "")
     families = list(text_string_to_metric_families(data.decode("utf-8")))
     assert families

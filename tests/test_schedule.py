@@ -66,15 +66,15 @@ def test_retention_keeps_active_and_drops_old_finished():
 @given(st.integers(1, 20), st.floats(0.01, 5), st.floats(1, 120), st.integers(0, 2**32))
 def test_full_jitter_stays_under_the_exponential_ceiling(attempt, base, cap, seed):
     """The delay is uniform in [0, min(cap, base * 2**(attempt-1))]."""
-    delay = retry_delay(attempt, base, cap, random.Random(seed), None)
+    delay = retry_delay(attempt, base, cap, random.Random(seed).random(), None)
     assert 0 <= delay <= min(cap, base * 2 ** (attempt - 1))
 
 
 def test_retry_after_is_a_floor_up_to_the_cap():
     """A server's Retry-After is never undercut by the jitter, but never waited past the backoff cap."""
-    assert retry_delay(1, 0.1, 10.0, random.Random(1), 7.0) == 7.0
-    assert retry_delay(1, 0.1, 1.0, random.Random(1), 999_999_999.0) == 1.0
-    assert retry_delay(10**6, 0.1, 1.0, random.Random(1), None) <= 1.0
+    assert retry_delay(1, 0.1, 10.0, random.Random(1).random(), 7.0) == 7.0
+    assert retry_delay(1, 0.1, 1.0, random.Random(1).random(), 999_999_999.0) == 1.0
+    assert retry_delay(10**6, 0.1, 1.0, random.Random(1).random(), None) <= 1.0
 
 
 def test_throttle_is_capped_too():

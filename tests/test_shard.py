@@ -57,4 +57,4 @@ def test_config_keeps_the_resolved_shard():
         {"api": {"flavor": "livy", "endpoint": "http://livy:8998"}, "watch": {"shard": "ordinal/5"}},
         {"HOSTNAME": "w-4"},
     )
-    assert cfg.watch.shard == "4/5"
+    assert cfg.watch.shard == Shard(4, 5)

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from watcher.core.model import Snapshot
-from watcher.core.tracker import MAX_WARNED_STATES, LogResult, Track, observe, observe_failure, observe_missing
-from watcher.errors import ConnectApiError, TransientApiError
+from watcher.core.tracker import MAX_WARNED_STATES, Failure, LogResult, Track, observe, observe_failure, observe_missing
 
 
 def snap(state: str = "running", **kw) -> Snapshot:
@@ -113,7 +112,7 @@ class TestFailures:
         track, _ = observe(Track("b"), snap(), 0.0, LogResult())
         reported = []
         for now in [10, 20, 69, 70.5, 100, 131]:
-            track, events = observe_failure(track, ConnectApiError("boom"), 3, float(now))
+            track, events = observe_failure(track, Failure("connect", "boom", attempts=3), float(now))
             reported += [now for e in events if e.name == "batch.poll_failed"]
         assert reported == [10, 70.5, 131]
         assert not track.up
@@ -122,8 +121,8 @@ class TestFailures:
 
     def test_failure_fields(self):
         """poll_failed carries reason, status, error code, message and attempts."""
-        err = TransientApiError("bad gateway", status_code=502, error_code="DLI.0999")
-        _, events = observe_failure(Track("b"), err, 4, 1.0)
+        failure = Failure("http", "bad gateway", status_code=502, error_code="DLI.0999", attempts=4)
+        _, events = observe_failure(Track("b"), failure, 1.0)
         assert events[0].fields == {
             "reason": "http",
             "status_code": 502,

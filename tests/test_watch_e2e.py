@@ -10,6 +10,7 @@ import anyio
 import pytest
 
 from tests.conftest import assert_seq_gapless, make_config, simulator, start_watch
+from watcher.core.shard import Shard
 
 pytestmark = pytest.mark.anyio
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -228,7 +229,7 @@ async def test_two_shards_split_the_batches_between_them(sim):
     """Watchers on shards 0/2 and 1/2 of the same batch list discover disjoint sets whose union is all."""
     ids = [sim.world.add_batch(name=f"job-{i}") for i in range(12)]
     async with anyio.create_task_group() as tg:
-        runs = [await start_watch(tg, make_config(sim, ids, watch={"shard": f"{i}/2"})) for i in range(2)]
+        runs = [await start_watch(tg, make_config(sim, ids, watch={"shard": Shard(i, 2)})) for i in range(2)]
         for run in runs:
             await run.wait_for(lambda r=run: r.daemon.board.ready)
         seen = [{e.batch_id for e in r.events if e.name == "batch.discovered"} for r in runs]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from functools import partial
@@ -13,7 +14,7 @@ import anyio
 from watcher import __version__
 from watcher.config.settings import Config, default_path, load
 from watcher.errors import ConfigError
-from watcher.output.writer import configure
+from watcher.output.writer import EventWriter
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -44,12 +45,22 @@ def _load(path: str | None) -> Config:
     return load(path or default_path(os.environ))
 
 
+def process_settings() -> None:
+    """What a watcher process sets for itself, once, here at the entry rather than inside the daemon."""
+    # a scrape renders in a worker thread; a short switch interval lets the loop get the GIL back quickly
+    sys.setswitchinterval(0.001)
+    # httpx logs every request at INFO through stdlib logging; the event stream is ours alone
+    for name in ("httpx", "httpcore", "hpack"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def _run(args: argparse.Namespace) -> int:
     from watcher.daemon.app import Daemon
 
     cfg = _load(args.config)
-    configure(cfg.events.format, cfg.events.level)
-    daemon = Daemon(cfg, partial(_load, args.config), os.environ)
+    process_settings()
+    writer = EventWriter.for_format(cfg.events.format, cfg.events.level)
+    daemon = Daemon(cfg, partial(_load, args.config), os.environ, writer=writer)
     anyio.run(daemon.run)
     return EXIT_OK
 
@@ -71,6 +82,7 @@ def _check(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from watcher.commands.demo import run_demo
 
+    process_settings()
     return run_demo(forever=args.forever, listen=args.listen, json_events=args.json)
 
 

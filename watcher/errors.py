@@ -12,6 +12,12 @@ WatcherError
 
 from __future__ import annotations
 
+from typing import Final, Literal, get_args
+
+FailureReason = Literal["timeout", "connect", "http", "throttled", "auth", "decode"]
+# every poll_failed reason; the metrics pre-fill their counters from it
+REASONS: Final[tuple[FailureReason, ...]] = get_args(FailureReason)
+
 
 class WatcherError(Exception):
     """Base of every error the watcher raises on purpose."""
@@ -29,7 +35,7 @@ class ConfigError(WatcherError):
 class ApiError(WatcherError):
     """A DLI/Livy request that did not give a usable answer."""
 
-    reason = "http"
+    reason: FailureReason = "http"
 
     def __init__(
         self,
@@ -54,25 +60,25 @@ class TransientApiError(ApiError):
 class TimeoutApiError(TransientApiError):
     """The request did not finish within its timeout."""
 
-    reason = "timeout"
+    reason: FailureReason = "timeout"
 
 
 class ConnectApiError(TransientApiError):
     """The connection could not be made or broke mid-request."""
 
-    reason = "connect"
+    reason: FailureReason = "connect"
 
 
 class ThrottledError(TransientApiError):
     """429 or APIG.0308: the client as a whole must slow down."""
 
-    reason = "throttled"
+    reason: FailureReason = "throttled"
 
 
 class AuthError(ApiError):
     """401/403 or an IAM failure; secrets are never part of the message."""
 
-    reason = "auth"
+    reason: FailureReason = "auth"
 
 
 class NotFoundError(ApiError):
@@ -86,4 +92,4 @@ class PermanentApiError(ApiError):
 class DecodeError(ApiError):
     """A response body that is not JSON, truncated, or lacks what we need."""
 
-    reason = "decode"
+    reason: FailureReason = "decode"

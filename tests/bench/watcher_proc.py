@@ -33,10 +33,11 @@ import anyio
 import psutil
 from benchstats import summary_ms
 
-from watcher.config.settings import ApiConfig, AuthConfig, Config, EventsConfig, MetricsConfig, StateConfig, WatchConfig
+from watcher.cli import process_settings
+from watcher.config.settings import ApiConfig, Config, MetricsConfig, WatchConfig
 from watcher.daemon.app import Daemon
 from watcher.daemon.poller import Poller
-from watcher.output.writer import configure
+from watcher.output.writer import EventWriter
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -56,12 +57,9 @@ def make_config(args: argparse.Namespace, batch_ids: tuple[str, ...]) -> Config:
     if args.mode:
         watch["mode"] = args.mode
     return Config(
-        api=ApiConfig(flavor="dli", endpoint=args.url, project_id=args.project_id, transport=args.transport),
-        auth=AuthConfig(method="none"),
+        api=ApiConfig(endpoint=args.url, project_id=args.project_id, transport=args.transport),
         watch=WatchConfig(**watch),
-        metrics=MetricsConfig(host="127.0.0.1", port=0),
-        state=StateConfig(),
-        events=EventsConfig(format="json"),
+        metrics=MetricsConfig(port=0),
     )
 
 
@@ -79,7 +77,8 @@ class Bench:
         self.args = args
         self.ids = tuple(line.strip() for line in open(args.ids_file, encoding="utf-8") if line.strip())  # noqa: SIM115
         self.full = make_config(args, self.ids)
-        self.daemon = Daemon(make_config(args, ()), lambda: self.full, {}, on_event=self.on_event)
+        writer = EventWriter.for_format("json", "info", DEVNULL)
+        self.daemon = Daemon(make_config(args, ()), lambda: self.full, {}, on_event=self.on_event, writer=writer)
         self.stop = anyio.Event()
         self.address: tuple[str, int] | None = None
         self.listening = anyio.Event()
@@ -93,7 +92,7 @@ class Bench:
 
     def polls(self) -> float:
         """Batch-polls finished so far (the dli_watcher_polls_total counter)."""
-        return float(self.daemon.stats.polls._value.get())
+        return float(self.daemon.stats.polls)
 
     def record_poll_starts(self) -> None:
         """Wrap Poller._poll (class-wide) so each poll's start time lands in ``starts`` while recording."""
@@ -216,7 +215,7 @@ async def commands(bench: Bench) -> None:
 
 async def main(args: argparse.Namespace) -> None:
     """Start the daemon with no batches, report the base RSS, then serve commands."""
-    configure("json", "info", DEVNULL)
+    process_settings()
     bench = Bench(args)
     bench.record_poll_starts()
 

@@ -17,7 +17,8 @@ from watcher.core.untrusted import Scrubber
 from watcher.errors import AuthError, ConfigError
 
 if TYPE_CHECKING:
-    from watcher.config.settings import ApiConfig, AuthConfig
+    from watcher.config.credentials import AuthConfig
+    from watcher.config.settings import ApiConfig
 
 Clock = Callable[[], float]
 TOKEN_HEADER = "X-Auth-Token"  # noqa: S105 - a header name, not a secret
@@ -272,7 +273,7 @@ def scrubber(auth_cfg: AuthConfig, auth: httpx.Auth | None) -> Scrubber:
 def build_auth(api: ApiConfig, auth: AuthConfig, iam_http: httpx.AsyncClient) -> httpx.Auth | None:
     """The httpx.Auth for the configured method; ``iam_http`` is used only for password auth."""
     if auth.method == "aksk":
-        project = api.project_id if api.flavor == "dli" else ""
+        project = api.project_id if api.flavor_spec.project_scoped else ""
         return AkSkAuth(auth.access_key, auth.secret_key, project_id=project, security_token=auth.security_token)
     if auth.method == "token":
         return TokenAuth(auth.token)

@@ -73,8 +73,8 @@ class BatchApi:
         self._http = http
         self._api = api
         self._scrub = scrub
-        prefix = f"/v2.0/{api.project_id}/batches" if api.flavor == "dli" else "/batches"
-        self._base = api.endpoint.rstrip("/") + prefix
+        self._flavor = api.flavor_spec
+        self._base = api.endpoint.rstrip("/") + self._flavor.batches_path(api.project_id)
         self._urls: dict[str, httpx.URL] = {}
 
     async def details(self, batch_id: str) -> Snapshot:
@@ -82,8 +82,7 @@ class BatchApi:
         body, mangled = await self._get(self._details_url(batch_id))
         snap = decode_snapshot(body)
         if snap.batch_id != batch_id:
-            # a Livy session watched by name answers with its numeric id; any other mismatch is another batch
-            if self._api.flavor != "livy" or batch_id.isdigit():
+            if not self._flavor.answer_id_matches(batch_id, snap.batch_id):
                 raise DecodeError(f"the answer is for another batch (id {self._scrub(snap.batch_id, 80)!r})")
             snap = replace(snap, batch_id=batch_id)
         if mangled:

@@ -15,7 +15,7 @@ from httpx_aiohttp import AiohttpTransport
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-TRANSPORTS = ("aiohttp", "httpx")
+    from watcher.core.vocabulary import Transport
 
 
 class _Transport(AiohttpTransport):
@@ -76,7 +76,7 @@ class _MappedStream(httpx.AsyncByteStream):
             raise _protocol_error(exc, self._request) from exc
 
 
-def build_transport(kind: str, *, limits: httpx.Limits, verify: bool) -> httpx.AsyncBaseTransport:
+def build_transport(kind: Transport, *, limits: httpx.Limits, verify: bool) -> httpx.AsyncBaseTransport:
     """The configured transport with its connection limits and TLS verification."""
     if kind == "aiohttp":
         return _Transport(limits=limits, verify=verify)

@@ -8,10 +8,9 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from watcher.api.auth import scrubber
-from watcher.api.client import BatchApi
+from watcher.api.http import open_api
+from watcher.api.policy import RequestPolicy
 from watcher.core.events import rfc3339_millis
-from watcher.daemon.app import http_client
 from watcher.errors import ApiError, AuthError, NotFoundError
 
 if TYPE_CHECKING:
@@ -49,14 +48,14 @@ def _reason(err: ApiError) -> str:
 
 
 async def check(cfg: Config) -> list[Row]:
-    """Read every configured batch once, concurrently."""
+    """Read every configured batch once, concurrently, with the daemon's retries (a 503 is retried, not fatal)."""
     rows: dict[str, Row] = {}
-    async with http_client(cfg) as http:
-        api = BatchApi(http, cfg.api, scrubber(cfg.auth, http.auth))
+    policy = RequestPolicy(cfg.api, cfg.watch.concurrency)
+    async with open_api(cfg) as api:
 
         async def one(bid: str) -> None:
             try:
-                rows[bid] = Row(bid, snapshot=await api.details(bid))
+                rows[bid] = Row(bid, snapshot=await policy.call(lambda: api.details(bid)))
             except ApiError as exc:
                 rows[bid] = Row(bid, error=exc)
 

@@ -9,18 +9,16 @@ from typing import TYPE_CHECKING
 
 import anyio
 
+from watcher.config.credentials import AuthConfig
 from watcher.config.settings import (
     ApiConfig,
-    AuthConfig,
     Config,
-    EventsConfig,
     MetricsConfig,
-    StateConfig,
     WatchConfig,
     parse_listen,
 )
 from watcher.daemon.app import Daemon
-from watcher.output.writer import configure
+from watcher.output.writer import EventWriter
 from watcher.simulator import ScenarioPlayer, SimAuth, SimServer, World, demo_scenario
 from watcher.simulator.cli import EXAMPLE_AK, EXAMPLE_SK
 
@@ -34,12 +32,11 @@ INTERVAL = 2.0
 SETTLE_SECONDS = 3 * INTERVAL + 1
 
 
-def demo_config(endpoint: str, project_id: str, batch_ids: list[str], listen: str, json_events: bool) -> Config:
+def demo_config(endpoint: str, project_id: str, batch_ids: list[str], listen: str) -> Config:
     """A watcher config pointed at the simulator, polling fast enough to follow the story."""
     host, port = parse_listen(listen, "--listen")
     return Config(
         api=ApiConfig(
-            flavor="dli",
             endpoint=endpoint,
             project_id=project_id,
             timeout_seconds=5.0,
@@ -47,15 +44,8 @@ def demo_config(endpoint: str, project_id: str, batch_ids: list[str], listen: st
             backoff_max_seconds=2.0,
         ),
         auth=AuthConfig(method="aksk", access_key=EXAMPLE_AK, secret_key=EXAMPLE_SK),
-        watch=WatchConfig(
-            batch_ids=tuple(batch_ids),
-            interval_seconds=INTERVAL,
-            terminal_grace_seconds=8.0,
-            retention_seconds=3600.0,
-        ),
+        watch=WatchConfig(batch_ids=tuple(batch_ids), interval_seconds=INTERVAL, terminal_grace_seconds=8.0),
         metrics=MetricsConfig(host=host, port=port),
-        state=StateConfig(),
-        events=EventsConfig(format="json" if json_events else "readable"),
     )
 
 
@@ -96,10 +86,10 @@ def run_demo(*, forever: bool, listen: str, json_events: bool) -> int:
     server = SimServer(world, SimAuth(mode="aksk", keys={EXAMPLE_AK: EXAMPLE_SK}))
     sim_url = server.start_in_thread()
     try:
-        cfg = demo_config(sim_url, world.project_id, list(player.ids.values()), listen, json_events)
-        configure(cfg.events.format, cfg.events.level)
+        cfg = demo_config(sim_url, world.project_id, list(player.ids.values()), listen)
+        writer = EventWriter.for_format("json" if json_events else "readable", "info")
         summary = Summary()
-        daemon = Daemon(cfg, lambda: cfg, os.environ, on_event=summary)
+        daemon = Daemon(cfg, lambda: cfg, os.environ, on_event=summary, writer=writer)
 
         async def story() -> None:
             await player.run()

@@ -2,35 +2,28 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from watcher.core.flavor import BY_NAME
 from watcher.errors import ConfigError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-# ASCII only: \d and \w would accept Arabic-Indic digits and letters of any script
-LIVY_ID_RE = re.compile(r"^(\d+|[A-Za-z][\w.-]{0,127})$", re.ASCII)
+    from watcher.core.vocabulary import FlavorName
 
 
-def valid_batch_id(item: str, flavor: str) -> bool:
-    """Whether ``item`` is a well-formed batch ID for the flavor (the rule for configured and discovered IDs)."""
-    return bool((UUID_RE if flavor == "dli" else LIVY_ID_RE).fullmatch(item))
-
-
-def _add(seen: dict[str, None], item: str, flavor: str, key: str, where: str, also: str = "") -> None:
+def _add(seen: dict[str, None], item: str, flavor: FlavorName, key: str, where: str, also: str = "") -> None:
     """Validate one ID and add it to ``seen``; errors name ``key`` and say where the ID came from."""
-    if not valid_batch_id(item, flavor):
+    if not BY_NAME[flavor].valid_id(item):
         raise ConfigError(key, f"{where}{item!r} is not a valid {flavor} batch ID")
     if item in seen:
         raise ConfigError(key, f"{where}duplicate batch ID {item!r}{also}")
     seen[item] = None
 
 
-def parse_batch_ids(lines: list[str], flavor: str, key: str) -> tuple[str, ...]:
+def parse_batch_ids(lines: list[str], flavor: FlavorName, key: str) -> tuple[str, ...]:
     """Validate batch IDs for the flavor; duplicates and malformed IDs are errors naming ``key[n]``."""
     seen: dict[str, None] = {}
     for n, item in enumerate(lines):
@@ -52,12 +45,7 @@ def _numbered_ids(path: str) -> Iterator[tuple[int, str]]:
             yield lineno, item
 
 
-def read_batch_ids_file(path: str) -> list[str]:
-    """One ID per line; blank lines and ``#`` comments are ignored."""
-    return [item for _, item in _numbered_ids(path)]
-
-
-def merge_file_ids(listed: tuple[str, ...], path: str, flavor: str) -> tuple[str, ...]:
+def merge_file_ids(listed: tuple[str, ...], path: str, flavor: FlavorName) -> tuple[str, ...]:
     """The listed IDs plus the file's; a bad or repeated ID names the file and its line."""
     seen = dict.fromkeys(listed)
     for lineno, item in _numbered_ids(path):

@@ -8,14 +8,38 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from watcher.config.tomltable import Table, choice, url
+from watcher.core.flavor import BY_NAME
+from watcher.core.vocabulary import AUTH_METHODS, AuthMethod, FlavorName
 from watcher.errors import ConfigError
 
 Env = Mapping[str, str]
-AUTH_METHODS = ("aksk", "token", "password", "none")
+
+
+@dataclass(frozen=True, slots=True)
+class AuthConfig:
+    """How requests authenticate; secret values are resolved and never shown in repr."""
+
+    method: AuthMethod = "none"
+    access_key: str = field(default="", repr=False)
+    secret_key: str = field(default="", repr=False)
+    security_token: str = field(default="", repr=False)
+    token: str = field(default="", repr=False)
+    user: str = ""
+    domain: str = ""
+    password: str = field(default="", repr=False)
+    project_name: str = ""
+    iam_endpoint: str = ""
+
+    def secrets(self) -> tuple[str, ...]:
+        """The values that must never be printed, to mask wherever server text echoes them."""
+        return tuple(s for s in (self.access_key, self.secret_key, self.security_token, self.token, self.password) if s)
+
+
 ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -70,16 +94,16 @@ AUTH_KEYS = frozenset(
 )
 
 
-def auth_fields(raw: object, flavor: str, endpoint: str, env: Env) -> dict[str, str]:
-    """The [auth] table with every secret the chosen method needs resolved, as AuthConfig fields."""
+def parse_auth(raw: object, flavor: FlavorName, endpoint: str, env: Env) -> AuthConfig:
+    """The [auth] table with every secret the chosen method needs resolved."""
     sec = Table("auth", raw, AUTH_KEYS)
     # DLI always needs credentials (AK/SK is what the SDK uses); a plain Livy server usually has none.
-    method = choice(sec, "method", AUTH_METHODS, "aksk" if flavor == "dli" else "none")
+    method = choice(sec, "method", AUTH_METHODS, BY_NAME[flavor].default_auth)
     # Keys of the other methods are documented keys, not typos: type-check them, use only the method's own.
     for key in AUTH_KEYS - {"method", "iam_endpoint"}:
         sec.get(key, str, "")
     iam_endpoint = url(sec, "iam_endpoint", required=False)
-    values = {"method": method}
+    values: dict[str, str] = {}
     if method == "aksk":
         values["access_key"] = _secret(sec, "access_key", env, default_env="HUAWEICLOUD_SDK_AK")
         values["secret_key"] = _secret(sec, "secret_key", env, default_env="HUAWEICLOUD_SDK_SK")
@@ -88,7 +112,7 @@ def auth_fields(raw: object, flavor: str, endpoint: str, env: Env) -> dict[str, 
         values["token"] = _secret(sec, "token", env, default_env="DLI_TOKEN")
     elif method == "password":
         values.update(_password_fields(sec, endpoint, env, iam_endpoint))
-    return values
+    return AuthConfig(method, **values)
 
 
 def _password_fields(sec: Table, endpoint: str, env: Env, iam_endpoint: str) -> dict[str, str]:

@@ -5,63 +5,58 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from watcher.config.batchids import merge_file_ids, parse_batch_ids
-from watcher.config.credentials import auth_fields
+from watcher.config.credentials import AuthConfig, Env, parse_auth
 from watcher.config.tomltable import Table, choice, did_you_mean, positive_int, seconds, url
-from watcher.core.shard import parse_shard
+from watcher.core.flavor import BY_NAME, Flavor
+from watcher.core.shard import Shard, parse_shard
+from watcher.core.vocabulary import (
+    FLAVORS,
+    FORMATS,
+    LEVELS,
+    MODES,
+    TRANSPORTS,
+    FlavorName,
+    Format,
+    Level,
+    Mode,
+    Transport,
+)
 from watcher.errors import ConfigError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 DEFAULT_PATH = "/etc/dli-watcher/config.toml"
 DEFAULT_PORT = 19847
 PROJECT_RE = re.compile(r"^[A-Za-z0-9]{1,64}$")
-FLAVORS = ("dli", "livy")
-FORMATS = ("json", "console", "auto")
-LEVELS = ("debug", "info", "warning", "error")
-TRANSPORTS = ("aiohttp", "httpx")
-WATCH_MODES = ("details", "list")
 
 
 @dataclass(frozen=True, slots=True)
 class ApiConfig:
     """Where the batch API lives and how long a request may take."""
 
-    flavor: str = "dli"
+    flavor: FlavorName = "dli"
     endpoint: str = ""
     project_id: str = ""
     timeout_seconds: float = 10.0
     verify_tls: bool = True
-    transport: str = "aiohttp"
+    transport: Transport = "aiohttp"
     log_endpoint: bool = True
     max_attempts: int = 4
     backoff_base_seconds: float = 0.5
     backoff_max_seconds: float = 30.0
     max_response_bytes: int = 8 * 1024 * 1024
 
-
-@dataclass(frozen=True, slots=True)
-class AuthConfig:
-    """How requests authenticate; secret values are resolved and never shown in repr."""
-
-    method: str = "none"
-    access_key: str = field(default="", repr=False)
-    secret_key: str = field(default="", repr=False)
-    security_token: str = field(default="", repr=False)
-    token: str = field(default="", repr=False)
-    user: str = ""
-    domain: str = ""
-    password: str = field(default="", repr=False)
-    project_name: str = ""
-    iam_endpoint: str = ""
-
-    def secrets(self) -> tuple[str, ...]:
-        """The values that must never be printed, to mask wherever server text echoes them."""
-        return tuple(s for s in (self.access_key, self.secret_key, self.security_token, self.token, self.password) if s)
+    @property
+    def flavor_spec(self) -> Flavor:
+        """What this flavor's API looks like: paths, ID rule, list filters."""
+        return BY_NAME[self.flavor]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,10 +70,10 @@ class WatchConfig:
     terminal_grace_seconds: float = 120.0
     retention_seconds: float = 3600.0
     not_found_interval_seconds: float = 300.0
-    mode: str = "details"
+    mode: Mode = "details"
     list_page_size: int = 100
     max_list_pages: int = 1000
-    shard: str = ""
+    shard: Shard = field(default_factory=Shard)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +95,8 @@ class StateConfig:
 class EventsConfig:
     """How events are rendered on stdout."""
 
-    format: str = "auto"
-    level: str = "info"
+    format: Format = "auto"
+    level: Level = "info"
     include_req_body: bool = False
 
 
@@ -113,7 +108,7 @@ class DiscoveryConfig:
     queues: tuple[str, ...] = ()
     job_name: str = ""
     owner: str = ""
-    created_after: str = ""
+    created_after_ms: int | None = None  # epoch milliseconds, parsed once from the RFC 3339 text
     max_batches: int = 1000
     interval_seconds: float = 60.0
 
@@ -122,17 +117,16 @@ class DiscoveryConfig:
 class Config:
     """The whole validated configuration."""
 
-    api: ApiConfig
-    auth: AuthConfig
-    watch: WatchConfig
-    metrics: MetricsConfig
-    state: StateConfig
-    events: EventsConfig
+    api: ApiConfig = field(default_factory=ApiConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    watch: WatchConfig = field(default_factory=WatchConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    state: StateConfig = field(default_factory=StateConfig)
+    events: EventsConfig = field(default_factory=EventsConfig)
     discovery: DiscoveryConfig = field(default_factory=DiscoveryConfig)
 
 
 T = TypeVar("T")
-Env = Mapping[str, str]
 
 
 def _parse_api(raw: object) -> ApiConfig:
@@ -164,15 +158,14 @@ def _at_least(sec: Table, key: str, default: int, least: int) -> int:
     return value
 
 
-def _parse_shard(sec: Table, env: Env) -> str:
+def _parse_shard(sec: Table, env: Env) -> Shard:
     try:
-        shard = parse_shard(sec.get("shard", str, ""), env)
+        return parse_shard(sec.get("shard", str, ""), env)
     except ValueError as exc:
         raise ConfigError(sec.key("shard"), str(exc)) from None
-    return "" if shard.count == 1 else str(shard)
 
 
-def _parse_watch(raw: object, flavor: str, env: Env) -> WatchConfig:
+def _parse_watch(raw: object, flavor: FlavorName, env: Env) -> WatchConfig:
     sec = Table("watch", raw, {f.name for f in fields(WatchConfig)})
     listed = sec.get("batch_ids", list, [])
     for n, item in enumerate(listed):
@@ -188,7 +181,7 @@ def _parse_watch(raw: object, flavor: str, env: Env) -> WatchConfig:
         terminal_grace_seconds=seconds(sec, "terminal_grace_seconds", 120.0, zero_ok=True),
         retention_seconds=seconds(sec, "retention_seconds", 3600.0, zero_ok=True),
         not_found_interval_seconds=seconds(sec, "not_found_interval_seconds", 300.0),
-        mode=choice(sec, "mode", WATCH_MODES, "details"),
+        mode=choice(sec, "mode", MODES, "details"),
         list_page_size=positive_int(sec, "list_page_size", 100),
         max_list_pages=positive_int(sec, "max_list_pages", 1000),
         shard=_parse_shard(sec, env),
@@ -231,7 +224,7 @@ def _parse_simple(raw: object, name: str, cls: type[T], choices: Mapping[str, tu
 SECTIONS = ("api", "auth", "watch", "metrics", "state", "events", "discovery")
 
 
-def created_after_ms(text: str) -> int | None:
+def parse_time_ms(text: str) -> int | None:
     """An RFC 3339 time as epoch milliseconds; None for an empty string. Raises ValueError."""
     if not text:
         return None
@@ -241,15 +234,17 @@ def created_after_ms(text: str) -> int | None:
     return int(stamp.timestamp() * 1000)
 
 
+DISCOVERY_KEYS = ("enabled", "queues", "job_name", "owner", "created_after", "max_batches", "interval_seconds")
+
+
 def _parse_discovery(raw: object) -> DiscoveryConfig:
-    sec = Table("discovery", raw, {f.name for f in fields(DiscoveryConfig)})
+    sec = Table("discovery", raw, DISCOVERY_KEYS)
     queues = sec.get("queues", list, [])
     for n, item in enumerate(queues):
         if not isinstance(item, str) or not item:
             raise ConfigError(f"{sec.key('queues')}[{n}]", "must be a non-empty string")
-    created_after = sec.get("created_after", str, "")
     try:
-        created_after_ms(created_after)
+        after = parse_time_ms(sec.get("created_after", str, ""))
     except ValueError as exc:
         raise ConfigError(sec.key("created_after"), f"must be an RFC 3339 time: {exc}") from None
     return DiscoveryConfig(
@@ -257,7 +252,7 @@ def _parse_discovery(raw: object) -> DiscoveryConfig:
         queues=tuple(queues),
         job_name=sec.get("job_name", str, ""),
         owner=sec.get("owner", str, ""),
-        created_after=created_after,
+        created_after_ms=after,
         max_batches=positive_int(sec, "max_batches", 1000),
         interval_seconds=seconds(sec, "interval_seconds", 60.0),
     )
@@ -273,7 +268,7 @@ def parse(data: Mapping[str, Any], env: Env) -> Config:
     api = _parse_api(data["api"])
     return Config(
         api=api,
-        auth=AuthConfig(**auth_fields(data.get("auth", {}), api.flavor, api.endpoint, env)),
+        auth=parse_auth(data.get("auth", {}), api.flavor, api.endpoint, env),
         watch=_parse_watch(data.get("watch", {}), api.flavor, env),
         metrics=_parse_metrics(data.get("metrics", {})),
         state=_parse_simple(data.get("state", {}), "state", StateConfig, {}),
@@ -299,6 +294,3 @@ def load(path: str | os.PathLike[str], env: Env | None = None) -> Config:
 def default_path(env: Env) -> str:
     """``$DLI_WATCHER_CONFIG``, else the system-wide default."""
     return env.get("DLI_WATCHER_CONFIG") or DEFAULT_PATH
-
-
-Loader = Callable[[], Config]

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from collections.abc import Collection
 
 T = TypeVar("T")
+S = TypeVar("S", bound=str)
 
 
 def did_you_mean(name: str, known: Collection[str]) -> str:
@@ -61,12 +62,13 @@ class Table:
         return f"{self.name}.{key}"
 
 
-def choice(sec: Table, key: str, choices: tuple[str, ...], default: str) -> str:
-    """A string that must be one of ``choices``."""
+def choice(sec: Table, key: str, choices: tuple[S, ...], default: S) -> S:
+    """A string that must be one of ``choices``, typed as the choice it is (a Literal for mypy)."""
     value = sec.get(key, str, default)
-    if value not in choices:
-        raise ConfigError(sec.key(key), f"must be one of {', '.join(choices)}; got {value!r}")
-    return value
+    for known in choices:
+        if value == known:
+            return known
+    raise ConfigError(sec.key(key), f"must be one of {', '.join(choices)}; got {value!r}")
 
 
 def seconds(sec: Table, key: str, default: float, *, zero_ok: bool = False) -> float:

@@ -4,37 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-# Every event name the watcher emits; the metrics pre-fill their counters from this list.
-NAMES = (
-    "batch.discovered",
-    "batch.state_changed",
-    "batch.finished",
-    "batch.log",
-    "batch.log_gap",
-    "batch.changed",
-    "batch.unknown_state",
-    "batch.field_repaired",
-    "batch.gone",
-    "batch.not_found",
-    "batch.poll_failed",
-    "batch.poll_recovered",
-    "watcher.started",
-    "watcher.stopped",
-    "watcher.reloaded",
-    "watcher.reload_failed",
-    "watcher.state_reset",
-    "watcher.discovery_failed",
-)
+if TYPE_CHECKING:
+    from watcher.core.vocabulary import EventName, Level
 
 
 @dataclass(frozen=True, slots=True)
 class Event:
     """One line of the event stream; ``seq`` grows by one per event of a batch."""
 
-    name: str
-    level: str = "info"
+    name: EventName
+    level: Level = "info"
     batch_id: str | None = None
     seq: int | None = None
     fields: dict[str, Any] = field(default_factory=dict)

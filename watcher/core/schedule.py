@@ -10,8 +10,6 @@ from typing import TYPE_CHECKING
 from watcher.core import states
 
 if TYPE_CHECKING:
-    import random
-
     from watcher.core.tracker import Track
 
 # the scheduler wakes at most once per tick, so the polls due within one start together: at 400
@@ -76,13 +74,13 @@ def retained(track: Track, now: float, timing: Timing) -> bool:
     return now - track.terminal_at < timing.retention
 
 
-def retry_delay(attempt: int, base: float, cap: float, rng: random.Random, retry_after: float | None) -> float:
+def retry_delay(attempt: int, base: float, cap: float, jitter: float, retry_after: float | None) -> float:
     """Exponential backoff with full jitter, never shorter than the server's Retry-After up to ``cap``.
 
-    A Retry-After past the cap (a year, or year 9999) would stop polling for good; the cap wins.
+    ``jitter`` is a uniform random number in [0, 1). A Retry-After past the cap (a year, or year 9999)
+    would stop polling for good; the cap wins.
     """
-    ceiling = min(cap, base * 2 ** max(0, min(attempt, 64) - 1))
-    delay = rng.uniform(0, ceiling)
+    delay = jitter * min(cap, base * 2.0 ** max(0, min(attempt, 64) - 1))
     return max(delay, min(retry_after, cap)) if retry_after is not None else delay
 
 
@@ -90,6 +88,6 @@ def throttle_until(
     now: float, current: float, attempt: int, base: float, cap: float, retry_after: float | None
 ) -> float:
     """Until when every request waits after a 429/APIG.0308: Retry-After, else the backoff ceiling; at most ``cap``."""
-    ceiling = min(cap, base * 2 ** max(0, min(attempt, 64) - 1))
+    ceiling = min(cap, base * 2.0 ** max(0, min(attempt, 64) - 1))
     pause = min(retry_after, cap) if retry_after is not None else ceiling
     return max(current, now + pause)

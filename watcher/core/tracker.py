@@ -16,7 +16,8 @@ from watcher.core.redact import redact_req_body
 
 if TYPE_CHECKING:
     from watcher.core.model import Snapshot
-    from watcher.errors import ApiError
+    from watcher.core.vocabulary import EventName, Level, Presence
+    from watcher.errors import FailureReason
 
 FAILURE_REPORT_INTERVAL = 60.0
 # a server inventing a new state name per poll must not grow a track (or the warnings) without end
@@ -30,7 +31,7 @@ class Track:
     batch_id: str
     seq: int = 0
     snapshot: Snapshot | None = None
-    presence: str = "pending"  # pending | present | not_found | gone
+    presence: Presence = "pending"
     first_seen: float | None = None
     state_since: float | None = None
     terminal_at: float | None = None
@@ -64,7 +65,7 @@ class _Out:
     def __init__(self, track: Track) -> None:
         self.batch_id, self.seq, self.events = track.batch_id, track.seq, list[Event]()
 
-    def add(self, name: str, level: str = "info", **fields: Any) -> None:
+    def add(self, name: EventName, level: Level = "info", **fields: Any) -> None:
         self.seq += 1
         self.events.append(Event(name, level, self.batch_id, self.seq, fields))
 
@@ -174,11 +175,22 @@ def _finished(out: _Out, snap: Snapshot, now: float, first_seen: float | None) -
     else:
         duration = now - (first_seen if first_seen is not None else now)
     result = states.outcome(snap.state)
-    level = "info" if result == "succeeded" else "warning"
+    level: Level = "info" if result == "succeeded" else "warning"
     out.add("batch.finished", level, state=snap.state, outcome=result, duration_seconds=round(duration, 3))
 
 
-def observe_failure(track: Track, err: ApiError, attempts: int, now: float) -> tuple[Track, list[Event]]:
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """Why a poll failed, as batch.poll_failed reports it (the caller's error, flattened to plain values)."""
+
+    reason: FailureReason
+    message: str
+    status_code: int | None = None
+    error_code: str | None = None
+    attempts: int = 1
+
+
+def observe_failure(track: Track, failure: Failure, now: float) -> tuple[Track, list[Event]]:
     """A poll that failed after its retries: report when failing starts, then at most once a minute."""
     out = _Out(track)
     since = track.failing_since if track.failing_since is not None else now
@@ -188,11 +200,11 @@ def observe_failure(track: Track, err: ApiError, attempts: int, now: float) -> t
         out.add(
             "batch.poll_failed",
             "warning",
-            reason=err.reason,
-            status_code=err.status_code,
-            error_code=err.error_code,
-            message=err.message,
-            attempts=attempts,
+            reason=failure.reason,
+            status_code=failure.status_code,
+            error_code=failure.error_code,
+            message=failure.message,
+            attempts=failure.attempts,
         )
     return replace(
         track, seq=out.seq, up=False, failing_since=since, last_failure_report=now if report else last
@@ -202,6 +214,7 @@ def observe_failure(track: Track, err: ApiError, attempts: int, now: float) -> t
 def observe_missing(track: Track, now: float) -> tuple[Track, list[Event]]:
     """The API says the batch does not exist: gone if we knew it, not found if we never did."""
     out = _Out(track)
+    presence: Presence
     if track.presence == "present":
         out.add("batch.gone", "warning", last_state=track.state)
         presence = "gone"

@@ -1,68 +1,51 @@
-"""The composition root: builds the client, board, store, metrics and poller, and runs them in one task group."""
+"""The composition root: builds the client, board, store, metrics, poller and discovery; runs them in one task group.
+
+It owns the daemon's lifecycle (start, reload, signals, shutdown) and nothing else.
+"""
 
 from __future__ import annotations
 
 import os
 import signal
-import sys
 import time
-from contextlib import asynccontextmanager
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import anyio
-import httpx
-from prometheus_client import CollectorRegistry, disable_created_metrics
+from prometheus_client import CollectorRegistry
 
 from watcher import __version__
-from watcher.api.auth import build_auth, scrubber
-from watcher.api.client import BatchApi
-from watcher.api.transport import ApiClient, build_transport
+from watcher.api.http import open_api
+from watcher.api.policy import RequestPolicy
 from watcher.core.board import Board
 from watcher.core.events import Event
-from watcher.core.shard import parse_shard
-from watcher.daemon.discovery import choose, discover
+from watcher.core.schedule import retained
+from watcher.daemon.discovery import Discovery
 from watcher.daemon.journal import Journal
 from watcher.daemon.notify import Notifier
-from watcher.daemon.poller import Poller
+from watcher.daemon.poller import Poller, PollerHooks
 from watcher.daemon.store import Store
-from watcher.errors import ApiError, ConfigError
+from watcher.errors import ConfigError
 from watcher.metrics.collectors import BoardCollector, SelfMetrics
 from watcher.metrics.exposition import BatchText
 from watcher.metrics.server import make_app, serve
 from watcher.output.writer import EventWriter
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+    from collections.abc import Awaitable, Callable, Iterable, Mapping
 
     from anyio.abc import TaskGroup
 
     from watcher.config.settings import Config
+    from watcher.core.vocabulary import EventName, Level
+    from watcher.errors import ApiError
 
 STOP_GRACE_SECONDS = 5.0
 
 
-@asynccontextmanager
-async def http_client(cfg: Config) -> AsyncIterator[httpx.AsyncClient]:
-    """The API client with the configured auth; IAM token requests use a plain client of their own."""
-    limits = httpx.Limits(max_connections=cfg.watch.concurrency, max_keepalive_connections=cfg.watch.concurrency)
-    headers = {"User-Agent": f"dli-watcher/{__version__}"}
-    transport = build_transport(cfg.api.transport, limits=limits, verify=cfg.api.verify_tls)
-    async with (
-        httpx.AsyncClient(timeout=cfg.api.timeout_seconds, verify=cfg.api.verify_tls, headers=headers) as iam,
-        ApiClient(
-            auth=build_auth(cfg.api, cfg.auth, iam),
-            timeout=cfg.api.timeout_seconds,
-            transport=transport,
-            headers=headers,
-        ) as client,
-    ):
-        yield client
-
-
 def owned(cfg: Config, discovered: Iterable[str] = ()) -> list[str]:
     """The configured and discovered batch IDs that belong to this process's shard."""
-    return parse_shard(cfg.watch.shard, {}).select(dict.fromkeys([*cfg.watch.batch_ids, *discovered]))
+    return cfg.watch.shard.select(dict.fromkeys([*cfg.watch.batch_ids, *discovered]))
 
 
 class Daemon:
@@ -74,25 +57,32 @@ class Daemon:
         reload: Callable[[], Config],
         env: Mapping[str, str],
         on_event: Callable[[Event], None] | None = None,
+        *,
+        writer: EventWriter | None = None,
     ) -> None:
         self.cfg, self._reload = cfg, reload
         self.board = Board()
+        self.stats = SelfMetrics(self.board)
         self.registry = CollectorRegistry()
-        self.stats = SelfMetrics(self.registry, self.board)
+        self.registry.register(self.stats)
+        self.registry.register(BoardCollector(self.board))
         self._on_event = on_event
-        self.writer = EventWriter(on_event=self._count)
+        self._writer = writer or EventWriter.for_format(cfg.events.format, cfg.events.level)
         self.notifier = Notifier(env)
         self.store: Store | None = None
         self._discovered: list[str] = []
 
-    def _say(self, name: str, fields: dict[str, Any], level: str = "info") -> None:
+    def _say(self, name: EventName, fields: dict[str, Any], level: Level = "info") -> None:
         """Write one of the watcher's own events (no batch, no seq)."""
-        self.writer.write([Event(name, level, fields=fields)])
+        self._write([Event(name, level, fields=fields)])
 
-    def _count(self, event: Event) -> None:
-        self.stats.event(event)
-        if self._on_event is not None:
-            self._on_event(event)
+    def _write(self, events: list[Event]) -> None:
+        """Write events to the stream, and count each (the self-metrics, the embedding caller)."""
+        self._writer.write(events)
+        for event in events:
+            self.stats.event(event)
+            if self._on_event is not None:
+                self._on_event(event)
 
     async def open_store(self) -> dict[int, Event]:
         """Load the state file (in a worker thread); a damaged one is reported and moved aside."""
@@ -130,13 +120,15 @@ class Daemon:
         self.notifier.progress(now, self._status)
 
     def _render_batches(self, text: BatchText, poller: Poller) -> str:
-        return text.render(list(self.board.tracks.values()), time.time(), poller.timing)
+        now = time.time()
+        # which batches still belong in the metrics is a scheduling decision; the exposition only renders
+        return text.render([t for t in list(self.board.tracks.values()) if retained(t, now, poller.timing)], now)
 
     def _status(self) -> str:
         ok = sum(1 for t in self.board.tracks.values() if t.up)
         return f"watching {len(self.board.tracks)} batches, {ok} up"
 
-    async def reload(self, poller: Poller) -> None:
+    async def reload(self, poller: Poller, policy: RequestPolicy, discovery: Discovery | None) -> None:
         """SIGHUP: re-read the config and the batch IDs; keep the old config if the new one is bad."""
         try:
             # config, ID and secret files are read in a worker thread, never on the loop
@@ -144,7 +136,10 @@ class Daemon:
         except ConfigError as exc:
             self._say("watcher.reload_failed", level="error", fields={"key": exc.key, "message": exc.problem})
             return
+        policy.configure(new.api, new.watch.concurrency)
         poller.configure(new)
+        if discovery is not None:
+            discovery.configure(new)
         self.cfg = new
         added, removed = self._rewatch(poller)
         self._say(
@@ -164,29 +159,52 @@ class Daemon:
         on_listen: Callable[[str, int], None] | None = None,
     ) -> None:
         """Run until SIGTERM/SIGINT (or ``until`` returns); SIGHUP reloads."""
-        disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in prometheus_client
-        # a scrape renders in a worker thread; a short switch interval lets the loop get the GIL back quickly
-        sys.setswitchinterval(0.001)
         outbox = await self.open_store()
-        self.journal = Journal(self.store, self.board, self.writer.write)
+        self.journal = Journal(self.store, self.board, self._write)
         await self.journal.replay(outbox)
-        async with http_client(self.cfg) as http:
-            api = BatchApi(http, self.cfg.api, scrubber(self.cfg.auth, http.auth))
-            poller = Poller(api, self.cfg, self.board, self.journal.submit, self.stats)
-            self.registry.register(BoardCollector(self.board))
+        policy = RequestPolicy(
+            self.cfg.api, self.cfg.watch.concurrency, on_retry=self.stats.retried, on_throttle=self._throttled
+        )
+        async with open_api(self.cfg) as api:
+            poller = Poller(
+                api,
+                policy,
+                self.cfg,
+                self.board,
+                self.journal.submit,
+                self.stats,
+                hooks=PollerHooks(
+                    self._on_progress, lambda: self.notifier.send("READY=1", "STATUS=first poll cycle done")
+                ),
+            )
             self._batch_text = partial(self._render_batches, BatchText(), poller)
-            poller.on_progress = self._on_progress
-            poller.on_ready = lambda: self.notifier.send("READY=1", "STATUS=first poll cycle done")
+            discovery = (
+                Discovery(
+                    api,
+                    policy,
+                    self.cfg,
+                    on_found=partial(self._discovered_now, poller),
+                    on_failed=self._discovery_failed,
+                )
+                if self.cfg.discovery.enabled
+                else None
+            )
             try:
                 async with anyio.create_task_group() as tg:
                     await self._start(tg, poller, on_listen)
-                    if self.cfg.discovery.enabled:
-                        tg.start_soon(self._discover, poller, api)
+                    if discovery is not None:
+                        tg.start_soon(discovery.run)
                     if until is not None:
                         tg.start_soon(self._stop_after, until, tg)
-                    await self._signals(tg, poller)
+                    await self._signals(tg, poller, policy, discovery)
             finally:
                 await self._shutdown()
+
+    def _on_ready(self) -> None:
+        self.notifier.send("READY=1", "STATUS=first poll cycle done")
+
+    def _throttled(self, until: float) -> None:
+        self.board.throttled_until = until
 
     async def _start(self, tg: TaskGroup, poller: Poller, on_listen: Callable[[str, int], None] | None) -> None:
         app = make_app(self.registry, self._batch_text, self._healthy, self._not_ready)
@@ -200,7 +218,7 @@ class Daemon:
                 "version": __version__,
                 "batches": len(added),
                 "listen": f"{host}:{port}",
-                "shard": self.cfg.watch.shard or "0/1",
+                "shard": str(self.cfg.watch.shard),
                 "pid": os.getpid(),
             },
         )
@@ -212,30 +230,24 @@ class Daemon:
         self.journal.forget(removed)
         return added, removed
 
-    async def _discover(self, poller: Poller, api: BatchApi) -> None:
-        """Every discovery interval: list the matching batches and watch exactly those (plus the listed IDs)."""
-        rules = self.cfg.discovery
-        while True:
-            try:
-                w, flavor = self.cfg.watch, self.cfg.api.flavor
-                found = await discover(api, poller.request, rules, flavor, w.list_page_size, w.max_list_pages)
-            except ApiError as exc:
-                fields = {"reason": exc.reason, "status_code": exc.status_code, "message": exc.message}
-                self._say("watcher.discovery_failed", level="warning", fields=fields)
-            else:
-                self._discovered = choose(found, rules, time.time(), self.cfg.watch.retention_seconds)
-                self._rewatch(poller)
-            await anyio.sleep(rules.interval_seconds)
+    def _discovered_now(self, poller: Poller, found: list[str]) -> None:
+        """Watch exactly the batches discovery found (plus the listed IDs)."""
+        self._discovered = found
+        self._rewatch(poller)
+
+    def _discovery_failed(self, exc: ApiError) -> None:
+        fields = {"reason": exc.reason, "status_code": exc.status_code, "message": exc.message}
+        self._say("watcher.discovery_failed", level="warning", fields=fields)
 
     async def _stop_after(self, until: Callable[[], Awaitable[None]], tg: TaskGroup) -> None:
         await until()
         tg.cancel_scope.cancel()
 
-    async def _signals(self, tg: TaskGroup, poller: Poller) -> None:
+    async def _signals(self, tg: TaskGroup, poller: Poller, policy: RequestPolicy, discovery: Discovery | None) -> None:
         with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
             async for signum in signals:
                 if signum == signal.SIGHUP:
-                    await self.reload(poller)
+                    await self.reload(poller, policy, discovery)
                 else:
                     tg.cancel_scope.cancel()
                     return

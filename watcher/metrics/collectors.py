@@ -3,24 +3,25 @@
 from __future__ import annotations
 
 import time
+from bisect import bisect_left
 from collections import Counter
+from itertools import accumulate
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Gauge, Histogram
-from prometheus_client import Counter as PromCounter
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from watcher import __version__
 from watcher.core import states
-from watcher.core.events import NAMES, Event
+from watcher.core.vocabulary import EVENT_NAMES
+from watcher.errors import REASONS
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Callable, Iterator, Mapping
 
     from watcher.core.board import Board, JobSummary
-
-REASONS = ("timeout", "connect", "http", "throttled", "auth", "decode")
+    from watcher.core.events import Event
+    from watcher.errors import ApiError, FailureReason
 
 
 class BoardCollector(Collector):
@@ -71,57 +72,91 @@ def transitions_family(counts: Mapping[tuple[str, str], int]) -> CounterMetricFa
     return fam
 
 
-class SelfMetrics:
-    """The watcher's own counters and gauges, on the registry it is given."""
+POLL_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+BUCKET_LABELS = (*(str(b) for b in POLL_BUCKETS), "+Inf")
 
-    def __init__(self, registry: CollectorRegistry, board: Board) -> None:
-        Gauge("dli_watcher_build_info", "The running version; always 1.", ["version"], registry=registry).labels(
-            __version__
-        ).set(1)
-        watched = Gauge("dli_watcher_watched_batches", "Batches currently watched.", registry=registry)
-        watched.set_function(lambda: len(board.tracks))
-        self.polls = PromCounter("dli_watcher_polls", "Batch polls finished, successful or not.", registry=registry)
-        self.failures = PromCounter(
-            "dli_watcher_poll_failures", "Polls that failed, by reason.", ["reason"], registry=registry
-        )
-        for reason in REASONS:
-            self.failures.labels(reason)
-        self.duration = Histogram(
-            "dli_watcher_poll_duration_seconds",
-            "Time to poll one batch, retries included.",
-            registry=registry,
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
-        )
-        last = Gauge(
-            "dli_watcher_last_successful_poll_timestamp_seconds",
-            "When a batch poll last succeeded.",
-            registry=registry,
-        )
-        last.set_function(lambda: board.last_successful_poll or 0.0)
-        throttled = Gauge(
-            "dli_watcher_throttled",
-            "1 while the API has paused the whole client (429 / APIG.0308, Retry-After up to the backoff cap).",
-            registry=registry,
-        )
-        throttled.set_function(lambda: 1.0 if board.throttled(time.time()) else 0.0)
-        self.events = PromCounter("dli_watcher_events", "Events emitted, by name.", ["event"], registry=registry)
-        for name in NAMES:
-            self.events.labels(name)
-        self.gaps = PromCounter(
-            "dli_watcher_log_gaps",
-            "Log gaps reported (lines that could not be recovered).",
-            registry=registry,
-        )
 
-    def poll_done(self, seconds: float, reason: str | None) -> None:
+class SelfMetrics(Collector):
+    """The watcher's own counters and gauges, kept as plain numbers and exposed at scrape time.
+
+    Plain numbers rather than client-library metric objects: nothing process-wide (such as
+    ``disable_created_metrics``) has to be set for the exposition to leave out ``_created``
+    series. Every label value is filled in up front, so a scrape in another thread never sees a
+    dict change size.
+    """
+
+    def __init__(self, board: Board, clock: Callable[[], float] = time.time) -> None:
+        self._board, self._clock = board, clock
+        self.polls = 0
+        self.failures: dict[str, int] = dict.fromkeys(REASONS, 0)
+        self.retries: dict[str, int] = dict.fromkeys(REASONS, 0)
+        self.events: dict[str, int] = dict.fromkeys(EVENT_NAMES, 0)
+        self.gaps = 0
+        self._buckets = [0] * (len(POLL_BUCKETS) + 1)  # the last one is +Inf
+        self._seconds = 0.0
+
+    def poll_done(self, seconds: float, reason: FailureReason | None) -> None:
         """Count one finished poll."""
-        self.polls.inc()
-        self.duration.observe(seconds)
+        self.polls += 1
+        self._buckets[bisect_left(POLL_BUCKETS, seconds)] += 1
+        self._seconds += seconds
         if reason is not None:
-            self.failures.labels(reason).inc()
+            self.failures[reason] += 1
+
+    def retried(self, err: ApiError) -> None:
+        """Count one request that failed and will be tried again."""
+        self.retries[err.reason] += 1
 
     def event(self, event: Event) -> None:
         """Count one emitted event."""
-        self.events.labels(event.name).inc()
+        self.events[event.name] += 1
         if event.name == "batch.log_gap":
-            self.gaps.inc()
+            self.gaps += 1
+
+    def describe(self) -> Iterator[Metric]:
+        """The same families as collect: cheap, and registering must not fail."""
+        return self.collect()
+
+    def collect(self) -> Iterator[Metric]:
+        """Every self-metric family, from the numbers as they are now."""
+        board = self._board
+        build = GaugeMetricFamily("dli_watcher_build_info", "The running version; always 1.", labels=["version"])
+        build.add_metric([__version__], 1)
+        yield build
+        yield GaugeMetricFamily("dli_watcher_watched_batches", "Batches currently watched.", value=len(board.tracks))
+        yield CounterMetricFamily("dli_watcher_polls", "Batch polls finished, successful or not.", value=self.polls)
+        yield _by_label("dli_watcher_poll_failures", "Polls that failed, by reason.", "reason", self.failures)
+        yield _by_label(
+            "dli_watcher_request_retries",
+            "API requests that failed and were retried, by reason.",
+            "reason",
+            self.retries,
+        )
+        cumulative = list(accumulate(self._buckets))
+        yield HistogramMetricFamily(
+            "dli_watcher_poll_duration_seconds",
+            "Time to poll one batch, retries included.",
+            buckets=list(zip(BUCKET_LABELS, cumulative, strict=True)),
+            sum_value=self._seconds,
+        )
+        yield GaugeMetricFamily(
+            "dli_watcher_last_successful_poll_timestamp_seconds",
+            "When a batch poll last succeeded.",
+            value=board.last_successful_poll or 0.0,
+        )
+        yield GaugeMetricFamily(
+            "dli_watcher_throttled",
+            "1 while the API has paused the whole client (429 / APIG.0308, Retry-After up to the backoff cap).",
+            value=1.0 if board.throttled(self._clock()) else 0.0,
+        )
+        yield _by_label("dli_watcher_events", "Events emitted, by name.", "event", self.events)
+        yield CounterMetricFamily(
+            "dli_watcher_log_gaps", "Log gaps reported (lines that could not be recovered).", value=self.gaps
+        )
+
+
+def _by_label(name: str, doc: str, label: str, counts: Mapping[str, int]) -> CounterMetricFamily:
+    family = CounterMetricFamily(name, doc, labels=[label])
+    for value, count in list(counts.items()):
+        family.add_metric([value], count)
+    return family

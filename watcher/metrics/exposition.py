@@ -13,14 +13,12 @@ from typing import TYPE_CHECKING
 from prometheus_client.exposition import choose_encoder
 
 from watcher.core import states
-from watcher.core.schedule import retained
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from prometheus_client import CollectorRegistry
 
-    from watcher.core.schedule import Timing
     from watcher.core.tracker import Track
 
 FAMILIES = (
@@ -103,12 +101,12 @@ class BatchText:
     def __init__(self) -> None:
         self._cache: dict[str, tuple[tuple[object, ...], tuple[str, ...]]] = {}
 
-    def render(self, tracks: Iterable[Track], now: float, timing: Timing) -> str:
-        """The text of every per-batch family for the batches still in the metrics."""
+    def render(self, tracks: Iterable[Track], now: float) -> str:
+        """The text of every per-batch family for the given batches (the caller decides which remain)."""
         parts: list[list[str]] = [[] for _ in FAMILIES]
         cache: dict[str, tuple[tuple[object, ...], tuple[str, ...]]] = {}
         for track in tracks:
-            if track.snapshot is None or not retained(track, now, timing):
+            if track.snapshot is None:
                 continue
             key = _key(track)
             hit = self._cache.get(track.batch_id)

@@ -1,30 +1,25 @@
-"""The event stream: structlog configured once, rendering Event records as JSON lines (or console)."""
+"""The event stream: Event records rendered as JSON lines (or console, or readable lines) on a given stream."""
 
 from __future__ import annotations
 
 import json
-import logging
 import sys
 import time
-from collections.abc import Callable, Iterable, MutableMapping
-from typing import Any, TextIO
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, TextIO
 
 import structlog
 
 from watcher.core.events import Event, rfc3339
 from watcher.core.untrusted import valid_unicode
-from watcher.output.readable import ReadableRenderer
+from watcher.output.readable import EventDict, ReadableRenderer
 
-LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
-EventDict = MutableMapping[str, Any]
+if TYPE_CHECKING:
+    from watcher.core.vocabulary import Level
 
-
-def _stamp(_: Any, method: str, event_dict: EventDict) -> EventDict:
-    """Put timestamp, level and event first, in the order log shippers read them."""
-    head = {"timestamp": rfc3339(time.time()), "level": method if method != "warn" else "warning"}
-    head["event"] = event_dict.pop("event")
-    head.update(event_dict)
-    return head
+LEVELS: dict[Level, int] = {"debug": 10, "info": 20, "warning": 30, "error": 40}
+# a structlog processor's signature: (logger, method name, event dict) -> the rendered line
+Renderer = Callable[[Any, str, EventDict], str]
 
 
 # JSON allows these raw inside strings, but readers that split on every Unicode line break
@@ -32,7 +27,11 @@ def _stamp(_: Any, method: str, event_dict: EventDict) -> EventDict:
 _LINE_BREAKS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\u0085": "\\u0085"})
 
 
-def _dumps(obj: Any, **_: Any) -> str:
+def _json(_: Any, __: str, event: EventDict) -> str:
+    return _dumps(event)
+
+
+def _dumps(obj: Any) -> str:
     text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=str)
     if text.isascii():
         return text
@@ -40,44 +39,46 @@ def _dumps(obj: Any, **_: Any) -> str:
     return valid_unicode(text).translate(_LINE_BREAKS)
 
 
-def configure(fmt: str, level: str, stream: TextIO | None = None) -> None:
-    """Configure structlog for the whole process; the only place that calls structlog.configure."""
-    out = stream or sys.stdout
-    console = fmt == "console" or (fmt == "auto" and out.isatty())
-    renderer: Callable[..., Any] = (
-        ReadableRenderer()
-        if fmt == "readable"
-        else structlog.dev.ConsoleRenderer(colors=out.isatty())
-        if console
-        else structlog.processors.JSONRenderer(_dumps)
-    )
-    structlog.configure(
-        processors=[_stamp, renderer],
-        wrapper_class=structlog.make_filtering_bound_logger(LEVELS[level]),
-        logger_factory=structlog.WriteLoggerFactory(file=out),
-        cache_logger_on_first_use=False,
-    )
-    # httpx logs every request at INFO through stdlib logging; the event stream is ours alone
-    for name in ("httpx", "httpcore", "hpack"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+def renderer_for(fmt: str, stream: TextIO) -> Renderer:
+    """The renderer of an ``events.format``: JSON lines, console key=value (``auto`` on a TTY), or readable."""
+    if fmt == "readable":
+        return ReadableRenderer()
+    if fmt == "console" or (fmt == "auto" and stream.isatty()):
+        return structlog.dev.ConsoleRenderer(colors=stream.isatty())
+    return _json
 
 
 class EventWriter:
-    """Writes Event records to the configured stream and tells an observer about each one."""
+    """Writes Event records to ``stream`` through ``render``, one line each, leaving out those below ``level``.
 
-    def __init__(self, on_event: Callable[[Event], None] | None = None) -> None:
-        self._log = structlog.get_logger()
-        self._on_event = on_event
+    Everything it needs is passed in: no process-wide logging configuration is read or changed.
+    """
+
+    def __init__(
+        self, stream: TextIO, render: Renderer, level: Level = "info", *, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._stream, self._render, self._clock = stream, render, clock
+        self._least = LEVELS[level]
+
+    @classmethod
+    def for_format(cls, fmt: str, level: Level, stream: TextIO | None = None) -> EventWriter:
+        """A writer for an ``events.format`` and level, on ``stream`` (stdout by default)."""
+        out = stream or sys.stdout
+        return cls(out, renderer_for(fmt, out), level)
 
     def write(self, events: Iterable[Event]) -> None:
-        """Render each event as one line."""
+        """Render each event as one line, then flush once (a pipe or the journal sees them at once)."""
+        wrote = False
         for event in events:
-            fields: dict[str, Any] = {}
+            if LEVELS[event.level] < self._least:
+                continue
+            line: dict[str, Any] = {"timestamp": rfc3339(self._clock()), "level": event.level, "event": event.name}
             if event.batch_id is not None:
-                fields["batch_id"] = event.batch_id
+                line["batch_id"] = event.batch_id
             if event.seq is not None:
-                fields["seq"] = event.seq
-            fields.update(event.fields)
-            getattr(self._log, event.level)(event.name, **fields)
-            if self._on_event is not None:
-                self._on_event(event)
+                line["seq"] = event.seq
+            line.update(event.fields)
+            self._stream.write(self._render(None, event.level, line) + "\n")
+            wrote = True
+        if wrote:
+            self._stream.flush()

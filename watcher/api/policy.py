@@ -1,0 +1,104 @@
+"""How every API call is made: a bound on calls in flight, a deadline, retries with backoff, a client-wide throttle.
+
+The poller, list polling, discovery and ``check`` all call through one RequestPolicy, so they retry
+alike and a 429 seen by any of them pauses all of them. The decisions (delays, pauses) are the pure
+functions of ``watcher.core.schedule``; this class only waits and counts.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import TYPE_CHECKING, TypeVar
+
+import anyio
+
+from watcher.core.schedule import retry_delay, throttle_until
+from watcher.errors import ApiError, ThrottledError, TimeoutApiError, TransientApiError
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from watcher.config.settings import ApiConfig
+
+T = TypeVar("T")
+
+
+def _ignore(*_: object) -> None:
+    """A hook nobody listens to."""
+
+
+class RequestPolicy:
+    """Calls the API within the configured limits; ``call`` raises the final ApiError with its attempts."""
+
+    def __init__(
+        self,
+        api: ApiConfig,
+        concurrency: int,
+        *,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+        on_retry: Callable[[ApiError], None] = _ignore,
+        on_throttle: Callable[[float], None] = _ignore,
+    ) -> None:
+        self._clock, self._rng = clock, rng or random.Random()  # noqa: S311 - jitter, not cryptography
+        self._on_retry, self._on_throttle = on_retry, on_throttle
+        self.throttled_until = 0.0
+        self.configure(api, concurrency)
+
+    def configure(self, api: ApiConfig, concurrency: int) -> None:
+        """Take new settings (on reload); calls in flight finish under the old limiter."""
+        self._api = api
+        # fast_acquire: a free slot costs no extra event-loop pass (the request awaits right after)
+        self._limiter = anyio.Semaphore(concurrency, fast_acquire=True)
+
+    async def call(self, request: Callable[[], Awaitable[T]]) -> T:
+        """One API call with retries: full-jitter backoff, Retry-After up to the cap, the client-wide throttle."""
+        api = self._api
+        attempt = 0
+        while True:
+            attempt += 1
+            await self._wait_throttle()
+            try:
+                async with self._limiter:
+                    with anyio.fail_after(api.timeout_seconds + 1):
+                        return await request()
+            except TimeoutError:
+                err: ApiError = TimeoutApiError("request timed out")
+            except TransientApiError as exc:
+                err = exc
+                if isinstance(exc, ThrottledError):
+                    self._throttle(attempt, exc.retry_after)
+            except ApiError as exc:
+                exc.attempts = attempt
+                raise
+            if attempt >= api.max_attempts:
+                err.attempts = attempt
+                raise err
+            self._on_retry(err)
+            await anyio.sleep(
+                retry_delay(
+                    attempt, api.backoff_base_seconds, api.backoff_max_seconds, self._rng.random(), err.retry_after
+                )
+            )
+
+    def throttled(self, now: float) -> bool:
+        """Whether the API has paused the whole client at ``now``."""
+        return now < self.throttled_until
+
+    def _throttle(self, attempt: int, retry_after: float | None) -> None:
+        api = self._api
+        self.throttled_until = throttle_until(
+            self._clock(),
+            self.throttled_until,
+            attempt,
+            api.backoff_base_seconds,
+            api.backoff_max_seconds,
+            retry_after,
+        )
+        self._on_throttle(self.throttled_until)
+
+    async def _wait_throttle(self) -> None:
+        pause = self.throttled_until - self._clock()
+        if pause > 0:
+            await anyio.sleep(pause)

@@ -1,0 +1,42 @@
+"""The watcher's words as Literal types mypy can check, each defined once, with the tuples code iterates."""
+
+from __future__ import annotations
+
+from typing import Final, Literal, get_args
+
+FlavorName = Literal["dli", "livy"]
+Transport = Literal["aiohttp", "httpx"]
+Mode = Literal["details", "list"]
+AuthMethod = Literal["aksk", "token", "password", "none"]
+Level = Literal["debug", "info", "warning", "error"]
+Format = Literal["json", "console", "auto"]
+Presence = Literal["pending", "present", "not_found", "gone"]
+EventName = Literal[
+    "batch.discovered",
+    "batch.state_changed",
+    "batch.finished",
+    "batch.log",
+    "batch.log_gap",
+    "batch.changed",
+    "batch.unknown_state",
+    "batch.field_repaired",
+    "batch.gone",
+    "batch.not_found",
+    "batch.poll_failed",
+    "batch.poll_recovered",
+    "watcher.started",
+    "watcher.stopped",
+    "watcher.reloaded",
+    "watcher.reload_failed",
+    "watcher.state_reset",
+    "watcher.discovery_failed",
+]
+
+FLAVORS: Final[tuple[FlavorName, ...]] = get_args(FlavorName)
+TRANSPORTS: Final[tuple[Transport, ...]] = get_args(Transport)
+MODES: Final[tuple[Mode, ...]] = get_args(Mode)
+AUTH_METHODS: Final[tuple[AuthMethod, ...]] = get_args(AuthMethod)
+LEVELS: Final[tuple[Level, ...]] = get_args(Level)
+FORMATS: Final[tuple[Format, ...]] = get_args(Format)
+# every event name; the metrics pre-fill their counters from it
+EVENT_NAMES: Final[tuple[EventName, ...]] = get_args(EventName)
