@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
+from importlib import metadata
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,3 +31,21 @@ def test_mypy_strict():
     """Strict mypy (configured in pyproject) is clean on the watcher package."""
     result = run("mypy")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_checkers_are_the_pinned_ones():
+    """The ruff and mypy that run are the exact versions the ``lint`` extra pins, so results match CI's."""
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
+    pins = dict(req.split("==") for req in extras["lint"])
+    assert set(pins) == {"ruff", "mypy"}, extras["lint"]
+    installed = {name: metadata.version(name) for name in pins}
+    assert installed == pins, "reinstall: python -m pip install -e '.[lint]'"
+
+
+def test_pre_commit_hooks_are_local():
+    """The pre-commit hooks run the venv's tools and clone nothing."""
+    config = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text(encoding="utf-8"))
+    assert [repo["repo"] for repo in config["repos"]] == ["local"]
+    hooks = config["repos"][0]["hooks"]
+    assert {hook["language"] for hook in hooks} == {"system"}
+    assert [hook["entry"].split()[:2] for hook in hooks] == [["ruff", "check"], ["ruff", "format"], ["mypy"]]
