@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import simulator
+from tests.helpers import simulator
 from tests.procs import WatcherProcess, write_config
 
 pytestmark = pytest.mark.slow

@@ -7,7 +7,7 @@ import time
 import anyio
 import pytest
 
-from tests.conftest import make_config, start_watch
+from tests.helpers import make_config, start_watch
 from watcher.config.settings import DiscoveryConfig
 from watcher.core.model import Snapshot
 from watcher.daemon.discovery import choose, matches

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import make_config, start_watch
+from tests.helpers import make_config, start_watch
 from watcher.core.states import METRIC_STATES
 from watcher.metrics.collectors import transitions_family
 

@@ -16,7 +16,7 @@ import anyio
 import httpx
 import pytest
 
-from tests.conftest import make_config, start_watch
+from tests.helpers import make_config, start_watch
 from tests.test_deploy_grafana import concrete, dashboard_queries
 
 if TYPE_CHECKING:

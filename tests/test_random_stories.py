@@ -7,7 +7,7 @@ import random
 import anyio
 import pytest
 
-from tests.conftest import assert_seq_gapless, make_config, simulator, start_watch
+from tests.helpers import assert_seq_gapless, make_config, simulator, start_watch
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 NEXT = {

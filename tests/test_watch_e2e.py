@@ -9,7 +9,7 @@ import signal
 import anyio
 import pytest
 
-from tests.conftest import assert_seq_gapless, make_config, simulator, start_watch
+from tests.helpers import assert_seq_gapless, make_config, simulator, start_watch
 
 pytestmark = pytest.mark.anyio
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
