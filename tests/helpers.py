@@ -101,7 +101,7 @@ class WatchRun:
     def json_lines(self) -> list[dict[str, Any]]:
         return [json.loads(line) for line in self.out.getvalue().splitlines()]
 
-    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    async def wait_for(self, predicate: Callable[[], object], timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout
         while not predicate():
             if time.monotonic() > deadline:

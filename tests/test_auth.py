@@ -527,7 +527,7 @@ async def test_iam_refusals_are_auth_errors(response):
 
 def test_password_auth_needs_an_async_client():
     """The synchronous flow refuses clearly instead of sending without a token."""
-    source = IamTokenSource(_password_config("https://iam.example.com"), None)  # never reached
+    source = IamTokenSource(_password_config("https://iam.example.com"), None)  # type: ignore[arg-type]  # never reached
     client = httpx.Client(transport=httpx.MockTransport(Recorder()), auth=PasswordAuth(source))
     with client, pytest.raises(RuntimeError, match="AsyncClient"):
         client.get("https://h/batches/1")

@@ -58,7 +58,8 @@ _LABEL_VALUES = re.compile(r"^\s*label_values\(\s*(?:(.*),\s*)?(\w+)\s*\)\s*$", 
 
 def load_dashboard(path: Path = DASHBOARD) -> dict[str, Any]:
     """The dashboard JSON."""
-    return json.loads(path.read_text())
+    dashboard: dict[str, Any] = json.loads(path.read_text())
+    return dashboard
 
 
 def iter_panels(panels: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:

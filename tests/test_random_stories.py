@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import anyio
 import pytest
@@ -17,7 +18,7 @@ NEXT = {
     "recovering": ["running"],
     "success": [],
 }
-FAULTS = [
+FAULTS: list[tuple[str, dict[str, Any]]] = [
     ("status", {"status": 503}),
     ("throttle", {"retry_after": 0.05}),
     ("malformed", {}),
