@@ -128,6 +128,7 @@ async def test_finished_batches_leave_after_retention_and_removed_ones_at_once(s
         run.stopped.set()
 
 
+@pytest.mark.slow
 async def test_promtool_finds_nothing_to_say(sim):
     """``promtool check metrics`` is silent on the exposition with batches in several states."""
     world = sim.world
