@@ -77,7 +77,7 @@ class WatcherProcess:
     def of(self, batch_id: str, name: str | None = None) -> list[dict[str, Any]]:
         return [e for e in self.events if e.get("batch_id") == batch_id and (name is None or e["event"] == name)]
 
-    def wait_for(self, predicate: Callable[[], bool], timeout: float = 15.0) -> None:
+    def wait_for(self, predicate: Callable[[], object], timeout: float = 15.0) -> None:
         deadline = time.monotonic() + timeout
         while not predicate():
             if self.proc.poll() is not None and not predicate():

@@ -528,7 +528,7 @@ async def test_iam_refusals_are_auth_errors(response):
 
 def test_password_auth_needs_an_async_client():
     """The synchronous flow refuses clearly instead of sending without a token."""
-    source = IamTokenSource(_password_config("https://iam.example.com"), None)  # never reached
+    source = IamTokenSource(_password_config("https://iam.example.com"), None)  # type: ignore[arg-type]  # never reached
     client = httpx.Client(transport=httpx.MockTransport(Recorder()), auth=PasswordAuth(source))
     with client, pytest.raises(RuntimeError, match="AsyncClient"):
         client.get("https://h/batches/1")
@@ -578,5 +578,5 @@ async def test_build_auth_password_none_and_unknown():
         assert isinstance(build_auth(api, _password_config("https://iam"), iam), PasswordAuth)
         assert build_auth(api, AuthConfig(method="none"), iam) is None
         with pytest.raises(ConfigError) as info:
-            build_auth(api, AuthConfig(method="kerberos"), iam)
+            build_auth(api, AuthConfig(method="kerberos"), iam)  # type: ignore[arg-type]  # wrong on purpose
     assert info.value.key == "auth.method"

@@ -27,7 +27,9 @@ from watcher.simulator.cli import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Mapping
+
+pytestmark = pytest.mark.slow  # every test runs dli-watcher as a subprocess
 
 ROOT = Path(__file__).resolve().parents[1]
 PID = "0123456789abcdef0123456789abcdef"
@@ -75,13 +77,13 @@ def write_config(path: Path, sections: dict[str, dict[str, object]]) -> Path:
     return path
 
 
-def config_for(server: SimServer, batch_ids: list[str], auth: dict[str, object]) -> dict[str, dict[str, object]]:
+def config_for(server: SimServer, batch_ids: list[str], auth: Mapping[str, object]) -> dict[str, dict[str, object]]:
     """A config pointing at an in-thread simulator."""
     world = server.world
     api: dict[str, object] = {"flavor": world.flavor, "endpoint": server.url, "timeout_seconds": 5}
     if world.flavor == "dli":
         api["project_id"] = world.project_id
-    return {"api": api, "auth": auth, "watch": {"batch_ids": batch_ids}}
+    return {"api": api, "auth": dict(auth), "watch": {"batch_ids": batch_ids}}
 
 
 def assert_one_clean_line(stderr: str, *needles: str) -> str:
@@ -236,7 +238,7 @@ def assert_table_shows_both(stdout: str, ids: list[str], *, livy: bool = False) 
 SIM_USERS = {EXAMPLE_USER: EXAMPLE_PASSWORD}
 
 
-def auth_cases(token: str, sk: str, password: str) -> list:
+def auth_cases(token: str, sk: str, password: str) -> list[object]:
     """(simulator auth, [auth] table, env) for each method that needs a secret, with the given secret values."""
     return [
         pytest.param(
@@ -389,7 +391,7 @@ def test_check_unreachable_iam_is_not_a_credentials_error(tmp_path):
 def read_until(proc: subprocess.Popen[bytes], marker: str, deadline: float) -> list[str]:
     """Lines of the process's stdout up to and including the one containing ``marker``."""
     assert proc.stdout is not None
-    fd, buffer, lines = proc.stdout.fileno(), b"", []
+    fd, buffer, lines = proc.stdout.fileno(), b"", list[str]()
     while time.monotonic() < deadline:
         ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
         chunk = os.read(fd, 65536) if ready else b""
@@ -439,7 +441,7 @@ def test_simulate_subprocess_serves_check(tmp_path):
         assert any(EXAMPLE_TOKEN in line for line in lines)
         batch = re.search(r"daily-etl\s+(\S+)$", "\n".join(lines), re.MULTILINE)
         assert batch is not None, lines
-        cfg = {
+        cfg: dict[str, dict[str, object]] = {
             "api": {"endpoint": url.group(1), "project_id": PID},
             "auth": {"method": "token"},
             "watch": {"batch_ids": [batch.group(1)]},

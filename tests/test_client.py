@@ -8,6 +8,7 @@ import zlib
 from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -193,7 +194,7 @@ async def test_details_decoding_tolerance(overrides, field, expected):
 @pytest.mark.anyio
 async def test_livy_batch_object():
     """A Livy batch object (int id, null name, appInfo, no DLI fields) decodes."""
-    body = {
+    body: dict[str, Any] = {
         "id": 3,
         "name": None,
         "owner": None,
@@ -463,8 +464,8 @@ def test_error_classes_are_retryable_where_the_spec_says():
     """Throttling, timeouts and connect errors are transient; auth, not-found and permanent are not."""
     for cls in (ThrottledError, TimeoutApiError, ConnectApiError):
         assert issubclass(cls, TransientApiError)
-    for cls in (AuthError, NotFoundError, PermanentApiError, DecodeError):
-        assert not issubclass(cls, TransientApiError)
+    for other in (AuthError, NotFoundError, PermanentApiError, DecodeError):
+        assert not issubclass(other, TransientApiError)
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ import dataclasses
 import re
 import tomllib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -27,6 +28,9 @@ from watcher.config.settings import (
 )
 from watcher.errors import ConfigError
 
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
 EXAMPLE = Path(__file__).resolve().parents[1] / "config.example.toml"
 DLI = "https://dli.cn-north-4.myhuaweicloud.com"
 PID = "0123456789abcdef0123456789abcdef"
@@ -37,7 +41,7 @@ AK, SK = "AK-not-a-real-key-123", "SK-super-secret-value-456"
 AKSK_ENV = {"HUAWEICLOUD_SDK_AK": AK, "HUAWEICLOUD_SDK_SK": SK}
 
 
-def doc(**sections: dict[str, object]) -> dict[str, dict[str, object]]:
+def doc(**sections: Mapping[str, object]) -> dict[str, dict[str, object]]:
     """A minimal valid DLI document (no auth) with some sections' keys added or replaced."""
     data: dict[str, dict[str, object]] = {
         "api": {"endpoint": DLI, "project_id": PID},
@@ -48,7 +52,7 @@ def doc(**sections: dict[str, object]) -> dict[str, dict[str, object]]:
     return data
 
 
-def error(data: dict[str, dict[str, object]], env: dict[str, str] | None = None) -> ConfigError:
+def error(data: Mapping[str, object], env: dict[str, str] | None = None) -> ConfigError:
     """The ConfigError that parsing ``data`` raises."""
     with pytest.raises(ConfigError) as info:
         parse(data, env or {})

@@ -6,11 +6,12 @@ import signal
 import socket
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import simulator
+from tests.helpers import simulator
 from tests.procs import WatcherProcess, write_config
 
 pytestmark = pytest.mark.slow
@@ -113,7 +114,7 @@ def test_sigkill_loses_nothing(tmp_path):
     """After SIGKILL events may repeat, but keyed by (batch_id, seq) the stream equals the uninterrupted one."""
     reference, truth = story(tmp_path / "ref", None)
     crashed, _ = story(tmp_path / "kill", signal.SIGKILL)
-    first_seen = {}
+    first_seen: dict[tuple[str, int], dict[str, Any]] = {}
     for e in crashed:
         if e.get("batch_id"):
             first_seen.setdefault((e["batch_id"], e["seq"]), e)
@@ -161,7 +162,7 @@ def test_systemd_notify_ready_watchdog_stopping(tmp_path):
         server.world.add_batch(A, name="a-job", state="running")
         config = write_config(tmp_path / "config.toml", server, [A])
         proc = WatcherProcess(config, env={"NOTIFY_SOCKET": str(sock_path), "WATCHDOG_USEC": "400000"})
-        messages = []
+        messages: list[str] = []
         deadline = time.monotonic() + 10
 
         def enough() -> bool:

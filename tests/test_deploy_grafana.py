@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pytest
 import yaml
 
 from tests.tools import SPEC_SERIES, promtool
@@ -58,7 +59,8 @@ _LABEL_VALUES = re.compile(r"^\s*label_values\(\s*(?:(.*),\s*)?(\w+)\s*\)\s*$", 
 
 def load_dashboard(path: Path = DASHBOARD) -> dict[str, Any]:
     """The dashboard JSON."""
-    return json.loads(path.read_text())
+    dashboard: dict[str, Any] = json.loads(path.read_text())
+    return dashboard
 
 
 def iter_panels(panels: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
@@ -239,6 +241,7 @@ def test_dashboard_has_the_promised_panels() -> None:
     assert any("by (reason)" in expr and "dli_watcher_poll_failures_total" in expr for expr in exprs)
 
 
+@pytest.mark.slow
 def test_queries_parse_with_promtool(tmp_path: Path) -> None:
     """Every query, with variables made concrete, is valid PromQL for `promtool check rules`."""
     exprs = [concrete(expr) for _, expr in dashboard_queries()]
@@ -248,6 +251,7 @@ def test_queries_parse_with_promtool(tmp_path: Path) -> None:
     assert f"SUCCESS: {len(exprs)} rules found" in result.stdout
 
 
+@pytest.mark.slow
 def test_promtool_rejects_a_broken_query(tmp_path: Path) -> None:
     """The syntax check is live: an unbalanced query makes promtool fail."""
     result = promtool_check_exprs(["sum(rate(dli_watcher_polls_total[1m])"], tmp_path)

@@ -18,6 +18,9 @@ import yaml
 from watcher.config import settings as watcher_config
 from watcher.errors import ConfigError
 
+# the `built` and `sharded` fixtures run `kubectl kustomize`: nearly every test here needs a subprocess
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 KUBERNETES_DIR = ROOT / "deploy" / "kubernetes"
 # The single-pod base; deploy/kubernetes/kustomization.yaml only points at it (`kubectl apply -k deploy/kubernetes`).

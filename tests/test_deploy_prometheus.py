@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from tests.tools import SPEC_SERIES, promtool, run
@@ -48,6 +49,7 @@ def duration_seconds(text: str) -> int:
     return sum(int(n) * units[u] for n, u in parts)
 
 
+@pytest.mark.slow
 def test_rules_pass_promtool_check() -> None:
     """`promtool check rules` accepts alerts.yml."""
     result = run(promtool(), "check", "rules", ALERTS)
@@ -55,6 +57,7 @@ def test_rules_pass_promtool_check() -> None:
     assert "SUCCESS" in result.stdout
 
 
+@pytest.mark.slow
 def test_rule_unit_tests_pass() -> None:
     """`promtool test rules alerts_test.yml` passes."""
     result = run(promtool(), "test", "rules", ALERTS_TEST.name, cwd=PROMETHEUS_DIR)
@@ -62,6 +65,7 @@ def test_rule_unit_tests_pass() -> None:
     assert "SUCCESS" in result.stdout
 
 
+@pytest.mark.slow
 def test_unit_tests_catch_alerts_that_never_fire(tmp_path: Path) -> None:
     """With every alert expression replaced by one that never fires, the unit tests fail for each alert."""
     rules = yaml.safe_load(ALERTS.read_text())
@@ -114,6 +118,7 @@ def test_alerts_use_spec_metric_names() -> None:
     assert used <= SPEC_SERIES, sorted(used - SPEC_SERIES)
 
 
+@pytest.mark.slow
 def test_example_scrape_config_passes_promtool() -> None:
     """`promtool check config` accepts prometheus.example.yml, which scrapes job dli-watcher on :19847."""
     result = run(promtool(), "check", "config", SCRAPE_CONFIG)

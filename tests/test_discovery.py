@@ -7,7 +7,7 @@ import time
 import anyio
 import pytest
 
-from tests.conftest import make_config, start_watch
+from tests.helpers import make_config, start_watch
 from watcher.config.settings import DiscoveryConfig
 from watcher.core.flavor import DLI
 from watcher.core.model import Snapshot
@@ -97,4 +97,5 @@ async def test_discovered_batches_survive_a_restart(sim, tmp_path):
         await second.wait_for(lambda: second.of(bid, "batch.finished"))
         second.stopped.set()
     assert not second.of(bid, "batch.discovered")
-    assert second.of(bid)[0].seq == first.of(bid)[-1].seq + 1
+    last = first.of(bid)[-1].seq
+    assert last is not None and second.of(bid)[0].seq == last + 1

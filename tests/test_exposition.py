@@ -65,7 +65,9 @@ def test_cached_lines_follow_changes_and_removals():
     """A changed state re-renders that batch; a batch no longer passed in disappears; age moves with now."""
     text = BatchText()
     text.render([track("a"), track("b")], 1_700_000_200.0)
-    moved = replace(track("a"), snapshot=replace(track("a").snapshot, state="dead", raw_state="dead"))
+    snapshot = track("a").snapshot
+    assert snapshot is not None
+    moved = replace(track("a"), snapshot=replace(snapshot, state="dead", raw_state="dead"))
     got = samples(text.render([moved], 1_700_000_300.0))
     assert got[("dli_batch_state", (("batch_id", "a"), ("state", "dead")))] == 1.0
     assert got[("dli_batch_state", (("batch_id", "a"), ("state", "running")))] == 0.0

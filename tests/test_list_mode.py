@@ -5,7 +5,7 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from tests.conftest import assert_seq_gapless, make_config, simulator, start_watch
+from tests.helpers import assert_seq_gapless, make_config, simulator, start_watch
 
 pytestmark = pytest.mark.anyio
 IDS = [f"{i:08x}-0000-4000-8000-{i:012x}" for i in range(1, 9)]

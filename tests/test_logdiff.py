@@ -49,7 +49,7 @@ class TestSplit:
 
 
 def feed(windows: list[list[str]]) -> tuple[list[tuple[str, str]], list[str]]:
-    track, lines, gaps = LogTrack(), [], []
+    track, lines, gaps = LogTrack(), list[tuple[str, str]](), list[str]()
     for window in windows:
         result = diff_log(track, window)
         track = result.track
@@ -122,7 +122,7 @@ class World:
 
 
 line_text = st.sampled_from(["a", "b", "c"]) | st.text(alphabet="xyz0123456789", min_size=1, max_size=6)
-step = st.one_of(
+step: st.SearchStrategy[tuple[str, list[str]]] = st.one_of(
     st.tuples(st.just("stdout"), st.lists(line_text, max_size=25)),
     st.tuples(st.just("stderr"), st.lists(line_text, max_size=3)),
     st.tuples(st.just("diag"), st.lists(line_text, max_size=3)),

@@ -9,9 +9,11 @@ import time
 import anyio
 import httpx
 import pytest
+from prometheus_client.openmetrics.parser import text_string_to_metric_families as openmetrics_families
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import make_config, start_watch
+from tests.helpers import make_config, start_watch
+from tests.tools import SPEC_METRICS
 from watcher.core.states import METRIC_STATES
 from watcher.metrics.collectors import transitions_family
 
@@ -128,6 +130,7 @@ async def test_finished_batches_leave_after_retention_and_removed_ones_at_once(s
         run.stopped.set()
 
 
+@pytest.mark.slow
 async def test_promtool_finds_nothing_to_say(sim):
     """``promtool check metrics`` is silent on the exposition with batches in several states."""
     world = sim.world
@@ -145,7 +148,7 @@ async def test_promtool_finds_nothing_to_say(sim):
 
 
 async def test_openmetrics_when_asked(sim):
-    """An OpenMetrics Accept header gets the OpenMetrics format, ending in # EOF."""
+    """An OpenMetrics Accept header gets the OpenMetrics format, ending in # EOF, that an OpenMetrics parser reads."""
     bid = sim.world.add_batch(name="om")
     async with anyio.create_task_group() as tg:
         run = await start_watch(tg, make_config(sim, [bid]))
@@ -158,6 +161,17 @@ async def test_openmetrics_when_asked(sim):
         run.stopped.set()
     assert resp.headers["content-type"].startswith("application/openmetrics-text")
     assert resp.text.endswith("# EOF\n")
+    families = {f.name: f for f in openmetrics_families(resp.text)}
+    # OpenMetrics names a counter's family without its _total suffix
+    assert {name.removesuffix("_total") for name in SPEC_METRICS} <= families.keys()
+    assert families["dli_watcher_polls"].type == "counter"
+    assert [s.name for s in families["dli_watcher_polls"].samples] == ["dli_watcher_polls_total"]
+    assert families["dli_watcher_polls"].samples[0].value >= 1
+    assert families["dli_watcher_poll_duration_seconds"].type == "histogram"
+    states = {s.labels["state"]: s.value for s in families["dli_batch_state"].samples if s.labels["batch_id"] == bid}
+    assert [state for state, v in states.items() if v == 1] == ["starting"]
+    info = [s for s in families["dli_batch_info"].samples if s.labels["batch_id"] == bid]
+    assert [(s.labels["job_name"], s.value) for s in info] == [("om", 1)]
 
 
 async def test_health_ready_and_landing(sim):

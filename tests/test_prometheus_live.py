@@ -10,18 +10,20 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import httpx
 import pytest
 
-from tests.conftest import make_config, start_watch
+from tests.helpers import make_config, start_watch
 from tests.test_deploy_grafana import concrete, dashboard_queries
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
+
+pytestmark = pytest.mark.slow  # a real Prometheus server (and the demo) as subprocesses
 
 SCRAPE = "1s"
 
@@ -71,14 +73,15 @@ def prometheus(target: str, tmp: Path) -> Iterator[str]:
         proc.wait(timeout=10)
 
 
-async def query(client: httpx.AsyncClient, url: str, promql: str) -> list[dict]:
+async def query(client: httpx.AsyncClient, url: str, promql: str) -> list[dict[str, Any]]:
     resp = await client.get(url + "/api/v1/query", params={"query": promql})
     body = resp.json()
     assert body["status"] == "success", (promql, body)
-    return body["data"]["result"]
+    result: list[dict[str, Any]] = body["data"]["result"]
+    return result
 
 
-async def eventually(client, url, promql, timeout=30.0) -> list[dict]:
+async def eventually(client, url, promql, timeout=30.0) -> list[dict[str, Any]]:
     deadline = time.monotonic() + timeout
     while True:
         result = await query(client, url, promql)
@@ -94,6 +97,7 @@ async def test_prometheus_sees_a_running_batch_and_an_up_target(sim, tmp_path):
     async with anyio.create_task_group() as tg:
         run = await start_watch(tg, make_config(sim, [bid], watch={"interval_seconds": 0.5}))
         await run.wait_for(lambda: run.of(bid, "batch.discovered"))
+        assert run.address is not None
         host, port = run.address
         with prometheus(f"{host}:{port}", tmp_path) as url:
             async with httpx.AsyncClient() as client:

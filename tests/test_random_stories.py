@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import anyio
 import pytest
 
-from tests.conftest import assert_seq_gapless, make_config, simulator, start_watch
+from tests.helpers import assert_seq_gapless, make_config, simulator, start_watch
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 NEXT = {
@@ -17,7 +18,7 @@ NEXT = {
     "recovering": ["running"],
     "success": [],
 }
-FAULTS = [
+FAULTS: list[tuple[str, dict[str, Any]]] = [
     ("status", {"status": 503}),
     ("throttle", {"retry_after": 0.05}),
     ("malformed", {}),

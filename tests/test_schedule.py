@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from typing import TYPE_CHECKING
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -23,10 +24,13 @@ from watcher.core.schedule import (
 )
 from watcher.core.tracker import Track
 
+if TYPE_CHECKING:
+    from watcher.core.vocabulary import Presence
+
 TIMING = Timing(interval=15.0, terminal_grace=120.0, retention=3600.0, not_found_interval=300.0)
 
 
-def track(state: str, presence: str = "present", terminal_at: float | None = None) -> Track:
+def track(state: str, presence: Presence = "present", terminal_at: float | None = None) -> Track:
     return Track("b", snapshot=Snapshot("b", state, state), presence=presence, terminal_at=terminal_at)
 
 
@@ -51,9 +55,11 @@ def test_terminal_batches_stop_after_grace_and_gone_ones_at_once():
     """A finished batch is polled through its grace period, then never; gone ones never; not-found rarely."""
     assert next_poll(track("success", terminal_at=100.0), 150.0, TIMING) is not None
     assert next_poll(track("success", terminal_at=100.0), 220.0, TIMING) is None
-    assert next_poll(track("running"), 0.0, TIMING) <= 15.0
+    soon = next_poll(track("running"), 0.0, TIMING)
+    assert soon is not None and soon <= 15.0
     assert next_poll(track("dead", presence="gone"), 0.0, TIMING) is None
-    assert next_poll(Track("b", presence="not_found"), 0.0, TIMING) > 15.0
+    rarely = next_poll(Track("b", presence="not_found"), 0.0, TIMING)
+    assert rarely is not None and rarely > 15.0
 
 
 def test_retention_keeps_active_and_drops_old_finished():

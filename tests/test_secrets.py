@@ -8,7 +8,7 @@ import sys
 import httpx
 import pytest
 
-from tests.conftest import simulator
+from tests.helpers import simulator
 from tests.procs import WatcherProcess, write_config
 from watcher.simulator import SimAuth
 

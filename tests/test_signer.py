@@ -242,7 +242,7 @@ def test_sdk_date_is_utc():
 SEGMENT_CHARS = st.characters(
     codec="utf-8", categories=("L", "N", "P", "S", "Zs"), include_characters="~%/-._ +\u00e9\u4e2d"
 )
-QUERY_CHARS = st.characters(codec="utf-8", exclude_categories=("Cs",), exclude_characters="\x00")
+QUERY_CHARS = st.characters(codec="utf-8", exclude_categories=["Cs"], exclude_characters="\x00")
 # reserved characters a client may or may not escape in a path; '%', '?', '#' and '/' always are
 PATH_SAFE = st.sampled_from(["", "~", "~@:!$&'()*+,;=", "~:@+"])
 RESERVED_HEADERS = {

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import anyio
 import httpx
+import pytest
 
 from watcher.simulator import ScenarioPlayer, SimServer, World, demo_scenario
 from watcher.simulator.cli import EXAMPLE_AK, EXAMPLE_SK, add_arguments, build_auth, run
@@ -99,6 +100,7 @@ def test_run_rejects_bad_scenario(tmp_path, capsys):
     assert "action must be one of" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_simulate_command_serves_until_sigterm():
     """``python -m watcher.simulator.cli`` prints its URL and IDs, serves, and exits 0 on SIGTERM."""
     root = Path(__file__).resolve().parents[1]

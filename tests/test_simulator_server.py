@@ -158,7 +158,7 @@ def test_raw_states_served_verbatim(dli):
 def test_log_endpoint_disabled():
     """With log_endpoint=False the log route fails: DLI 400 DLI.0007, Livy 404."""
     for flavor, status in (("dli", 400), ("livy", 404)):
-        world = World(flavor, log_endpoint=False)
+        world = World(flavor, log_endpoint=False)  # type: ignore[arg-type]
         bid = world.add_batch()
         path = f"{BASE}/{bid}/log" if flavor == "dli" else f"/batches/{bid}/log"
         with SimServer(world) as url:

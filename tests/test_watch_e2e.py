@@ -9,7 +9,7 @@ import signal
 import anyio
 import pytest
 
-from tests.conftest import assert_seq_gapless, make_config, simulator, start_watch
+from tests.helpers import WatchRun, assert_seq_gapless, make_config, simulator, start_watch
 from watcher.core.shard import Shard
 
 pytestmark = pytest.mark.anyio
@@ -99,7 +99,7 @@ async def test_livy_markers_title_case_and_unknown_state(livy_sim):
     assert_seq_gapless(run.events)
 
 
-async def burst_story(server, burst: list[str], done) -> tuple[object, str]:
+async def burst_story(server, burst: list[str], done) -> tuple[WatchRun, str]:
     """One running batch: a first line, then ``burst`` at once; returns when ``done(run, bid)`` holds."""
     world = server.world
     bid = world.add_batch(name="bursty", state="running")
@@ -147,7 +147,7 @@ async def test_dead_batch_that_recovers_is_followed_through(sim):
         await run.wait_for(lambda: run.of(bid, "batch.discovered"))
         for state in ("dead", "recovering", "running", "success"):
             world.set_state(bid, state)
-            await run.wait_for(lambda s=state: any(e.fields.get("to_state") == s for e in run.of(bid)))
+            await run.wait_for(lambda s=state: any(e.fields.get("to_state") == s for e in run.of(bid)))  # type: ignore[misc]
         run.stopped.set()
     transitions = [e.fields["to_state"] for e in run.of(bid, "batch.state_changed")]
     assert transitions == ["dead", "recovering", "running", "success"]
@@ -231,7 +231,7 @@ async def test_two_shards_split_the_batches_between_them(sim):
     async with anyio.create_task_group() as tg:
         runs = [await start_watch(tg, make_config(sim, ids, watch={"shard": Shard(i, 2)})) for i in range(2)]
         for run in runs:
-            await run.wait_for(lambda r=run: r.daemon.board.ready)
+            await run.wait_for(lambda r=run: r.daemon.board.ready)  # type: ignore[misc]
         seen = [{e.batch_id for e in r.events if e.name == "batch.discovered"} for r in runs]
         for run in runs:
             run.stopped.set()

@@ -1,0 +1,118 @@
+"""What the test modules share: a simulator on loopback, a fast config, an in-process watcher run."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from watcher.config.settings import ApiConfig, Config, EventsConfig, MetricsConfig, WatchConfig
+from watcher.daemon.app import Daemon
+from watcher.output.writer import EventWriter
+from watcher.simulator import SimAuth, SimServer, World
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from watcher.core.events import Event
+
+
+@contextmanager
+def simulator(flavor: str = "dli", auth: SimAuth | None = None, **world_kw: Any) -> Iterator[SimServer]:
+    """A World served on 127.0.0.1 from its own thread."""
+    server = SimServer(World(flavor, **world_kw), auth)  # type: ignore[arg-type]
+    server.start_in_thread()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def make_config(server: SimServer, batch_ids: list[str], **sections: Any) -> Config:
+    """A fast-polling config against a simulator; keyword args replace fields per section."""
+    world = server.world
+    cfg = Config(
+        api=ApiConfig(
+            flavor=world.flavor,
+            endpoint=server.url,
+            project_id=world.project_id,
+            timeout_seconds=2.0,
+            max_attempts=3,
+            backoff_base_seconds=0.05,
+            backoff_max_seconds=0.2,
+        ),
+        watch=WatchConfig(
+            batch_ids=tuple(batch_ids),
+            interval_seconds=0.2,
+            terminal_grace_seconds=0.6,
+            retention_seconds=60.0,
+            not_found_interval_seconds=0.5,
+        ),
+        metrics=MetricsConfig(port=0),
+        events=EventsConfig(format="json"),
+    )
+    return replace(cfg, **{name: replace(getattr(cfg, name), **kw) for name, kw in sections.items()})
+
+
+class WatchRun:
+    """A Daemon running in the test's event loop; collects events and the JSON lines it printed."""
+
+    def __init__(self, cfg: Config, reload: Callable[[], Config] | None = None) -> None:
+        self.out = io.StringIO()
+        self.events: list[Event] = []
+        writer = EventWriter.for_format("json", cfg.events.level, self.out)
+        self.daemon = Daemon(cfg, reload or (lambda: cfg), {}, on_event=self.events.append, writer=writer)
+        self.stopped = anyio.Event()
+        self.address: tuple[str, int] | None = None
+
+    def listen(self, host: str, port: int) -> None:
+        self.address = (host, port)
+
+    @property
+    def metrics_url(self) -> str:
+        assert self.address is not None
+        return f"http://{self.address[0]}:{self.address[1]}"
+
+    def of(self, batch_id: str, name: str | None = None) -> list[Event]:
+        return [e for e in self.events if e.batch_id == batch_id and (name is None or e.name == name)]
+
+    def lines(self, batch_id: str, stream: str | None = None) -> list[str]:
+        return [
+            str(e.fields["line"])
+            for e in self.of(batch_id, "batch.log")
+            if stream is None or e.fields["stream"] == stream
+        ]
+
+    def json_lines(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.out.getvalue().splitlines()]
+
+    async def wait_for(self, predicate: Callable[[], object], timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                names = [(e.batch_id, e.name, e.fields.get("to_state")) for e in self.events[-15:]]
+                raise AssertionError(f"condition not met within {timeout}s; last events: {names}")
+            await anyio.sleep(0.05)
+
+
+async def start_watch(tg: Any, cfg: Config, reload: Callable[[], Config] | None = None) -> WatchRun:
+    """Start a WatchRun in ``tg``; it stops when ``run.stopped`` is set."""
+    run = WatchRun(cfg, reload)
+    tg.start_soon(lambda: run.daemon.run(until=run.stopped.wait, on_listen=run.listen))
+    await run.wait_for(lambda: run.address is not None)
+    return run
+
+
+def assert_seq_gapless(events: list[Event]) -> None:
+    """Every batch's seq runs 1, 2, 3, ... with no gap or repeat."""
+    by_batch: dict[str, list[int]] = {}
+    for e in events:
+        if e.batch_id is not None and e.seq is not None:
+            by_batch.setdefault(e.batch_id, []).append(e.seq)
+    for bid, seqs in by_batch.items():
+        assert seqs == list(range(1, len(seqs) + 1)), f"{bid}: {seqs}"
