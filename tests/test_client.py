@@ -102,14 +102,12 @@ def api_for(server, cfg=DLI):
     ids=["dli", "livy"],
 )
 async def test_paths(cfg, batch_id, prefix):
-    """Details, state, log and list hit the documented paths with the documented query parameters."""
+    """Details, log and list hit the documented paths with the documented query parameters."""
     wire_id = batch_id if cfg is DLI else int(batch_id)
     server = Server(body={})
     api = api_for(server, cfg)
     server.content = json.dumps(_details(id=wire_id)).encode()
     await api.details(batch_id)
-    server.content = json.dumps({"id": wire_id, "state": "running"}).encode()
-    await api.state(batch_id)
     server.content = json.dumps({"id": wire_id, "from": 5, "total": 9, "log": ["a"]}).encode()
     await api.log(batch_id, 5, 20)
     await api.log(batch_id, 0, 10, log_type="driver")
@@ -118,7 +116,6 @@ async def test_paths(cfg, batch_id, prefix):
     urls = [str(r.url) for r in server.requests]
     assert urls == [
         f"{prefix}/{batch_id}",
-        f"{prefix}/{batch_id}/state",
         f"{prefix}/{batch_id}/log?from=5&size=20",
         f"{prefix}/{batch_id}/log?from=0&size=10&type=driver",
         f"{prefix}?from=0&size=100&queue_name=q1&job_name=etl",
@@ -207,12 +204,6 @@ async def test_livy_batch_object():
     snap = await api_for(Server(body=body), LIVY).details("3")
     assert (snap.batch_id, snap.state, snap.name, snap.create_time) == ("3", "dead", None, None)
     assert snap.app_id == "application_1700000000000_0001"
-
-
-@pytest.mark.anyio
-async def test_state_endpoint_normalises():
-    """/state answers in any case (the docs show "Success") and comes back lower-case."""
-    assert await api_for(Server(body={"id": BID, "state": "Success"})).state(BID) == "success"
 
 
 @pytest.mark.anyio
@@ -328,9 +319,6 @@ async def test_malformed_details_raise_decode_error(content):
 
 
 MALFORMED_OTHERS = [
-    ("state", {"id": BID}),
-    ("state", {"id": BID, "state": ["running"]}),
-    ("state", ["running"]),
     ("log", {"id": BID, "from": 0}),
     ("log", {"id": BID, "log": "a\nb"}),
     ("log", {"id": BID, "log": [None]}),
@@ -352,9 +340,9 @@ MALFORMED_OTHERS = [
 @pytest.mark.anyio
 @pytest.mark.parametrize(("route", "body"), MALFORMED_OTHERS)
 async def test_malformed_state_log_list_raise_decode_error(route, body):
-    """State, log and list bodies with missing or mistyped fields are DecodeError too."""
+    """Log and list bodies with missing or mistyped fields are DecodeError too."""
     api = api_for(Server(body=body))
-    call = {"state": lambda: api.state(BID), "log": lambda: api.log(BID, 0, 10), "list": lambda: api.list(0, 10)}
+    call = {"log": lambda: api.log(BID, 0, 10), "list": lambda: api.list(0, 10)}
     with pytest.raises(DecodeError):
         await call[route]()
 

@@ -16,7 +16,6 @@ import anyio
 import httpx
 
 from watcher.core.model import MAX_LINE_CHARS, MAX_LOG_LINES, Snapshot, decode_snapshot
-from watcher.core.states import normalise
 from watcher.core.untrusted import NO_SECRETS, Scrubber, valid_unicode
 from watcher.errors import (
     ApiError,
@@ -104,14 +103,6 @@ class BatchApi:
         """Drop what is cached for batches no longer watched."""
         for batch_id in batch_ids:
             self._urls.pop(batch_id, None)
-
-    async def state(self, batch_id: str) -> str:
-        """``GET .../batches/{id}/state``: just the (normalised) state."""
-        body = _object((await self._get(self._url(batch_id, "/state")))[0])
-        state = body.get("state")
-        if not isinstance(state, str) or not state.strip():
-            raise DecodeError("field 'state' is missing or not a string")
-        return normalise(valid_unicode(state))[:64]
 
     async def log(self, batch_id: str, start: int | None, size: int, log_type: str | None = None) -> LogPage:
         """``GET .../batches/{id}/log?from=&size=``: a slice of the full log; without ``from``, its tail."""
