@@ -339,7 +339,7 @@ MALFORMED_OTHERS = [
 
 @pytest.mark.anyio
 @pytest.mark.parametrize(("route", "body"), MALFORMED_OTHERS)
-async def test_malformed_state_log_list_raise_decode_error(route, body):
+async def test_malformed_log_and_list_bodies_raise_decode_error(route, body):
     """Log and list bodies with missing or mistyped fields are DecodeError too."""
     api = api_for(Server(body=body))
     call = {"log": lambda: api.log(BID, 0, 10), "list": lambda: api.list(0, 10)}
