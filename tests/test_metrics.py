@@ -193,6 +193,35 @@ async def test_health_ready_and_landing(sim):
     assert 'href="/metrics"' in landing.text
 
 
+async def test_throttling_is_not_ready_but_still_healthy(sim):
+    """While a 429's Retry-After pauses the client, /readyz is 503 and dli_watcher_throttled 1; /healthz stays 200."""
+    bid = sim.world.add_batch(name="busy")
+    api = {"backoff_max_seconds": 3.0, "max_attempts": 2}
+    async with anyio.create_task_group() as tg:
+        run = await start_watch(tg, make_config(sim, [bid], api=api))
+        async with httpx.AsyncClient(base_url=run.metrics_url) as client:
+            await run.wait_for(lambda: run.daemon.board.ready)
+            sim.world.inject("throttle", bid, None, retry_after=3600)
+            await run.wait_for(lambda: run.daemon.board.throttled(time.time()))
+            ready = await client.get("/readyz")
+            health = (await client.get("/healthz")).status_code
+            throttled = _value(await client.get("/metrics"), "dli_watcher_throttled")
+            # once the API stops throttling, its hour-long Retry-After (capped at 3 s) ends the pause soon
+            sim.world.clear_faults()
+            await run.wait_for(lambda: not run.daemon.board.throttled(time.time()), timeout=5)
+        run.stopped.set()
+    assert (ready.status_code, ready.text.strip(), health, throttled) == (503, "throttled by the API", 200, 1.0)
+
+
+def _value(response: httpx.Response, name: str) -> float:
+    """The value of an unlabelled sample in a /metrics response."""
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            if sample.name == name:
+                return sample.value
+    raise AssertionError(f"{name} not in /metrics")
+
+
 def test_transitions_to_different_unknown_states_share_one_series():
     """Two undocumented target states count into one to_state="unknown" series, never two with one label set."""
     family = transitions_family({("q", "weird"): 1, ("q", "odd"): 2, ("q", "running"): 4})
