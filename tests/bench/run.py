@@ -460,15 +460,23 @@ def ask_watcher(code: str) -> str:
     return done.stdout.strip()
 
 
+def first_module(*names: str) -> str:
+    """Code binding ``m`` to the first of ``names`` that imports: the layered layout, then the flat one."""
+    attempt = "    try:\n        return importlib.import_module({!r})\n    except ImportError:\n        pass\n"
+    return "import importlib\ndef find():\n" + "".join(attempt.format(n) for n in names) + "m = find()\n"
+
+
 def has_list_mode() -> bool:
     """Whether the watcher being benchmarked has ``[watch] mode``."""
-    fields = "{f.name for f in dataclasses.fields(c.WatchConfig)}"
-    return ask_watcher(f"import dataclasses, watcher.config as c; print('mode' in {fields})") == "True"
+    fields = "{f.name for f in dataclasses.fields(m.WatchConfig)}"
+    code = first_module("watcher.config.settings", "watcher.config") + f"import dataclasses\nprint('mode' in {fields})"
+    return ask_watcher(code) == "True"
 
 
 def watcher_tick() -> float:
     """The scheduler tick of the watcher being benchmarked (0 when it has none)."""
-    return float(ask_watcher("import watcher.core.schedule as s; print(getattr(s, 'TICK', 0.0))"))
+    find = first_module("watcher.core.schedule", "watcher.schedule")
+    return float(ask_watcher(f"{find}print(getattr(m, 'TICK', 0.0))"))
 
 
 def fmt(value: float | None, spec: str = ".0f") -> str:
