@@ -58,11 +58,10 @@ class RequestPolicy:
         attempt = 0
         while True:
             attempt += 1
-            await self._wait_throttle()
+            limiter = await self._slot()
             try:
-                async with self._limiter:
-                    with anyio.fail_after(api.timeout_seconds + 1):
-                        return await request()
+                with anyio.fail_after(api.timeout_seconds + 1):
+                    return await request()
             except TimeoutError:
                 err: ApiError = TimeoutApiError("request timed out")
             except TransientApiError as exc:
@@ -72,6 +71,8 @@ class RequestPolicy:
             except ApiError as exc:
                 exc.attempts = attempt
                 raise
+            finally:
+                limiter.release()
             if attempt >= api.max_attempts:
                 err.attempts = attempt
                 raise err
@@ -98,7 +99,19 @@ class RequestPolicy:
         )
         self._on_throttle(self.throttled_until)
 
-    async def _wait_throttle(self) -> None:
-        pause = self.throttled_until - self._clock()
-        if pause > 0:
-            await anyio.sleep(pause)
+    async def _slot(self) -> anyio.Semaphore:
+        """A request slot, taken only while no pause is in force; returns the limiter to release it to.
+
+        A pause can begin, or be extended, while a request waits for a slot or for an earlier pause:
+        so the pause is checked again once the slot is held, and the slot given back if one began.
+        """
+        while True:
+            pause = self.throttled_until - self._clock()
+            if pause > 0:  # a deadline that may move later, not an event: sleep to it, then look again
+                await anyio.sleep(pause)
+                continue
+            limiter = self._limiter  # a reload may replace it; release to the one acquired from
+            await limiter.acquire()
+            if not self.throttled(self._clock()):
+                return limiter
+            limiter.release()

@@ -1,0 +1,338 @@
+"""The Poller against an in-memory API, in trio's virtual time: backoff, Retry-After, throttle, readiness, list mode."""
+
+from __future__ import annotations
+
+import itertools
+import random
+import uuid
+from collections import Counter
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import anyio
+import pytest
+import trio
+import trio.testing
+
+from watcher.api.client import ListPage, LogPage
+from watcher.api.policy import RequestPolicy
+from watcher.config.settings import ApiConfig, Config, WatchConfig
+from watcher.core.board import Board
+from watcher.core.model import Snapshot
+from watcher.core.schedule import TICK, first_poll
+from watcher.daemon.poller import Poller, PollerHooks
+from watcher.errors import ApiError, ThrottledError, TransientApiError
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterable
+
+    from watcher.core.events import Event
+    from watcher.core.tracker import Track
+    from watcher.errors import FailureReason
+
+pytestmark = pytest.mark.anyio
+
+INTERVAL = 10.0
+EPS = 1e-6
+CFG = Config(
+    api=ApiConfig(
+        endpoint="http://fake",
+        project_id="p",
+        max_attempts=3,
+        backoff_base_seconds=0.5,
+        backoff_max_seconds=2.0,
+        timeout_seconds=5,
+    ),
+    watch=WatchConfig(interval_seconds=INTERVAL),
+)
+
+
+@pytest.fixture
+def anyio_backend():
+    # virtual time: whenever every task is blocked, the clock jumps to the next deadline
+    return ("trio", {"clock": trio.testing.MockClock(autojump_threshold=0)})
+
+
+def bid(n: int) -> str:
+    """A DLI batch ID (a UUID), stable per ``n`` and spread like real ones."""
+    return str(uuid.UUID(int=random.Random(n).getrandbits(128), version=4))
+
+
+def snap(batch_id: str, state: str = "running") -> Snapshot:
+    return Snapshot(batch_id, state, state, queue="q1", create_time=1_700_000_000_000)
+
+
+def http_503(retry_after: float | None = None) -> TransientApiError:
+    return TransientApiError("HTTP 503", status_code=503, retry_after=retry_after)
+
+
+class TopJitter(random.Random):
+    """Jitter pinned just under 1, so each backoff delay sits just under its ceiling."""
+
+    def random(self) -> float:
+        return 0.999
+
+
+class Gate:
+    """Holds a request open: ``entered`` when it starts, it returns once ``release`` is set."""
+
+    def __init__(self) -> None:
+        self.entered, self.release = anyio.Event(), anyio.Event()
+
+
+class FakeApi:
+    """Answers each batch from its script, then as a running batch; records (virtual time, operation, what)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[float, str, str]] = []
+        self.script: dict[str, list[Snapshot | ApiError]] = {}
+        self.failing: set[str] = set()  # batches whose details always fail (once the script is spent)
+        self.gates: dict[str, Gate] = {}
+        self.listed: tuple[Snapshot, ...] = ()
+        self.filters: list[dict[str, str]] = []
+        self.forgotten: set[str] = set()
+
+    def times(self, batch_id: str, op: str = "details") -> list[float]:
+        return [t for t, o, what in self.calls if o == op and what == batch_id]
+
+    async def details(self, batch_id: str) -> Snapshot:
+        self.calls.append((trio.current_time(), "details", batch_id))
+        if gate := self.gates.get(batch_id):
+            gate.entered.set()
+            await gate.release.wait()
+        reply = self.script[batch_id].pop(0) if self.script.get(batch_id) else snap(batch_id)
+        if batch_id in self.failing and not isinstance(reply, ApiError):
+            reply = http_503()
+        if isinstance(reply, ApiError):
+            raise reply
+        return reply
+
+    async def log(self, batch_id: str, start: int | None, size: int, log_type: str | None = None) -> LogPage:  # noqa: ARG002
+        self.calls.append((trio.current_time(), "log", batch_id))
+        return LogPage(0, 0, ())
+
+    def forget(self, batch_ids: Iterable[str]) -> None:
+        self.forgotten.update(batch_ids)
+
+    async def list(self, start: int, size: int, /, **filters: str) -> ListPage:
+        self.calls.append((trio.current_time(), "list", str(start)))
+        self.filters.append(filters)
+        return ListPage(start, len(self.listed), self.listed[start : start + size])
+
+
+class Sink:
+    """Every poll result the poller hands on, with its virtual time."""
+
+    def __init__(self) -> None:
+        self.got: list[tuple[float, Track, list[Event]]] = []
+
+    def __call__(self, track: Track, events: list[Event], changed: bool) -> None:  # noqa: ARG002
+        self.got.append((trio.current_time(), track, events))
+
+    def tracks(self, batch_id: str) -> list[Track]:
+        return [t for _, t, _ in self.got if t.batch_id == batch_id]
+
+    def events(self, batch_id: str, name: str | None = None) -> list[Event]:
+        return [e for _, t, evs in self.got if t.batch_id == batch_id for e in evs if name in (None, e.name)]
+
+
+class Telemetry:
+    def poll_done(self, seconds: float, reason: FailureReason | None) -> None:
+        pass
+
+
+class Rig:
+    """A Poller over a FakeApi on trio's virtual clock, with its policy, board and sink."""
+
+    def __init__(self, cfg: Config = CFG) -> None:
+        self.api, self.sink, self.board = FakeApi(), Sink(), Board()
+        self.ready_at: list[tuple[float, set[str]]] = []  # (when, batches the sink had heard of by then)
+        self.policy = RequestPolicy(cfg.api, cfg.watch.concurrency, clock=trio.current_time, rng=TopJitter())
+        hooks = PollerHooks(on_ready=self._ready)
+        self.poller = Poller(
+            self.api, self.policy, cfg, self.board, self.sink, Telemetry(), hooks=hooks, clock=trio.current_time
+        )
+
+    def _ready(self) -> None:
+        self.ready_at.append((trio.current_time(), {t.batch_id for _, t, _ in self.sink.got}))
+
+    @asynccontextmanager
+    async def running(self, batch_ids: list[str]) -> AsyncIterator[float]:
+        """Watch the batches and run the loop; yields the virtual start time, stops the loop on exit."""
+        async with anyio.create_task_group() as tg:
+            start = trio.current_time()
+            self.poller.watch(batch_ids)
+            tg.start_soon(self.poller.run, tg)
+            yield start
+            tg.cancel_scope.cancel()
+
+
+def capped_at(backoff_max: float) -> Config:
+    return replace(CFG, api=replace(CFG.api, backoff_max_seconds=backoff_max))
+
+
+async def test_transient_errors_back_off_under_exponential_ceilings():
+    """Retries wait under base*2**(n-1) (capped); a recovered poll reports no attempts, an exhausted one reports all."""
+    ok, bad = bid(1), bid(2)
+    rig = Rig()
+    rig.api.script[ok] = [http_503(), http_503()]
+    rig.api.failing.add(bad)
+    async with rig.running([ok, bad]):
+        await anyio.sleep(INTERVAL + 3)
+    first, second, third = rig.api.times(ok)[:3]
+    ceilings = [min(2.0, 0.5 * 2 ** (n - 1)) for n in (1, 2)]
+    assert [second - first, third - second] == pytest.approx([0.999 * c for c in ceilings])
+    assert all(d <= c for d, c in zip([second - first, third - second], ceilings, strict=True))
+    assert rig.sink.tracks(ok)[0].up
+    assert not any("attempts" in e.fields for e in rig.sink.events(ok))
+    failed = rig.sink.events(bad, "batch.poll_failed")
+    assert [(e.fields["attempts"], e.fields["reason"], e.fields["status_code"]) for e in failed] == [(3, "http", 503)]
+
+
+@pytest.mark.parametrize(
+    ("cap", "retry_after", "low", "high"), [(30.0, 5.0, 5.0, 30.0), (2.0, 1e9, 2.0, 2.0)], ids=["floor", "capped"]
+)
+async def test_retry_after_is_a_floor_capped_at_backoff_max(cap, retry_after, low, high):
+    """A 503's Retry-After delays the next attempt at least that long, but never past backoff_max_seconds."""
+    b = bid(1)
+    rig = Rig(capped_at(cap))
+    rig.api.script[b] = [http_503(retry_after)]
+    async with rig.running([b]):
+        await anyio.sleep(2 * INTERVAL)
+    calls = rig.api.times(b)
+    assert len(calls) >= 2
+    assert low - EPS <= calls[1] - calls[0] <= high + EPS
+    assert rig.sink.tracks(b)[0].up
+
+
+async def test_throttle_on_one_batch_pauses_every_batch():
+    """A 429 on batch A holds back B's requests too until the pause ends; the policy says throttled meanwhile."""
+    a, b = bid(1), bid(2)
+    rig = Rig(capped_at(30.0))
+    rig.api.script[a] = [ThrottledError("HTTP 429", status_code=429, retry_after=15.0)]
+    async with rig.running([a, b]) as start:
+        await anyio.sleep_until(first_poll(a, start, rig.poller.timing) + 0.5)
+        throttled_at = rig.api.times(a)[0]
+        samples = [rig.policy.throttled(trio.current_time())]
+        await anyio.sleep_until(throttled_at + 14.9)
+        samples.append(rig.policy.throttled(trio.current_time()))
+        await anyio.sleep_until(throttled_at + 25)
+    until = throttled_at + 15
+    assert samples == [True, True]
+    assert rig.policy.throttled_until == pytest.approx(until)
+    assert [c for c in rig.api.calls if throttled_at < c[0] < until - EPS] == []
+    # the pause is longer than an interval, so one of B's slots fell inside it: that request waited for the end
+    assert any(until - EPS <= t <= until + EPS for t in rig.api.times(b))
+    assert any(until - EPS <= t <= until + EPS for t in rig.api.times(a))
+
+
+async def test_ready_once_every_batch_polled_even_a_failing_one():
+    """on_ready fires once, only after every watched batch's first poll, a failed poll counting as one."""
+    ids = [bid(n) for n in range(1, 5)]
+    rig = Rig()
+    rig.api.failing.add(ids[0])
+    async with rig.running(ids) as start:
+        await anyio.sleep(3 * INTERVAL)
+    assert len(rig.ready_at) == 1
+    at, polled = rig.ready_at[0]
+    assert polled == set(ids)
+    assert rig.board.ready
+    assert at < start + INTERVAL + 3  # first polls, the failing one's retries, one scheduler wake
+    assert rig.sink.events(ids[0], "batch.poll_failed")
+
+
+async def test_batch_unwatched_while_in_flight_leaves_no_trace():
+    """A batch dropped by watch() while its details request is in flight reaches neither the sink nor the board."""
+    gone, kept = bid(1), bid(2)
+    rig = Rig()
+    gate = rig.api.gates[gone] = Gate()
+    async with rig.running([gone, kept]):
+        await gate.entered.wait()
+        changed = rig.poller.watch([kept])
+        gate.release.set()
+        await anyio.sleep(3 * INTERVAL)
+    assert changed == ([], [gone])
+    assert rig.sink.tracks(gone) == []
+    assert gone not in rig.board.tracks
+    assert gone in rig.api.forgotten
+    assert len(rig.api.times(gone)) == 1  # and it is never polled again
+    assert len(rig.sink.tracks(kept)) >= 3
+
+
+async def test_list_mode_reads_seen_batches_from_pages_and_falls_back_to_details():
+    """List mode reads seen batches from pages; one on no page falls back to details; a new one goes to details."""
+    a, b, c, missing = (bid(n) for n in range(1, 5))
+    rig = Rig(replace(CFG, watch=replace(CFG.watch, mode="list", list_page_size=2)))
+    # two pages; c is listed too, but was never seen, so it must be read through its details
+    rig.api.listed = (snap(a, "success"), snap(c, "success"), snap(b, "success"))
+    async with rig.running([a, b, missing]) as start:
+        cycle = first_poll(a, start, rig.poller.timing)  # list mode: one shared slot for every batch
+        await anyio.sleep_until(cycle + 1)
+        first = list(rig.api.calls)
+        rig.poller.watch([a, b, missing, c])
+        await anyio.sleep_until(cycle + INTERVAL + 1)
+    second = [(op, what) for _, op, what in rig.api.calls[len(first) :] if op != "log"]  # finishing: log backfill
+    assert sorted((op, what) for _, op, what in first) == sorted(("details", x) for x in (a, b, missing))
+    assert sorted(second) == sorted([("list", "0"), ("list", "2"), ("details", c), ("details", missing)])
+    assert {f["queue_name"] for f in rig.api.filters} == {"q1"}
+    assert [t.state for t in rig.sink.tracks(a)] == ["running", "success"]
+    assert [t.state for t in rig.sink.tracks(b)] == ["running", "success"]
+    assert [t.state for t in rig.sink.tracks(c)] == ["running"]
+
+
+async def test_scheduler_spreads_batches_over_the_interval():
+    """First polls land at each batch's own offset within the first interval; then one poll per interval each."""
+    ids = [bid(n) for n in range(1, 21)]
+    rig = Rig()
+    async with rig.running(ids) as start:
+        await anyio.sleep(4 * INTERVAL)
+    firsts = {b: rig.api.times(b)[0] for b in ids}
+    assert all(start <= t < start + INTERVAL for t in firsts.values())
+    assert all(t == pytest.approx(first_poll(b, start, rig.poller.timing), abs=TICK) for b, t in firsts.items())
+    assert max(Counter(int(t - start) for t in firsts.values()).values()) <= len(ids) // 4
+    for b in ids:
+        times = rig.api.times(b)
+        assert len(times) >= 3
+        assert [t2 - t1 for t1, t2 in itertools.pairwise(times)] == pytest.approx(
+            [INTERVAL] * (len(times) - 1), abs=TICK
+        )
+
+
+@pytest.mark.parametrize(
+    ("concurrency", "plan"),
+    [
+        # B queues for the only slot behind A, whose 429 at t=1 asks for 10 s
+        (1, [("A", 0.0, 1.0, 10.0), ("B", 0.5, 0.0, None)]),
+        # B waits out A's 2 s pause; C's 429 at t=1 extends the pause to t=11 meanwhile
+        (16, [("A", 0.0, 0.0, 2.0), ("C", 0.0, 1.0, 10.0), ("B", 0.5, 0.0, None)]),
+    ],
+    ids=["queued-for-a-slot", "pause-extended-while-waiting"],
+)
+async def test_no_request_starts_during_a_pause(concurrency, plan):
+    """A request waiting for a slot, or for a pause another 429 then extends, starts only once the pause is over."""
+    start = trio.current_time()
+    api = replace(CFG.api, backoff_max_seconds=30.0)  # Retry-After of 10 s is honoured whole
+    policy = RequestPolicy(api, concurrency, clock=trio.current_time, rng=random.Random(1))
+    starts: list[tuple[str, float]] = []
+    pauses: list[tuple[float, float]] = []
+
+    async def run(name: str, when: float, hold: float, retry_after: float | None) -> None:
+        async def request() -> None:
+            first = name not in {n for n, _ in starts}
+            starts.append((name, trio.current_time() - start))
+            await anyio.sleep(hold if first else 0)
+            if first and retry_after is not None:
+                now = trio.current_time() - start
+                pauses.append((now, now + retry_after))
+                raise ThrottledError("HTTP 429", status_code=429, retry_after=retry_after)
+
+        await anyio.sleep_until(start + when)
+        await policy.call(request)
+
+    async with anyio.create_task_group() as tg:
+        for step in plan:
+            tg.start_soon(run, *step)
+    early = [(n, t) for n, t in starts if any(a < t < b for a, b in pauses)]
+    assert not early, f"requests started during a pause {pauses}: {early}"
+    assert ("B", 11.0) in starts
