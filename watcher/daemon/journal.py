@@ -37,6 +37,8 @@ class Journal:
         self._store, self._board, self._write = store, board, write
         self._tracks: dict[str, Track] = {}
         self._events: list[Event] = []
+        # a chunked write is under way: anything new queues behind it, never between its chunks
+        self._writing = False
         self._removed: set[str] = set()
         self._saved_jobs: dict[str, JobSummary] = dict(board.jobs)
         self._written_upto = 0
@@ -45,7 +47,7 @@ class Journal:
     def submit(self, track: Track, events: list[Event], changed: bool) -> None:
         """Take one poll's result; without a store its events go straight out (a large or queued lot in chunks)."""
         if self._store is None:
-            if self._events or len(events) > WRITE_CHUNK:
+            if self._events or self._writing or len(events) > WRITE_CHUNK:
                 self._events.extend(events)  # behind what is queued, so a batch's events stay in order
                 self._wake.set()
             else:
@@ -96,7 +98,11 @@ class Journal:
         self._written_upto = last
 
     async def _write_chunked(self, events: Sequence[Event]) -> None:
-        for start in range(0, len(events), WRITE_CHUNK):
-            if start:
-                await anyio.lowlevel.checkpoint()
-            self._write(list(events[start : start + WRITE_CHUNK]))
+        self._writing = True
+        try:
+            for start in range(0, len(events), WRITE_CHUNK):
+                if start:
+                    await anyio.lowlevel.checkpoint()
+                self._write(list(events[start : start + WRITE_CHUNK]))
+        finally:
+            self._writing = False
