@@ -148,11 +148,17 @@ class Rig:
     def __init__(self, cfg: Config = CFG) -> None:
         self.api, self.sink, self.board = FakeApi(), Sink(), Board()
         self.ready_at: list[tuple[float, set[str]]] = []  # (when, batches the sink had heard of by then)
-        self.policy = RequestPolicy(cfg.api, cfg.watch.concurrency, clock=trio.current_time, rng=TopJitter())
+        self.retried: list[tuple[float, str]] = []  # (when, reason) of each request tried again
+        self.policy = RequestPolicy(
+            cfg.api, cfg.watch.concurrency, clock=trio.current_time, rng=TopJitter(), on_retry=self._retried
+        )
         hooks = PollerHooks(on_ready=self._ready)
         self.poller = Poller(
             self.api, self.policy, cfg, self.board, self.sink, Telemetry(), hooks=hooks, clock=trio.current_time
         )
+
+    def _retried(self, err: ApiError) -> None:
+        self.retried.append((trio.current_time(), err.reason))
 
     def _ready(self) -> None:
         self.ready_at.append((trio.current_time(), {t.batch_id for _, t, _ in self.sink.got}))
@@ -188,6 +194,10 @@ async def test_transient_errors_back_off_under_exponential_ceilings():
     assert not any("attempts" in e.fields for e in rig.sink.events(ok))
     failed = rig.sink.events(bad, "batch.poll_failed")
     assert [(e.fields["attempts"], e.fields["reason"], e.fields["status_code"]) for e in failed] == [(3, "http", 503)]
+    # the retries hook hears of every request tried again: ok's two, and two per three-attempt poll of bad
+    bad_polls = len(rig.api.times(bad)) // 3
+    assert bad_polls >= 1
+    assert [reason for _, reason in rig.retried].count("http") == 2 + 2 * bad_polls
 
 
 @pytest.mark.parametrize(
