@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import signal
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -214,3 +216,23 @@ def test_garbage_state_file_is_kept_aside_and_reported(tmp_path):
     assert kept.read_bytes().startswith(b"this is not a database")
     assert reset["level"] == "warning" and "unreadable" in reset["reason"]
     assert state.exists() and state.read_bytes()[:15] == b"SQLite format 3"
+
+
+def test_a_failure_right_after_binding_metrics_ends_the_process(tmp_path):
+    """Stdout on /dev/full fails the first event, just after /metrics is bound: the process exits, never hangs."""
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[api]\nflavor = "livy"\nendpoint = "http://127.0.0.1:9"\n[watch]\nbatch_ids = ["1"]\n'
+        '[metrics]\nlisten = "127.0.0.1:0"\n[events]\nformat = "json"\n'
+    )
+    with Path("/dev/full").open("w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "watcher", "run", "--config", str(config)],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=20,  # before the fix: alive and silent for good, its port unanswered
+            check=False,
+        )
+    assert done.returncode == 1
+    assert "No space left on device" in done.stderr

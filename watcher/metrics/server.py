@@ -7,8 +7,8 @@ scrape from ever delaying a poll. The serving thread is owned by a task in the a
 from __future__ import annotations
 
 import socket
+import threading
 from collections.abc import Callable, Iterable
-from functools import partial
 from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
@@ -89,6 +89,37 @@ def _server_class(host: str) -> type[ThreadingWSGIServer]:
     return Server
 
 
+class _Serving:
+    """Whether the serving thread entered ``serve_forever``, decided under a lock against a stop.
+
+    ``socketserver.shutdown()`` waits for ``serve_forever`` to end: called when the thread never got
+    to it (the daemon failed right after binding), it waits forever, and the process hangs alive and
+    silent. So the stop asks only a loop that started, and a thread that starts after the stop
+    does not serve at all.
+    """
+
+    def __init__(self, server: ThreadingWSGIServer) -> None:
+        self._server = server
+        self._lock = threading.Lock()
+        self._started = self._stopped = False
+
+    def run(self) -> None:
+        """The serving thread: serve until shut down, unless the stop came first."""
+        with self._lock:
+            if self._stopped:
+                return
+            self._started = True
+        self._server.serve_forever(0.5)
+
+    def stop(self) -> None:
+        """Shut the loop down if it started; in any case, make sure it never starts now."""
+        with self._lock:
+            self._stopped = True
+            started = self._started
+        if started:
+            self._server.shutdown()
+
+
 async def serve(
     host: str,
     port: int,
@@ -99,14 +130,15 @@ async def serve(
     """Bind (failing fast if the port is taken), report the address, serve until cancelled."""
     server = make_server(host, port, app, server_class=_server_class(host), handler_class=_Quiet)
     address = server.server_address
+    serving = _Serving(server)
     try:
         async with anyio.create_task_group() as tg:
-            tg.start_soon(anyio.to_thread.run_sync, partial(server.serve_forever, 0.5))
+            tg.start_soon(anyio.to_thread.run_sync, serving.run)
             task_status.started((str(address[0]), int(address[1])))
             try:
                 await anyio.sleep_forever()
             finally:
                 with anyio.CancelScope(shield=True):
-                    await anyio.to_thread.run_sync(server.shutdown)
+                    await anyio.to_thread.run_sync(serving.stop)
     finally:
         server.server_close()
