@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -236,3 +237,27 @@ def test_a_failure_right_after_binding_metrics_ends_the_process(tmp_path):
         )
     assert done.returncode == 1
     assert "No space left on device" in done.stderr
+
+
+def test_sighup_during_startup_becomes_a_reload_once_started(tmp_path):
+    """A SIGHUP before the daemon has started no longer kills it: it is held and acted on as one reload."""
+    with simulator("dli") as server:
+        bid = server.world.add_batch(name="early", state="running")
+        ids = tmp_path / "batch_ids"
+        os.mkfifo(ids)
+        config = write_config(tmp_path / "config.toml", server, [], watch={"batch_ids_file": str(ids)})
+        proc = WatcherProcess(config)
+        try:
+            # opening a FIFO for writing returns once the reader has it: the watcher is loading its config
+            with ids.open("w") as feed:
+                proc.send(signal.SIGHUP)
+                time.sleep(0.3)  # delivered while the watcher waits on the file
+                feed.write(bid + "\n")
+            proc.wait_for(lambda: any(e["event"] == "watcher.started" for e in proc.events))
+            with ids.open("w") as feed:  # the reload reads the file again
+                feed.write(bid + "\n")
+            proc.wait_for(lambda: any(e["event"] == "watcher.reloaded" for e in proc.events))
+        finally:
+            code = proc.stop()
+    assert code == 0
+    assert [e["event"] for e in proc.events].count("watcher.reloaded") == 1

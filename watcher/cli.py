@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from functools import partial
 from typing import TYPE_CHECKING
@@ -20,6 +21,13 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
 EXIT_OK, EXIT_ERROR, EXIT_CONFIG = 0, 1, 2
+# SIGHUPs that came before the daemon took over its signals: a reload asked for during start-up
+_EARLY_HUPS: list[int] = []
+
+
+def _remember_hup(signum: int, _: object) -> None:
+    """Until the daemon installs its handlers, a SIGHUP (whose default is death) is noted, not fatal."""
+    _EARLY_HUPS.append(signum)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -61,7 +69,7 @@ def _run(args: argparse.Namespace) -> int:
     process_settings()
     writer = EventWriter.for_format(cfg.events.format, cfg.events.level)
     daemon = Daemon(cfg, partial(_load, args.config), os.environ, writer=writer)
-    anyio.run(daemon.run)
+    anyio.run(partial(daemon.run, reload_pending=lambda: bool(_EARLY_HUPS)))
     return EXIT_OK
 
 
@@ -102,6 +110,7 @@ COMMANDS = {"run": _run, "check": _check, "demo": _demo, "simulate": _simulate}
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments and run a command; config errors exit 2 with one line, no traceback."""
+    signal.signal(signal.SIGHUP, _remember_hup)
     args = _parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)

@@ -32,7 +32,7 @@ from watcher.metrics.server import make_app, serve
 from watcher.output.writer import EventWriter
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Iterable, Mapping
+    from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 
     from anyio.abc import TaskGroup
 
@@ -157,8 +157,24 @@ class Daemon:
         *,
         until: Callable[[], Awaitable[None]] | None = None,
         on_listen: Callable[[str, int], None] | None = None,
+        reload_pending: Callable[[], bool] = lambda: False,
     ) -> None:
-        """Run until SIGTERM/SIGINT (or ``until`` returns); SIGHUP reloads."""
+        """Run until SIGTERM/SIGINT (or ``until`` returns); SIGHUP reloads.
+
+        The signal handlers come first: a signal during start-up waits in the receiver (a SIGHUP would
+        otherwise kill the process) and is acted on once the watcher has started, as is a reload the
+        caller noted before (``reload_pending``).
+        """
+        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
+            await self._run(signals, until, on_listen, reload_pending)
+
+    async def _run(
+        self,
+        signals: AsyncIterator[int],
+        until: Callable[[], Awaitable[None]] | None,
+        on_listen: Callable[[str, int], None] | None,
+        reload_pending: Callable[[], bool],
+    ) -> None:
         outbox = await self.open_store()
         self.journal = Journal(self.store, self.board, self._write)
         await self.journal.replay(outbox)
@@ -173,9 +189,7 @@ class Daemon:
                 self.board,
                 self.journal.submit,
                 self.stats,
-                hooks=PollerHooks(
-                    self._on_progress, lambda: self.notifier.send("READY=1", "STATUS=first poll cycle done")
-                ),
+                hooks=PollerHooks(self._on_progress, self._on_ready),
             )
             self._batch_text = partial(self._render_batches, BatchText(), poller)
             discovery = (
@@ -196,7 +210,9 @@ class Daemon:
                         tg.start_soon(discovery.run)
                     if until is not None:
                         tg.start_soon(self._stop_after, until, tg)
-                    await self._signals(tg, poller, policy, discovery)
+                    if reload_pending():
+                        await self.reload(poller, policy, discovery)
+                    await self._signals(tg, signals, poller, policy, discovery)
             finally:
                 await self._shutdown()
 
@@ -243,14 +259,20 @@ class Daemon:
         await until()
         tg.cancel_scope.cancel()
 
-    async def _signals(self, tg: TaskGroup, poller: Poller, policy: RequestPolicy, discovery: Discovery | None) -> None:
-        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
-            async for signum in signals:
-                if signum == signal.SIGHUP:
-                    await self.reload(poller, policy, discovery)
-                else:
-                    tg.cancel_scope.cancel()
-                    return
+    async def _signals(
+        self,
+        tg: TaskGroup,
+        signals: AsyncIterator[int],
+        poller: Poller,
+        policy: RequestPolicy,
+        discovery: Discovery | None,
+    ) -> None:
+        async for signum in signals:
+            if signum == signal.SIGHUP:
+                await self.reload(poller, policy, discovery)
+            else:
+                tg.cancel_scope.cancel()
+                return
 
     async def _shutdown(self) -> None:
         with anyio.move_on_after(STOP_GRACE_SECONDS, shield=True):
