@@ -54,8 +54,8 @@ def still_relevant(snap: Snapshot, now: float, retention: float) -> bool:
 
 
 def choose(snaps: list[Snapshot], rules: DiscoveryRules, now: float, retention: float) -> list[str]:
-    """The IDs to watch: matching, still relevant, newest first, at most ``max_batches``."""
-    keep = [s for s in snaps if matches(s, rules) and still_relevant(s, now, retention)]
+    """The IDs to watch among what ``keep_listed`` let through: still relevant, newest first, at most max_batches."""
+    keep = [s for s in snaps if still_relevant(s, now, retention)]
     keep.sort(key=lambda s: s.create_time or 0, reverse=True)
     return list(dict.fromkeys(s.batch_id for s in keep))[: rules.max_batches]
 
