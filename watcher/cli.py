@@ -14,7 +14,7 @@ import anyio
 
 from watcher import __version__
 from watcher.config.settings import Config, default_path, load
-from watcher.errors import ConfigError
+from watcher.errors import ConfigError, SetupError
 from watcher.output.writer import EventWriter
 
 if TYPE_CHECKING:
@@ -116,6 +116,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[args.command](args)
     except ConfigError as exc:
         print(f"dli-watcher: config error: {_one_line(str(exc))}", file=sys.stderr)
+        return EXIT_CONFIG
+    except SetupError as exc:
+        print(f"dli-watcher: cannot start: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_CONFIG
     except KeyboardInterrupt:
         return EXIT_OK

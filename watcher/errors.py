@@ -2,6 +2,7 @@
 
 WatcherError
 ├── ConfigError          bad config or credentials: exit 2, message names the key
+├── SetupError           the environment cannot work (state file held or unusable, port busy): exit 2
 └── ApiError             a request to DLI/Livy failed; ``reason`` is the poll_failed reason
 ├── TransientApiError    timeouts, connect errors, 5xx, 429, APIG.0308: retry with backoff
 ├── AuthError            401/403: refresh an IAM token once, else report
@@ -29,6 +30,18 @@ class ConfigError(WatcherError):
     def __init__(self, key: str, problem: str) -> None:
         super().__init__(f"{key}: {problem}")
         self.key = key
+        self.problem = problem
+
+
+class SetupError(WatcherError):
+    """The environment cannot work as configured (a state file held by another watcher, a busy port).
+
+    Restarting would not help, so the process exits 2 with one line; ``subject`` names the file or address.
+    """
+
+    def __init__(self, subject: str, problem: str) -> None:
+        super().__init__(f"{subject}: {problem}")
+        self.subject = subject
         self.problem = problem
 
 
