@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import threading
+import time
+from typing import TYPE_CHECKING
+
+import pytest
 
 from watcher.core.board import JobSummary
 from watcher.core.events import Event
@@ -11,6 +17,10 @@ from watcher.core.model import Snapshot
 from watcher.core.tracker import Track
 from watcher.daemon.codec import encode_track
 from watcher.daemon.store import SCHEMA_VERSION, Change, Store
+from watcher.errors import SetupError
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def sample_track(bid: str = "b1", seq: int = 3) -> Track:
@@ -78,16 +88,79 @@ def test_schema_1_file_loads_and_gains_the_outbox(tmp_path):
     store.commit(Change(events=[Event("batch.gone", "warning", "b1", 4, {})]))
 
 
-def test_newer_schema_is_moved_aside_not_overwritten(tmp_path):
-    """A file from a newer watcher is kept aside under a new name and a fresh file started."""
+def test_newer_schema_refuses_to_start_and_leaves_the_file(tmp_path):
+    """A file from a newer watcher is neither moved nor changed: starting afresh would reuse its seqs."""
     path = tmp_path / "future.db"
     db = sqlite3.connect(path)
     db.execute("PRAGMA user_version=99")
     db.close()
-    store, problem = Store.open(str(path))
-    assert problem is not None and "newer" in problem.reason
-    assert sqlite3.connect(problem.kept).execute("PRAGMA user_version").fetchone()[0] == 99
-    assert store.load().tracks == {}
+    before = path.read_bytes()
+    with pytest.raises(SetupError, match="newer dli-watcher"):
+        Store.open(str(path))
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if "corrupt" in p.name] == []
+
+
+def test_a_second_opener_is_refused_with_the_holders_pid(tmp_path):
+    """Two watchers on one file would interleave seqs; the second is told who holds it."""
+    path = str(tmp_path / "s.db")
+    first, _ = Store.open(path)
+    with pytest.raises(SetupError, match=rf"pid {os.getpid()} holds .*s\.db\.lock"):
+        Store.open(path)
+    first.close()
+    Store.open(path)[0].close()
+
+
+def test_symlinked_state_path_is_refused(tmp_path):
+    """A symlink at state.path is not followed (as root it could overwrite any file)."""
+    target = tmp_path / "target"
+    target.write_bytes(b"")
+    (tmp_path / "s.db").symlink_to(target)
+    with pytest.raises(SetupError, match="symbolic link"):
+        Store.open(str(tmp_path / "s.db"))
+    assert target.read_bytes() == b""
+
+
+def test_a_missing_directory_is_not_created(tmp_path):
+    """The watcher creates its file, never arbitrary parent directories."""
+    with pytest.raises(SetupError, match="does not exist"):
+        Store.open(str(tmp_path / "no" / "such" / "s.db"))
+    assert not (tmp_path / "no").exists()
+
+
+def hold_exclusive(path: Path) -> sqlite3.Connection:
+    """Another program's lock that shuts out even WAL readers (a shell in exclusive locking mode)."""
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("PRAGMA locking_mode=EXCLUSIVE")
+    other.execute("BEGIN EXCLUSIVE")
+    return other
+
+
+def test_a_locked_file_is_waited_out_and_the_wait_reported(tmp_path):
+    """A lock released within the wait costs a delay and one report, never the file's contents."""
+    path = tmp_path / "s.db"
+    store, _ = Store.open(str(path))
+    store.commit(Change([sample_track()]))
+    store.close()
+    other = hold_exclusive(path)
+    waits: list[float] = []
+    releaser = threading.Timer(1.5, other.close)  # exclusive locking mode holds the lock until closed
+    releaser.start()
+    store, problem = Store.open(str(path), on_wait=lambda: waits.append(time.monotonic()), wait_seconds=30)
+    releaser.join()
+    assert problem is None and len(waits) == 1
+    assert store.load().tracks == {"b1": sample_track()}
+
+
+def test_a_lock_held_past_the_wait_refuses_to_start(tmp_path):
+    """Past the wait the start fails with exit-2 material; the locked file is not moved aside."""
+    path = tmp_path / "s.db"
+    Store.open(str(path))[0].close()
+    other = hold_exclusive(path)
+    with pytest.raises(SetupError, match="locked by another program"):
+        Store.open(str(path), wait_seconds=0.5)
+    other.close()
+    assert [p.name for p in tmp_path.iterdir() if "corrupt" in p.name] == []
 
 
 def test_undecodable_rows_are_named_not_fatal(tmp_path):

@@ -89,6 +89,8 @@ class StateConfig:
     """Where per-batch state persists; empty path disables persistence."""
 
     path: str = ""
+    # how long a start waits out another program's lock on the file before it exits 2
+    lock_wait_seconds: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +208,11 @@ def _parse_metrics(raw: object) -> MetricsConfig:
     return MetricsConfig(host=host, port=port)
 
 
+def _parse_state(raw: object) -> StateConfig:
+    sec = Table("state", raw, {"path", "lock_wait_seconds"})
+    return StateConfig(path=sec.get("path", str, ""), lock_wait_seconds=seconds(sec, "lock_wait_seconds", 30.0))
+
+
 def _parse_simple(raw: object, name: str, cls: type[T], choices: Mapping[str, tuple[str, ...]]) -> T:
     """Parse a table whose keys are exactly the fields of ``cls``, with optional choice lists."""
     names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
@@ -271,7 +278,7 @@ def parse(data: Mapping[str, Any], env: Env) -> Config:
         auth=parse_auth(data.get("auth", {}), api.flavor, api.endpoint, env),
         watch=_parse_watch(data.get("watch", {}), api.flavor, env),
         metrics=_parse_metrics(data.get("metrics", {})),
-        state=_parse_simple(data.get("state", {}), "state", StateConfig, {}),
+        state=_parse_state(data.get("state", {})),
         events=_parse_simple(data.get("events", {}), "events", EventsConfig, {"format": FORMATS, "level": LEVELS}),
         discovery=_parse_discovery(data.get("discovery", {})),
     )

@@ -29,6 +29,7 @@ EventName = Literal[
     "watcher.reloaded",
     "watcher.reload_failed",
     "watcher.state_reset",
+    "watcher.state_locked",
     "watcher.discovery_failed",
 ]
 

@@ -88,7 +88,16 @@ class Daemon:
         """Load the state file (in a worker thread); a damaged one is reported and moved aside."""
         if not self.cfg.state.path:
             return {}
-        store, problem = await anyio.to_thread.run_sync(Store.open, self.cfg.state.path)
+        state = self.cfg.state
+        waiting = partial(
+            anyio.from_thread.run_sync,
+            self._say,
+            "watcher.state_locked",
+            {"path": state.path, "wait_seconds": state.lock_wait_seconds},
+            "warning",
+        )
+        opening = partial(Store.open, state.path, on_wait=waiting, wait_seconds=state.lock_wait_seconds)
+        store, problem = await anyio.to_thread.run_sync(opening)
         self.store = store
         if problem is not None:
             self._say("watcher.state_reset", level="warning", fields={"reason": problem.reason, "kept": problem.kept})

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from watcher.daemon.codec import decode_event, decode_job, decode_track, encode_event, encode_job, encode_track
+from watcher.daemon.statelock import StateLock
+from watcher.errors import SetupError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -31,6 +34,19 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     ),
     2: ("CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, data TEXT NOT NULL)",),
 }
+
+
+# how long a start waits out another program's lock on the file (a backup, a sqlite3 shell)
+LOCK_WAIT_SECONDS = 30.0
+# while running, a commit waits this long for such a lock before it counts as a failed commit
+BUSY_TIMEOUT_MS = 5000
+
+# SQLite's primary result codes (the low byte of an extended code)
+_BUSY, _LOCKED, _CORRUPT, _NOTADB = 5, 6, 11, 26
+
+
+class NewerSchemaError(sqlite3.DatabaseError):
+    """The file was written by a newer watcher; this one must not touch it."""
 
 
 class StateFileError(Exception):
@@ -76,32 +92,76 @@ def _decode_into(target: dict[K, V], key: K, data: str, decode: Callable[[str], 
 class Store:
     """One SQLite connection; every method blocks, so callers run them off the event loop."""
 
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    def __init__(self, path: str, lock: StateLock | None = None) -> None:
+        self.path, self._lock = path, lock
+        # one second per attempt: Store.open retries a locked file itself, reporting the wait
+        self._db = sqlite3.connect(path, timeout=1.0, check_same_thread=False, isolation_level=None)
 
     @classmethod
-    def open(cls, path: str) -> tuple[Store, StateFileError | None]:
-        """Open and migrate; a damaged file is moved aside and a fresh one started, with the error returned."""
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        store = cls(path)
+    def open(
+        cls,
+        path: str,
+        *,
+        on_wait: Callable[[], None] | None = None,
+        wait_seconds: float = LOCK_WAIT_SECONDS,
+    ) -> tuple[Store, StateFileError | None]:
+        """Lock, open and migrate the file; only a damaged one is moved aside (and the error returned).
+
+        Anything else that makes the file unusable (held by another watcher, read-only, a newer schema,
+        a symlink, a missing directory, locked for longer than ``wait_seconds``) raises SetupError,
+        because starting afresh would reuse ``(batch_id, seq)`` keys downstream already holds.
+        """
+        _check_place(path)
+        lock = StateLock(path)
         try:
-            store._migrate()
-        except sqlite3.DatabaseError as exc:
-            store.close()
-            kept = _move_aside(path)
-            store = cls(path)
-            store._migrate()
-            return store, StateFileError(f"state file {path} is unreadable ({exc})", kept)
-        return store, None
+            return cls._open_locked(path, lock, on_wait, wait_seconds)
+        except BaseException:
+            lock.release()
+            raise
+
+    @classmethod
+    def _open_locked(
+        cls, path: str, lock: StateLock, on_wait: Callable[[], None] | None, wait_seconds: float
+    ) -> tuple[Store, StateFileError | None]:
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            store = cls(path, lock)
+            try:
+                store._migrate()
+            except sqlite3.DatabaseError as exc:
+                store._db.close()
+                if _primary(exc) in (_BUSY, _LOCKED):
+                    if on_wait is not None:
+                        on_wait()
+                        on_wait = None
+                    if time.monotonic() >= deadline:
+                        raise SetupError(path, f"locked by another program for over {wait_seconds:g} s") from None
+                    time.sleep(0.2)
+                    continue
+                if _primary(exc) not in (_CORRUPT, _NOTADB):
+                    raise SetupError(path, _unusable(exc)) from None
+                kept = _move_aside(path)
+                store = cls(path, lock)
+                store._migrate()
+                return store, StateFileError(f"state file {path} is unreadable ({exc})", kept)
+            store._db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            return store, None
 
     def _migrate(self) -> None:
         db = self._db
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
         version = db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
-            raise sqlite3.DatabaseError(f"schema version {version} is newer than this watcher's {SCHEMA_VERSION}")
+            newer = f"written by a newer dli-watcher (schema {version}; this one knows {SCHEMA_VERSION})"
+            raise NewerSchemaError(newer)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        if version == SCHEMA_VERSION:
+            # a write lock proves the file writable (and waits out other writers) without writing a
+            # byte, so a start on a full disk still succeeds
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("SELECT count(*) FROM batches").fetchone()
+            db.execute("ROLLBACK")
+            return
         db.execute("BEGIN")
         for step in range(version + 1, SCHEMA_VERSION + 1):
             for sql in MIGRATIONS[step]:
@@ -145,8 +205,42 @@ class Store:
         return int(last)
 
     def close(self) -> None:
-        """Checkpoint and close."""
+        """Checkpoint and close, then let go of the lock."""
         self._db.close()
+        if self._lock is not None:
+            self._lock.release()
+
+
+def _primary(exc: sqlite3.Error) -> int:
+    return getattr(exc, "sqlite_errorcode", 0) & 0xFF
+
+
+def _unusable(exc: sqlite3.DatabaseError) -> str:
+    if isinstance(exc, NewerSchemaError):
+        return f"{exc}; upgrade the watcher or point state.path elsewhere"
+    name = getattr(exc, "sqlite_errorname", "")
+    return f"cannot be used: {exc} ({name or type(exc).__name__}); is it or its directory read-only?"
+
+
+def _check_place(path: str) -> None:
+    """Refuse what opening would silently get wrong: a symlink (followed as root), a missing directory."""
+    parent = Path(path).parent
+    if not parent.is_dir():
+        raise SetupError(path, f"directory {parent} does not exist (the watcher creates the file, not directories)")
+    for name in (path, path + "-wal", path + "-shm"):
+        try:
+            mode = os.lstat(name).st_mode
+        except FileNotFoundError:
+            continue
+        if stat.S_ISLNK(mode):
+            raise SetupError(name, "is a symbolic link, which is refused; point state.path at the real file")
+        if not stat.S_ISREG(mode):
+            raise SetupError(name, "is not a regular file")
+        if not os.access(name, os.R_OK | os.W_OK):
+            raise SetupError(name, "is read-only for this user; the watcher must write its state")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        # SQLite creates its -wal and -shm files beside the state file
+        raise SetupError(path, f"directory {parent} is read-only for this user")
 
 
 def _move_aside(path: str) -> str:
