@@ -15,11 +15,15 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.helpers import simulator
 from tests.procs import WatcherProcess, write_config
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 pytestmark = pytest.mark.slow
 
@@ -61,11 +65,11 @@ def seqs_after_a_first_run(tmp_path: Path, state: Path) -> tuple[Path, list[int]
 
 
 @pytest.fixture
-def shared_dir() -> Path:
+def shared_dir() -> Iterator[Path]:
     """A directory ``nobody`` can reach (pytest's own tmp_path is root-only)."""
     path = Path(os.path.realpath("/tmp")) / f"dli-watcher-faults-{os.getpid()}-{threading.get_ident()}"
     path.mkdir(mode=0o755)
-    yield path  # type: ignore[misc]
+    yield path
     shutil.rmtree(path, ignore_errors=True)
 
 
