@@ -26,6 +26,7 @@ EventName = Literal[
     "batch.poll_recovered",
     "watcher.started",
     "watcher.stopped",
+    "watcher.crashed",
     "watcher.reloaded",
     "watcher.reload_failed",
     "watcher.state_reset",

@@ -5,6 +5,7 @@ It owns the daemon's lifecycle (start, reload, signals, shutdown) and nothing el
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -20,12 +21,13 @@ from watcher.api.policy import RequestPolicy
 from watcher.core.board import Board
 from watcher.core.events import Event
 from watcher.core.schedule import retained
+from watcher.daemon.abandon import run_abandonable
 from watcher.daemon.discovery import Discovery
 from watcher.daemon.journal import Journal
 from watcher.daemon.notify import Notifier
 from watcher.daemon.poller import Poller, PollerHooks
 from watcher.daemon.store import Store
-from watcher.errors import ConfigError
+from watcher.errors import ConfigError, SetupError
 from watcher.metrics.collectors import BoardCollector, SelfMetrics
 from watcher.metrics.exposition import BatchText
 from watcher.metrics.server import make_app, serve
@@ -35,12 +37,37 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 
     from anyio.abc import TaskGroup
+    from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
     from watcher.config.settings import Config
     from watcher.core.vocabulary import EventName, Level
     from watcher.errors import ApiError
 
 STOP_GRACE_SECONDS = 5.0
+# watcher.crashed carries the cause in one line of at most this many characters
+MAX_REASON_CHARS = 1024
+
+
+def crash_reason(exc: BaseException) -> str:
+    """What went wrong, in one line: each underlying exception's type and message."""
+    leaves = exc.exceptions if isinstance(exc, BaseExceptionGroup) else (exc,)
+    parts = [
+        crash_reason(leaf) if isinstance(leaf, BaseExceptionGroup) else f"{type(leaf).__name__}: {leaf}"
+        for leaf in leaves
+    ]
+    return " ".join("; ".join(parts).split())[:MAX_REASON_CHARS]
+
+
+def _refusal(exc: Exception) -> Exception:
+    """A SetupError out of the task group (a busy port), unwrapped so the caller exits 2 with one line."""
+    if isinstance(exc, BaseExceptionGroup):
+        refused, rest = exc.split(SetupError)
+        if refused is not None and rest is None:
+            leaf: BaseException = refused
+            while isinstance(leaf, BaseExceptionGroup):
+                leaf = leaf.exceptions[0]
+            return leaf if isinstance(leaf, Exception) else exc
+    return exc
 
 
 def owned(cfg: Config, discovered: Iterable[str] = ()) -> list[str]:
@@ -71,6 +98,7 @@ class Daemon:
         self.notifier = Notifier(env)
         self.store: Store | None = None
         self._discovered: list[str] = []
+        self._started = False
 
     def _say(self, name: EventName, fields: dict[str, Any], level: Level = "info") -> None:
         """Write one of the watcher's own events (no batch, no seq)."""
@@ -140,8 +168,9 @@ class Daemon:
     async def reload(self, poller: Poller, policy: RequestPolicy, discovery: Discovery | None) -> None:
         """SIGHUP: re-read the config and the batch IDs; keep the old config if the new one is bad."""
         try:
-            # config, ID and secret files are read in a worker thread, never on the loop
-            new = await anyio.to_thread.run_sync(self._reload)
+            # config, ID and secret files are read off the loop, in a thread a SIGTERM can walk away from
+            # (a FIFO or a hung mount would otherwise hold the stop up for good)
+            new = await run_abandonable(self._reload, "dli-watcher reload")
         except ConfigError as exc:
             self._say("watcher.reload_failed", level="error", fields={"key": exc.key, "message": exc.problem})
             return
@@ -212,18 +241,25 @@ class Daemon:
                 if self.cfg.discovery.enabled
                 else None
             )
+            crash: Exception | None = None
+            # a buffer of one: SIGHUPs during a reload make one more reload afterwards, not one each
+            asks, hups = anyio.create_memory_object_stream[None](1)
             try:
-                async with anyio.create_task_group() as tg:
+                async with anyio.create_task_group() as tg, asks, hups:
                     await self._start(tg, poller, on_listen)
                     if discovery is not None:
                         tg.start_soon(discovery.run)
                     if until is not None:
                         tg.start_soon(self._stop_after, until, tg)
                     if reload_pending():
-                        await self.reload(poller, policy, discovery)
-                    await self._signals(tg, signals, poller, policy, discovery)
+                        asks.send_nowait(None)
+                    tg.start_soon(self._reloader, hups, poller, policy, discovery)
+                    await self._signals(tg, signals, asks)
+            except Exception as exc:  # noqa: BLE001 - reported as watcher.crashed, then re-raised
+                crash = exc
+                raise _refusal(exc) from None
             finally:
-                await self._shutdown()
+                await self._shutdown(crash)
 
     def _on_ready(self) -> None:
         self.notifier.send("READY=1", "STATUS=first poll cycle done")
@@ -247,6 +283,7 @@ class Daemon:
                 "pid": os.getpid(),
             },
         )
+        self._started = True
         tg.start_soon(poller.run, tg)
         tg.start_soon(self.journal.run)
 
@@ -268,26 +305,38 @@ class Daemon:
         await until()
         tg.cancel_scope.cancel()
 
-    async def _signals(
-        self,
-        tg: TaskGroup,
-        signals: AsyncIterator[int],
-        poller: Poller,
-        policy: RequestPolicy,
-        discovery: Discovery | None,
-    ) -> None:
+    async def _signals(self, tg: TaskGroup, signals: AsyncIterator[int], asks: MemoryObjectSendStream[None]) -> None:
+        """SIGHUP asks the reloader; SIGTERM/SIGINT stop, even while a reload is stuck."""
         async for signum in signals:
             if signum == signal.SIGHUP:
-                await self.reload(poller, policy, discovery)
+                with contextlib.suppress(anyio.WouldBlock):
+                    asks.send_nowait(None)
             else:
                 tg.cancel_scope.cancel()
                 return
 
-    async def _shutdown(self) -> None:
+    async def _reloader(
+        self,
+        hups: MemoryObjectReceiveStream[None],
+        poller: Poller,
+        policy: RequestPolicy,
+        discovery: Discovery | None,
+    ) -> None:
+        """Reloads one at a time, in a task of its own so that the signal loop is never blocked by one."""
+        async for _ in hups:
+            await self.reload(poller, policy, discovery)
+
+    async def _shutdown(self, crash: Exception | None) -> None:
         with anyio.move_on_after(STOP_GRACE_SECONDS, shield=True):
             await self.journal.commit()
             if self.store is not None:
                 await anyio.to_thread.run_sync(self.store.close)
-        self._say("watcher.stopped", {"version": __version__, "batches": len(self.board.tracks)})
+        end = {"version": __version__, "batches": len(self.board.tracks)}
+        if crash is None:
+            self._say("watcher.stopped", end)
+        elif self._started and not isinstance(_refusal(crash), SetupError):
+            # stdout itself may be what failed; the traceback on stderr still says why
+            with contextlib.suppress(OSError, ValueError):
+                self._say("watcher.crashed", {**end, "reason": crash_reason(crash)}, "error")
         self.notifier.send("STOPPING=1")
         self.notifier.close()

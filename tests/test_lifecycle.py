@@ -1,0 +1,73 @@
+"""How the daemon ends: a crash says `watcher.crashed` once (never `stopped`), and SIGTERM beats a stuck reload."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import time
+from typing import TYPE_CHECKING
+
+import anyio
+import pytest
+
+from tests.helpers import make_config
+from tests.procs import WatcherProcess, write_config
+from watcher.daemon.app import Daemon, crash_reason
+from watcher.output.writer import EventWriter
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from watcher.core.events import Event
+    from watcher.simulator import SimServer
+
+
+def test_crash_reason_is_one_line_naming_every_cause():
+    """Nested groups flatten to `Type: message` parts; newlines in messages never reach the event."""
+    group = ExceptionGroup("outer", [ValueError("bad\nvalue"), ExceptionGroup("inner", [OSError(28, "full")])])
+    assert crash_reason(group) == "ValueError: bad value; OSError: [Errno 28] full"
+
+
+@pytest.mark.anyio
+async def test_a_crash_is_reported_once_as_crashed_not_stopped(sim: SimServer):
+    """An unexpected error ends the daemon with one `watcher.crashed` (error, the reason) and no `stopped`."""
+    bid = sim.world.add_batch(name="job", state="running")
+    cfg = make_config(sim, [bid])
+    out = io.StringIO()
+
+    def explode(event: Event) -> None:
+        if event.name == "batch.discovered":
+            raise RuntimeError("the embedding hook failed")
+
+    daemon = Daemon(cfg, lambda: cfg, {}, on_event=explode, writer=EventWriter.for_format("json", "info", out))
+    with pytest.raises(BaseException, match=r"unhandled errors|the embedding hook failed"):
+        with anyio.fail_after(20):
+            await daemon.run()
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    ends = [e for e in lines if e["event"] in ("watcher.stopped", "watcher.crashed")]
+    assert [e["event"] for e in ends] == ["watcher.crashed"]
+    assert ends[0]["level"] == "error"
+    assert ends[0]["reason"] == "RuntimeError: the embedding hook failed"
+
+
+@pytest.mark.slow
+def test_sigterm_during_a_reload_stuck_on_a_fifo_stops_the_daemon(tmp_path: Path, sim: SimServer):
+    """A reload blocked reading its IDs file (a FIFO nobody writes) no longer keeps SIGTERM from working."""
+    bid = sim.world.add_batch(name="job", state="running")
+    ids = tmp_path / "batch_ids"
+    ids.write_text(bid + "\n")
+    config = write_config(tmp_path / "config.toml", sim, [], watch={"batch_ids_file": str(ids)})
+    proc = WatcherProcess(config)
+    proc.wait_for(lambda: proc.of(bid, "batch.discovered"))
+    ids.unlink()
+    os.mkfifo(ids)
+    proc.send(signal.SIGHUP)
+    time.sleep(0.5)  # the reload is now blocked opening the FIFO
+    started = time.monotonic()
+    code = proc.stop(timeout=20)
+    assert code == 0, proc.stderr
+    assert time.monotonic() - started < 10
+    assert proc.events[-1]["event"] == "watcher.stopped"
+    assert not any(e["event"] == "watcher.reloaded" for e in proc.events)
