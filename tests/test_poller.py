@@ -21,7 +21,7 @@ from watcher.config.settings import ApiConfig, Config, WatchConfig
 from watcher.core.board import Board
 from watcher.core.model import Snapshot
 from watcher.core.schedule import TICK, first_poll
-from watcher.daemon.poller import Poller, PollerHooks
+from watcher.daemon.poller import Clocks, Poller, PollerHooks
 from watcher.errors import ApiError, ThrottledError, TransientApiError
 
 if TYPE_CHECKING:
@@ -154,7 +154,14 @@ class Rig:
         )
         hooks = PollerHooks(on_ready=self._ready)
         self.poller = Poller(
-            self.api, self.policy, cfg, self.board, self.sink, Telemetry(), hooks=hooks, clock=trio.current_time
+            self.api,
+            self.policy,
+            cfg,
+            self.board,
+            self.sink,
+            Telemetry(),
+            hooks=hooks,
+            clocks=Clocks(trio.current_time, trio.current_time),
         )
 
     def _retried(self, err: ApiError) -> None:

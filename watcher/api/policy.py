@@ -36,7 +36,7 @@ class RequestPolicy:
         api: ApiConfig,
         concurrency: int,
         *,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
         on_retry: Callable[[ApiError], None] = _ignore,
         on_throttle: Callable[[float], None] = _ignore,

@@ -139,15 +139,20 @@ class Daemon:
             self._discovered = [b for b in loaded.tracks if b not in static]
         return loaded.outbox
 
-    def _healthy(self) -> bool:
-        # the scheduler stamps progress at least every second; three intervals of silence is a hang
+    def _healthy(self, poller: Poller) -> bool:
+        """Polls are being started: the scheduler passes at least every second and starts each due poll.
+
+        Whether they succeed is not liveness (a restart would not mend the API); that is /readyz's and
+        the metrics' business. Monotonic time, so a stepped wall clock cannot hide a stall.
+        """
         stale = max(30.0, 3 * self.cfg.watch.interval_seconds)
-        return time.time() - self.board.last_progress < stale
+        now = time.monotonic()
+        return now - self.board.last_progress < stale and poller.overdue(now) < stale
 
     def _not_ready(self) -> str | None:
         if not self.board.ready:
             return "first poll cycle not done"
-        if self.board.throttled(time.time()):
+        if self.board.throttled(time.monotonic()):
             # readiness, not liveness: a restart would not make DLI throttle any less
             return "throttled by the API"
         return None
@@ -268,7 +273,7 @@ class Daemon:
         self.board.throttled_until = until
 
     async def _start(self, tg: TaskGroup, poller: Poller, on_listen: Callable[[str, int], None] | None) -> None:
-        app = make_app(self.registry, self._batch_text, self._healthy, self._not_ready)
+        app = make_app(self.registry, self._batch_text, partial(self._healthy, poller), self._not_ready)
         host, port = await tg.start(serve, self.cfg.metrics.host, self.cfg.metrics.port, app)
         if on_listen is not None:
             on_listen(host, port)

@@ -80,6 +80,18 @@ class PollerHooks:
     on_ready: Callable[[], None] = _nothing
 
 
+@dataclass(frozen=True, slots=True)
+class Clocks:
+    """Wall time for what the tracker records and each batch's slot phase; monotonic time for when polls happen.
+
+    Scheduling on the monotonic clock means a stepped wall clock (NTP, a VM restore) never stops or
+    floods polling.
+    """
+
+    wall: Callable[[], float] = time.time
+    monotonic: Callable[[], float] = time.monotonic
+
+
 class Poller:
     """Schedules the watched batches and polls each one when its slot comes."""
 
@@ -93,10 +105,10 @@ class Poller:
         telemetry: Telemetry,
         *,
         hooks: PollerHooks = PollerHooks(),
-        clock: Callable[[], float] = time.time,
+        clocks: Clocks = Clocks(),
     ) -> None:
         self._api, self._policy, self._board, self._sink, self._telemetry = api, policy, board, sink, telemetry
-        self._hooks, self._clock = hooks, clock
+        self._hooks, self._clock, self._mono = hooks, clocks.wall, clocks.monotonic
         self._logs = LogReader(api, policy, enabled=cfg.api.log_endpoint)
         self._lists = ListPoller(api, policy, self._poll)
         self.configure(cfg)
@@ -150,10 +162,12 @@ class Poller:
         self._wake.set()
         return added, removed
 
-    def _schedule(self, bid: str, when: float | None) -> None:
-        if when is None:
+    def _schedule(self, bid: str, slot: float | None) -> None:
+        """Queue the next poll at wall-clock ``slot``, kept as the monotonic time that far from now."""
+        if slot is None:
             self._due.pop(bid, None)
             return
+        when = self._mono() + max(0.0, slot - self._clock())
         self._due[bid] = when
         heapq.heappush(self._heap, (when, bid))
         if when < self._sleep_until:
@@ -162,7 +176,7 @@ class Poller:
     async def run(self, tg: TaskGroup) -> None:
         """The scheduler loop: start a poll task for each due batch (list mode: one cycle for all), forever."""
         while True:
-            now = self._clock()
+            now = self._mono()
             self._hooks.on_progress(now)
             self._check_ready()
             due = self._pop_due(now)
@@ -176,6 +190,10 @@ class Poller:
             self._wake = anyio.Event()
             with anyio.move_on_after(max(delay, 0.0)):
                 await self._wake.wait()
+
+    def overdue(self, now: float) -> float:
+        """How long (monotonic seconds) the earliest queued poll has been due without being started."""
+        return max(0.0, now - self._heap[0][0]) if self._heap else 0.0
 
     def _pop_due(self, now: float) -> list[str]:
         due = []
@@ -193,7 +211,7 @@ class Poller:
 
     async def _poll(self, bid: str, listed: Snapshot | None) -> None:
         """Poll one batch (or take what a list page said of it), record the outcome, schedule the next poll."""
-        started = self._clock()
+        started = self._mono()
         old = self._board.tracks.get(bid) or Track(bid)
         try:
             track, events, reason = await self._poll_batch(old, listed)
@@ -203,7 +221,7 @@ class Poller:
         finally:
             self._inflight.discard(bid)
         now = self._clock()
-        self._telemetry.poll_done(now - started, reason)
+        self._telemetry.poll_done(self._mono() - started, reason)
         if bid not in self._watched:
             return  # unwatched while in flight: its result no longer belongs anywhere
         before = self._board.tracks.get(bid)

@@ -85,7 +85,7 @@ class SelfMetrics(Collector):
     dict change size.
     """
 
-    def __init__(self, board: Board, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, board: Board, clock: Callable[[], float] = time.monotonic) -> None:
         self._board, self._clock = board, clock
         self.polls = 0
         self.failures: dict[str, int] = dict.fromkeys(REASONS, 0)
