@@ -7,6 +7,7 @@ and the monotonic clock left alone (``FAKETIME_DONT_FAKE_MONOTONIC=1``), as a re
 from __future__ import annotations
 
 import time
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,6 +36,11 @@ def faketime_env(offset_file: Path) -> dict[str, str]:
     }
 
 
+def has_line(proc: WatcherProcess, bid: str, line: str) -> bool:
+    """Whether the watcher has emitted ``line`` for ``bid``."""
+    return line in [e.get("line") for e in proc.of(bid, "batch.log")]
+
+
 def polls_of(server: SimServer) -> int:
     """How many details requests the simulator has answered."""
     return server.requests["details"]
@@ -54,7 +60,7 @@ def test_wall_clock_steps_back_and_forward_an_hour_and_polling_goes_on(tmp_path:
             offset.write_text(step + "\n")
             time.sleep(0.5)  # the watcher's clock has moved; its next slots are computed on it
             sim.world.append_stdout(bid, [line])
-            proc.wait_for(lambda line=line: line in [e.get("line") for e in proc.of(bid, "batch.log")], timeout=10)
+            proc.wait_for(partial(has_line, proc, bid, line), timeout=10)
             assert httpx.get(health, timeout=5).status_code == 200
         before = polls_of(sim)
         time.sleep(2.0)
