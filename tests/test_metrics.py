@@ -202,13 +202,13 @@ async def test_throttling_is_not_ready_but_still_healthy(sim):
         async with httpx.AsyncClient(base_url=run.metrics_url) as client:
             await run.wait_for(lambda: run.daemon.board.ready)
             sim.world.inject("throttle", bid, None, retry_after=3600)
-            await run.wait_for(lambda: run.daemon.board.throttled(time.time()))
+            await run.wait_for(lambda: run.daemon.board.throttled(time.monotonic()))
             ready = await client.get("/readyz")
             health = (await client.get("/healthz")).status_code
             throttled = _value(await client.get("/metrics"), "dli_watcher_throttled")
             # once the API stops throttling, its hour-long Retry-After (capped at 3 s) ends the pause soon
             sim.world.clear_faults()
-            await run.wait_for(lambda: not run.daemon.board.throttled(time.time()), timeout=5)
+            await run.wait_for(lambda: not run.daemon.board.throttled(time.monotonic()), timeout=5)
         run.stopped.set()
     assert (ready.status_code, ready.text.strip(), health, throttled) == (503, "throttled by the API", 200, 1.0)
 

@@ -194,3 +194,38 @@ def test_read_only_state_file_exits_2(tmp_path, shared_dir):
     done = run_briefly(config, as_nobody=True)
     refused(done, "state.db", "read-only")
     assert sorted(p.name for p in state_dir.iterdir() if "corrupt" in p.name) == []
+
+
+def lines_of(events: list[dict[str, object]], bid: str) -> list[object]:
+    """The log lines emitted for ``bid``, each (batch_id, seq) once."""
+    by_key = {(e["batch_id"], e["seq"]): e for e in events if e.get("batch_id") == bid}
+    return [e["line"] for _, e in sorted(by_key.items(), key=lambda kv: str(kv[0][1]).zfill(9)) if "line" in e]
+
+
+def test_a_lock_while_running_is_reported_retried_and_loses_nothing(tmp_path):
+    """Another program holding the write lock for longer than the busy timeout fails commits; they are retried."""
+    state = tmp_path / "state.db"
+    with simulator("dli") as server:
+        world = server.world
+        world.add_batch(A, name="a-job", state="running")
+        config = write_config(tmp_path / "config.toml", server, [A], state={"path": str(state)})
+        proc = WatcherProcess(config)
+        proc.wait_for(lambda: proc.of(A, "batch.discovered"))
+        holder = sqlite3.connect(state, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")  # the write lock; readers go on
+        world.append_stdout(A, [f"during {n}" for n in range(5)])
+        proc.wait_for(lambda: any(e["event"] == "watcher.state_write_failed" for e in proc.events), timeout=30)
+        assert not [e for e in proc.of(A, "batch.log") if str(e["line"]).startswith("during")]
+        holder.rollback()
+        holder.close()
+        proc.wait_for(lambda: any(e["event"] == "watcher.state_write_recovered" for e in proc.events), timeout=30)
+        world.append_stdout(A, ["after"])
+        world.set_state(A, "success")
+        proc.wait_for(lambda: proc.of(A, "batch.finished"), timeout=30)
+        assert proc.stop() == 0
+        truth = world.truth_lines(A, "stdout")
+    seqs = [e["seq"] for e in proc.of(A)]
+    assert seqs == list(range(1, len(seqs) + 1))
+    assert [e["line"] for e in proc.of(A, "batch.log")] == truth
+    failed = [e for e in proc.events if e["event"] == "watcher.state_write_failed"]
+    assert len(failed) == 1 and failed[0]["level"] == "error" and "locked" in failed[0]["reason"]

@@ -8,7 +8,7 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from watcher.config.batchids import merge_file_ids, parse_batch_ids
 from watcher.config.credentials import AuthConfig, Env, parse_auth
@@ -100,6 +100,8 @@ class EventsConfig:
     format: Format = "auto"
     level: Level = "info"
     include_req_body: bool = False
+    # event lines queued for a stdout reader that is not keeping up before polls are held
+    buffer_lines: int = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,9 +128,6 @@ class Config:
     state: StateConfig = field(default_factory=StateConfig)
     events: EventsConfig = field(default_factory=EventsConfig)
     discovery: DiscoveryConfig = field(default_factory=DiscoveryConfig)
-
-
-T = TypeVar("T")
 
 
 def _parse_api(raw: object) -> ApiConfig:
@@ -213,19 +212,14 @@ def _parse_state(raw: object) -> StateConfig:
     return StateConfig(path=sec.get("path", str, ""), lock_wait_seconds=seconds(sec, "lock_wait_seconds", 30.0))
 
 
-def _parse_simple(raw: object, name: str, cls: type[T], choices: Mapping[str, tuple[str, ...]]) -> T:
-    """Parse a table whose keys are exactly the fields of ``cls``, with optional choice lists."""
-    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
-    sec = Table(name, raw, names)
-    values: dict[str, Any] = {}
-    defaults = cls()
-    for f in fields(cls):  # type: ignore[arg-type]
-        default = getattr(defaults, f.name)
-        if f.name in choices:
-            values[f.name] = choice(sec, f.name, choices[f.name], default)
-        else:
-            values[f.name] = sec.get(f.name, type(default), default)
-    return cls(**values)
+def _parse_events(raw: object) -> EventsConfig:
+    sec = Table("events", raw, {"format", "level", "include_req_body", "buffer_lines"})
+    return EventsConfig(
+        format=choice(sec, "format", FORMATS, "auto"),
+        level=choice(sec, "level", LEVELS, "info"),
+        include_req_body=sec.get("include_req_body", bool, False),
+        buffer_lines=positive_int(sec, "buffer_lines", 10_000),
+    )
 
 
 SECTIONS = ("api", "auth", "watch", "metrics", "state", "events", "discovery")
@@ -279,7 +273,7 @@ def parse(data: Mapping[str, Any], env: Env) -> Config:
         watch=_parse_watch(data.get("watch", {}), api.flavor, env),
         metrics=_parse_metrics(data.get("metrics", {})),
         state=_parse_state(data.get("state", {})),
-        events=_parse_simple(data.get("events", {}), "events", EventsConfig, {"format": FORMATS, "level": LEVELS}),
+        events=_parse_events(data.get("events", {})),
         discovery=_parse_discovery(data.get("discovery", {})),
     )
 

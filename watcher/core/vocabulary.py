@@ -31,6 +31,10 @@ EventName = Literal[
     "watcher.reload_failed",
     "watcher.state_reset",
     "watcher.state_locked",
+    "watcher.state_write_failed",
+    "watcher.state_write_recovered",
+    "watcher.output_stalled",
+    "watcher.output_resumed",
     "watcher.discovery_failed",
 ]
 

@@ -31,6 +31,7 @@ from watcher.errors import ConfigError, SetupError
 from watcher.metrics.collectors import BoardCollector, SelfMetrics
 from watcher.metrics.exposition import BatchText
 from watcher.metrics.server import make_app, serve
+from watcher.output.pump import OutputPump, stream_writer
 from watcher.output.writer import EventWriter
 
 if TYPE_CHECKING:
@@ -95,6 +96,9 @@ class Daemon:
         self.registry.register(BoardCollector(self.board))
         self._on_event = on_event
         self._writer = writer or EventWriter.for_format(cfg.events.format, cfg.events.level)
+        # lines leave from a thread of their own: a reader that stops reading never blocks the loop
+        self.pump = OutputPump(stream_writer(self._writer.stream), cfg.events.buffer_lines)
+        self._output_stalled = False
         self.notifier = Notifier(env)
         self.store: Store | None = None
         self._discovered: list[str] = []
@@ -104,13 +108,14 @@ class Daemon:
         """Write one of the watcher's own events (no batch, no seq)."""
         self._write([Event(name, level, fields=fields)])
 
-    def _write(self, events: list[Event]) -> None:
-        """Write events to the stream, and count each (the self-metrics, the embedding caller)."""
-        self._writer.write(events)
+    def _write(self, events: list[Event]) -> int:
+        """Queue events for the stream and count each (the self-metrics, the embedding caller); the output ticket."""
+        ticket = self.pump.put(self._writer.lines(events))
         for event in events:
             self.stats.event(event)
             if self._on_event is not None:
                 self._on_event(event)
+        return ticket
 
     async def open_store(self) -> dict[int, Event]:
         """Load the state file (in a worker thread); a damaged one is reported and moved aside."""
@@ -155,11 +160,38 @@ class Daemon:
         if self.board.throttled(time.monotonic()):
             # readiness, not liveness: a restart would not make DLI throttle any less
             return "throttled by the API"
-        return None
+        return self.journal.held
 
     def _on_progress(self, now: float) -> None:
         self.board.last_progress = now
         self.notifier.progress(now, self._status)
+        self.stats.output_backlog = self.pump.backlog
+        if self.pump.full != self._output_stalled:
+            self._output_stalled = self.pump.full
+            # the report queues behind the stall, so a reader that comes back learns what happened
+            if self.pump.full:
+                self._say("watcher.output_stalled", {"backlog": self.pump.backlog}, "warning")
+            else:
+                self._say("watcher.output_resumed", {"backlog": self.pump.backlog})
+
+    def _hold_poll(self) -> bool:
+        """Set a poll's answer aside while its events could not be committed or written (counted)."""
+        held = self.journal.held is not None
+        self.stats.held_polls += held
+        return held
+
+    def _state_error(self, reason: str | None) -> None:
+        """A commit failed (``reason``) or, with None, commits work again; each change of state is reported once."""
+        path = self.cfg.state.path
+        if reason is None:
+            self.stats.state_writable = True
+            self._say("watcher.state_write_recovered", {"path": path})
+            return
+        self.stats.commit_failures += 1
+        if self.stats.state_writable:
+            self.stats.state_writable = False
+            fields = {"path": path, "reason": reason, "retrying": True}
+            self._say("watcher.state_write_failed", fields, "error")
 
     def _render_batches(self, text: BatchText, poller: Poller) -> str:
         now = time.time()
@@ -219,7 +251,7 @@ class Daemon:
         reload_pending: Callable[[], bool],
     ) -> None:
         outbox = await self.open_store()
-        self.journal = Journal(self.store, self.board, self._write)
+        self.journal = Journal(self.store, self.board, self._write, output=self.pump, on_state_error=self._state_error)
         await self.journal.replay(outbox)
         policy = RequestPolicy(
             self.cfg.api, self.cfg.watch.concurrency, on_retry=self.stats.retried, on_throttle=self._throttled
@@ -232,7 +264,7 @@ class Daemon:
                 self.board,
                 self.journal.submit,
                 self.stats,
-                hooks=PollerHooks(self._on_progress, self._on_ready),
+                hooks=PollerHooks(self._on_progress, self._on_ready, self._hold_poll),
             )
             self._batch_text = partial(self._render_batches, BatchText(), poller)
             discovery = (
@@ -291,6 +323,7 @@ class Daemon:
         self._started = True
         tg.start_soon(poller.run, tg)
         tg.start_soon(self.journal.run)
+        tg.start_soon(self.pump.run)
 
     def _rewatch(self, poller: Poller) -> tuple[list[str], list[str]]:
         added, removed = poller.watch(owned(self.cfg, self._discovered))
@@ -332,16 +365,21 @@ class Daemon:
             await self.reload(poller, policy, discovery)
 
     async def _shutdown(self, crash: Exception | None) -> None:
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
         with anyio.move_on_after(STOP_GRACE_SECONDS, shield=True):
             await self.journal.commit()
-            if self.store is not None:
+            # a reader that stopped reading gets until the deadline; what it missed stays in the outbox
+            if await self.pump.drain(deadline - time.monotonic()) and self.journal.acknowledgeable:
+                await self.journal.commit()
+        if self.store is not None:
+            with anyio.move_on_after(1.0, shield=True):
                 await anyio.to_thread.run_sync(self.store.close)
         end = {"version": __version__, "batches": len(self.board.tracks)}
         if crash is None:
             self._say("watcher.stopped", end)
         elif self._started and not isinstance(_refusal(crash), SetupError):
-            # stdout itself may be what failed; the traceback on stderr still says why
-            with contextlib.suppress(OSError, ValueError):
-                self._say("watcher.crashed", {**end, "reason": crash_reason(crash)}, "error")
+            self._say("watcher.crashed", {**end, "reason": crash_reason(crash)}, "error")
+        # the last lines get what is left of the grace (none when stdout itself is what failed)
+        await self.pump.drain(max(0.0, deadline - time.monotonic()))
         self.notifier.send("STOPPING=1")
         self.notifier.close()

@@ -78,6 +78,9 @@ class PollerHooks:
 
     on_progress: Callable[[float], None] = _nothing
     on_ready: Callable[[], None] = _nothing
+    # asked once per finished poll: whether to set its answer aside, because what it produced could
+    # not be committed or written now (the batch then stays where it was, and is diffed again later)
+    hold_poll: Callable[[], bool] = lambda: False
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +227,9 @@ class Poller:
         self._telemetry.poll_done(self._mono() - started, reason)
         if bid not in self._watched:
             return  # unwatched while in flight: its result no longer belongs anywhere
+        if self._hooks.hold_poll():
+            self._schedule(bid, next_poll(old, now, self._timing))
+            return
         before = self._board.tracks.get(bid)
         self._board.note_events(track, events, now)
         self._board.put(track)

@@ -198,10 +198,13 @@ class Store:
             db.execute("DELETE FROM outbox WHERE id <= ?", (change.written_upto,))
             db.executemany("INSERT INTO outbox (data) VALUES (?)", ((encode_event(e),) for e in change.events))
             last = db.execute("SELECT max(id) FROM outbox").fetchone()[0] or change.written_upto
+            db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            # SQLite has already rolled back after some errors (SQLITE_FULL): a second ROLLBACK would
+            # fail and hide the first error
+            if db.in_transaction:
+                db.execute("ROLLBACK")
             raise
-        db.execute("COMMIT")
         return int(last)
 
     def close(self) -> None:

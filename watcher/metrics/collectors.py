@@ -92,6 +92,11 @@ class SelfMetrics(Collector):
         self.retries: dict[str, int] = dict.fromkeys(REASONS, 0)
         self.events: dict[str, int] = dict.fromkeys(EVENT_NAMES, 0)
         self.gaps = 0
+        self.held_polls = 0
+        self.commit_failures = 0
+        # refreshed by the daemon on each scheduler pass (at least once a second)
+        self.output_backlog = 0
+        self.state_writable = True
         self._buckets = [0] * (len(POLL_BUCKETS) + 1)  # the last one is +Inf
         self._seconds = 0.0
 
@@ -152,6 +157,26 @@ class SelfMetrics(Collector):
         yield _by_label("dli_watcher_events", "Events emitted, by name.", "event", self.events)
         yield CounterMetricFamily(
             "dli_watcher_log_gaps", "Log gaps reported (lines that could not be recovered).", value=self.gaps
+        )
+        yield CounterMetricFamily(
+            "dli_watcher_polls_held",
+            "Polls whose answer was set aside because events could not be committed or written.",
+            value=self.held_polls,
+        )
+        yield CounterMetricFamily(
+            "dli_watcher_state_commit_failures",
+            "State file commits that failed (and will be retried).",
+            value=self.commit_failures,
+        )
+        yield GaugeMetricFamily(
+            "dli_watcher_state_writable",
+            "0 while commits to the state file fail (a full disk, a lock); 1 otherwise or without a state file.",
+            value=1.0 if self.state_writable else 0.0,
+        )
+        yield GaugeMetricFamily(
+            "dli_watcher_output_backlog_lines",
+            "Event lines queued for stdout and not yet written (grows while the reader is not reading).",
+            value=self.output_backlog,
         )
 
 

@@ -66,9 +66,14 @@ class EventWriter:
         out = stream or sys.stdout
         return cls(out, renderer_for(fmt, out), level)
 
-    def write(self, events: Iterable[Event]) -> None:
-        """Render each event as one line, then flush once (a pipe or the journal sees them at once)."""
-        wrote = False
+    @property
+    def stream(self) -> TextIO:
+        """Where the lines go."""
+        return self._stream
+
+    def lines(self, events: Iterable[Event]) -> list[str]:
+        """Each event at or above the level rendered as one line, newline included."""
+        out = []
         for event in events:
             if LEVELS[event.level] < self._least:
                 continue
@@ -78,7 +83,12 @@ class EventWriter:
             if event.seq is not None:
                 line["seq"] = event.seq
             line.update(event.fields)
-            self._stream.write(self._render(None, event.level, line) + "\n")
-            wrote = True
-        if wrote:
+            out.append(self._render(None, event.level, line) + "\n")
+        return out
+
+    def write(self, events: Iterable[Event]) -> None:
+        """Render and write the events here and now, then flush once (for one-shot commands, not the daemon)."""
+        text = "".join(self.lines(events))
+        if text:
+            self._stream.write(text)
             self._stream.flush()
