@@ -27,8 +27,9 @@ from watcher.daemon.poller import Poller, PollerHooks
 from watcher.daemon.store import Store
 from watcher.errors import ConfigError
 from watcher.metrics.collectors import BoardCollector, SelfMetrics
+from watcher.metrics.endpoints import Endpoints
 from watcher.metrics.exposition import BatchText
-from watcher.metrics.server import make_app, serve
+from watcher.metrics.server import MetricsServer
 from watcher.output.writer import EventWriter
 
 if TYPE_CHECKING:
@@ -175,6 +176,29 @@ class Daemon:
         on_listen: Callable[[str, int], None] | None,
         reload_pending: Callable[[], bool],
     ) -> None:
+        # the address first: a busy port (exit 2) must not get as far as the state file or the API
+        server = await self._bind()
+        try:
+            await self._run_bound(server, signals, until, on_listen, reload_pending)
+        finally:
+            await anyio.to_thread.run_sync(server.stop)
+
+    async def _bind(self) -> MetricsServer:
+        endpoints = Endpoints(self.registry, self._metrics_batches, self._healthy, self._not_ready)
+        # in a worker thread: when the port is busy, finding out who holds it takes a request or two
+        return await anyio.to_thread.run_sync(MetricsServer, self.cfg.metrics.host, self.cfg.metrics.port, endpoints)
+
+    def _metrics_batches(self) -> str:
+        return self._batch_text()
+
+    async def _run_bound(
+        self,
+        server: MetricsServer,
+        signals: AsyncIterator[int],
+        until: Callable[[], Awaitable[None]] | None,
+        on_listen: Callable[[str, int], None] | None,
+        reload_pending: Callable[[], bool],
+    ) -> None:
         outbox = await self.open_store()
         self.journal = Journal(self.store, self.board, self._write)
         await self.journal.replay(outbox)
@@ -205,7 +229,7 @@ class Daemon:
             )
             try:
                 async with anyio.create_task_group() as tg:
-                    await self._start(tg, poller, on_listen)
+                    await self._start(tg, server, poller, on_listen)
                     if discovery is not None:
                         tg.start_soon(discovery.run)
                     if until is not None:
@@ -222,9 +246,10 @@ class Daemon:
     def _throttled(self, until: float) -> None:
         self.board.throttled_until = until
 
-    async def _start(self, tg: TaskGroup, poller: Poller, on_listen: Callable[[str, int], None] | None) -> None:
-        app = make_app(self.registry, self._batch_text, self._healthy, self._not_ready)
-        host, port = await tg.start(serve, self.cfg.metrics.host, self.cfg.metrics.port, app)
+    async def _start(
+        self, tg: TaskGroup, server: MetricsServer, poller: Poller, on_listen: Callable[[str, int], None] | None
+    ) -> None:
+        host, port = await tg.start(server.run)
         if on_listen is not None:
             on_listen(host, port)
         added, _ = self._rewatch(poller)
