@@ -27,6 +27,8 @@ from watcher.metrics.server import MetricsServer
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
 
+    from watcher.metrics.webconfig import WebConfig
+
 pytestmark = pytest.mark.anyio
 BATCH_LINE = 'dli_batch_up{batch_id="b"} 1\n'
 
@@ -38,9 +40,11 @@ def endpoints(batches: Callable[[], str] = lambda: BATCH_LINE, healthy: bool = T
 
 
 @asynccontextmanager
-async def serving(ends: Endpoints | None = None) -> AsyncIterator[tuple[MetricsServer, str]]:
+async def serving(
+    ends: Endpoints | None = None, web: WebConfig | None = None
+) -> AsyncIterator[tuple[MetricsServer, str]]:
     """A MetricsServer on a free loopback port, stopped on exit."""
-    server = MetricsServer("127.0.0.1", 0, ends or endpoints())
+    server = MetricsServer("127.0.0.1", 0, ends or endpoints(), web)
     async with anyio.create_task_group() as tg:
         host, port = await tg.start(server.run)
         yield server, f"http://{host}:{port}"

@@ -30,6 +30,7 @@ from watcher.metrics.collectors import BoardCollector, SelfMetrics
 from watcher.metrics.endpoints import Endpoints
 from watcher.metrics.exposition import BatchText
 from watcher.metrics.server import MetricsServer
+from watcher.metrics.webconfig import load_web_config
 from watcher.output.writer import EventWriter
 
 if TYPE_CHECKING:
@@ -71,6 +72,7 @@ class Daemon:
         self._writer = writer or EventWriter.for_format(cfg.events.format, cfg.events.level)
         self.notifier = Notifier(env)
         self.store: Store | None = None
+        self.server: MetricsServer | None = None
         self._discovered: list[str] = []
 
     def _say(self, name: EventName, fields: dict[str, Any], level: Level = "info") -> None:
@@ -132,8 +134,9 @@ class Daemon:
     async def reload(self, poller: Poller, policy: RequestPolicy, discovery: Discovery | None) -> None:
         """SIGHUP: re-read the config and the batch IDs; keep the old config if the new one is bad."""
         try:
-            # config, ID and secret files are read in a worker thread, never on the loop
+            # config, ID, secret and certificate files are read in a worker thread, never on the loop
             new = await anyio.to_thread.run_sync(self._reload)
+            web = await anyio.to_thread.run_sync(load_web_config, new.metrics.web_config_file)
         except ConfigError as exc:
             self._say("watcher.reload_failed", level="error", fields={"key": exc.key, "message": exc.problem})
             return
@@ -142,6 +145,8 @@ class Daemon:
         if discovery is not None:
             discovery.configure(new)
         self.cfg = new
+        if self.server is not None:
+            self.server.configure(web)
         added, removed = self._rewatch(poller)
         self._say(
             "watcher.reloaded",
@@ -185,8 +190,12 @@ class Daemon:
 
     async def _bind(self) -> MetricsServer:
         endpoints = Endpoints(self.registry, self._metrics_batches, self._healthy, self._not_ready)
-        # in a worker thread: when the port is busy, finding out who holds it takes a request or two
-        return await anyio.to_thread.run_sync(MetricsServer, self.cfg.metrics.host, self.cfg.metrics.port, endpoints)
+        metrics = self.cfg.metrics
+        # in worker threads: certificates are files, and when the port is busy finding out who holds it
+        # takes a request or two
+        web = await anyio.to_thread.run_sync(load_web_config, metrics.web_config_file)
+        self.server = await anyio.to_thread.run_sync(MetricsServer, metrics.host, metrics.port, endpoints, web)
+        return self.server
 
     def _metrics_batches(self) -> str:
         return self._batch_text()

@@ -25,16 +25,20 @@ import anyio
 
 from watcher.errors import SetupError
 from watcher.metrics import occupant
+from watcher.metrics.basicauth import CHALLENGE, credentials
 from watcher.metrics.endpoints import landing, not_found
 from watcher.metrics.exposition import negotiate
 from watcher.metrics.httpwire import MAX_HEAD_BYTES, BadRequestError, Request, Response, encode, parse_head, text
 from watcher.metrics.shared import SharedRender
+from watcher.metrics.tlsserver import sans
 
 if TYPE_CHECKING:
     from anyio.abc import TaskStatus
 
+    from watcher.metrics.basicauth import BasicAuth
     from watcher.metrics.endpoints import Endpoints
     from watcher.metrics.exposition import Variant
+    from watcher.metrics.webconfig import WebConfig
 
 HEAD_TIMEOUT_SECONDS = 10.0  # TLS handshake and request head
 WRITE_TIMEOUT_SECONDS = 10.0  # a client that does not read its answer
@@ -125,8 +129,9 @@ class MetricsServer:
     ``run`` (a task of the daemon's task group) starts the thread and stops it when cancelled.
     """
 
-    def __init__(self, host: str, port: int, endpoints: Endpoints) -> None:
+    def __init__(self, host: str, port: int, endpoints: Endpoints, web: WebConfig | None = None) -> None:
         self._sock = bind(host, port)
+        self.web = web  # TLS and basic auth; replaced whole by configure(), read once per connection
         sockname = self._sock.getsockname()
         self.address = (str(sockname[0]), int(sockname[1]))
         self._endpoints = endpoints
@@ -141,6 +146,12 @@ class MetricsServer:
         self._thread = threading.Thread(target=self._thread_main, name="dli-watcher-http", daemon=True)
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="dli-watcher-render")
         self.renders: SharedRender[Variant, Response] = SharedRender(endpoints.metrics, self._executor)
+        # bcrypt is slow on purpose: one thread of its own, so password checks never delay a render
+        self._auth_executor = ThreadPoolExecutor(1, thread_name_prefix="dli-watcher-auth")
+
+    def configure(self, web: WebConfig | None) -> None:
+        """Use a new web config from the next connection on (SIGHUP)."""
+        self.web = web
 
     @property
     def connections(self) -> tuple[int, int]:
@@ -172,6 +183,7 @@ class MetricsServer:
             self._thread.join(STOP_TIMEOUT_SECONDS)
         self._sock.close()
         self._executor.shutdown(wait=False, cancel_futures=True)
+        self._auth_executor.shutdown(wait=False, cancel_futures=True)
 
     def _thread_main(self) -> None:
         try:
@@ -225,37 +237,72 @@ class MetricsServer:
 
     async def _exchange(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bytes | None:
         """The bytes to answer a connection with, or None to just close it."""
+        web = self.web
         try:
             async with asyncio.timeout(HEAD_TIMEOUT_SECONDS):
+                if web is not None and web.tls is not None:
+                    await writer.start_tls(web.tls)
                 head = await reader.readuntil(b"\r\n\r\n")
         except asyncio.LimitOverrunError:
-            return encode(text(431, "request head too large\n"))
+            return encode(text(431, "request head too large\n"), extra=_headers(web))
         except (asyncio.IncompleteReadError, TimeoutError, OSError):
             return None
         self._slots.answering(writer)
         try:
             request = parse_head(head)
         except BadRequestError as exc:
-            return encode(text(400, f"{exc}\n"))
+            return encode(text(400, f"{exc}\n"), extra=_headers(web))
         if request.method not in ("GET", "HEAD"):
             await _drain(reader, request)
-            return encode(text(405, "only GET and HEAD\n", ALLOW))
+            return encode(text(405, "only GET and HEAD\n", ALLOW), extra=_headers(web))
         try:
             async with asyncio.timeout(ANSWER_TIMEOUT_SECONDS):
-                response = await self._answer(request)
+                response = await self._answer(request, web, writer.get_extra_info("peercert"))
         except TimeoutError:
             response = text(503, "busy, try again\n", ("Retry-After", "1"))
-        return encode(response, head_only=request.method == "HEAD")
+        return encode(response, head_only=request.method == "HEAD", extra=_headers(web))
 
-    async def _answer(self, request: Request) -> Response:
+    async def _answer(self, request: Request, web: WebConfig | None, peercert: object) -> Response:
         probe = self._endpoints.probe(request.path)
         if probe is not None:
-            return probe
+            return probe  # probes need no authentication, so that kubelets and load balancers can ask
+        denied = await self._denied(request, web, peercert)
+        if denied is not None:
+            return denied
         if request.path == "/metrics":
             return await self.renders.get(negotiate(request.header("accept"), request.header("accept-encoding")))
         if request.path == "/":
             return landing()
         return not_found()
+
+    async def _denied(self, request: Request, web: WebConfig | None, peercert: object) -> Response | None:
+        """Why the web config refuses this request (a client certificate or a password missing), or None."""
+        if web is None:
+            return None
+        refused = _certificate_refusal(web, peercert)
+        if refused is not None or web.auth is None:
+            return refused
+        return None if await self._password_ok(web.auth, request) else text(401, "unauthorized\n", CHALLENGE)
+
+    async def _password_ok(self, auth: BasicAuth, request: Request) -> bool:
+        given = credentials(request.header("authorization"))
+        if given is None:
+            return False
+        if auth.remembered(*given):
+            return True  # a scraper's usual case: no bcrypt, no thread
+        return await asyncio.get_running_loop().run_in_executor(self._auth_executor, auth.verify, *given)
+
+
+def _certificate_refusal(web: WebConfig, peercert: object) -> Response | None:
+    if web.client_certs == "required" and not peercert:
+        return text(403, "a client certificate is required\n")
+    if web.allowed_sans and not sans(peercert) & web.allowed_sans:
+        return text(403, "the client certificate names no allowed subject\n")
+    return None
+
+
+def _headers(web: WebConfig | None) -> tuple[tuple[str, str], ...]:
+    return () if web is None else web.headers
 
 
 async def _drain(reader: asyncio.StreamReader, request: Request) -> None:
