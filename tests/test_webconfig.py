@@ -13,6 +13,7 @@ import pytest
 import trustme
 
 from tests.test_metrics_server import endpoints, serving
+from watcher import cli
 from watcher.errors import ConfigError
 from watcher.metrics.basicauth import BasicAuth, credentials
 from watcher.metrics.webconfig import load_web_config
@@ -219,3 +220,11 @@ def test_run_with_a_bad_web_config_exits_2_naming_the_key(tmp_path):
     assert done.stderr.splitlines() == [
         f"dli-watcher: config error: tls_server_config.cert_fil ({web}): unknown key (did you mean 'cert_file'?)"
     ]
+
+
+def test_the_run_flag_overrides_the_config_key(tmp_path):
+    """``run --web-config-file`` replaces metrics.web_config_file, as an exporter's --web.config.file."""
+    config = tmp_path / "config.toml"
+    config.write_text('[api]\nflavor = "livy"\nendpoint = "http://127.0.0.1:9"\n[metrics]\nweb_config_file = "a.yml"\n')
+    assert cli._load(str(config)).metrics.web_config_file == "a.yml"
+    assert cli._load(str(config), "b.yml").metrics.web_config_file == "b.yml"

@@ -32,7 +32,7 @@ class SharedRender(Generic[K, V]):
         self.renders = 0  # started renders, for the tests
 
     async def get(self, key: K) -> V:
-        """The result of a render of ``key`` that started no earlier than this call."""
+        """The result of the render of ``key`` in flight (running or waiting its turn), else of a new one."""
         flight = self._flights.get(key)
         if flight is None:
             flight = asyncio.get_running_loop().create_task(self._run(key))
