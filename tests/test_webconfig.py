@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import ssl
 import subprocess
 import sys
 from typing import TYPE_CHECKING
 
+import anyio
 import bcrypt
 import httpx
 import pytest
 import trustme
 
+from tests.helpers import make_config, start_watch
 from tests.test_metrics_server import endpoints, serving
 from watcher import cli
 from watcher.errors import ConfigError
@@ -228,3 +232,31 @@ def test_the_run_flag_overrides_the_config_key(tmp_path):
     config.write_text('[api]\nflavor = "livy"\nendpoint = "http://127.0.0.1:9"\n[metrics]\nweb_config_file = "a.yml"\n')
     assert cli._load(str(config)).metrics.web_config_file == "a.yml"
     assert cli._load(str(config), "b.yml").metrics.web_config_file == "b.yml"
+
+
+@pytest.mark.anyio
+async def test_sighup_rereads_the_web_config(sim, pki, ca):
+    """A reload turns TLS on for new connections; a bad web config on reload is reported and the old one kept."""
+    bid = sim.world.add_batch(name="reload", state="running")
+    plain = make_config(sim, [bid])
+    configs = [
+        make_config(sim, [bid], metrics={"web_config_file": web_file(pki, TLS)}),
+        make_config(sim, [bid], metrics={"web_config_file": str(pki / "bad.yml")}),
+    ]
+    (pki / "bad.yml").write_text("tls_server_config:\n  cert_fil: x\n")
+    async with anyio.create_task_group() as tg:
+        run = await start_watch(tg, plain, reload=lambda: configs.pop(0))
+        await run.wait_for(lambda: run.of(bid, "batch.discovered"))
+        os.kill(os.getpid(), signal.SIGHUP)
+        await run.wait_for(lambda: any(e.name == "watcher.reloaded" for e in run.events))
+        https = run.metrics_url.replace("http://", "https://")
+        async with httpx.AsyncClient(verify=ca_context(ca)) as client:
+            secured = (await client.get(https + "/metrics")).status_code
+        os.kill(os.getpid(), signal.SIGHUP)
+        await run.wait_for(lambda: any(e.name == "watcher.reload_failed" for e in run.events))
+        async with httpx.AsyncClient(verify=ca_context(ca)) as client:
+            still = (await client.get(https + "/metrics")).status_code
+        run.stopped.set()
+    failed = next(e for e in run.events if e.name == "watcher.reload_failed")
+    assert (secured, still) == (200, 200)
+    assert failed.fields["key"].startswith("tls_server_config.cert_fil")
