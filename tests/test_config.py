@@ -112,7 +112,7 @@ def test_example_documents_every_key_of_the_simple_sections():
         assert set(data[name]) == {f.name for f in dataclasses.fields(cls)}, name
     # created_after is RFC 3339 in the file and milliseconds once parsed
     assert set(data["discovery"]) == set(DISCOVERY_KEYS)
-    assert set(data["metrics"]) == {"listen"}
+    assert set(data["metrics"]) == {"listen", "web_config_file"}
     assert {"method", "user", "domain", "project_name", "iam_endpoint", "token_file"} <= set(data["auth"])
 
 
@@ -179,7 +179,7 @@ def test_typo_is_reported_before_the_required_key_it_hides():
 def test_unknown_key_without_a_close_match_lists_the_known_ones():
     """When nothing is close, the problem lists what the section accepts."""
     err = error(doc(metrics={"zzz": 1}))
-    assert (err.key, err.problem) == ("metrics.zzz", "unknown key (known: listen)")
+    assert (err.key, err.problem) == ("metrics.zzz", "unknown key (known: listen, web_config_file)")
 
 
 def test_section_that_is_not_a_table():
@@ -451,6 +451,13 @@ def test_unreadable_batch_ids_file(tmp_path):
     binary.write_bytes(b"\xff\xfe\x00\x01")
     err = error(doc(watch={"batch_ids_file": str(binary)}))
     assert (err.key, err.problem) == ("watch.batch_ids_file", f"{str(binary)!r} is not UTF-8 text")
+
+
+def test_web_config_file_is_a_path_read_by_the_daemon():
+    """metrics.web_config_file is kept as given (the daemon reads it); it must be a string."""
+    assert parse(doc(metrics={"web_config_file": "web.yml"}), {}).metrics.web_config_file == "web.yml"
+    err = error(doc(metrics={"web_config_file": 1}))
+    assert err.key == "metrics.web_config_file"
 
 
 # --- metrics.listen --------------------------------------------------------------------------------

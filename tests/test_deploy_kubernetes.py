@@ -13,10 +13,12 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
+import trustme
 import yaml
 
 from watcher.config import settings as watcher_config
 from watcher.errors import ConfigError
+from watcher.metrics.webconfig import load_web_config
 
 # the `built` and `sharded` fixtures run `kubectl kustomize`: nearly every test here needs a subprocess
 pytestmark = pytest.mark.slow
@@ -581,3 +583,112 @@ def test_sharded_job_success_alert_takes_the_newest_success_of_any_pod(sharded: 
         if any(case["alertname"] == "DLIJobNoRecentSuccess" for case in test.get("alert_rule_test", []))
     ]
     assert any(len(pods) >= 2 for pods in pods_per_case), "alerts_test.yml has no multi-pod DLIJobNoRecentSuccess case"
+
+
+# The secured overlay: the base plus the optional components metrics-tls and network-policy.
+
+SECURED_DIR = KUBERNETES_DIR / "overlays" / "secured"
+TLS_COMPONENT = KUBERNETES_DIR / "components" / "metrics-tls"
+TLS_SECRETS_EXAMPLE = TLS_COMPONENT / "secrets.example.yaml"
+SECURED_KINDS = EXPECTED_KINDS | {"NetworkPolicy"}
+
+
+@pytest.fixture(scope="module")
+def secured() -> list[dict[str, Any]]:
+    """The rendered secured overlay."""
+    return kustomize_build(SECURED_DIR)
+
+
+def test_secured_overlay_adds_only_the_network_policy_and_keeps_the_base_restricted(
+    secured: list[dict[str, Any]], built: list[dict[str, Any]]
+) -> None:
+    """The base's objects plus a NetworkPolicy, all in namespace dli-watcher; the pod still passes "restricted"."""
+    assert sorted(obj["kind"] for obj in secured) == sorted(SECURED_KINDS)
+    for obj in secured:
+        if obj["kind"] != "Namespace":
+            assert obj["metadata"]["namespace"] == "dli-watcher", obj["kind"]
+    (spec,) = pod_specs(secured)
+    assert restricted_violations(spec) == []
+    unchanged = ("Namespace", "ServiceAccount", "ConfigMap", "PersistentVolumeClaim", "Service", "PrometheusRule")
+    for kind in unchanged:
+        assert only(secured, kind) == only(built, kind), kind
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+def test_secured_core_objects_and_secret_examples_match_kubernetes_schemas(
+    secured: list[dict[str, Any]], version: str
+) -> None:
+    """The overlay's core objects and the three example Secrets validate strictly."""
+    examples = list(yaml.safe_load_all(TLS_SECRETS_EXAMPLE.read_text()))
+    checked = validate_strictly([*secured, *examples], version)
+    assert set(checked) == (SECURED_KINDS - CRD_KINDS) | {"Secret"}
+
+
+def test_secured_probes_use_https_without_credentials_and_the_web_config_is_mounted(
+    secured: list[dict[str, Any]],
+) -> None:
+    """Probes: HTTPS, no headers (they need no authentication); --web-config-file points into the projected Secrets."""
+    spec = only(secured, "Deployment")["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    for probe, path in (("startupProbe", "/healthz"), ("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+        assert container[probe]["httpGet"] == {"path": path, "port": "metrics", "scheme": "HTTPS"}, probe
+    args = container["args"]
+    web = Path(args[args.index("--web-config-file") + 1])
+    assert args[args.index("--config") + 1] == "/etc/dli-watcher/config.toml"
+    (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == str(web.parent)]
+    assert mount["readOnly"] is True
+    (volume,) = [v for v in spec["volumes"] if v["name"] == mount["name"]]
+    projected = {item["path"]: source["secret"]["name"] for source in volume["projected"]["sources"]
+                 for item in source["secret"]["items"]}  # fmt: skip
+    assert projected == {
+        web.name: "dli-watcher-web-config",
+        "tls.crt": "dli-watcher-metrics-tls",
+        "tls.key": "dli-watcher-metrics-tls",
+        "ca.crt": "dli-watcher-metrics-tls",
+    }
+
+
+def test_secured_servicemonitor_scrapes_https_with_basic_auth(
+    secured: list[dict[str, Any]], built: list[dict[str, Any]]
+) -> None:
+    """The ServiceMonitor keeps the base's endpoint and adds https, the CA of the metrics Secret and basic auth."""
+    (endpoint,) = only(secured, "ServiceMonitor")["spec"]["endpoints"]
+    (base_endpoint,) = only(built, "ServiceMonitor")["spec"]["endpoints"]
+    assert {k: v for k, v in endpoint.items() if k in base_endpoint} == base_endpoint
+    assert endpoint["scheme"] == "https"
+    assert endpoint["tlsConfig"]["ca"]["secret"] == {"name": "dli-watcher-metrics-tls", "key": "ca.crt"}
+    service = only(secured, "Service")["metadata"]
+    assert endpoint["tlsConfig"]["serverName"] == f"{service['name']}.{service['namespace']}.svc"
+    examples = {s["metadata"]["name"]: s for s in yaml.safe_load_all(TLS_SECRETS_EXAMPLE.read_text())}
+    for field in ("username", "password"):
+        ref = endpoint["basicAuth"][field]
+        assert ref["key"] in examples[ref["name"]]["stringData"]
+
+
+def test_network_policy_admits_only_the_prometheus_namespace_to_the_metrics_port(
+    secured: list[dict[str, Any]],
+) -> None:
+    """Ingress only, from namespace monitoring, to the port named metrics of the watcher pods."""
+    policy = only(secured, "NetworkPolicy")["spec"]
+    pod_labels = only(secured, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert policy["podSelector"]["matchLabels"].items() <= pod_labels.items()
+    assert policy["policyTypes"] == ["Ingress"]
+    (rule,) = policy["ingress"]
+    assert rule["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
+    assert rule["ports"] == [{"port": "metrics", "protocol": "TCP"}]
+
+
+def test_example_web_config_is_one_the_watcher_accepts(tmp_path: Path) -> None:
+    """The web-config.yml of the example Secret loads (with real certificates next to it), with basic auth on."""
+    examples = {s["metadata"]["name"]: s for s in yaml.safe_load_all(TLS_SECRETS_EXAMPLE.read_text())}
+    ca = trustme.CA()
+    cert = ca.issue_cert("dli-watcher.dli-watcher.svc")
+    cert.cert_chain_pems[0].write_to_path(tmp_path / "tls.crt")
+    cert.private_key_pem.write_to_path(tmp_path / "tls.key")
+    ca.cert_pem.write_to_path(tmp_path / "ca.crt")
+    web = tmp_path / "web-config.yml"
+    web.write_text(examples["dli-watcher-web-config"]["stringData"]["web-config.yml"])
+    loaded = load_web_config(str(web))
+    assert loaded is not None and loaded.tls is not None and loaded.auth is not None
+    password = examples["dli-watcher-scrape-auth"]["stringData"]["password"]
+    assert loaded.auth.verify(examples["dli-watcher-scrape-auth"]["stringData"]["username"], password)

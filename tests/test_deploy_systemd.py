@@ -11,6 +11,7 @@ import pytest
 
 from tests.tools import require, run
 from watcher.config import settings as watcher_config
+from watcher.metrics.server import MAX_CONNECTIONS
 
 
 def systemd_analyze() -> str:
@@ -141,6 +142,8 @@ def test_unit_has_the_contracted_directives() -> None:
     assert service["SystemCallFilter"] == ["@system-service", "~@privileged @resources"]
     assert re.fullmatch(r"\d+s", single["WatchdogSec"]), single["WatchdogSec"]
     assert re.fullmatch(r"\d+(s|min)", single["TimeoutStopSec"]), single["TimeoutStopSec"]
+    # the metrics server takes half the descriptors for connections, up to its cap
+    assert int(single["LimitNOFILE"]) >= 2 * MAX_CONNECTIONS
     # IPAddressDeny= must not cut the service off from the (unknown) DLI endpoint addresses.
     assert "any" not in single.get("IPAddressDeny", "").split()
 

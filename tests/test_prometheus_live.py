@@ -15,9 +15,12 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import httpx
 import pytest
+import trustme
+import yaml
 
 from tests.helpers import make_config, start_watch
 from tests.test_deploy_grafana import concrete, dashboard_queries
+from tests.test_webconfig import HASH, PASSWORD
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -35,15 +38,27 @@ def free_port() -> int:
 
 
 @contextmanager
-def prometheus(target: str, tmp: Path) -> Iterator[str]:
-    """Run Debian's prometheus on loopback in a temp dir, scraping ``target`` every second."""
+def prometheus(target: str, tmp: Path, jobs: dict[str, dict[str, Any]] | None = None) -> Iterator[str]:
+    """Run Debian's prometheus on loopback in a temp dir, scraping ``target`` every second.
+
+    ``jobs`` maps job names to extra scrape settings (scheme, basic_auth, tls_config); by default one
+    plain job, dli-watcher.
+    """
     binary = shutil.which("prometheus")
     assert binary, "install the Debian package 'prometheus' (the server binary is needed)"
     port = free_port()
     config = tmp / "prometheus.yml"
+    scrape = [
+        {"job_name": name, **extra, "static_configs": [{"targets": [target]}]}
+        for name, extra in (jobs or {"dli-watcher": {}}).items()
+    ]
     config.write_text(
-        f"global:\n  scrape_interval: {SCRAPE}\n  evaluation_interval: {SCRAPE}\n"
-        f"scrape_configs:\n  - job_name: dli-watcher\n    static_configs:\n      - targets: ['{target}']\n"
+        yaml.safe_dump(
+            {
+                "global": {"scrape_interval": SCRAPE, "evaluation_interval": SCRAPE},
+                "scrape_configs": scrape,
+            }
+        )
     )
     proc = subprocess.Popen(
         [
@@ -108,6 +123,62 @@ async def test_prometheus_sees_a_running_batch_and_an_up_target(sim, tmp_path):
     assert [r["metric"]["batch_id"] for r in running] == [bid]
     assert len(up) == 1
     assert dead[0]["value"][1] == "0"
+
+
+@pytest.mark.anyio
+async def test_prometheus_scrapes_over_tls_with_basic_auth_and_a_client_certificate(sim, tmp_path):
+    """Prometheus scrapes over TLS with a client certificate and basic auth: up == 1; a wrong password: up == 0."""
+    ca = trustme.CA()
+    server, client = ca.issue_cert("127.0.0.1"), ca.issue_cert("prometheus.monitoring.svc")
+    for name, pem in {
+        "server.crt": server.cert_chain_pems[0],
+        "server.key": server.private_key_pem,
+        "ca.crt": ca.cert_pem,
+        "client.crt": client.cert_chain_pems[0],
+        "client.key": client.private_key_pem,
+    }.items():
+        pem.write_to_path(tmp_path / name)
+    web = tmp_path / "web.yml"
+    web.write_text(
+        "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n"
+        "  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ca.crt\n"
+        f"basic_auth_users:\n  prometheus: '{HASH}'\n"
+    )
+    tls = {
+        "ca_file": str(tmp_path / "ca.crt"),
+        "cert_file": str(tmp_path / "client.crt"),
+        "key_file": str(tmp_path / "client.key"),
+    }
+    jobs = {
+        "dli-watcher": {
+            "scheme": "https",
+            "tls_config": tls,
+            "basic_auth": {"username": "prometheus", "password": PASSWORD},
+        },
+        "wrong-password": {
+            "scheme": "https",
+            "tls_config": tls,
+            "basic_auth": {"username": "prometheus", "password": "guess"},
+        },
+    }
+    bid = sim.world.add_batch(name="secure", state="running")
+    async with anyio.create_task_group() as tg:
+        run = await start_watch(tg, make_config(sim, [bid], metrics={"web_config_file": str(web)}))
+        await run.wait_for(lambda: run.of(bid, "batch.discovered"))
+        assert run.address is not None
+        host, port = run.address
+        with prometheus(f"{host}:{port}", tmp_path, jobs) as url:
+            async with httpx.AsyncClient() as api:
+                up = await eventually(api, url, 'up{job="dli-watcher"} == 1')
+                running = await eventually(api, url, f'dli_batch_state{{batch_id="{bid}",state="running"}} == 1')
+                refused = await eventually(api, url, 'up{job="wrong-password"} == 0')
+                targets = (await api.get(url + "/api/v1/targets")).json()["data"]["activeTargets"]
+        run.stopped.set()
+    assert len(up) == 1
+    assert [r["metric"]["batch_id"] for r in running] == [bid]
+    assert len(refused) == 1
+    (wrong,) = [t for t in targets if t["labels"]["job"] == "wrong-password"]
+    assert "401" in wrong["lastError"]
 
 
 def test_every_dashboard_query_returns_data_from_the_demo(tmp_path):

@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import sys
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -36,6 +37,10 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the watcher daemon")
     run.add_argument("--config", help="config file (default: $DLI_WATCHER_CONFIG, then /etc/dli-watcher/config.toml)")
+    run.add_argument(
+        "--web-config-file",
+        help="TLS and basic auth for the endpoints (exporter-toolkit format); overrides metrics.web_config_file",
+    )
     check = sub.add_parser("check", help="validate the config and read each batch once")
     check.add_argument("--config", help="config file")
     check.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -49,8 +54,12 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(path: str | None) -> Config:
-    return load(path or default_path(os.environ))
+def _load(path: str | None, web_config_file: str | None = None) -> Config:
+    cfg = load(path or default_path(os.environ))
+    if web_config_file is None:
+        return cfg
+    # like an exporter's --web.config.file: a deployment can add TLS without editing the config file
+    return replace(cfg, metrics=replace(cfg.metrics, web_config_file=web_config_file))
 
 
 def process_settings() -> None:
@@ -65,10 +74,10 @@ def process_settings() -> None:
 def _run(args: argparse.Namespace) -> int:
     from watcher.daemon.app import Daemon
 
-    cfg = _load(args.config)
+    cfg = _load(args.config, args.web_config_file)
     process_settings()
     writer = EventWriter.for_format(cfg.events.format, cfg.events.level)
-    daemon = Daemon(cfg, partial(_load, args.config), os.environ, writer=writer)
+    daemon = Daemon(cfg, partial(_load, args.config, args.web_config_file), os.environ, writer=writer)
     anyio.run(partial(daemon.run, reload_pending=lambda: bool(_EARLY_HUPS)))
     return EXIT_OK
 

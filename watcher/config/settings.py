@@ -82,6 +82,7 @@ class MetricsConfig:
 
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
+    web_config_file: str = ""  # TLS and basic auth, in the Prometheus exporter-toolkit's format
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,9 +203,9 @@ def parse_listen(value: str, key: str = "metrics.listen") -> tuple[str, int]:
 
 
 def _parse_metrics(raw: object) -> MetricsConfig:
-    sec = Table("metrics", raw, {"listen"})
+    sec = Table("metrics", raw, {"listen", "web_config_file"})
     host, port = parse_listen(sec.get("listen", str, f"127.0.0.1:{DEFAULT_PORT}"))
-    return MetricsConfig(host=host, port=port)
+    return MetricsConfig(host=host, port=port, web_config_file=sec.get("web_config_file", str, ""))
 
 
 def _parse_state(raw: object) -> StateConfig:

@@ -29,8 +29,10 @@ from watcher.daemon.poller import Poller, PollerHooks
 from watcher.daemon.store import Store
 from watcher.errors import ConfigError, SetupError
 from watcher.metrics.collectors import BoardCollector, SelfMetrics
+from watcher.metrics.endpoints import Endpoints
 from watcher.metrics.exposition import BatchText
-from watcher.metrics.server import make_app, serve
+from watcher.metrics.server import MetricsServer
+from watcher.metrics.webconfig import load_web_config
 from watcher.output.pump import OutputPump, stream_writer
 from watcher.output.writer import EventWriter
 
@@ -101,6 +103,8 @@ class Daemon:
         self._output_stalled = False
         self.notifier = Notifier(env)
         self.store: Store | None = None
+        self.server: MetricsServer | None = None
+        self._poller: Poller | None = None
         self._discovered: list[str] = []
         self._started = False
 
@@ -144,15 +148,17 @@ class Daemon:
             self._discovered = [b for b in loaded.tracks if b not in static]
         return loaded.outbox
 
-    def _healthy(self, poller: Poller) -> bool:
+    def _healthy(self) -> bool:
         """Polls are being started: the scheduler passes at least every second and starts each due poll.
 
         Whether they succeed is not liveness (a restart would not mend the API); that is /readyz's and
         the metrics' business. Monotonic time, so a stepped wall clock cannot hide a stall.
         """
+        if self._poller is None:
+            return True  # still starting (a state file lock is waited out, with its own deadline)
         stale = max(30.0, 3 * self.cfg.watch.interval_seconds)
         now = time.monotonic()
-        return now - self.board.last_progress < stale and poller.overdue(now) < stale
+        return now - self.board.last_progress < stale and self._poller.overdue(now) < stale
 
     def _not_ready(self) -> str | None:
         if not self.board.ready:
@@ -205,9 +211,10 @@ class Daemon:
     async def reload(self, poller: Poller, policy: RequestPolicy, discovery: Discovery | None) -> None:
         """SIGHUP: re-read the config and the batch IDs; keep the old config if the new one is bad."""
         try:
-            # config, ID and secret files are read off the loop, in a thread a SIGTERM can walk away from
-            # (a FIFO or a hung mount would otherwise hold the stop up for good)
+            # config, ID, secret and certificate files are read off the loop, in a thread a SIGTERM can walk
+            # away from (a FIFO or a hung mount would otherwise hold the stop up for good)
             new = await run_abandonable(self._reload, "dli-watcher reload")
+            web = await run_abandonable(partial(load_web_config, new.metrics.web_config_file), "dli-watcher reload")
         except ConfigError as exc:
             self._say("watcher.reload_failed", level="error", fields={"key": exc.key, "message": exc.problem})
             return
@@ -216,6 +223,8 @@ class Daemon:
         if discovery is not None:
             discovery.configure(new)
         self.cfg = new
+        if self.server is not None:
+            self.server.configure(web)
         added, removed = self._rewatch(poller)
         self._say(
             "watcher.reloaded",
@@ -250,6 +259,33 @@ class Daemon:
         on_listen: Callable[[str, int], None] | None,
         reload_pending: Callable[[], bool],
     ) -> None:
+        # the address first: a busy port (exit 2) must not get as far as the state file or the API
+        server = await self._bind()
+        try:
+            await self._run_bound(server, signals, until, on_listen, reload_pending)
+        finally:
+            await anyio.to_thread.run_sync(server.stop)
+
+    async def _bind(self) -> MetricsServer:
+        endpoints = Endpoints(self.registry, self._metrics_batches, self._healthy, self._not_ready)
+        metrics = self.cfg.metrics
+        # in worker threads: certificates are files, and when the port is busy finding out who holds it
+        # takes a request or two
+        web = await anyio.to_thread.run_sync(load_web_config, metrics.web_config_file)
+        self.server = await anyio.to_thread.run_sync(MetricsServer, metrics.host, metrics.port, endpoints, web)
+        return self.server
+
+    def _metrics_batches(self) -> str:
+        return self._batch_text()
+
+    async def _run_bound(
+        self,
+        server: MetricsServer,
+        signals: AsyncIterator[int],
+        until: Callable[[], Awaitable[None]] | None,
+        on_listen: Callable[[str, int], None] | None,
+        reload_pending: Callable[[], bool],
+    ) -> None:
         outbox = await self.open_store()
         self.journal = Journal(self.store, self.board, self._write, output=self.pump, on_state_error=self._state_error)
         await self.journal.replay(outbox)
@@ -257,7 +293,7 @@ class Daemon:
             self.cfg.api, self.cfg.watch.concurrency, on_retry=self.stats.retried, on_throttle=self._throttled
         )
         async with open_api(self.cfg) as api:
-            poller = Poller(
+            self._poller = poller = Poller(
                 api,
                 policy,
                 self.cfg,
@@ -283,7 +319,7 @@ class Daemon:
             asks, hups = anyio.create_memory_object_stream[None](1)
             try:
                 async with anyio.create_task_group() as tg, asks, hups:
-                    await self._start(tg, poller, on_listen)
+                    await self._start(tg, server, poller, on_listen)
                     if discovery is not None:
                         tg.start_soon(discovery.run)
                     if until is not None:
@@ -304,9 +340,10 @@ class Daemon:
     def _throttled(self, until: float) -> None:
         self.board.throttled_until = until
 
-    async def _start(self, tg: TaskGroup, poller: Poller, on_listen: Callable[[str, int], None] | None) -> None:
-        app = make_app(self.registry, self._batch_text, partial(self._healthy, poller), self._not_ready)
-        host, port = await tg.start(serve, self.cfg.metrics.host, self.cfg.metrics.port, app)
+    async def _start(
+        self, tg: TaskGroup, server: MetricsServer, poller: Poller, on_listen: Callable[[str, int], None] | None
+    ) -> None:
+        host, port = await tg.start(server.run)
         if on_listen is not None:
             on_listen(host, port)
         added, _ = self._rewatch(poller)

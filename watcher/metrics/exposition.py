@@ -8,6 +8,7 @@ Here each batch's lines are kept until its fields change, so a scrape mostly joi
 from __future__ import annotations
 
 import gzip
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from prometheus_client.exposition import choose_encoder
@@ -126,18 +127,38 @@ class BatchText:
         return "".join(out)
 
 
-def body(
-    registry: CollectorRegistry, batches: str, accept: str, accept_encoding: str
-) -> tuple[bytes, list[tuple[str, str]]]:
-    """The whole /metrics response: the registry in the negotiated format with the batch text inside it."""
-    encoder, content_type = choose_encoder(accept)
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """What a scrape asked for: the negotiated content type (it fixes the encoder) and whether to gzip."""
+
+    content_type: str
+    gzip: bool
+
+
+def negotiate(accept: str, accept_encoding: str) -> Variant:
+    """The variant of the exposition that an Accept and an Accept-Encoding header ask for."""
+    _, content_type = choose_encoder(accept)
+    return Variant(content_type, "gzip" in accept_encoding)
+
+
+def render(registry: CollectorRegistry, batches: str, variant: Variant) -> tuple[bytes, list[tuple[str, str]]]:
+    """The whole /metrics response: the registry in the variant's format with the batch text inside it."""
+    # a negotiated content type, given back as an Accept header, negotiates the same encoder
+    encoder, content_type = choose_encoder(variant.content_type)
     output = encoder(registry)
     extra = batches.encode()
     eof = b"# EOF\n"
     output = output[: -len(eof)] + extra + eof if output.endswith(eof) else output + extra
     headers = [("Content-Type", content_type)]
-    if "gzip" in accept_encoding:
+    if variant.gzip:
         # level 1: most of the size gain for a fraction of the time, and zlib releases the GIL
         output = gzip.compress(output, compresslevel=1)
         headers.append(("Content-Encoding", "gzip"))
     return output, headers
+
+
+def body(
+    registry: CollectorRegistry, batches: str, accept: str, accept_encoding: str
+) -> tuple[bytes, list[tuple[str, str]]]:
+    """The whole /metrics response for the given request headers."""
+    return render(registry, batches, negotiate(accept, accept_encoding))

@@ -1,144 +1,314 @@
-"""The HTTP endpoints: /metrics, /healthz, /readyz and a landing page, served from worker threads.
+"""The HTTP server for the endpoints: its own thread and event loop, bounded in connections, time and threads.
 
-Rendering a large exposition takes milliseconds to a second; doing it off the event loop keeps a
-scrape from ever delaying a poll. The serving thread is owned by a task in the app's task group.
+A thread per connection let 1,000 half-open clients make 1,000 threads, starve the file descriptors
+and then render /metrics 1,000 times at once. Here one event loop thread owns every connection: a
+client that does not finish its TLS handshake and request head within ``HEAD_TIMEOUT_SECONDS`` is
+dropped, at most ``max_connections()`` are open (at the cap a new client pushes out the oldest one
+still sending its head, so a flood cannot lock a probe out), /healthz and /readyz are answered on
+the loop itself and never wait for a render, and /metrics renders in one worker thread, once for
+all the scrapes that arrive while it runs (``SharedRender``). Rendering off the watcher's own loop
+keeps a scrape from delaying a poll.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import errno
+import resource
 import socket
 import threading
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
-from wsgiref.simple_server import WSGIRequestHandler, make_server
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import anyio
-from prometheus_client.exposition import ThreadingWSGIServer
 
-from watcher import __version__
-from watcher.metrics.exposition import body
+from watcher.errors import SetupError
+from watcher.metrics import occupant
+from watcher.metrics.basicauth import CHALLENGE, credentials
+from watcher.metrics.endpoints import landing, not_found
+from watcher.metrics.exposition import negotiate
+from watcher.metrics.httpwire import MAX_HEAD_BYTES, BadRequestError, Request, Response, encode, parse_head, text
+from watcher.metrics.shared import SharedRender
+from watcher.metrics.tlsserver import sans
 
 if TYPE_CHECKING:
     from anyio.abc import TaskStatus
-    from prometheus_client import CollectorRegistry
 
-StartResponse = Callable[..., Any]
-Environ = dict[str, Any]
+    from watcher.metrics.basicauth import BasicAuth
+    from watcher.metrics.endpoints import Endpoints
+    from watcher.metrics.exposition import Variant
+    from watcher.metrics.webconfig import WebConfig
 
-LANDING = """<!doctype html><html><head><title>dli-watcher</title></head><body>
-<h1>dli-watcher {version}</h1><p>Watches Huawei Cloud DLI / Apache Livy batch jobs.</p>
-<ul><li><a href="/metrics">/metrics</a></li><li><a href="/healthz">/healthz</a></li>
-<li><a href="/readyz">/readyz</a></li></ul></body></html>
-"""
-
-
-class _Quiet(WSGIRequestHandler):
-    """No access log on stderr: the event stream is the watcher's only output."""
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
-        """Drop it."""
-
-
-def _text(start: StartResponse, status: str, body: str, kind: str = "text/plain; charset=utf-8") -> list[bytes]:
-    data = body.encode()
-    start(status, [("Content-Type", kind), ("Content-Length", str(len(data)))])
-    return [data]
+HEAD_TIMEOUT_SECONDS = 10.0  # TLS handshake and request head
+WRITE_TIMEOUT_SECONDS = 10.0  # a client that does not read its answer
+ANSWER_TIMEOUT_SECONDS = 30.0  # waiting for the render (or a password check)
+CLOSE_TIMEOUT_SECONDS = 2.0
+STOP_TIMEOUT_SECONDS = 5.0
+BACKLOG = 128
+MAX_CONNECTIONS = 1024
+ALLOW = ("Allow", "GET, HEAD")
+# a method's request body we read (and drop) before answering 405, so closing does not reset the answer away
+MAX_DRAINED_BYTES = 64 * 1024
 
 
-def make_app(
-    registry: CollectorRegistry,
-    batches: Callable[[], str],
-    healthy: Callable[[], bool],
-    not_ready: Callable[[], str | None],
-) -> Callable[..., Iterable[bytes]]:
-    """The WSGI application routing the four endpoints; ``batches`` renders the per-batch families.
-
-    ``not_ready`` says why the watcher is not ready (None when it is).
-    """
-
-    def app(environ: Environ, start: StartResponse) -> Iterable[bytes]:
-        path = environ.get("PATH_INFO", "/")
-        if path == "/metrics":
-            data, headers = body(
-                registry, batches(), environ.get("HTTP_ACCEPT", ""), environ.get("HTTP_ACCEPT_ENCODING", "")
-            )
-            start("200 OK", [*headers, ("Content-Length", str(len(data)))])
-            return [data]
-        if path == "/healthz":
-            return _text(start, "200 OK", "ok\n") if healthy() else _text(start, "503 Service Unavailable", "stalled\n")
-        if path == "/readyz":
-            reason = not_ready()
-            return (
-                _text(start, "200 OK", "ready\n")
-                if reason is None
-                else _text(start, "503 Service Unavailable", reason + "\n")
-            )
-        if path == "/":
-            return _text(start, "200 OK", LANDING.format(version=__version__), "text/html; charset=utf-8")
-        return _text(start, "404 Not Found", "not found\n")
-
-    return app
+def max_connections() -> int:
+    """The cap on open connections: half the file descriptors the process may have, at most 1,024."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    # the other half is for the API connections, the state file and the rest; RLIM_INFINITY is -1
+    return MAX_CONNECTIONS if soft < 0 else max(16, min(MAX_CONNECTIONS, soft // 2))
 
 
-def _server_class(host: str) -> type[ThreadingWSGIServer]:
+def where(host: str, port: int) -> str:
+    """``host:port``, with brackets around an IPv6 host."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port``; a busy or impossible address is a SetupError naming it."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family, backlog=BACKLOG)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise SetupError(where(host, port), f"address already in use; {occupant.describe(host, port)}") from None
+        raise SetupError(where(host, port), f"cannot listen there: {exc.strerror or exc}") from None
 
-    class Server(ThreadingWSGIServer):
-        address_family = family
 
-    return Server
+class Slots:
+    """The open connections, at most ``cap``: at the cap a newcomer pushes out the oldest one still sending its head.
 
-
-class _Serving:
-    """Whether the serving thread entered ``serve_forever``, decided under a lock against a stop.
-
-    ``socketserver.shutdown()`` waits for ``serve_forever`` to end: called when the thread never got
-    to it (the daemon failed right after binding), it waits forever, and the process hangs alive and
-    silent. So the stop asks only a loop that started, and a thread that starts after the stop
-    does not serve at all.
+    A flood of clients that never finish their request thus costs them their own connections,
+    not the probe's; a connection that sent its head is being answered and keeps its slot.
     """
 
-    def __init__(self, server: ThreadingWSGIServer) -> None:
-        self._server = server
-        self._lock = threading.Lock()
-        self._started = self._stopped = False
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self._open: set[asyncio.StreamWriter] = set()
+        self._sending: dict[asyncio.StreamWriter, None] = {}  # in arrival order, oldest first
 
-    def run(self) -> None:
-        """The serving thread: serve until shut down, unless the stop came first."""
-        with self._lock:
-            if self._stopped:
-                return
-            self._started = True
-        self._server.serve_forever(0.5)
+    def __len__(self) -> int:
+        return len(self._open)
+
+    @property
+    def answering_count(self) -> int:
+        """Connections that sent their head and are being answered."""
+        return len(self._open) - len(self._sending)
+
+    def admit(self, writer: asyncio.StreamWriter) -> bool:
+        """Make room for a new connection if it is needed and possible; False when every slot is answering."""
+        if len(self._open) >= self.cap:
+            if not self._sending:
+                return False
+            oldest = next(iter(self._sending))
+            self.leave(oldest)
+            oldest.transport.abort()
+        self._open.add(writer)
+        self._sending[writer] = None
+        return True
+
+    def answering(self, writer: asyncio.StreamWriter) -> None:
+        """The connection sent its head: it is no longer the one to push out."""
+        self._sending.pop(writer, None)
+
+    def leave(self, writer: asyncio.StreamWriter) -> None:
+        """The connection is done."""
+        self._open.discard(writer)
+        self._sending.pop(writer, None)
+
+    def abort_all(self) -> None:
+        """Drop every connection now (the server stops)."""
+        for writer in list(self._open):
+            self.leave(writer)
+            writer.transport.abort()
+
+
+class MetricsServer:
+    """The endpoints served from a thread of their own; the address is bound at construction.
+
+    ``run`` (a task of the daemon's task group) starts the thread and stops it when cancelled.
+    """
+
+    def __init__(self, host: str, port: int, endpoints: Endpoints, web: WebConfig | None = None) -> None:
+        self._sock = bind(host, port)
+        self.web = web  # TLS and basic auth; replaced whole by configure(), read once per connection
+        sockname = self._sock.getsockname()
+        self.address = (str(sockname[0]), int(sockname[1]))
+        self._endpoints = endpoints
+        self._slots = Slots(max_connections())
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._lock = threading.Lock()  # the loop handle and the stop decision, across threads
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._stopping = False
+        self._up = threading.Event()
+        self._failure: BaseException | None = None
+        self._thread = threading.Thread(target=self._thread_main, name="dli-watcher-http", daemon=True)
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="dli-watcher-render")
+        self.renders: SharedRender[Variant, Response] = SharedRender(endpoints.metrics, self._executor)
+        # bcrypt is slow on purpose: one thread of its own, so password checks never delay a render
+        self._auth_executor = ThreadPoolExecutor(1, thread_name_prefix="dli-watcher-auth")
+
+    def configure(self, web: WebConfig | None) -> None:
+        """Use a new web config from the next connection on (SIGHUP)."""
+        self.web = web
+
+    @property
+    def connections(self) -> tuple[int, int]:
+        """(open, being answered) connections; read from another thread it is a snapshot, for tests and bounds."""
+        return len(self._slots), self._slots.answering_count
+
+    async def run(self, *, task_status: TaskStatus[tuple[str, int]] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Serve until cancelled; reports the bound address once the server answers."""
+        try:
+            self._thread.start()
+            await anyio.to_thread.run_sync(self._up.wait)
+            if self._failure is not None:
+                raise self._failure
+            task_status.started(self.address)
+            await anyio.sleep_forever()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(self.stop)
 
     def stop(self) -> None:
-        """Shut the loop down if it started; in any case, make sure it never starts now."""
+        """Stop serving and close every connection; safe before, during and after ``run``, and more than once."""
         with self._lock:
-            self._stopped = True
-            started = self._started
-        if started:
-            self._server.shutdown()
+            self._stopping = True
+            loop, stop = self._loop, self._stop
+        if loop is not None and stop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has already ended
+                loop.call_soon_threadsafe(stop.set)
+        if self._thread.is_alive():
+            self._thread.join(STOP_TIMEOUT_SECONDS)
+        self._sock.close()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._auth_executor.shutdown(wait=False, cancel_futures=True)
+
+    def _thread_main(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except BaseException as exc:  # noqa: BLE001 - handed to run(), which raises it in the daemon's task group
+            self._failure = exc
+        finally:
+            self._up.set()
+
+    async def _main(self) -> None:
+        with self._lock:
+            if self._stopping:
+                return
+            self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
+        server = await asyncio.start_server(self._connection, sock=self._sock, limit=MAX_HEAD_BYTES, backlog=BACKLOG)
+        self._up.set()
+        try:
+            await self._stop.wait()
+        finally:
+            server.close()
+            self._slots.abort_all()
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        if not self._slots.admit(writer):
+            writer.transport.abort()
+            return
+        self._tasks.add(task)
+        try:
+            answer = await self._exchange(reader, writer)
+            if answer is not None:
+                async with asyncio.timeout(WRITE_TIMEOUT_SECONDS):
+                    writer.write(answer)
+                    await writer.drain()
+                writer.close()
+                async with asyncio.timeout(CLOSE_TIMEOUT_SECONDS):
+                    await writer.wait_closed()
+        except (OSError, TimeoutError, EOFError):
+            pass  # a client that went away or dawdled: nothing to tell it
+        except asyncio.CancelledError:
+            # the server stops; ending normally keeps asyncio's stream callback from logging each cancelled task
+            pass
+        finally:
+            self._slots.leave(writer)
+            self._tasks.discard(task)
+            writer.transport.abort()
+
+    async def _exchange(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bytes | None:
+        """The bytes to answer a connection with, or None to just close it."""
+        web = self.web
+        try:
+            async with asyncio.timeout(HEAD_TIMEOUT_SECONDS):
+                if web is not None and web.tls is not None:
+                    await writer.start_tls(web.tls)
+                head = await reader.readuntil(b"\r\n\r\n")
+        except asyncio.LimitOverrunError:
+            return encode(text(431, "request head too large\n"), extra=_headers(web))
+        except (asyncio.IncompleteReadError, TimeoutError, OSError):
+            return None
+        self._slots.answering(writer)
+        try:
+            request = parse_head(head)
+        except BadRequestError as exc:
+            return encode(text(400, f"{exc}\n"), extra=_headers(web))
+        if request.method not in ("GET", "HEAD"):
+            await _drain(reader, request)
+            return encode(text(405, "only GET and HEAD\n", ALLOW), extra=_headers(web))
+        try:
+            async with asyncio.timeout(ANSWER_TIMEOUT_SECONDS):
+                response = await self._answer(request, web, writer.get_extra_info("peercert"))
+        except TimeoutError:
+            response = text(503, "busy, try again\n", ("Retry-After", "1"))
+        return encode(response, head_only=request.method == "HEAD", extra=_headers(web))
+
+    async def _answer(self, request: Request, web: WebConfig | None, peercert: object) -> Response:
+        probe = self._endpoints.probe(request.path)
+        if probe is not None:
+            return probe  # probes need no authentication, so that kubelets and load balancers can ask
+        denied = await self._denied(request, web, peercert)
+        if denied is not None:
+            return denied
+        if request.path == "/metrics":
+            return await self.renders.get(negotiate(request.header("accept"), request.header("accept-encoding")))
+        if request.path == "/":
+            return landing()
+        return not_found()
+
+    async def _denied(self, request: Request, web: WebConfig | None, peercert: object) -> Response | None:
+        """Why the web config refuses this request (a client certificate or a password missing), or None."""
+        if web is None:
+            return None
+        refused = _certificate_refusal(web, peercert)
+        if refused is not None or web.auth is None:
+            return refused
+        return None if await self._password_ok(web.auth, request) else text(401, "unauthorized\n", CHALLENGE)
+
+    async def _password_ok(self, auth: BasicAuth, request: Request) -> bool:
+        given = credentials(request.header("authorization"))
+        if given is None:
+            return False
+        if auth.remembered(*given):
+            return True  # a scraper's usual case: no bcrypt, no thread
+        return await asyncio.get_running_loop().run_in_executor(self._auth_executor, auth.verify, *given)
 
 
-async def serve(
-    host: str,
-    port: int,
-    app: Callable[..., Iterable[bytes]],
-    *,
-    task_status: TaskStatus[tuple[str, int]] = anyio.TASK_STATUS_IGNORED,
-) -> None:
-    """Bind (failing fast if the port is taken), report the address, serve until cancelled."""
-    server = make_server(host, port, app, server_class=_server_class(host), handler_class=_Quiet)
-    address = server.server_address
-    serving = _Serving(server)
-    try:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(anyio.to_thread.run_sync, serving.run)
-            task_status.started((str(address[0]), int(address[1])))
-            try:
-                await anyio.sleep_forever()
-            finally:
-                with anyio.CancelScope(shield=True):
-                    await anyio.to_thread.run_sync(serving.stop)
-    finally:
-        server.server_close()
+def _certificate_refusal(web: WebConfig, peercert: object) -> Response | None:
+    if web.client_certs == "required" and not peercert:
+        return text(403, "a client certificate is required\n")
+    if web.allowed_sans and not sans(peercert) & web.allowed_sans:
+        return text(403, "the client certificate names no allowed subject\n")
+    return None
+
+
+def _headers(web: WebConfig | None) -> tuple[tuple[str, str], ...]:
+    return () if web is None else web.headers
+
+
+async def _drain(reader: asyncio.StreamReader, request: Request) -> None:
+    """Read a small request body away, so that closing the connection does not reset the answer."""
+    length = request.header("content-length")
+    if length.isdigit() and 0 < int(length) <= MAX_DRAINED_BYTES:
+        with contextlib.suppress(asyncio.IncompleteReadError, TimeoutError, OSError):
+            async with asyncio.timeout(1.0):
+                await reader.readexactly(int(length))
