@@ -63,6 +63,26 @@ def test_req_body_is_off_by_default(tmp_path):
     assert_clean("".join(proc.raw), [CONF_SECRET, CONF_TOKEN])
 
 
+@pytest.mark.parametrize("include", [False, True])
+def test_the_state_file_holds_no_req_body_secret(tmp_path, include):
+    """With or without include_req_body, the state file (and its WAL) never holds a conf secret."""
+    state = tmp_path / "state.db"
+    with simulator("dli") as server:
+        bid = server.world.add_batch(name="kept", conf=secret_conf())
+        config = write_config(
+            tmp_path / "c.toml", server, [bid], state={"path": str(state)}, events={"include_req_body": include}
+        )
+        proc = WatcherProcess(config)
+        proc.wait_for(lambda: proc.of(bid, "batch.discovered"))
+        server.world.set_state(bid, "success")
+        proc.wait_for(lambda: proc.of(bid, "batch.finished"))
+        stored = b"".join(p.read_bytes() for p in tmp_path.glob("state.db*") if p.is_file())
+        assert proc.stop() == 0
+    stored += b"".join(p.read_bytes() for p in tmp_path.glob("state.db*") if p.is_file())
+    assert b"kept" in stored  # the file really holds the batch
+    assert_clean(stored.decode("utf-8", "replace"), [CONF_SECRET, CONF_TOKEN])
+
+
 def test_password_auth_and_wrong_secret_leak_nothing(tmp_path):
     """IAM password auth: the password and the issued tokens appear nowhere, nor does a rejected password."""
     auth = SimAuth(mode="token", users={"ops": PASSWORD}, domain="acme")

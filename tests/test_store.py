@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import threading
@@ -16,7 +17,7 @@ from watcher.core.logdiff import LogTrack, StreamTrack
 from watcher.core.model import Snapshot
 from watcher.core.tracker import Track
 from watcher.daemon.codec import encode_track
-from watcher.daemon.store import SCHEMA_VERSION, Change, Store
+from watcher.daemon.store import MIGRATIONS, SCHEMA_VERSION, Change, Store
 from watcher.errors import SetupError
 
 if TYPE_CHECKING:
@@ -170,3 +171,33 @@ def test_undecodable_rows_are_named_not_fatal(tmp_path):
     store._db.execute("INSERT INTO batches VALUES ('bad', '{not json')")
     loaded = store.load()
     assert set(loaded.tracks) == {"good"} and loaded.bad == ["bad"]
+
+
+def test_req_body_is_never_stored_and_is_removed_from_older_files(tmp_path):
+    """A schema-2 file holding a req_body loses it on migration, in the rows and in the file's bytes."""
+    secret = "s3cr3t-Zq9xQ-never-on-disk"
+    path = tmp_path / "v2.db"
+    db = sqlite3.connect(path)
+    for step in (1, 2):
+        for sql in MIGRATIONS[step]:
+            db.execute(sql)
+    track = sample_track()
+    assert track.snapshot is not None
+    data = json.loads(encode_track(track))
+    data["snapshot"]["req_body"] = json.dumps({"conf": {"spark.hadoop.fs.s3a.secret.key": secret}})
+    db.execute("INSERT INTO batches VALUES (?, ?)", ("b1", json.dumps(data)))
+    db.execute("PRAGMA user_version=2")
+    db.commit()
+    db.close()
+    store, problem = Store.open(str(path))
+    assert problem is None
+    assert store.load().tracks["b1"] == track
+    store.close()
+    raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("v2.db") and p.is_file())
+    assert secret.encode() not in raw
+
+
+def test_a_new_state_file_is_private(tmp_path):
+    """The watcher creates its state file readable by its owner only."""
+    Store.open(str(tmp_path / "s.db"))[0].close()
+    assert (tmp_path / "s.db").stat().st_mode & 0o777 == 0o600

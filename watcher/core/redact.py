@@ -1,4 +1,12 @@
-"""Redaction of secrets that could ride along in API data (``req_body`` conf values)."""
+"""Redaction of secrets that could ride along in API data (``req_body``: Spark conf, args, Java options, URLs).
+
+Secrets hide in four shapes, and each is masked wherever it appears:
+  - a value under a secret-looking key: ``{"spark.hadoop.fs.s3a.secret.key": "..."}``;
+  - a ``name=value`` pair inside a string with a secret-looking name: ``-Ddb.Password=...``,
+    ``--conf spark.x.token=...``, ``--password=...``;
+  - the element after a secret-looking flag in a list: ``["--db-password", "..."]``;
+  - credentials in a URL: ``jdbc:postgresql://user:...@host/db``, ``s3a://AK:SK@bucket``.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +14,56 @@ import json
 import re
 from typing import Any
 
-SECRET_KEY_RE = re.compile(r"secret|password|passwd|token|key|credential", re.IGNORECASE)
+# names that hold secrets: spark.*.secret.key, db.password, *.pwd, passwd, api token, credentials...
+_SECRETISH = r"secret|passw(?:or)?d|pwd|passphrase|token|credential|private|api[._-]?key|access[._-]?key|key"
+SECRET_KEY_RE = re.compile(_SECRETISH, re.IGNORECASE)
 REDACTED = "***"
 
+# name=value inside a string; the name may carry -D, --, dots and dashes; the value runs to whitespace
+# (or to a closing quote when quoted)
+_PAIR_RE = re.compile(
+    r"(?P<name>[\w.\-]*(?:" + _SECRETISH + r")[\w.\-]*)(?P<sep>\s*[=:]\s*)(?P<value>\"[^\"]*\"|'[^']*'|[^\s,;&\"']+)",
+    re.IGNORECASE,
+)
+# scheme://user:password@host: the password part, never the user or host
+_URL_AUTH_RE = re.compile(r"(?P<head>[a-z][a-z0-9+.\-]*://[^\s/:@]*:)(?P<password>[^\s/@]+)(?P<at>@)", re.IGNORECASE)
+# a command-line flag that announces a secret as the next argument
+_FLAG_RE = re.compile(r"^-{1,2}[\w.\-]*(?:" + _SECRETISH + r")[\w.\-]*$", re.IGNORECASE)
 
-def _redact(value: Any) -> Any:
+
+def redact_text(text: str) -> str:
+    """A string with secret ``name=value`` values and URL passwords masked."""
+    text = _URL_AUTH_RE.sub(lambda m: m["head"] + REDACTED + m["at"], text)
+    return _PAIR_RE.sub(lambda m: m["name"] + m["sep"] + REDACTED, text)
+
+
+def _redact_list(items: list[Any]) -> list[Any]:
+    out: list[Any] = []
+    hide_next = False
+    for item in items:
+        if hide_next and isinstance(item, str):
+            out.append(REDACTED)
+        else:
+            out.append(redact(item))
+        hide_next = isinstance(item, str) and bool(_FLAG_RE.match(item))
+    return out
+
+
+def redact(value: Any) -> Any:
+    """``value`` (parsed JSON) with every secret masked, by key, by flag, inside strings and in URLs."""
     if isinstance(value, dict):
-        return {k: REDACTED if SECRET_KEY_RE.search(str(k)) else _redact(v) for k, v in value.items()}
+        return {k: REDACTED if SECRET_KEY_RE.search(str(k)) else redact(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_redact(v) for v in value]
+        return _redact_list(value)
+    if isinstance(value, str):
+        return redact_text(value)
     return value
 
 
 def redact_req_body(text: str) -> Any:
-    """The original request as an object with secret-looking keys masked; unparseable text is dropped."""
+    """The original request as an object with its secrets masked; unparseable text is dropped."""
     try:
         body = json.loads(text)
     except ValueError:
         return REDACTED
-    return _redact(body)
+    return redact(body)

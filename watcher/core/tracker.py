@@ -118,7 +118,7 @@ def _next_track(track: Track, snap: Snapshot, now: float, log: LogResult, change
     return replace(
         track,
         seq=seq,
-        snapshot=snap,
+        snapshot=_kept(snap),
         presence="present",
         first_seen=track.first_seen if track.first_seen is not None else now,
         state_since=now if changed or fresh or track.state_since is None else track.state_since,
@@ -131,6 +131,11 @@ def _next_track(track: Track, snap: Snapshot, now: float, log: LogResult, change
         warned_states=warned,
         repaired_fields=repaired,
     )
+
+
+def _kept(snap: Snapshot) -> Snapshot:
+    """What a track keeps of an answer: not ``req_body``, which may hold secrets and is only emitted once."""
+    return snap if snap.req_body is None else replace(snap, req_body=None)
 
 
 def _warn_state(track: Track, snap: Snapshot) -> bool:

@@ -12,7 +12,8 @@ from watcher.core.logdiff import LogTrack, StreamTrack
 from watcher.core.model import Snapshot
 from watcher.core.tracker import Track
 
-_SNAPSHOT_FIELDS = {f.name for f in fields(Snapshot)} - {"repairs"}
+# req_body is never stored (it may hold secrets): a file from before that rule loads without it
+_SNAPSHOT_FIELDS = {f.name for f in fields(Snapshot)} - {"repairs", "req_body"}
 _JOB_FIELDS = {f.name for f in fields(JobSummary)}
 
 
@@ -51,6 +52,7 @@ def decode_track(text: str) -> Track:
 def _snapshot_dict(snap: Snapshot) -> dict[str, Any]:
     data = asdict(snap)
     del data["repairs"]  # what one poll had to repair; the track keeps which fields were reported
+    del data["req_body"]
     return data
 
 

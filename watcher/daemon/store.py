@@ -3,6 +3,8 @@
 Schema history (``PRAGMA user_version``):
   1: batches(batch_id, data JSON), jobs(job_name, data JSON)
   2: + outbox(id, data JSON): events committed with their state, deleted once written to stdout
+  3: no req_body in stored snapshots (it may hold Spark conf secrets); removed from older files, with
+     secure_delete so the old text does not linger in free pages
 """
 
 from __future__ import annotations
@@ -26,13 +28,14 @@ if TYPE_CHECKING:
     from watcher.core.events import Event
     from watcher.core.tracker import Track
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (
         "CREATE TABLE IF NOT EXISTS batches (batch_id TEXT PRIMARY KEY, data TEXT NOT NULL)",
         "CREATE TABLE IF NOT EXISTS jobs (job_name TEXT PRIMARY KEY, data TEXT NOT NULL)",
     ),
     2: ("CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, data TEXT NOT NULL)",),
+    3: ("UPDATE batches SET data = json_remove(data, '$.snapshot.req_body') WHERE data LIKE '%\"req_body\"%'",),
 }
 
 
@@ -114,6 +117,7 @@ class Store:
         _check_place(path)
         lock = StateLock(path)
         try:
+            _create_private(path)
             return cls._open_locked(path, lock, on_wait, wait_seconds)
         except BaseException:
             lock.release()
@@ -162,6 +166,8 @@ class Store:
             db.execute("SELECT count(*) FROM batches").fetchone()
             db.execute("ROLLBACK")
             return
+        # what a migration removes is overwritten, not left readable in free pages
+        db.execute("PRAGMA secure_delete=ON")
         db.execute("BEGIN")
         for step in range(version + 1, SCHEMA_VERSION + 1):
             for sql in MIGRATIONS[step]:
@@ -223,6 +229,15 @@ def _unusable(exc: sqlite3.DatabaseError) -> str:
         return f"{exc}; upgrade the watcher or point state.path elsewhere"
     name = getattr(exc, "sqlite_errorname", "")
     return f"cannot be used: {exc} ({name or type(exc).__name__}); is it or its directory read-only?"
+
+
+def _create_private(path: str) -> None:
+    """Create a missing state file readable by its owner only (SQLite gives its -wal and -shm the same mode)."""
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
 
 
 def _check_place(path: str) -> None:
