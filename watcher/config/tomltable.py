@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit
 
 from watcher.config.duration import EXAMPLES, parse_duration
+from watcher.config.problems import Problems
 from watcher.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -42,14 +43,15 @@ def described(value: object) -> str:
 class Table:
     """Reads one TOML table, type-checking each key; keys outside ``known`` are rejected up front."""
 
-    def __init__(self, name: str, raw: object, known: Collection[str]) -> None:
+    def __init__(self, name: str, raw: object, known: Collection[str], problems: Problems | None = None) -> None:
         if not isinstance(raw, dict):
             raise ConfigError(name, "must be a table")
         self.name, self.raw = name, raw
+        self.problems = Problems() if problems is None else problems
         # A typo must not fall back to a default silently, nor hide behind the error its default causes.
         for key in raw:
             if key not in known:
-                raise ConfigError(self.key(key), "unknown key" + did_you_mean(key, known))
+                self.problems.add(ConfigError(self.key(key), "unknown key" + did_you_mean(key, known)))
 
     def get(self, key: str, kind: type[T], default: T) -> T:
         """The value of ``key`` if present and of the right type, else the default."""
