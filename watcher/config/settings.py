@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from watcher.config.batchids import merge_file_ids, parse_batch_ids
 from watcher.config.credentials import AuthConfig, Env, parse_auth
+from watcher.config.egress import check_tls_combination, no_proxy, proxy_url, tls_path
 from watcher.config.problems import Problems
 from watcher.config.tomltable import Table, choice, did_you_mean, positive_int, seconds, url
 from watcher.core.flavor import BY_NAME, Flavor
@@ -47,6 +48,12 @@ class ApiConfig:
     project_id: str = ""
     timeout_seconds: float = 10.0
     verify_tls: bool = True
+    ca_file: str = ""  # PEM bundle replacing the default CAs; relative: in $CREDENTIALS_DIRECTORY
+    ca_dir: str = ""  # an OpenSSL hashed directory of CA certificates (c_rehash)
+    client_cert_file: str = ""  # for gateways that require mutual TLS
+    client_key_file: str = ""  # empty: the key is in client_cert_file
+    proxy: str = ""  # http://host:port; empty: $HTTPS_PROXY / $HTTP_PROXY / $ALL_PROXY
+    no_proxy: tuple[str, ...] = ()  # hosts reached directly, besides those in $NO_PROXY
     transport: Transport = "aiohttp"
     log_endpoint: bool = True
     max_attempts: int = 4
@@ -130,13 +137,20 @@ class Config:
 T = TypeVar("T")
 
 
-def _parse_api(raw: object, problems: Problems) -> ApiConfig:
+def _parse_api(raw: object, env: Env, problems: Problems, *, offline: bool) -> ApiConfig:
     sec = Table("api", raw, {f.name for f in fields(ApiConfig)}, problems)
+    files_env = None if offline else env
     values = problems.values(
         flavor=lambda: choice(sec, "flavor", FLAVORS, "dli"),
         endpoint=lambda: url(sec, "endpoint", required=True),
         timeout_seconds=lambda: seconds(sec, "timeout_seconds", 10.0),
         verify_tls=lambda: sec.get("verify_tls", bool, True),
+        ca_file=lambda: tls_path(sec, "ca_file", files_env),
+        ca_dir=lambda: tls_path(sec, "ca_dir", files_env),
+        client_cert_file=lambda: tls_path(sec, "client_cert_file", files_env),
+        client_key_file=lambda: tls_path(sec, "client_key_file", files_env),
+        proxy=lambda: proxy_url(sec),
+        no_proxy=lambda: no_proxy(sec),
         transport=lambda: choice(sec, "transport", TRANSPORTS, "aiohttp"),
         log_endpoint=lambda: sec.get("log_endpoint", bool, True),
         max_attempts=lambda: positive_int(sec, "max_attempts", 4),
@@ -146,6 +160,8 @@ def _parse_api(raw: object, problems: Problems) -> ApiConfig:
     )
     flavor = values.get("flavor", "dli")
     values.update(problems.values(project_id=lambda: _project_id(sec, flavor)))
+    with problems.guard():
+        check_tls_combination(values, sec)
     return ApiConfig(**values)
 
 
@@ -290,7 +306,7 @@ def parse(data: Mapping[str, Any], env: Env, problems: Problems | None = None, *
     """Validate a parsed TOML document; raises ConfigError naming the first bad key unless ``problems`` collects.
 
     ``offline`` validates without the environment's secrets and without reading the files the config
-    names (batch IDs), which live where the watcher runs.
+    names (batch IDs, CA and client certificates), which live where the watcher runs.
     """
     problems = Problems() if problems is None else problems
     for key in data:
@@ -298,7 +314,11 @@ def parse(data: Mapping[str, Any], env: Env, problems: Problems | None = None, *
             problems.add(ConfigError(key, "unknown section" + did_you_mean(key, SECTIONS)))
     if "api" not in data:
         problems.add(ConfigError("api.endpoint", "is required (the [api] section is missing)"))
-    api = problems.section(lambda: _parse_api(data["api"], problems), ApiConfig) if "api" in data else ApiConfig()
+    api = (
+        problems.section(lambda: _parse_api(data["api"], env, problems, offline=offline), ApiConfig)
+        if "api" in data
+        else ApiConfig()
+    )
 
     def part(name: str, build: Callable[[object], T], fallback: Callable[[], T]) -> T:
         return problems.section(lambda: build(data.get(name, {})), fallback)
