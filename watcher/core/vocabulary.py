@@ -30,6 +30,7 @@ EventName = Literal[
     "watcher.reload_failed",
     "watcher.state_reset",
     "watcher.discovery_failed",
+    "watcher.nothing_to_watch",
 ]
 
 FLAVORS: Final[tuple[FlavorName, ...]] = get_args(FlavorName)

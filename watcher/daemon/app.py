@@ -238,6 +238,9 @@ class Daemon:
                 "pid": os.getpid(),
             },
         )
+        if not added and not self.cfg.discovery.enabled:  # an empty batch IDs file is a normal first state
+            fields = {"batch_ids_file": self.cfg.watch.batch_ids_file or None, "shard": str(self.cfg.watch.shard)}
+            self._say("watcher.nothing_to_watch", fields, level="warning")
         tg.start_soon(poller.run, tg)
         tg.start_soon(self.journal.run)
 
