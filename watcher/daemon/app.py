@@ -69,6 +69,7 @@ class Daemon:
         self._on_event = on_event
         self._writer = writer or EventWriter.for_format(cfg.events.format, cfg.events.level)
         self.notifier = Notifier(env)
+        self._env = env  # proxies and default CAs come from it too
         self.store: Store | None = None
         self._discovered: list[str] = []
 
@@ -181,7 +182,7 @@ class Daemon:
         policy = RequestPolicy(
             self.cfg.api, self.cfg.watch.concurrency, on_retry=self.stats.retried, on_throttle=self._throttled
         )
-        async with open_api(self.cfg) as api:
+        async with open_api(self.cfg, self._env) as api:
             poller = Poller(
                 api,
                 policy,
