@@ -42,10 +42,11 @@ class Route:
         return f"via proxy {self.via} (from {self.source})" if self.proxy else "direct"
 
     def secrets(self) -> tuple[str, ...]:
-        """The proxy's credentials, to mask wherever text could echo them."""
-        if self.proxy is None or self.proxy.auth is None:
+        """The proxy's password, to mask wherever text could echo it."""
+        # not the user name: no secret, and masking a common one would blank ordinary words
+        if self.proxy is None or self.proxy.auth is None or not self.proxy.auth[1]:
             return ()
-        return tuple(s for s in self.proxy.auth if s)
+        return (self.proxy.auth[1],)
 
 
 def host_port(url: str) -> str:
