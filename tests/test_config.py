@@ -190,9 +190,66 @@ def test_section_that_is_not_a_table():
 
 def test_wrong_type_string_for_number():
     """A quoted number is a type error naming the key, the wanted and the given type."""
+    err = error(doc(watch={"concurrency": "15"}))
+    assert err.key == "watch.concurrency"
+    assert err.problem == "must be an integer, got string '15'"
+
+
+def test_quoted_bare_number_for_seconds_asks_for_a_unit():
+    """``interval_seconds = "15"`` is ambiguous text: the error names the key and shows ``15s``."""
     err = error(doc(watch={"interval_seconds": "15"}))
     assert err.key == "watch.interval_seconds"
-    assert err.problem == "must be a number, got string '15'"
+    assert err.problem == "needs a unit, e.g. '15s', or a plain number of seconds without quotes; got '15'"
+
+
+SECONDS_KEYS = [
+    ("api", "timeout_seconds"),
+    ("api", "backoff_base_seconds"),
+    ("api", "backoff_max_seconds"),
+    ("watch", "interval_seconds"),
+    ("watch", "terminal_grace_seconds"),
+    ("watch", "retention_seconds"),
+    ("watch", "not_found_interval_seconds"),
+    ("discovery", "interval_seconds"),
+]
+
+
+@pytest.mark.parametrize(("section", "key"), SECONDS_KEYS)
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("15s", 15.0), ("2m", 120.0), ("1h", 3600.0), ("1h30m", 5400.0), ("500ms", 0.5), ("1.5m", 90.0), ("1d", 86400.0)],
+)
+def test_duration_strings_wherever_seconds_are(section, key, text, expected):
+    """Every seconds-valued key takes Prometheus-style duration text as well as a number."""
+    cfg = parse(doc(**{section: {key: text}}), {})
+    assert getattr(getattr(cfg, section), key) == expected
+
+
+def test_every_seconds_key_is_covered():
+    """The duration test lists every ``*_seconds`` field there is: a new one cannot miss the parser."""
+    found = {
+        (name, f.name)
+        for name, cls in [("api", ApiConfig), ("watch", WatchConfig), ("discovery", DiscoveryConfig)]
+        for f in dataclasses.fields(cls)
+        if f.name.endswith("_seconds")
+    }
+    assert found == set(SECONDS_KEYS)
+
+
+@pytest.mark.parametrize("text", ["", "abc", "15 s", "1s1h", "1m1m", "-5s", "15S", "1e3s", "inf", "1h 30m", "s"])
+def test_nonsense_durations_name_the_key(text):
+    """Text that is not a duration is rejected naming the key, the units and the text."""
+    err = error(doc(watch={"interval_seconds": text}))
+    assert err.key == "watch.interval_seconds"
+    assert "duration" in err.problem
+    assert repr(text) in err.problem or "empty" in err.problem
+
+
+def test_zero_duration_follows_the_number_rules():
+    """``"0s"`` is 0: fine for a grace period, not for an interval."""
+    assert parse(doc(watch={"terminal_grace_seconds": "0s"}), {}).watch.terminal_grace_seconds == 0.0
+    err = error(doc(watch={"interval_seconds": "0s"}))
+    assert (err.key, err.problem) == ("watch.interval_seconds", "must be > 0, got 0.0")
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import anyio
 
 from watcher import __version__
+from watcher.config.duration import parse_duration
 from watcher.config.settings import Config, default_path, load
 from watcher.errors import ConfigError, SetupError
 from watcher.output.writer import EventWriter
@@ -41,9 +42,17 @@ def _parser() -> argparse.ArgumentParser:
         "--web-config-file",
         help="TLS and basic auth for the endpoints (exporter-toolkit format); overrides metrics.web_config_file",
     )
-    check = sub.add_parser("check", help="validate the config and read each batch once")
+    check = sub.add_parser("check", help="the preflight: validate the config, check what run needs, read each batch")
     check.add_argument("--config", help="config file")
     check.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    check.add_argument(
+        "--offline", action="store_true", help="validate the file alone: no secrets, files or network (for CI)"
+    )
+    check.add_argument(
+        "--deadline",
+        type=_duration,
+        help="the most the network checks may take, e.g. 30s (default: 3 x api.timeout_seconds)",
+    )
     demo = sub.add_parser("demo", help="run a scripted story against the built-in simulator")
     demo.add_argument("--forever", action="store_true", help="keep running after the story ends")
     demo.add_argument("--listen", default="127.0.0.1:0", help="metrics address (default: a free loopback port)")
@@ -52,6 +61,17 @@ def _parser() -> argparse.ArgumentParser:
 
     add_arguments(sub.add_parser("simulate", help="run the DLI/Livy simulator alone"))
     return parser
+
+
+def _duration(text: str) -> float:
+    """A ``--deadline``: seconds, or a duration such as ``45s`` or ``2m``."""
+    try:
+        seconds = float(text) if text.replace(".", "", 1).isdigit() else parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
+    return seconds
 
 
 def _load(path: str | None, web_config_file: str | None = None) -> Config:
@@ -83,17 +103,28 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from watcher.commands.check import auth_failure, check, render_json, render_table
+    from watcher.commands import check
 
-    cfg = _load(args.config)
-    rows = anyio.run(check, cfg)
-    print(render_json(rows) if args.json else render_table(rows))
-    problem = auth_failure(rows)
-    if problem is not None:
-        reason = _one_line(problem.message)
+    path = args.config or default_path(os.environ)
+    cfg, problems = check.validate(path, os.environ, offline=args.offline)
+    if problems:
+        if args.json:
+            print(check.render_problems_json(problems))
+        for problem in problems:  # every one, one line each
+            print(f"dli-watcher: config error: {_one_line(str(problem))}", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.offline:
+        report = check.offline_report(cfg, path)
+    else:
+        deadline = args.deadline or 3 * cfg.api.timeout_seconds
+        report = anyio.run(partial(check.check, cfg, path, deadline=deadline, env=os.environ))
+    print(check.render_json(report) if args.json else check.render_table(report))
+    refused = check.auth_failure(report)
+    if refused is not None:
+        reason = _one_line(refused.message)
         print(f"dli-watcher: credentials rejected (auth.method {cfg.auth.method}): {reason}", file=sys.stderr)
         return EXIT_CONFIG
-    return EXIT_OK if all(r.snapshot is not None for r in rows) else EXIT_ERROR
+    return EXIT_OK if report.ok else EXIT_ERROR
 
 
 def _demo(args: argparse.Namespace) -> int:

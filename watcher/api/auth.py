@@ -12,6 +12,8 @@ from urllib.parse import parse_qsl
 import anyio
 import httpx
 
+from watcher.api.failures import connect_failure
+from watcher.api.proxy import Route, host_port
 from watcher.api.signer import SignedRequest, authorization, sdk_date
 from watcher.core.untrusted import Scrubber
 from watcher.errors import AuthError, ConfigError
@@ -110,8 +112,10 @@ class IamTokenSource:
         *,
         backoff_base: float = LOGIN_BACKOFF_BASE_SECONDS,
         backoff_max: float = LOGIN_BACKOFF_MAX_SECONDS,
+        route: Route | None = None,
     ) -> None:
         self._auth, self._http, self._clock = auth, http, clock
+        self._route = route or Route(host_port(auth.iam_endpoint))
         self._backoff_base, self._backoff_max = backoff_base, backoff_max
         self._token: str | None = None
         self._refresh_at = 0.0
@@ -182,8 +186,10 @@ class IamTokenSource:
         url = self._auth.iam_endpoint.rstrip("/") + "/v3/auth/tokens?nocatalog=true"
         try:
             resp = await self._http.post(url, content=_iam_body(self._auth), headers=_IAM_HEADERS)
+        except httpx.TimeoutException as exc:
+            raise AuthError(f"IAM token request to {self._route.target} timed out ({type(exc).__name__})") from None
         except httpx.HTTPError as exc:
-            raise AuthError(f"IAM token request failed: {type(exc).__name__}") from None
+            raise AuthError(f"IAM token request failed: {connect_failure(exc, self._route)}") from None
         token = resp.headers.get("X-Subject-Token", "")
         if resp.status_code != 201 or not token:
             raise AuthError(f"IAM refused the credentials (HTTP {resp.status_code})", status_code=resp.status_code)
@@ -264,21 +270,23 @@ class PasswordAuth(httpx.Auth):
         yield request  # pragma: no cover
 
 
-def scrubber(auth_cfg: AuthConfig, auth: httpx.Auth | None) -> Scrubber:
-    """Masks the configured secrets and, with password auth, the IAM token in use, in server text."""
+def scrubber(auth_cfg: AuthConfig, auth: httpx.Auth | None, extra: tuple[str, ...] = ()) -> Scrubber:
+    """Masks the configured secrets, ``extra`` ones (proxy credentials) and the IAM token in use, in server text."""
     dynamic = auth.tokens if isinstance(auth, PasswordAuth) else None
-    return Scrubber(auth_cfg.secrets(), dynamic)
+    return Scrubber((*auth_cfg.secrets(), *extra), dynamic)
 
 
-def build_auth(api: ApiConfig, auth: AuthConfig, iam_http: httpx.AsyncClient) -> httpx.Auth | None:
-    """The httpx.Auth for the configured method; ``iam_http`` is used only for password auth."""
+def build_auth(
+    api: ApiConfig, auth: AuthConfig, iam_http: httpx.AsyncClient, iam_route: Route | None = None
+) -> httpx.Auth | None:
+    """The httpx.Auth for the configured method; ``iam_http`` (going by ``iam_route``) only for password auth."""
     if auth.method == "aksk":
         project = api.project_id if api.flavor_spec.project_scoped else ""
         return AkSkAuth(auth.access_key, auth.secret_key, project_id=project, security_token=auth.security_token)
     if auth.method == "token":
         return TokenAuth(auth.token)
     if auth.method == "password":
-        return PasswordAuth(IamTokenSource(auth, iam_http))
+        return PasswordAuth(IamTokenSource(auth, iam_http, route=iam_route))
     if auth.method == "none":
         return None
     raise ConfigError("auth.method", f"unsupported method {auth.method!r}")

@@ -15,6 +15,8 @@ from urllib.parse import quote
 import anyio
 import httpx
 
+from watcher.api.failures import cause, connect_failure
+from watcher.api.proxy import Route, host_port
 from watcher.core.model import MAX_LINE_CHARS, MAX_LOG_LINES, Snapshot, decode_snapshot
 from watcher.core.untrusted import NO_SECRETS, Scrubber, valid_unicode
 from watcher.errors import (
@@ -41,6 +43,7 @@ MAX_ERROR_JSON = 64 * 1024
 # bodies past this are parsed in a worker thread, so a large answer never stalls the loop
 THREAD_PARSE_BYTES = 256 * 1024
 MAX_COUNT = 10**15  # "from"/"total" beyond this are not counts of anything real
+NO_ROUTE = Route("")  # a request of unknown destination (unit tests), sent direct
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +71,13 @@ class BatchApi:
     from the requested (validated) IDs, and server text is scrubbed before it goes anywhere.
     """
 
-    def __init__(self, http: httpx.AsyncClient, api: ApiConfig, scrub: Scrubber = NO_SECRETS) -> None:
+    def __init__(
+        self, http: httpx.AsyncClient, api: ApiConfig, scrub: Scrubber = NO_SECRETS, route: Route | None = None
+    ) -> None:
         self._http = http
         self._api = api
         self._scrub = scrub
+        self.route = route or Route(host_port(api.endpoint))
         self._flavor = api.flavor_spec
         self._base = api.endpoint.rstrip("/") + self._flavor.batches_path(api.project_id)
         self._urls: dict[str, httpx.URL] = {}
@@ -142,7 +148,7 @@ class BatchApi:
     async def _fetch(self, url: str | httpx.URL, params: dict[str, str | int] | None) -> tuple[int, bytes, str | None]:
         """Status, body and Retry-After; the body is capped while it streams (a gzip bomb stops at the cap)."""
         cap = self._api.max_response_bytes
-        with map_errors(self._scrub):
+        with map_errors(self._scrub, self.route):
             request = self._http.build_request("GET", url, params=params, timeout=self._api.timeout_seconds)
             resp = await self._http.send(request, stream=True)
             try:
@@ -186,23 +192,34 @@ def _parse(content: bytes) -> tuple[object, bool]:
 
 
 @contextmanager
-def map_errors(scrub: Scrubber = NO_SECRETS) -> Iterator[None]:
-    """The one boundary where whatever a transport raises becomes the watcher's error tree."""
+def map_errors(scrub: Scrubber = NO_SECRETS, route: Route | None = None) -> Iterator[None]:
+    """The one boundary where whatever a transport raises becomes the watcher's error tree.
+
+    ``route`` names the endpoint (and proxy) in the messages; they never hold a URL, so no credentials.
+    """
     try:
         yield
     except ApiError:
         raise
     except (httpx.TimeoutException, TimeoutError) as exc:
-        raise TimeoutApiError(f"request timed out ({type(exc).__name__})") from None
+        raise TimeoutApiError(f"request{_to(route)} timed out ({type(exc).__name__})") from None
     except httpx.DecodingError as exc:  # a Content-Encoding (gzip, br...) body that does not decode
         raise DecodeError(f"response body could not be decoded ({type(exc).__name__})") from None
     except httpx.RemoteProtocolError as exc:
         detail = f"{type(exc).__name__}: {scrub(str(exc), 120)}"
-        raise ConnectApiError(f"malformed or broken HTTP response ({detail})") from None
+        raise ConnectApiError(f"malformed or broken HTTP response{_to(route, 'from')} ({detail})") from None
     except httpx.RequestError as exc:  # TransportError and the rest: TooManyRedirects...
-        raise ConnectApiError(f"connection failed ({type(exc).__name__})") from None
+        if route is None:
+            raise ConnectApiError(f"connection failed ({cause(exc, NO_ROUTE, scrub)})") from None
+        raise ConnectApiError(connect_failure(exc, route, scrub)) from None
     except Exception as exc:  # noqa: BLE001 - anything else a transport raises is one failed request, not a crash
         raise ConnectApiError(f"transport error ({type(exc).__name__}: {scrub(str(exc), 120)})") from None
+
+
+def _to(route: Route | None, word: str = "to") -> str:
+    if route is None:
+        return ""
+    return f" {word} {route.target}" + (f" via proxy {route.via}" if route.via else "")
 
 
 def _object(body: object) -> dict[str, Any]:

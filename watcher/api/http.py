@@ -1,7 +1,8 @@
-"""The batch API over an HTTP client built from the config: transport, connection limits, TLS, auth."""
+"""The batch API over an HTTP client built from the config: transport, connection limits, TLS, proxy, auth."""
 
 from __future__ import annotations
 
+import os
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
@@ -10,27 +11,50 @@ import httpx
 from watcher import __version__
 from watcher.api.auth import build_auth, scrubber
 from watcher.api.client import BatchApi
+from watcher.api.proxy import Route, route_for
+from watcher.api.tls import ssl_context
 from watcher.api.transport import ApiClient, build_transport
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Mapping
 
     from watcher.config.settings import Config
 
 
+def routes(cfg: Config, env: Mapping[str, str]) -> tuple[Route, Route | None]:
+    """How the API and (with password auth) IAM are reached; an unusable proxy variable is a ConfigError."""
+    api = route_for(cfg.api.endpoint, cfg.api, env)
+    iam = route_for(cfg.auth.iam_endpoint, cfg.api, env) if cfg.auth.method == "password" else None
+    return api, iam
+
+
 @asynccontextmanager
-async def open_api(cfg: Config) -> AsyncIterator[BatchApi]:
-    """The batch API; IAM token requests use a plain client of their own, server text is scrubbed of secrets."""
+async def open_api(cfg: Config, env: Mapping[str, str] | None = None) -> AsyncIterator[BatchApi]:
+    """The batch API; IAM token requests use a client of their own, server text is scrubbed of secrets.
+
+    Proxies, CAs and the client certificate apply to both clients alike; ``env`` (default: the
+    process's) supplies the proxy variables and the default CAs.
+    """
+    env = os.environ if env is None else env
+    api_route, iam_route = routes(cfg, env)
     limits = httpx.Limits(max_connections=cfg.watch.concurrency, max_keepalive_connections=cfg.watch.concurrency)
     headers = {"User-Agent": f"dli-watcher/{__version__}"}
-    transport = build_transport(cfg.api.transport, limits=limits, verify=cfg.api.verify_tls)
+    transport = build_transport(
+        cfg.api.transport, limits=limits, verify=ssl_context(cfg.api, env), proxy=api_route.proxy
+    )
+    # httpx's own transport for IAM: a login a day does not need aiohttp's speed
+    iam_transport = httpx.AsyncHTTPTransport(
+        verify=ssl_context(cfg.api, env), proxy=iam_route.proxy if iam_route else None, trust_env=False
+    )
     async with (
-        httpx.AsyncClient(timeout=cfg.api.timeout_seconds, verify=cfg.api.verify_tls, headers=headers) as iam,
+        httpx.AsyncClient(timeout=cfg.api.timeout_seconds, headers=headers, transport=iam_transport) as iam,
         ApiClient(
-            auth=build_auth(cfg.api, cfg.auth, iam),
+            auth=build_auth(cfg.api, cfg.auth, iam, iam_route),
             timeout=cfg.api.timeout_seconds,
             transport=transport,
             headers=headers,
+            trust_env=False,
         ) as client,
     ):
-        yield BatchApi(client, cfg.api, scrubber(cfg.auth, client.auth))
+        secrets = api_route.secrets() + (iam_route.secrets() if iam_route else ())
+        yield BatchApi(client, cfg.api, scrubber(cfg.auth, client.auth, secrets), api_route)

@@ -6,13 +6,15 @@ The watcher keeps the httpx API (auth flows, timeouts, errors); only the wire I/
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+import base64
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
 if TYPE_CHECKING:
+    import ssl
     from collections.abc import AsyncIterator
 
     from watcher.core.vocabulary import Transport
@@ -25,10 +27,23 @@ class _Transport(AiohttpTransport):
     a header without a colon or over 8,190 bytes arrive as ``aiohttp.ClientResponseError``, which
     no httpx caller expects. Here they are protocol errors, and a dropped connection is a connect
     error rather than the ``ConnectTimeout`` httpx-aiohttp makes of it.
+
+    A proxy's login goes out as a ``Proxy-Authorization`` header of our own: httpx-aiohttp would
+    make an ``aiohttp.BasicAuth`` of it, which aiohttp deprecates with a warning on every request.
     """
+
+    def __init__(self, *, proxy: httpx.Proxy | None = None, **kwargs: Any) -> None:
+        self._proxy_login = _basic(*proxy.auth) if proxy is not None and proxy.auth else None
+        if proxy is not None and self._proxy_login is not None:
+            # on the CONNECT request for https; plain http requests carry it themselves (below)
+            proxy = httpx.Proxy(proxy.url, headers={"Proxy-Authorization": self._proxy_login})
+        super().__init__(proxy=proxy, **kwargs)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send through aiohttp, with every failure as an httpx exception (the body's too)."""
+        if self._proxy_login is not None and request.url.scheme == "http":
+            # added after signing: hop-by-hop, for the proxy alone, never part of an AK/SK signature
+            request.headers["Proxy-Authorization"] = self._proxy_login
         try:
             response = await super().handle_async_request(request)
         except httpx.ConnectTimeout as exc:
@@ -43,6 +58,10 @@ class _Transport(AiohttpTransport):
         if isinstance(response.stream, httpx.AsyncByteStream):
             response.stream = _MappedStream(response.stream, request)
         return response
+
+
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
 
 
 def _protocol_error(exc: Exception, request: httpx.Request) -> httpx.RemoteProtocolError:
@@ -76,11 +95,13 @@ class _MappedStream(httpx.AsyncByteStream):
             raise _protocol_error(exc, self._request) from exc
 
 
-def build_transport(kind: Transport, *, limits: httpx.Limits, verify: bool) -> httpx.AsyncBaseTransport:
-    """The configured transport with its connection limits and TLS verification."""
+def build_transport(
+    kind: Transport, *, limits: httpx.Limits, verify: ssl.SSLContext | bool, proxy: httpx.Proxy | None = None
+) -> httpx.AsyncBaseTransport:
+    """The configured transport with its connection limits, TLS context and proxy (HTTPS through it: CONNECT)."""
     if kind == "aiohttp":
-        return _Transport(limits=limits, verify=verify)
-    return httpx.AsyncHTTPTransport(limits=limits, verify=verify)
+        return _Transport(limits=limits, verify=verify, proxy=proxy, trust_env=False)
+    return httpx.AsyncHTTPTransport(limits=limits, verify=verify, proxy=proxy, trust_env=False)
 
 
 class _NoJar(httpx.Cookies):

@@ -1,23 +1,36 @@
-"""``dli-watcher check``: validate the config, resolve credentials, read each batch once, print a table."""
+"""``dli-watcher check``: the preflight. Validate the config, look at what ``run`` needs, read each batch once.
+
+Offline it validates the file alone (no secrets, files or network), reporting every problem at
+once. Online it also resolves credentials, proxies and CAs, checks the state file and the metrics
+address, reads each batch (and the list endpoint for discovery), all within one deadline.
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import anyio
 
-from watcher.api.http import open_api
+from watcher.api.http import open_api, routes
 from watcher.api.policy import RequestPolicy
+from watcher.api.tls import ssl_context
+from watcher.commands.preflight import Finding, listen_address, state_file, watch_set
+from watcher.config.problems import Problems
+from watcher.config.settings import load_all
 from watcher.core.events import rfc3339_millis
-from watcher.errors import ApiError, AuthError, NotFoundError
+from watcher.daemon.discovery import Discovery
+from watcher.errors import ApiError, AuthError, ConfigError, NotFoundError, TimeoutApiError
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
+    from watcher.api.client import BatchApi
     from watcher.config.settings import Config
     from watcher.core.model import Snapshot
+
+NOTHING_TO_WATCH = "nothing to watch: list batch IDs here, or set watch.batch_ids_file or discovery.enabled"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,16 +55,93 @@ class Row:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Report:
+    """Everything ``check`` found: the preflight findings and one row per batch."""
+
+    findings: list[Finding] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """No finding failed and every batch was read."""
+        return all(f.status != "failed" for f in self.findings) and all(r.snapshot is not None for r in self.rows)
+
+    def errors(self) -> list[ApiError]:
+        """Every API error, from the batches and the findings."""
+        return [e for e in [*(r.error for r in self.rows), *(f.error for f in self.findings)] if e is not None]
+
+
 def _reason(err: ApiError) -> str:
     """The poll_failed reason, but naming not-found plainly: it is the usual typo in a batch ID."""
     return "not_found" if isinstance(err, NotFoundError) else err.reason
 
 
-async def check(cfg: Config) -> list[Row]:
-    """Read every configured batch once, concurrently, with the daemon's retries (a 503 is retried, not fatal)."""
+# --- the config --------------------------------------------------------------------------------------
+
+
+def validate(path: str, env: Mapping[str, str], *, offline: bool) -> tuple[Config, list[ConfigError]]:
+    """The config and every problem with it; online also the proxies and TLS files it leads to."""
+    cfg, found = load_all(path, env, offline=offline)
+    if not any(p.key.startswith(("watch", "discovery", "--config")) for p in found):
+        watch = cfg.watch
+        if not watch.batch_ids and not watch.batch_ids_file and not cfg.discovery.enabled:
+            found.append(ConfigError("watch.batch_ids", NOTHING_TO_WATCH))
+    if not offline and not any(p.key.startswith(("api", "auth", "--config")) for p in found):
+        problems = Problems(collect=True)
+        with problems.guard():
+            routes(cfg, env)
+        with problems.guard():
+            ssl_context(cfg.api, env)
+        found += problems.found
+    return cfg, found
+
+
+def offline_report(cfg: Config, path: str) -> Report:
+    """What an offline check can say of a valid file, and what it left for the online one."""
+    watch = cfg.watch
+    what = [f"{len(watch.batch_ids)} batch IDs"]
+    if watch.batch_ids_file:
+        what.append(f"file {watch.batch_ids_file} (not read offline)")
+    if cfg.discovery.enabled:
+        what.append("discovery")
+    untested = "secrets, files it names, proxies, the state file, the metrics address and the API"
+    return Report(
+        [
+            Finding("config", "ok", f"{path} is valid"),
+            Finding("watch", "ok", ", ".join(what)),
+            Finding("online", "skipped", f"offline: not checked: {untested}"),
+        ]
+    )
+
+
+# --- online ------------------------------------------------------------------------------------------
+
+
+async def check(cfg: Config, path: str, *, deadline: float, env: Mapping[str, str]) -> Report:
+    """Every local finding, then the API (batches, discovery or the list endpoint) within ``deadline`` seconds."""
+    api_route, iam_route = routes(cfg, env)
+    via = f"API {api_route.target} {api_route.describe()}"
+    if iam_route is not None:
+        via += f"; IAM {iam_route.target} {iam_route.describe()}"
+    findings = [
+        Finding("config", "ok", f"{path} is valid"),
+        watch_set(cfg),
+        Finding("route", "ok", via),
+        state_file(cfg.state.path),
+        await listen_address(cfg.metrics),
+    ]
+    rows, online = await _online(cfg, deadline, env)
+    return Report(findings + online, rows)
+
+
+async def _online(cfg: Config, deadline: float, env: Mapping[str, str]) -> tuple[list[Row], list[Finding]]:
+    """Read every batch once, concurrently, with the daemon's retries; the list endpoint when needed."""
     rows: dict[str, Row] = {}
+    found: list[Finding] = []
     policy = RequestPolicy(cfg.api, cfg.watch.concurrency)
-    async with open_api(cfg) as api:
+    ids = cfg.watch.batch_ids
+    async with open_api(cfg, env) as api:
 
         async def one(bid: str) -> None:
             try:
@@ -59,42 +149,94 @@ async def check(cfg: Config) -> list[Row]:
             except ApiError as exc:
                 rows[bid] = Row(bid, error=exc)
 
-        async with anyio.create_task_group() as tg:
-            for bid in cfg.watch.batch_ids:
-                tg.start_soon(one, bid)
-    return [rows[b] for b in cfg.watch.batch_ids]
+        async def listing() -> None:
+            found.append(await _listing(cfg, api, policy))
+
+        # one deadline for the whole: retries of a server that drips a byte a second must not outlast it
+        with anyio.move_on_after(deadline) as scope:
+            async with anyio.create_task_group() as tg:
+                for bid in ids:
+                    tg.start_soon(one, bid)
+                if cfg.discovery.enabled or not ids:
+                    tg.start_soon(listing)
+    if scope.cancelled_caught:
+        late = TimeoutApiError(f"no answer within the {deadline:g} s deadline (check --deadline)")
+        found.append(Finding("deadline", "failed", f"the API checks did not finish within {deadline:g} s", late))
+        if (cfg.discovery.enabled or not ids) and not any(f.name in ("discovery", "api") for f in found):
+            found.append(Finding("discovery" if cfg.discovery.enabled else "api", "failed", late.message, late))
+    else:
+        late = TimeoutApiError("not read")
+    return [rows.get(b) or Row(b, error=late) for b in ids], found
 
 
-def render_table(rows: Sequence[Row]) -> str:
-    """A fixed-width table for people."""
-    header = ("BATCH", "STATE", "JOB", "QUEUE", "UPDATED / ERROR")
-    body = [
-        (
-            r.batch_id,
-            str(d["state"] or "-"),
-            str(d["job_name"] or "-"),
-            str(d["queue"] or "-"),
-            str(d["update_time"] or "-") if r.snapshot else str(d["error"]),
-        )
-        for r in rows
-        for d in [r.as_dict()]
+async def _listing(cfg: Config, api: BatchApi, policy: RequestPolicy) -> Finding:
+    """Discovery's cycle as ``run`` would do it, or with nothing to read yet, one list page (reachable, allowed)."""
+    try:
+        if cfg.discovery.enabled:
+            ids = await Discovery(api, policy, cfg, on_found=_ignore, on_failed=_ignore).cycle()
+            return Finding("discovery", "ok", f"the list endpoint answered; discovery would watch {len(ids)} batches")
+        page = await policy.call(lambda: api.list(0, 1))
+    except ApiError as exc:
+        name = "discovery" if cfg.discovery.enabled else "api"
+        return Finding(name, "failed", f"list endpoint: {_reason(exc)}: {exc.message}", exc)
+    return Finding("api", "ok", f"the list endpoint answered ({page.total} batches)")
+
+
+def _ignore(_: object) -> None:
+    """Discovery's callbacks; check takes the cycle's result directly."""
+
+
+# --- output ------------------------------------------------------------------------------------------
+
+
+def _columns(rows: Sequence[Sequence[str]]) -> list[str]:
+    """Fixed-width columns, the last one left ragged."""
+    fixed = len(rows[0]) - 1
+    widths = [max(len(row[i]) for row in rows) for i in range(fixed)]
+    return [
+        "  ".join(cell.ljust(w) for cell, w in zip(row[:fixed], widths, strict=True)) + "  " + row[fixed]
+        for row in rows
     ]
-    widths = [max(len(row[i]) for row in [header, *body]) for i in range(4)]
-    lines = [
-        "  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths, strict=True)) + "  " + row[4]
-        for row in [header, *body]
-    ]
-    return "\n".join(lines)
 
 
-def render_json(rows: Sequence[Row]) -> str:
-    """The rows as a JSON array."""
-    return json.dumps([r.as_dict() for r in rows], indent=2)
+def render_table(report: Report) -> str:
+    """The findings, then the batches, as tables for people."""
+    out = _columns([("CHECK", "RESULT", "DETAIL"), *((f.name, f.status, f.detail) for f in report.findings)])
+    if report.rows:
+        header = ("BATCH", "STATE", "JOB", "QUEUE", "UPDATED / ERROR")
+        body = [
+            (
+                r.batch_id,
+                str(d["state"] or "-"),
+                str(d["job_name"] or "-"),
+                str(d["queue"] or "-"),
+                str(d["update_time"] or "-") if r.snapshot else str(d["error"]),
+            )
+            for r in report.rows
+            for d in [r.as_dict()]
+        ]
+        out += ["", *_columns([header, *body])]
+    return "\n".join(out)
 
 
-def auth_failure(rows: Sequence[Row]) -> AuthError | None:
+def render_json(report: Report) -> str:
+    """The report as one JSON object: ``ok``, ``checks`` and ``batches``."""
+    body = {
+        "ok": report.ok,
+        "checks": [f.as_dict() for f in report.findings],
+        "batches": [r.as_dict() for r in report.rows],
+    }
+    return json.dumps(body, indent=2)
+
+
+def render_problems_json(problems: Sequence[ConfigError]) -> str:
+    """Config problems as JSON, for ``--json``."""
+    return json.dumps({"ok": False, "problems": [{"key": p.key, "problem": p.problem} for p in problems]}, indent=2)
+
+
+def auth_failure(report: Report) -> AuthError | None:
     """The auth error, when credentials (not the batches) are the problem."""
-    errors = [r.error for r in rows if r.error is not None]
+    errors = report.errors()
     # An AuthError without a 4xx status is IAM being unreachable or failing, not a refusal.
     refused = [e for e in errors if isinstance(e, AuthError) and e.status_code and e.status_code < 500]
     if errors and len(refused) == len(errors):

@@ -72,6 +72,7 @@ def demo_config(endpoint: str, project_id: str, batch_ids: list[str], listen: st
             endpoint=endpoint,
             project_id=project_id,
             timeout_seconds=5.0,
+            no_proxy=("*",),  # the simulator is local: a proxy from the environment could not reach it
             backoff_base_seconds=0.2 * scale,
             backoff_max_seconds=2.0 * scale,
         ),

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from watcher.config.problems import Problems
 from watcher.config.tomltable import Table, choice, url
 from watcher.core.flavor import BY_NAME
 from watcher.core.vocabulary import AUTH_METHODS, AuthMethod, FlavorName
@@ -62,8 +63,8 @@ def _read_secret_file(key: str, path_text: str, env: Env) -> str:
     return value
 
 
-def _secret(sec: Table, name: str, env: Env, *, default_env: str = "", required: bool = True) -> str:
-    """Resolve ``<name>_file`` or ``<name>_env``; the file wins when both are set.
+def _secret(sec: Table, name: str, env: Env | None, *, default_env: str = "", required: bool = True) -> str:
+    """Resolve ``<name>_file`` or ``<name>_env``; the file wins when both are set. ``env`` None: offline, only check.
 
     An optional secret becomes required once its ``_env`` key names a variable explicitly:
     a configured but missing security token must not silently turn into no token.
@@ -74,6 +75,8 @@ def _secret(sec: Table, name: str, env: Env, *, default_env: str = "", required:
     if var and not ENV_NAME_RE.fullmatch(var):
         # never echo it: a secret pasted here by mistake must not end up in logs
         raise ConfigError(sec.key(env_key), "must be the name of an environment variable, e.g. DLI_TOKEN")
+    if env is None:
+        return ""
     if path:
         return _read_secret_file(sec.key(file_key), path, env)
     value = env.get(var, "").strip() if var else ""  # a trailing newline is never part of a secret
@@ -94,34 +97,54 @@ AUTH_KEYS = frozenset(
 )
 
 
-def parse_auth(raw: object, flavor: FlavorName, endpoint: str, env: Env) -> AuthConfig:
-    """The [auth] table with every secret the chosen method needs resolved."""
-    sec = Table("auth", raw, AUTH_KEYS)
+def parse_auth(
+    raw: object,
+    flavor: FlavorName,
+    endpoint: str,
+    env: Env,
+    problems: Problems | None = None,
+    *,
+    offline: bool = False,
+) -> AuthConfig:
+    """The [auth] table with every secret the chosen method needs resolved (only checked when ``offline``)."""
+    problems = Problems() if problems is None else problems
+    sec = Table("auth", raw, AUTH_KEYS, problems)
     # DLI always needs credentials (AK/SK is what the SDK uses); a plain Livy server usually has none.
     method = choice(sec, "method", AUTH_METHODS, BY_NAME[flavor].default_auth)
     # Keys of the other methods are documented keys, not typos: type-check them, use only the method's own.
-    for key in AUTH_KEYS - {"method", "iam_endpoint"}:
-        sec.get(key, str, "")
-    iam_endpoint = url(sec, "iam_endpoint", required=False)
-    values: dict[str, str] = {}
+    for key in sorted(AUTH_KEYS - {"method", "iam_endpoint"}):
+        with problems.guard():
+            sec.get(key, str, "")
+    secrets_env = None if offline else env
+    values = problems.values(iam_endpoint=lambda: url(sec, "iam_endpoint", required=False))
     if method == "aksk":
-        values["access_key"] = _secret(sec, "access_key", env, default_env="HUAWEICLOUD_SDK_AK")
-        values["secret_key"] = _secret(sec, "secret_key", env, default_env="HUAWEICLOUD_SDK_SK")
-        values["security_token"] = _secret(sec, "security_token", env, required=False)
+        values |= problems.values(
+            access_key=lambda: _secret(sec, "access_key", secrets_env, default_env="HUAWEICLOUD_SDK_AK"),
+            secret_key=lambda: _secret(sec, "secret_key", secrets_env, default_env="HUAWEICLOUD_SDK_SK"),
+            security_token=lambda: _secret(sec, "security_token", secrets_env, required=False),
+        )
     elif method == "token":
-        values["token"] = _secret(sec, "token", env, default_env="DLI_TOKEN")
+        values |= problems.values(token=lambda: _secret(sec, "token", secrets_env, default_env="DLI_TOKEN"))
     elif method == "password":
-        values.update(_password_fields(sec, endpoint, env, iam_endpoint))
+        values |= _password_fields(sec, endpoint, secrets_env, values.get("iam_endpoint", ""))
+    if method != "password":
+        values.pop("iam_endpoint", None)
     return AuthConfig(method, **values)
 
 
-def _password_fields(sec: Table, endpoint: str, env: Env, iam_endpoint: str) -> dict[str, str]:
-    out = {}
-    for key in ("user", "domain", "project_name"):
-        out[key] = sec.get(key, str, "")
-        if not out[key]:
+def _password_fields(sec: Table, endpoint: str, env: Env | None, iam_endpoint: str) -> dict[str, str]:
+    def required(key: str) -> str:
+        value = sec.get(key, str, "")
+        if not value:
             raise ConfigError(sec.key(key), "is required for auth.method password")
-    out["password"] = _secret(sec, "password", env, default_env="DLI_PASSWORD")
+        return value
+
+    out = sec.problems.values(
+        user=lambda: required("user"),
+        domain=lambda: required("domain"),
+        project_name=lambda: required("project_name"),
+        password=lambda: _secret(sec, "password", env, default_env="DLI_PASSWORD"),
+    )
     out["iam_endpoint"] = iam_endpoint or _default_iam(endpoint)
     return out
 

@@ -8,10 +8,12 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from watcher.config.batchids import merge_file_ids, parse_batch_ids
 from watcher.config.credentials import AuthConfig, Env, parse_auth
+from watcher.config.egress import check_tls_combination, no_proxy, proxy_url, tls_path
+from watcher.config.problems import Problems
 from watcher.config.tomltable import Table, choice, did_you_mean, positive_int, seconds, url
 from watcher.core.flavor import BY_NAME, Flavor
 from watcher.core.shard import Shard, parse_shard
@@ -30,7 +32,7 @@ from watcher.core.vocabulary import (
 from watcher.errors import ConfigError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
 DEFAULT_PATH = "/etc/dli-watcher/config.toml"
 DEFAULT_PORT = 19847
@@ -46,6 +48,12 @@ class ApiConfig:
     project_id: str = ""
     timeout_seconds: float = 10.0
     verify_tls: bool = True
+    ca_file: str = ""  # PEM bundle replacing the default CAs; relative: in $CREDENTIALS_DIRECTORY
+    ca_dir: str = ""  # an OpenSSL hashed directory of CA certificates (c_rehash)
+    client_cert_file: str = ""  # for gateways that require mutual TLS
+    client_key_file: str = ""  # empty: the key is in client_cert_file
+    proxy: str = ""  # http://host:port; empty: $HTTPS_PROXY / $HTTP_PROXY / $ALL_PROXY
+    no_proxy: tuple[str, ...] = ()  # hosts reached directly, besides those in $NO_PROXY
     transport: Transport = "aiohttp"
     log_endpoint: bool = True
     max_attempts: int = 4
@@ -131,26 +139,43 @@ class Config:
     discovery: DiscoveryConfig = field(default_factory=DiscoveryConfig)
 
 
-def _parse_api(raw: object) -> ApiConfig:
-    sec = Table("api", raw, {f.name for f in fields(ApiConfig)})
-    flavor = choice(sec, "flavor", FLAVORS, "dli")
+T = TypeVar("T")
+
+
+def _parse_api(raw: object, env: Env, problems: Problems, *, offline: bool) -> ApiConfig:
+    sec = Table("api", raw, {f.name for f in fields(ApiConfig)}, problems)
+    files_env = None if offline else env
+    values = problems.values(
+        flavor=lambda: choice(sec, "flavor", FLAVORS, "dli"),
+        endpoint=lambda: url(sec, "endpoint", required=True),
+        timeout_seconds=lambda: seconds(sec, "timeout_seconds", 10.0),
+        verify_tls=lambda: sec.get("verify_tls", bool, True),
+        ca_file=lambda: tls_path(sec, "ca_file", files_env),
+        ca_dir=lambda: tls_path(sec, "ca_dir", files_env),
+        client_cert_file=lambda: tls_path(sec, "client_cert_file", files_env),
+        client_key_file=lambda: tls_path(sec, "client_key_file", files_env),
+        proxy=lambda: proxy_url(sec),
+        no_proxy=lambda: no_proxy(sec),
+        transport=lambda: choice(sec, "transport", TRANSPORTS, "aiohttp"),
+        log_endpoint=lambda: sec.get("log_endpoint", bool, True),
+        max_attempts=lambda: positive_int(sec, "max_attempts", 4),
+        backoff_base_seconds=lambda: seconds(sec, "backoff_base_seconds", 0.5),
+        backoff_max_seconds=lambda: seconds(sec, "backoff_max_seconds", 30.0),
+        max_response_bytes=lambda: _at_least(sec, "max_response_bytes", 8 * 1024 * 1024, 64 * 1024),
+    )
+    flavor = values.get("flavor", "dli")
+    values.update(problems.values(project_id=lambda: _project_id(sec, flavor)))
+    with problems.guard():
+        check_tls_combination(values, sec)
+    return ApiConfig(**values)
+
+
+def _project_id(sec: Table, flavor: FlavorName) -> str:
     project_id = sec.get("project_id", str, "")
     if flavor == "dli" and not PROJECT_RE.fullmatch(project_id):
         problem = "is required for flavor dli" if not project_id else "must be 1-64 letters and digits"
         raise ConfigError(sec.key("project_id"), problem)
-    return ApiConfig(
-        flavor=flavor,
-        endpoint=url(sec, "endpoint", required=True),
-        project_id=project_id,
-        timeout_seconds=seconds(sec, "timeout_seconds", 10.0),
-        verify_tls=sec.get("verify_tls", bool, True),
-        transport=choice(sec, "transport", TRANSPORTS, "aiohttp"),
-        log_endpoint=sec.get("log_endpoint", bool, True),
-        max_attempts=positive_int(sec, "max_attempts", 4),
-        backoff_base_seconds=seconds(sec, "backoff_base_seconds", 0.5),
-        backoff_max_seconds=seconds(sec, "backoff_max_seconds", 30.0),
-        max_response_bytes=_at_least(sec, "max_response_bytes", 8 * 1024 * 1024, 64 * 1024),
-    )
+    return project_id
 
 
 def _at_least(sec: Table, key: str, default: int, least: int) -> int:
@@ -160,33 +185,44 @@ def _at_least(sec: Table, key: str, default: int, least: int) -> int:
     return value
 
 
-def _parse_shard(sec: Table, env: Env) -> Shard:
+def _parse_shard(sec: Table, env: Env, *, offline: bool) -> Shard:
+    text = sec.get("shard", str, "")
+    if offline and text.startswith("ordinal/"):
+        # the pod's ordinal is only known where it runs: check the rest of the spec with ordinal 0
+        text = "0/" + text.removeprefix("ordinal/")
     try:
-        return parse_shard(sec.get("shard", str, ""), env)
+        return parse_shard(text, env)
     except ValueError as exc:
         raise ConfigError(sec.key("shard"), str(exc)) from None
 
 
-def _parse_watch(raw: object, flavor: FlavorName, env: Env) -> WatchConfig:
-    sec = Table("watch", raw, {f.name for f in fields(WatchConfig)})
+def _batch_ids(sec: Table, flavor: FlavorName, *, offline: bool) -> tuple[str, ...]:
+    """The listed IDs, plus the file's (not read offline: it lives where the watcher runs)."""
     listed = sec.get("batch_ids", list, [])
     for n, item in enumerate(listed):
         if not isinstance(item, str):
             raise ConfigError(f"{sec.key('batch_ids')}[{n}]", f"must be a string, got {type(item).__name__}")
     ids = parse_batch_ids(listed, flavor, sec.key("batch_ids"))
     ids_file = sec.get("batch_ids_file", str, "")
+    return merge_file_ids(ids, ids_file, flavor) if ids_file and not offline else ids
+
+
+def _parse_watch(raw: object, flavor: FlavorName, env: Env, problems: Problems, *, offline: bool) -> WatchConfig:
+    sec = Table("watch", raw, {f.name for f in fields(WatchConfig)}, problems)
     return WatchConfig(
-        batch_ids=merge_file_ids(ids, ids_file, flavor) if ids_file else ids,
-        batch_ids_file=ids_file,
-        interval_seconds=seconds(sec, "interval_seconds", 15.0),
-        concurrency=positive_int(sec, "concurrency", 16),
-        terminal_grace_seconds=seconds(sec, "terminal_grace_seconds", 120.0, zero_ok=True),
-        retention_seconds=seconds(sec, "retention_seconds", 3600.0, zero_ok=True),
-        not_found_interval_seconds=seconds(sec, "not_found_interval_seconds", 300.0),
-        mode=choice(sec, "mode", MODES, "details"),
-        list_page_size=positive_int(sec, "list_page_size", 100),
-        max_list_pages=positive_int(sec, "max_list_pages", 1000),
-        shard=_parse_shard(sec, env),
+        **problems.values(
+            batch_ids=lambda: _batch_ids(sec, flavor, offline=offline),
+            batch_ids_file=lambda: sec.get("batch_ids_file", str, ""),
+            interval_seconds=lambda: seconds(sec, "interval_seconds", 15.0),
+            concurrency=lambda: positive_int(sec, "concurrency", 16),
+            terminal_grace_seconds=lambda: seconds(sec, "terminal_grace_seconds", 120.0, zero_ok=True),
+            retention_seconds=lambda: seconds(sec, "retention_seconds", 3600.0, zero_ok=True),
+            not_found_interval_seconds=lambda: seconds(sec, "not_found_interval_seconds", 300.0),
+            mode=lambda: choice(sec, "mode", MODES, "details"),
+            list_page_size=lambda: positive_int(sec, "list_page_size", 100),
+            max_list_pages=lambda: positive_int(sec, "max_list_pages", 1000),
+            shard=lambda: _parse_shard(sec, env, offline=offline),
+        )
     )
 
 
@@ -202,24 +238,31 @@ def parse_listen(value: str, key: str = "metrics.listen") -> tuple[str, int]:
     return host or "0.0.0.0", int(port_text)  # noqa: S104 - ":PORT" means every address
 
 
-def _parse_metrics(raw: object) -> MetricsConfig:
-    sec = Table("metrics", raw, {"listen", "web_config_file"})
+def _parse_metrics(raw: object, problems: Problems) -> MetricsConfig:
+    sec = Table("metrics", raw, {"listen", "web_config_file"}, problems)
     host, port = parse_listen(sec.get("listen", str, f"127.0.0.1:{DEFAULT_PORT}"))
     return MetricsConfig(host=host, port=port, web_config_file=sec.get("web_config_file", str, ""))
 
 
-def _parse_state(raw: object) -> StateConfig:
-    sec = Table("state", raw, {"path", "lock_wait_seconds"})
-    return StateConfig(path=sec.get("path", str, ""), lock_wait_seconds=seconds(sec, "lock_wait_seconds", 30.0))
+def _parse_state(raw: object, problems: Problems) -> StateConfig:
+    sec = Table("state", raw, {"path", "lock_wait_seconds"}, problems)
+    return StateConfig(
+        **problems.values(
+            path=lambda: sec.get("path", str, ""),
+            lock_wait_seconds=lambda: seconds(sec, "lock_wait_seconds", 30.0),
+        )
+    )
 
 
-def _parse_events(raw: object) -> EventsConfig:
-    sec = Table("events", raw, {"format", "level", "include_req_body", "buffer_lines"})
+def _parse_events(raw: object, problems: Problems) -> EventsConfig:
+    sec = Table("events", raw, {"format", "level", "include_req_body", "buffer_lines"}, problems)
     return EventsConfig(
-        format=choice(sec, "format", FORMATS, "auto"),
-        level=choice(sec, "level", LEVELS, "info"),
-        include_req_body=sec.get("include_req_body", bool, False),
-        buffer_lines=positive_int(sec, "buffer_lines", 10_000),
+        **problems.values(
+            format=lambda: choice(sec, "format", FORMATS, "auto"),
+            level=lambda: choice(sec, "level", LEVELS, "info"),
+            include_req_body=lambda: sec.get("include_req_body", bool, False),
+            buffer_lines=lambda: positive_int(sec, "buffer_lines", 10_000),
+        )
     )
 
 
@@ -239,58 +282,92 @@ def parse_time_ms(text: str) -> int | None:
 DISCOVERY_KEYS = ("enabled", "queues", "job_name", "owner", "created_after", "max_batches", "interval_seconds")
 
 
-def _parse_discovery(raw: object) -> DiscoveryConfig:
-    sec = Table("discovery", raw, DISCOVERY_KEYS)
+def _queues(sec: Table) -> tuple[str, ...]:
     queues = sec.get("queues", list, [])
     for n, item in enumerate(queues):
         if not isinstance(item, str) or not item:
             raise ConfigError(f"{sec.key('queues')}[{n}]", "must be a non-empty string")
+    return tuple(queues)
+
+
+def _created_after(sec: Table) -> int | None:
     try:
-        after = parse_time_ms(sec.get("created_after", str, ""))
+        return parse_time_ms(sec.get("created_after", str, ""))
     except ValueError as exc:
         raise ConfigError(sec.key("created_after"), f"must be an RFC 3339 time: {exc}") from None
+
+
+def _parse_discovery(raw: object, problems: Problems) -> DiscoveryConfig:
+    sec = Table("discovery", raw, DISCOVERY_KEYS, problems)
     return DiscoveryConfig(
-        enabled=sec.get("enabled", bool, False),
-        queues=tuple(queues),
-        job_name=sec.get("job_name", str, ""),
-        owner=sec.get("owner", str, ""),
-        created_after_ms=after,
-        max_batches=positive_int(sec, "max_batches", 1000),
-        interval_seconds=seconds(sec, "interval_seconds", 60.0),
+        **problems.values(
+            enabled=lambda: sec.get("enabled", bool, False),
+            queues=lambda: _queues(sec),
+            job_name=lambda: sec.get("job_name", str, ""),
+            owner=lambda: sec.get("owner", str, ""),
+            created_after_ms=lambda: _created_after(sec),
+            max_batches=lambda: positive_int(sec, "max_batches", 1000),
+            interval_seconds=lambda: seconds(sec, "interval_seconds", 60.0),
+        )
     )
 
 
-def parse(data: Mapping[str, Any], env: Env) -> Config:
-    """Validate a parsed TOML document; raises ConfigError naming the first bad key."""
+def parse(data: Mapping[str, Any], env: Env, problems: Problems | None = None, *, offline: bool = False) -> Config:
+    """Validate a parsed TOML document; raises ConfigError naming the first bad key unless ``problems`` collects.
+
+    ``offline`` validates without the environment's secrets and without reading the files the config
+    names (batch IDs, CA and client certificates), which live where the watcher runs.
+    """
+    problems = Problems() if problems is None else problems
     for key in data:
         if key not in SECTIONS:
-            raise ConfigError(key, "unknown section" + did_you_mean(key, SECTIONS))
+            problems.add(ConfigError(key, "unknown section" + did_you_mean(key, SECTIONS)))
     if "api" not in data:
-        raise ConfigError("api.endpoint", "is required (the [api] section is missing)")
-    api = _parse_api(data["api"])
+        problems.add(ConfigError("api.endpoint", "is required (the [api] section is missing)"))
+    api = (
+        problems.section(lambda: _parse_api(data["api"], env, problems, offline=offline), ApiConfig)
+        if "api" in data
+        else ApiConfig()
+    )
+
+    def part(name: str, build: Callable[[object], T], fallback: Callable[[], T]) -> T:
+        return problems.section(lambda: build(data.get(name, {})), fallback)
+
+    flavor, endpoint = api.flavor, api.endpoint
     return Config(
         api=api,
-        auth=parse_auth(data.get("auth", {}), api.flavor, api.endpoint, env),
-        watch=_parse_watch(data.get("watch", {}), api.flavor, env),
-        metrics=_parse_metrics(data.get("metrics", {})),
-        state=_parse_state(data.get("state", {})),
-        events=_parse_events(data.get("events", {})),
-        discovery=_parse_discovery(data.get("discovery", {})),
+        auth=part("auth", lambda raw: parse_auth(raw, flavor, endpoint, env, problems, offline=offline), AuthConfig),
+        watch=part("watch", lambda raw: _parse_watch(raw, flavor, env, problems, offline=offline), WatchConfig),
+        metrics=part("metrics", lambda raw: _parse_metrics(raw, problems), MetricsConfig),
+        state=part("state", lambda raw: _parse_state(raw, problems), StateConfig),
+        events=part("events", lambda raw: _parse_events(raw, problems), EventsConfig),
+        discovery=part("discovery", lambda raw: _parse_discovery(raw, problems), DiscoveryConfig),
     )
 
 
-def load(path: str | os.PathLike[str], env: Env | None = None) -> Config:
-    """Read and validate a TOML config file."""
+def read_document(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The TOML document at ``path``; a file that cannot be read or parsed is a ConfigError on ``--config``."""
     try:
         with Path(path).open("rb") as fh:
-            data = tomllib.load(fh)
+            return tomllib.load(fh)
     except OSError as exc:
         raise ConfigError("--config", f"cannot read {str(path)!r}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("--config", f"{path} is not valid TOML: {exc}") from None
     except UnicodeDecodeError:
         raise ConfigError("--config", f"{path} is not UTF-8 text") from None
-    return parse(data, os.environ if env is None else env)
+
+
+def load(path: str | os.PathLike[str], env: Env | None = None) -> Config:
+    """Read and validate a TOML config file; raises the first ConfigError."""
+    return parse(read_document(path), os.environ if env is None else env)
+
+
+def load_all(path: str | os.PathLike[str], env: Env, *, offline: bool = False) -> tuple[Config, list[ConfigError]]:
+    """Read and validate a config file, collecting every problem; the Config holds defaults where they were."""
+    problems = Problems(collect=True)
+    config = problems.section(lambda: parse(read_document(path), env, problems, offline=offline), Config)
+    return config, problems.found
 
 
 def default_path(env: Env) -> str:

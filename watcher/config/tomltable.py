@@ -8,6 +8,8 @@ import re
 from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit
 
+from watcher.config.duration import EXAMPLES, parse_duration
+from watcher.config.problems import Problems
 from watcher.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -32,17 +34,24 @@ def toml_type(kind: type, *, article: bool = False) -> str:
     return f"{'an' if name[0] in 'aeiou' else 'a'} {name}" if article else name
 
 
+def described(value: object) -> str:
+    """A value as an error shows it: its TOML type and a short repr."""
+    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+    return f"{toml_type(type(value))} {shown}"
+
+
 class Table:
     """Reads one TOML table, type-checking each key; keys outside ``known`` are rejected up front."""
 
-    def __init__(self, name: str, raw: object, known: Collection[str]) -> None:
+    def __init__(self, name: str, raw: object, known: Collection[str], problems: Problems | None = None) -> None:
         if not isinstance(raw, dict):
             raise ConfigError(name, "must be a table")
         self.name, self.raw = name, raw
+        self.problems = Problems() if problems is None else problems
         # A typo must not fall back to a default silently, nor hide behind the error its default causes.
         for key in raw:
             if key not in known:
-                raise ConfigError(self.key(key), "unknown key" + did_you_mean(key, known))
+                self.problems.add(ConfigError(self.key(key), "unknown key" + did_you_mean(key, known)))
 
     def get(self, key: str, kind: type[T], default: T) -> T:
         """The value of ``key`` if present and of the right type, else the default."""
@@ -52,9 +61,8 @@ class Table:
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
-            wanted, got = toml_type(kind, article=True), toml_type(type(value))
-            shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
-            raise ConfigError(self.key(key), f"must be {wanted}, got {got} {shown}")
+            wanted = toml_type(kind, article=True)
+            raise ConfigError(self.key(key), f"must be {wanted}, got {described(value)}")
         return value
 
     def key(self, key: str) -> str:
@@ -72,8 +80,18 @@ def choice(sec: Table, key: str, choices: tuple[S, ...], default: S) -> S:
 
 
 def seconds(sec: Table, key: str, default: float, *, zero_ok: bool = False) -> float:
-    """A finite duration, positive (or zero when ``zero_ok``)."""
-    value = sec.get(key, float, default)
+    """A finite duration, positive (or zero when ``zero_ok``): a number of seconds or a string like ``"2m"``."""
+    raw = sec.raw.get(key, default)
+    if isinstance(raw, str):
+        try:
+            value = parse_duration(raw)
+        except ValueError as exc:
+            raise ConfigError(sec.key(key), str(exc)) from None
+    elif isinstance(raw, bool) or not isinstance(raw, int | float):
+        wanted = f"a number of seconds or a duration such as {EXAMPLES}"
+        raise ConfigError(sec.key(key), f"must be {wanted}, got {described(raw)}")
+    else:
+        value = float(raw)
     if not math.isfinite(value):
         raise ConfigError(sec.key(key), f"must be a finite number, got {value}")
     if value < 0 or (value == 0 and not zero_ok):

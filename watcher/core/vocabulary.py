@@ -36,6 +36,7 @@ EventName = Literal[
     "watcher.output_stalled",
     "watcher.output_resumed",
     "watcher.discovery_failed",
+    "watcher.nothing_to_watch",
 ]
 
 FLAVORS: Final[tuple[FlavorName, ...]] = get_args(FlavorName)

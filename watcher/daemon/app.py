@@ -102,6 +102,7 @@ class Daemon:
         self.pump = OutputPump(stream_writer(self._writer.stream), cfg.events.buffer_lines)
         self._output_stalled = False
         self.notifier = Notifier(env)
+        self._env = env  # proxies and default CAs come from it too
         self.store: Store | None = None
         self.server: MetricsServer | None = None
         self._poller: Poller | None = None
@@ -292,7 +293,7 @@ class Daemon:
         policy = RequestPolicy(
             self.cfg.api, self.cfg.watch.concurrency, on_retry=self.stats.retried, on_throttle=self._throttled
         )
-        async with open_api(self.cfg) as api:
+        async with open_api(self.cfg, self._env) as api:
             self._poller = poller = Poller(
                 api,
                 policy,
@@ -357,6 +358,9 @@ class Daemon:
                 "pid": os.getpid(),
             },
         )
+        if not added and not self.cfg.discovery.enabled:  # an empty batch IDs file is a normal first state
+            fields = {"batch_ids_file": self.cfg.watch.batch_ids_file or None, "shard": str(self.cfg.watch.shard)}
+            self._say("watcher.nothing_to_watch", fields, level="warning")
         self._started = True
         tg.start_soon(poller.run, tg)
         tg.start_soon(self.journal.run)

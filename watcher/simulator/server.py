@@ -12,6 +12,7 @@ from watcher.simulator.app import SimApp
 from watcher.simulator.protocol import HttpProtocol
 
 if TYPE_CHECKING:
+    import ssl
     from collections import Counter
     from types import TracebackType
 
@@ -32,8 +33,10 @@ class SimServer:
         port: int = 0,
         *,
         admin_routes: bool = True,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.world = world
+        self.tls = tls
         self.app = SimApp(world, auth, admin_routes=admin_routes)
         self.host = host
         self.port = port
@@ -45,9 +48,9 @@ class SimServer:
 
     @property
     def url(self) -> str:
-        """The base URL, e.g. ``http://127.0.0.1:8080`` (the real port once bound)."""
+        """The base URL, e.g. ``http://127.0.0.1:8080`` (https with ``tls``; the real port once bound)."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
 
     @property
     def requests(self) -> Counter[str]:
@@ -60,7 +63,7 @@ class SimServer:
         self._loop, self._stop = loop, asyncio.Event()
         connections: set[HttpProtocol] = set()
         server = await loop.create_server(
-            lambda: HttpProtocol(self.app, connections), self.host, self.port, reuse_address=True
+            lambda: HttpProtocol(self.app, connections), self.host, self.port, reuse_address=True, ssl=self.tls
         )
         self.port = server.sockets[0].getsockname()[1]
         try:
