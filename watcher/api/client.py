@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from watcher.config.settings import ApiConfig
 
 THROTTLE_CODES = frozenset({"APIG.0308"})
+# "Server-side errors occur": DLI documents it with HTTP 400, but it is the server's trouble, not the request's
+TRANSIENT_CODES = frozenset({"DLI.0999"})
 NOT_FOUND_CODES = frozenset({"DLI.0002", "DLI.0023"})
 # an error body past this is not parsed as JSON: its first characters are message enough
 MAX_ERROR_JSON = 64 * 1024
@@ -264,7 +266,7 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 
 
 def error_from_response(status: int, content: bytes, retry_after: str | None, scrub: Scrubber = NO_SECRETS) -> ApiError:
-    """Classify an error response: retry, refresh auth, not found, or give up."""
+    """Classify an error response: retry (5xx, 429, APIG.0308, DLI.0999), refresh auth, not found, or give up."""
     if 300 <= status < 400:  # redirects are not followed: a body beside one is not the answer
         return PermanentApiError(f"unexpected HTTP {status} (redirects are not followed)", status_code=status)
     code, message = parse_error_body(content, scrub)
@@ -272,7 +274,7 @@ def error_from_response(status: int, content: bytes, retry_after: str | None, sc
     text = message or f"HTTP {status}"
     if status == 429 or code in THROTTLE_CODES:
         return ThrottledError(text, retry_after=parse_retry_after(retry_after), **kwargs)
-    if status >= 500:
+    if status >= 500 or code in TRANSIENT_CODES:
         return TransientApiError(text, retry_after=parse_retry_after(retry_after), **kwargs)
     if status in (401, 403):
         return AuthError(text, **kwargs)
