@@ -30,7 +30,7 @@ from watcher.errors import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterable, Iterator, Mapping
 
     from watcher.config.settings import ApiConfig
 
@@ -77,11 +77,12 @@ class BatchApi:
         self._flavor = api.flavor_spec
         self._base = api.endpoint.rstrip("/") + self._flavor.batches_path(api.project_id)
         self._urls: dict[str, httpx.URL] = {}
+        self._states = dict(api.state_map)
 
     async def details(self, batch_id: str) -> Snapshot:
         """``GET .../batches/{id}``: state, fields and the last-10-lines log window."""
         body, mangled = await self._get(self._details_url(batch_id))
-        snap = decode_snapshot(body)
+        snap = decode_snapshot(body, self._states)
         if snap.batch_id != batch_id:
             if not self._flavor.answer_id_matches(batch_id, snap.batch_id):
                 raise DecodeError(f"the answer is for another batch (id {self._scrub(snap.batch_id, 80)!r})")
@@ -130,7 +131,7 @@ class BatchApi:
         sessions = body.get("sessions")
         if not isinstance(sessions, list):
             raise DecodeError("field 'sessions' is not a list")
-        decoded = tuple(_listed(s) for s in sessions[: max(size, 1)])
+        decoded = tuple(_listed(s, self._states) for s in sessions[: max(size, 1)])
         kept = tuple(s for s in decoded if s is not None)
         return ListPage(_int(body, "from", start), _int(body, "total", len(sessions)), kept)
 
@@ -162,10 +163,10 @@ class BatchApi:
         return resp.status_code, b"".join(chunks), resp.headers.get("Retry-After")
 
 
-def _listed(item: object) -> Snapshot | None:
+def _listed(item: object, states: Mapping[str, str]) -> Snapshot | None:
     """A list item, or None when it cannot be trusted (the batch then falls back to its details)."""
     try:
-        return decode_snapshot(item)
+        return decode_snapshot(item, states)
     except DecodeError:
         return None
 

@@ -15,6 +15,7 @@ from watcher.config.credentials import AuthConfig, Env, parse_auth
 from watcher.config.tomltable import Table, choice, did_you_mean, positive_int, seconds, url
 from watcher.core.flavor import BY_NAME, Flavor
 from watcher.core.shard import Shard, parse_shard
+from watcher.core.states import KNOWN, is_known, normalise
 from watcher.core.vocabulary import (
     FLAVORS,
     FORMATS,
@@ -52,6 +53,8 @@ class ApiConfig:
     backoff_base_seconds: float = 0.5
     backoff_max_seconds: float = 30.0
     max_response_bytes: int = 8 * 1024 * 1024
+    # (state as the server sends it, normalised; the documented state it means), sorted
+    state_map: tuple[tuple[str, str], ...] = ()
 
     @property
     def flavor_spec(self) -> Flavor:
@@ -148,7 +151,25 @@ def _parse_api(raw: object) -> ApiConfig:
         backoff_base_seconds=seconds(sec, "backoff_base_seconds", 0.5),
         backoff_max_seconds=seconds(sec, "backoff_max_seconds", 30.0),
         max_response_bytes=_at_least(sec, "max_response_bytes", 8 * 1024 * 1024, 64 * 1024),
+        state_map=_state_map(sec),
     )
+
+
+def _state_map(sec: Table) -> tuple[tuple[str, str], ...]:
+    """``state_map``: states a Livy-compatible server sends that mean a documented one (``finished = "success"``)."""
+    mapped: dict[str, str] = {}
+    for raw, meant in sec.get("state_map", dict, {}).items():
+        key = f"{sec.key('state_map')}.{raw}"
+        state = normalise(raw)
+        if not state:
+            raise ConfigError(key, "must name a state")
+        if state in mapped:
+            raise ConfigError(key, f"maps {state!r} a second time (states are compared in lower case)")
+        if not isinstance(meant, str) or not is_known(normalise(meant)):
+            known = ", ".join(sorted(KNOWN))
+            raise ConfigError(key, f"must be one of the documented states ({known}), got {meant!r}")
+        mapped[state] = normalise(meant)
+    return tuple(sorted(mapped.items()))
 
 
 def _at_least(sec: Table, key: str, default: int, least: int) -> int:
