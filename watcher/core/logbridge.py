@@ -52,11 +52,11 @@ def bridge(prev: StreamTrack, shown: Sequence[str], lines: Sequence[str], from_s
 
 def _bridged(track: LogTrack, diff: LogDiff, window: Sequence[str], lines: Sequence[str], from_start: bool) -> LogDiff:
     """The window's diff with the one stream marker-less ``lines`` continue filled in, when exactly one does."""
-    layout = diff.track.layout
-    sections = split_window(window, layout, len(window) < WINDOW_SIZE, unmarked_stream(layout, window, track.streams))
+    layout, complete = diff.track.layout, len(window) < WINDOW_SIZE
+    sections = split_window(window, layout, complete, unmarked_stream(layout, window, track.streams))
     shown = {s.stream: s.lines for s in sections}
     wanted = list(diff.uncertain)
-    if output_hidden(sections, layout):
+    if output_hidden(sections, layout, complete):
         wanted.append(output_stream(layout))
     found = {}
     for stream in wanted:

@@ -20,9 +20,9 @@ if TYPE_CHECKING:
 
 def hides_output(track: LogTrack, window: Sequence[str]) -> bool:
     """Whether ``window``, read with the layout ``track`` has, shows nothing of the job's own output."""
-    layout = track.layout
+    layout, complete = track.layout, len(window) < WINDOW_SIZE
     unmarked = unmarked_stream(layout, window, track.streams)
-    return output_hidden(split_window(window, layout, len(window) < WINDOW_SIZE, unmarked), layout)
+    return output_hidden(split_window(window, layout, complete, unmarked), layout, complete)
 
 
 def wants_log_endpoint(prev: LogTrack, diff: LogDiff, window: Sequence[str], *, terminal: bool) -> bool:

@@ -85,9 +85,13 @@ def output_stream(layout: Layout) -> str:
     return "stdout" if layout == "sectioned" else "log"
 
 
-def output_hidden(sections: Sequence[Section], layout: Layout) -> bool:
-    """Whether a marked log's window shows nothing of the job's output: it starts inside a later section."""
-    if layout == "plain" or not sections:
+def output_hidden(sections: Sequence[Section], layout: Layout, complete: bool) -> bool:
+    """Whether a marked log's window shows nothing of the job's output: it starts inside a later section.
+
+    A ``complete`` window (shorter than the API's 10 lines) shows the log from its start: an output
+    without lines is empty, not hidden.
+    """
+    if layout == "plain" or complete or not sections:
         return False
     return not any(s.stream in ("stdout", "log") for s in sections)
 
