@@ -64,6 +64,10 @@ class Story:
         live = [b for b in self.ids if b not in self.removed]
         bid = rng.choice(live)
         roll = rng.random()
+        if roll < 0.55 and self.state[bid] in ("success", "dead"):
+            # a finished batch's process has exited, so its output no longer grows (an unchanged window
+            # of a finished batch is therefore not worth a log read: issue 12, item 4)
+            return
         if roll < 0.45:
             # mostly small writes, sometimes bursts several times the 10-line window
             world.append_stdout(bid, self.lines(bid, rng.choice([1, 1, 2, 3, 5, 25, 60])))
