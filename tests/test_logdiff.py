@@ -321,10 +321,8 @@ class TestProperties:
     @settings(max_examples=300, deadline=None)
     @given(layouts, st.lists(unique_step, max_size=40))
     def test_marker_less_backfill_recovers_the_output_it_continues(self, layout, steps):
-        """A backfill without markers (the output alone) is aligned by content: the output arrives whole, no gap.
-
-        The other streams are not in it: they arrive exactly unless a gap says otherwise.
-        """
+        """A backfill without markers (the output alone) is aligned by content: the output arrives whole, no gap."""
+        # the other streams are not in it: they arrive exactly unless a gap says otherwise
         truth, emitted, gaps = run_story(layout, distinct_story(steps), backfill="unmarked")
         out = out_stream(layout)
         assert emitted[out] == truth[out]

@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from watcher.core.loglayout import Layout, Section
 
 TAIL_KEEP = 32
-# Diagnostics are replaced wholesale by YARN, so content that does not continue the old is new, not a gap.
+# Diagnostics are replaced wholesale (YARN's report, or Kubernetes' pod report), so content that does not
+# continue the old is new, not a gap.
 REPLACEABLE = frozenset({"diagnostics"})
 
 
