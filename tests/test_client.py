@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.helpers import make_config
 from watcher.api.client import (
     BatchApi,
     ListPage,
@@ -24,6 +25,7 @@ from watcher.api.client import (
     parse_error_body,
     parse_retry_after,
 )
+from watcher.commands.check import check
 from watcher.config.settings import ApiConfig
 from watcher.core.untrusted import Scrubber
 from watcher.errors import (
@@ -413,6 +415,8 @@ def dli_error(code, msg="something"):
 ERROR_TABLE = [
     # status, body, Retry-After, class, reason, error_code
     (500, dli_error("DLI.0999", "Server error"), None, TransientApiError, "http", "DLI.0999"),
+    # DLI's error code table lists DLI.0999 "Server-side errors occur." with HTTP 400: still the server's trouble
+    (400, dli_error("DLI.0999", "Server-side errors occur."), None, TransientApiError, "http", "DLI.0999"),
     (502, dli_error("APIG.0202"), None, TransientApiError, "http", "APIG.0202"),
     (503, b"", "7", TransientApiError, "http", None),
     (504, b"<html>gateway timeout</html>", None, TransientApiError, "http", None),
@@ -653,3 +657,14 @@ async def test_bad_list_items_are_skipped():
     body = {"from": 0, "total": 3, "sessions": [_details(), "oops", _details(state=None)]}
     page = await api_for(Server(body=body)).list(0, 10)
     assert [s.batch_id for s in page.sessions] == [BID]
+
+
+@pytest.mark.anyio
+async def test_check_retries_a_server_side_error_sent_as_400(sim):
+    """DLI.0999 with HTTP 400 (as DLI documents it) is retried like a 5xx: `check` reads the batch."""
+    bid = sim.world.add_batch(name="nightly", state="running")
+    sim.world.inject("status", bid, 2, status=400, error_code="DLI.0999", error_msg="Server-side errors occur.")
+    report = await check(make_config(sim, [bid]), "config.toml", deadline=30.0, env={})
+    [row] = report.rows
+    assert row.error is None
+    assert row.snapshot is not None and row.snapshot.state == "running"

@@ -364,6 +364,28 @@ def test_project_id_not_required_for_livy():
     assert (cfg.api.flavor, cfg.api.project_id) == ("livy", "")
 
 
+def test_state_map_is_normalised_and_validated():
+    """States a gateway invents map to documented ones, compared in lower case."""
+    cfg = parse(doc(api={"state_map": {"Finished": "SUCCESS", "failed": "dead"}}), {})
+    assert cfg.api.state_map == (("failed", "dead"), ("finished", "success"))
+
+
+@pytest.mark.parametrize(
+    ("state_map", "key", "problem"),
+    [
+        ({"finished": "done"}, "api.state_map.finished", "must be one of the documented states"),
+        ({"finished": 1}, "api.state_map.finished", "must be one of the documented states"),
+        ({"finished": "success", "FINISHED": "dead"}, "api.state_map.FINISHED", "maps 'finished' a second time"),
+        ({" ": "success"}, "api.state_map. ", "must name a state"),
+    ],
+)
+def test_bad_state_map(state_map, key, problem):
+    """A mapping to an undocumented state, or a state mapped twice, is an error naming its key."""
+    err = error(doc(api={"state_map": state_map}))
+    assert err.key == key
+    assert err.problem.startswith(problem)
+
+
 @pytest.mark.parametrize("project_id", ["0123-4567", "a" * 65, f"{PID}\n", "../etc", " abc"])
 def test_malformed_project_id(project_id):
     """A project ID goes into the URL path: letters and digits only, 1-64 of them."""

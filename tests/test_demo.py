@@ -57,6 +57,16 @@ def test_readable_renderer_names_batches_by_job():
     assert other.startswith("11:17:26  ffffffff ") and other.endswith("gone (last state dead)")
 
 
+def test_readable_finish_without_a_duration_says_none():
+    """A finish whose duration the API cannot give reads without one, not 'in None s'."""
+    base = {"timestamp": "2026-11-28T11:17:26.890Z", "level": "warning", "event": "batch.finished", "batch_id": "a"}
+    render = ReadableRenderer()
+    known = render(None, "warning", {**base, "outcome": "failed", "state": "dead", "duration_seconds": 12.5})
+    unknown = render(None, "warning", {**base, "outcome": "failed", "state": "dead", "duration_seconds": None})
+    assert known.endswith("finished  FAILED (dead) in 12.5 s")
+    assert unknown.endswith("finished  FAILED (dead)")
+
+
 def test_demo_time_scale_comes_from_the_environment():
     """Unset is real time; a scale outside (0, 1] is a config error naming the variable."""
     assert time_scale({}) == 1.0

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from watcher.core.logdiff import WINDOW_SIZE, LogTrack, diff_log, split_window, stdout_hidden
+from watcher.core.logbridge import join_backfill
+from watcher.core.logdiff import LogTrack, diff_log, unmarked_stream
+from watcher.core.logfetch import hides_output, wants_log_endpoint
+from watcher.core.loglayout import WINDOW_SIZE, layout_of, marker, split_window
+from watcher.simulator.layouts import LAYOUTS, LEGACY, render_log
 
 DLI = ("stdout: ", "stderr: ", "YARN Diagnostics: ")
 LIVY = ("stdout: ", "\nstderr: ", "\nYARN Diagnostics: ")
@@ -20,7 +25,7 @@ def render(stdout: list[str], stderr: list[str], diag: list[str], markers: tuple
 class TestSplit:
     def test_full_window_has_every_section_from_its_start(self):
         """A short log is all visible, so every section starts in view."""
-        sections = split_window(render(["a"], [], ["d"], LIVY), sectioned=False, complete=True)
+        sections = split_window(render(["a"], [], ["d"], LIVY), layout="plain", complete=True)
         assert [(s.stream, s.lines, s.starts) for s in sections] == [
             ("stdout", ("a",), True),
             ("stderr", (), True),
@@ -30,22 +35,22 @@ class TestSplit:
     def test_window_starting_mid_stdout_infers_the_stream_from_the_first_marker(self):
         """Lines before the stderr marker are the tail of stdout."""
         window = render([str(i) for i in range(20)], [], [], DLI)[-WINDOW_SIZE:]
-        first = split_window(window, sectioned=True, complete=False)[0]
+        first = split_window(window, layout="sectioned", complete=False)[0]
         assert (first.stream, first.starts, first.lines[-1]) == ("stdout", False, "19")
 
     def test_window_starting_mid_stderr(self):
         """Lines before the diagnostics marker are the tail of stderr."""
         window = render(["o"], [f"e{i}" for i in range(12)], ["d"], LIVY)[-WINDOW_SIZE:]
-        first = split_window(window, sectioned=True, complete=False)[0]
+        first = split_window(window, layout="sectioned", complete=False)[0]
         assert (first.stream, first.lines[0]) == ("stderr", "e4")
 
     def test_unmarked_window_is_one_log_stream(self):
         """Without markers the window is a single 'log' stream."""
-        assert split_window(["x", "y"], sectioned=False, complete=True)[0].stream == "log"
+        assert split_window(["x", "y"], layout="plain", complete=True)[0].stream == "log"
 
     def test_unmarked_window_after_markers_is_diagnostics(self):
         """Once a batch showed markers, a window without any is inside the last section."""
-        assert split_window(["x"] * 10, sectioned=True, complete=False)[0].stream == "diagnostics"
+        assert unmarked_stream("sectioned", ["x"] * 10, {}) == "diagnostics"
 
 
 def feed(windows: list[list[str]]) -> tuple[list[tuple[str, str]], list[str]]:
@@ -108,17 +113,109 @@ class TestExamples:
         assert [line for _, line in backfill.lines] == [f"l{i}" for i in range(40)]
 
 
+def streams_of(lines):
+    return [stream for stream, _ in lines]
+
+
+class TestLayouts:
+    @pytest.mark.parametrize(
+        ("line", "stream"),
+        [
+            ("stdout: ", "stdout"),
+            ("\nstderr: ", "stderr"),
+            ("YARN Diagnostics: ", "diagnostics"),  # DLI
+            ("\nYARN Diagnostics: ", "diagnostics"),  # Livy >= 0.4
+            ("YARN Diagnostics:", "diagnostics"),  # Livy <= 0.3
+            ("\nKubernetes Diagnostics: ", "diagnostics"),  # Livy >= 0.9 on Kubernetes
+            ("\t diagnostics: User class threw exception", None),  # spark-submit's own report line
+            ("Diagnostics:", None),
+            ("yarn diagnostics:", None),
+            ("YARN Diagnostics: AM container is launched", None),
+        ],
+    )
+    def test_markers_are_known_by_their_shape(self, line, stream):
+        """Any one-word '<Name> Diagnostics:' header opens diagnostics, however padded; text after it is a line."""
+        assert marker(line) == stream
+
+    def test_layout_follows_the_headers_seen(self):
+        """A bare header alone means Livy <= 0.3; a padded one or an output marker means sectioned, for good."""
+        assert layout_of("plain", ["o", "YARN Diagnostics:", "d"]) == "legacy"
+        assert layout_of("plain", ["e", "\nYARN Diagnostics: "]) == "sectioned"
+        assert layout_of("legacy", ["o1", "o2"]) == "legacy"
+        assert layout_of("sectioned", ["YARN Diagnostics:"]) == "sectioned"
+
+    def test_livy_03_header_appearing_keeps_the_output_in_log(self):
+        """Livy <= 0.3: lines above a first 'YARN Diagnostics:' are output already reported; none repeats, no gap."""
+        w1 = ["o1", "o2", "o3"]
+        w2 = [*w1, "o4", "YARN Diagnostics:", "AM container is launched, waiting for AM container to Register with RM"]
+        lines, gaps = feed([w1, w2])
+        assert lines == [
+            *(("log", f"o{i}") for i in range(1, 5)),
+            ("diagnostics", "AM container is launched, waiting for AM container to Register with RM"),
+        ]
+        assert gaps == []
+
+    def test_livy_03_header_disappearing_continues_the_output(self):
+        """When YARN clears its diagnostics the header goes too; the window is output again, continued, not repeated."""
+        w1 = ["o1", "o2", "YARN Diagnostics:", "d"]
+        lines, gaps = feed([w1, ["o1", "o2", "o3"]])
+        assert lines == [("log", "o1"), ("log", "o2"), ("diagnostics", "d"), ("log", "o3")]
+        assert gaps == []
+
+    def test_livy_03_window_inside_long_diagnostics_continues_them(self):
+        """A Livy <= 0.3 window without a header that continues the diagnostics is diagnostics."""
+        diag = [f"d{i}" for i in range(12)]
+        w1 = ["o1", "YARN Diagnostics:", *diag[:7]]
+        lines, gaps = feed([w1, diag[2:]])
+        assert lines[-5:] == [("diagnostics", f"d{i}") for i in range(7, 12)]
+        assert "log" not in streams_of(lines[2:])
+        assert gaps == []
+
+    def test_kubernetes_diagnostics_are_a_replaceable_section(self):
+        """Livy on Kubernetes: the header is no log line, the pod diagnostics are replaced without a gap."""
+        head = ["stdout: ", "Pi is roughly 3.14", "\nstderr: ", "\nKubernetes Diagnostics: "]
+        w1 = [*head, "spark-pi-driver.default:", "\tphase: Running"]
+        w2 = [*head, "spark-pi-driver.default:", "\tphase: Succeeded"]
+        lines, gaps = feed([w1, w2])
+        assert ("stdout", "Pi is roughly 3.14") in lines
+        assert lines[-1] == ("diagnostics", "\tphase: Succeeded")
+        assert all(line.strip() != "Kubernetes Diagnostics:" for _, line in lines)
+        assert gaps == []
+
+    def test_a_log_turning_sectioned_never_repeats_the_unsectioned_lines(self):
+        """Lines reported as 'log' while no marker was in view are not reported again once a section holds them."""
+        diag = [f"User class threw exception: line {i}" for i in range(12)]
+        w1 = diag[2:]  # ten lines of diagnostics: no marker in view yet
+        w2 = ["\nstderr: ", "\nYARN Diagnostics: ", *diag[4:]]
+        lines, gaps = feed([w1, w2])
+        assert [line for _, line in lines] == diag[2:]
+        assert gaps == ["log"]  # only the first window's: ten lines without their start
+
+
 @dataclass
 class World:
-    """A true log for the properties: append-only stdout/stderr, replaceable diagnostics."""
+    """A true log for the properties: append-only stdout/stderr, replaceable diagnostics, in one layout."""
 
-    markers: tuple[str, ...]
+    layout: str
     stdout: list[str] = field(default_factory=list)
     stderr: list[str] = field(default_factory=list)
     diag: list[str] = field(default_factory=list)
 
+    def add(self, kind: str, lines: list[str]) -> None:
+        # Livy <= 0.3 merges stderr into the one output stream
+        getattr(self, "stdout" if self.layout == LEGACY else kind).extend(lines)
+
     def full(self) -> list[str]:
-        return render(self.stdout, self.stderr, self.diag, self.markers)
+        return render_log(self.layout, self.stdout, self.stderr, self.diag)
+
+    def endpoint(self, markers: bool) -> list[str]:
+        """What the log endpoint answers: the whole log, or (like DLI's example) the output without markers."""
+        return self.full() if markers else list(self.stdout)
+
+
+def out_stream(layout: str) -> str:
+    """The stream the job's output is reported in: ``log`` for Livy <= 0.3, which has no stdout marker."""
+    return "log" if layout == LEGACY else "stdout"
 
 
 line_text = st.sampled_from(["a", "b", "c"]) | st.text(alphabet="xyz0123456789", min_size=1, max_size=6)
@@ -128,29 +225,34 @@ step: st.SearchStrategy[tuple[str, list[str]]] = st.one_of(
     st.tuples(st.just("diag"), st.lists(line_text, max_size=3)),
     st.tuples(st.just("poll"), st.just([])),
 )
+layouts = st.sampled_from(LAYOUTS)
 
 
-def run_story(markers, steps, backfill):
-    """Play steps against a World and the diff; returns (true streams, emitted lines, gap streams)."""
-    world, track = World(markers), LogTrack()
-    emitted: dict[str, list[str]] = {"stdout": [], "stderr": [], "diagnostics": []}
+def run_story(layout, steps, backfill):
+    """Play steps against a World and the diff, reading the log endpoint as LogReader does.
+
+    ``backfill`` is None (no log endpoint), "marked" (the whole log) or "unmarked" (the output
+    only, without markers). Returns (true streams, emitted lines by stream, gap streams).
+    """
+    world, track = World(layout), LogTrack()
+    emitted: dict[str, list[str]] = {"log": [], "stdout": [], "stderr": [], "diagnostics": []}
     gaps: set[str] = set()
     for kind, lines in [*steps, ("final", [])]:
         if kind in ("stdout", "stderr"):
-            getattr(world, kind).extend(lines)
+            world.add(kind, lines)
             continue
         if kind == "diag":
             world.diag = list(lines)
             continue
         window = world.full()[-WINDOW_SIZE:]
         result = diff_log(track, window)
-        if result.uncertain and backfill:
-            result = diff_log(track, window, backfill=world.full())
+        if backfill and wants_log_endpoint(track, result, window, terminal=False):
+            result = join_backfill(track, result, window, world.endpoint(backfill == "marked"), from_start=True)
         track = result.track
         for stream, line in result.lines:
             emitted[stream].append(line)
         gaps.update(result.uncertain)
-    return {"stdout": world.stdout, "stderr": world.stderr}, emitted, gaps
+    return {out_stream(layout): world.stdout, "stderr": world.stderr}, emitted, gaps
 
 
 def is_subsequence(part: list[str], whole: list[str]) -> bool:
@@ -174,60 +276,85 @@ unique_step = st.one_of(
 )
 
 
-def distinct_story(steps):
-    """Turn (kind, count) steps into lines that never repeat, keeping stdout's tail in view."""
+# stderr and diagnostics long enough to hide the output from the window
+loud_step = st.tuples(st.sampled_from(["stdout", "stderr", "diag", "poll"]), st.integers(0, 14))
+
+
+def distinct_story(steps, *, small=True):
+    """Turn (kind, count) steps into lines that never repeat, keeping stdout's tail in view if ``small``."""
     counter = iter(range(10**6))
     story = [(k, [f"{k} {next(counter)}" for _ in range(n)]) for k, n in steps]
-    return small_stderr(story)
+    return small_stderr(story) if small else story
 
 
 class TestProperties:
     @settings(max_examples=400, deadline=None)
-    @given(st.sampled_from([DLI, LIVY]), st.lists(step, max_size=40))
-    def test_repeated_lines_never_duplicate_or_reorder(self, markers, steps):
+    @given(layouts, st.lists(step, max_size=40))
+    def test_repeated_lines_never_duplicate_or_reorder(self, layout, steps):
         """With repeated lines, emitted lines are always an ordered subsequence of the true stream.
 
         A loss hidden by a coincidental overlap of identical lines looks, through the window, exactly
         like no loss; such a case is resolved the conservative way (fewest new lines), never by repeating.
         """
-        truth, emitted, _ = run_story(markers, small_stderr(steps), backfill=False)
-        for stream in ("stdout", "stderr"):
-            assert is_subsequence(emitted[stream], truth[stream])
+        truth, emitted, _ = run_story(layout, small_stderr(steps), backfill=None)
+        for stream, lines in truth.items():
+            assert is_subsequence(emitted[stream], lines)
 
     @settings(max_examples=300, deadline=None)
-    @given(st.sampled_from([DLI, LIVY]), st.lists(unique_step, max_size=40))
-    def test_distinct_lines_arrive_exactly_unless_a_gap_is_reported(self, markers, steps):
+    @given(layouts, st.lists(unique_step, max_size=40))
+    def test_distinct_lines_arrive_exactly_unless_a_gap_is_reported(self, layout, steps):
         """With distinct lines every loss is reported: no gap means the emitted stream is the truth."""
-        truth, emitted, gaps = run_story(markers, distinct_story(steps), backfill=False)
-        for stream in ("stdout", "stderr"):
-            assert is_subsequence(emitted[stream], truth[stream])
+        truth, emitted, gaps = run_story(layout, distinct_story(steps), backfill=None)
+        for stream, lines in truth.items():
+            assert is_subsequence(emitted[stream], lines)
             if stream not in gaps:
-                assert emitted[stream] == truth[stream]
+                assert emitted[stream] == lines
 
     @settings(max_examples=300, deadline=None)
-    @given(st.sampled_from([DLI, LIVY]), st.lists(unique_step, max_size=40))
-    def test_with_backfill_every_line_arrives_once_in_order(self, markers, steps):
+    @given(layouts, st.lists(unique_step, max_size=40))
+    def test_with_backfill_every_line_arrives_once_in_order(self, layout, steps):
         """With the full log to backfill from, bursts far beyond the window lose nothing and report no gap."""
-        truth, emitted, gaps = run_story(markers, distinct_story(steps), backfill=True)
+        truth, emitted, gaps = run_story(layout, distinct_story(steps), backfill="marked")
         assert emitted == {**emitted, **truth}
-        assert not gaps & {"stdout", "stderr"}
+        assert not gaps & set(truth)
 
     @settings(max_examples=300, deadline=None)
-    @given(st.sampled_from([DLI, LIVY]), st.lists(step, max_size=40))
-    def test_with_backfill_repeated_lines_never_duplicate(self, markers, steps):
-        """Backfilling with repeated lines still never duplicates or reorders."""
+    @given(layouts, st.lists(unique_step, max_size=40))
+    def test_marker_less_backfill_recovers_the_output_it_continues(self, layout, steps):
+        """A backfill without markers (the output alone) is aligned by content: the output arrives whole, no gap."""
+        # the other streams are not in it: they arrive exactly unless a gap says otherwise
+        truth, emitted, gaps = run_story(layout, distinct_story(steps), backfill="unmarked")
+        out = out_stream(layout)
+        assert emitted[out] == truth[out]
+        assert out not in gaps
+        assert emitted["stderr"] == truth["stderr"] or "stderr" in gaps
+        assert is_subsequence(emitted["stderr"], truth["stderr"])
+
+    @settings(max_examples=300, deadline=None)
+    @given(layouts, st.sampled_from(["marked", "unmarked"]), st.lists(loud_step, max_size=40))
+    def test_backfill_behind_a_hidden_output_never_duplicates(self, layout, backfill, steps):
+        """Long stderr and diagnostics hide the output from the window; backfills read it, never repeating a line."""
+        truth, emitted, _ = run_story(layout, distinct_story(steps, small=False), backfill=backfill)
+        for stream, lines in truth.items():
+            assert is_subsequence(emitted[stream], lines)
+
+    @settings(max_examples=300, deadline=None)
+    @given(layouts, st.sampled_from(["marked", "unmarked"]), st.lists(step, max_size=40))
+    def test_with_backfill_repeated_lines_never_duplicate(self, layout, backfill, steps):
+        """Backfilling, with or without markers, with repeated lines still never duplicates or reorders."""
         steps = [(k, v) for k, v in small_stderr(steps) if k != "stderr"]
-        truth, emitted, _ = run_story(markers, steps, backfill=True)
-        assert is_subsequence(emitted["stdout"], truth["stdout"])
+        truth, emitted, _ = run_story(layout, steps, backfill=backfill)
+        for stream, lines in truth.items():
+            assert is_subsequence(emitted[stream], lines)
 
 
 class TestHidden:
     def test_stdout_hidden_when_the_window_starts_past_it(self):
         """Long stderr pushes stdout out of the window; that is what asks for the log endpoint."""
         window = render(["o1"], [f"e{i}" for i in range(9)], [], LIVY)[-WINDOW_SIZE:]
-        assert stdout_hidden(window, sectioned=True)
+        assert hides_output(LogTrack(sectioned=True), window)
 
     def test_stdout_visible_even_when_empty(self):
         """An empty stdout whose marker is in view is not hidden; nor is an unsectioned log."""
-        assert not stdout_hidden(render([], ["e"], ["d"], DLI), sectioned=True)
-        assert not stdout_hidden(["x"] * 10, sectioned=False)
+        assert not hides_output(LogTrack(sectioned=True), render([], ["e"], ["d"], DLI))
+        assert not hides_output(LogTrack(), ["x"] * 10)

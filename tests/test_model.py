@@ -201,3 +201,10 @@ def test_decode_never_raises_anything_but_decode_error(extra, times, batch_id, s
     for attr in ("create_time", "update_time"):
         assert getattr(snap, attr) is None or isinstance(getattr(snap, attr), int)
     assert all(isinstance(line, str) for line in snap.log)
+
+
+def test_state_map_names_a_gateway_state_by_the_documented_one():
+    """A Livy-compatible gateway's 'FINISHED' is success once mapped; the raw value is kept for events."""
+    snap = decode_snapshot({"id": 7, "state": "FINISHED"}, {"finished": "success"})
+    assert (snap.state, snap.raw_state) == ("success", "FINISHED")
+    assert decode_snapshot({"id": 7, "state": "FINISHED"}).state == "finished"

@@ -57,6 +57,41 @@ def test_dli_window_is_last_ten_of_sectioned_log():
     assert json.loads(details["req_body"])["conf"]
 
 
+def test_livy_03_layout_merges_stderr_and_shows_the_header_only_with_diagnostics():
+    """Livy <= 0.3: one output stream; the bare 'YARN Diagnostics:' comes and goes with the diagnostics."""
+    world = World("livy")
+    bid = world.add_batch(layout="livy-0.3")
+    world.append_stdout(bid, ["out 1"])
+    world.append_stderr(bid, ["err 1"])
+    assert world.full_log(bid) == ["out 1", "err 1"]
+    world.set_diagnostics(bid, ["AM container is launched, waiting for AM container to Register with RM"])
+    assert world.full_log(bid) == [
+        "out 1",
+        "err 1",
+        "YARN Diagnostics:",
+        "AM container is launched, waiting for AM container to Register with RM",
+    ]
+    assert world.truth_lines(bid, "stdout") == ["out 1", "err 1"]
+
+
+def test_kubernetes_layout_and_a_log_endpoint_without_markers():
+    """Livy on Kubernetes names its last header after Kubernetes; without markers /log serves the output alone."""
+    world = World("livy")
+    bid = world.add_batch(layout="kubernetes", log_markers=False)
+    world.append_stdout(bid, ["Pi is roughly 3.14"])
+    world.set_diagnostics(bid, ["spark-pi-driver.default:"])
+    assert world.full_log(bid) == [
+        "stdout: ",
+        "Pi is roughly 3.14",
+        "\nstderr: ",
+        "\nKubernetes Diagnostics: ",
+        "spark-pi-driver.default:",
+    ]
+    assert world.endpoint_log(bid) == ["Pi is roughly 3.14"]
+    with pytest.raises(ValueError, match="layout must be one of"):
+        world.add_batch(layout="yarn-2")
+
+
 def test_livy_markers_and_integer_ids():
     """Livy prefixes the later markers with a newline and uses integer IDs."""
     world = World("livy")

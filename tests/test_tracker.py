@@ -53,6 +53,17 @@ class TestObserve:
             )
             assert finished.fields["duration_seconds"] == 1.0
 
+    def test_duration_comes_from_the_api_times_or_is_null(self):
+        """A batch first seen finished, or without update_time, has a null duration, never a made-up 0."""
+        _, events = observe(Track("b"), snap("dead"), 100.0, LogResult())
+        assert events[-1].fields["duration_seconds"] == 1.0  # first seen finished: its own times still tell
+        for no_times in (replace(snap("dead"), update_time=None), replace(snap("dead"), create_time=None)):
+            track, _ = observe(Track("b"), replace(no_times, state="running"), 0.0, LogResult())
+            _, events = observe(track, no_times, 50.0, LogResult())
+            assert events[-1].fields["duration_seconds"] is None
+            _, events = observe(Track("b"), no_times, 50.0, LogResult())
+            assert events[-1].fields["duration_seconds"] is None
+
     def test_field_changes_are_one_changed_event(self):
         """AppId and queue changing at once give one batch.changed with old and new values."""
         track, _ = observe(Track("b"), snap(), 0.0, LogResult())

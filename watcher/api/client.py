@@ -32,11 +32,13 @@ from watcher.errors import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterable, Iterator, Mapping
 
     from watcher.config.settings import ApiConfig
 
 THROTTLE_CODES = frozenset({"APIG.0308"})
+# "Server-side errors occur": DLI documents it with HTTP 400, but it is the server's trouble, not the request's
+TRANSIENT_CODES = frozenset({"DLI.0999"})
 NOT_FOUND_CODES = frozenset({"DLI.0002", "DLI.0023"})
 # an error body past this is not parsed as JSON: its first characters are message enough
 MAX_ERROR_JSON = 64 * 1024
@@ -81,11 +83,12 @@ class BatchApi:
         self._flavor = api.flavor_spec
         self._base = api.endpoint.rstrip("/") + self._flavor.batches_path(api.project_id)
         self._urls: dict[str, httpx.URL] = {}
+        self._states = dict(api.state_map)
 
     async def details(self, batch_id: str) -> Snapshot:
         """``GET .../batches/{id}``: state, fields and the last-10-lines log window."""
         body, mangled = await self._get(self._details_url(batch_id))
-        snap = decode_snapshot(body)
+        snap = decode_snapshot(body, self._states)
         if snap.batch_id != batch_id:
             if not self._flavor.answer_id_matches(batch_id, snap.batch_id):
                 raise DecodeError(f"the answer is for another batch (id {self._scrub(snap.batch_id, 80)!r})")
@@ -134,7 +137,7 @@ class BatchApi:
         sessions = body.get("sessions")
         if not isinstance(sessions, list):
             raise DecodeError("field 'sessions' is not a list")
-        decoded = tuple(_listed(s) for s in sessions[: max(size, 1)])
+        decoded = tuple(_listed(s, self._states) for s in sessions[: max(size, 1)])
         kept = tuple(s for s in decoded if s is not None)
         return ListPage(_int(body, "from", start), _int(body, "total", len(sessions)), kept)
 
@@ -166,10 +169,10 @@ class BatchApi:
         return resp.status_code, b"".join(chunks), resp.headers.get("Retry-After")
 
 
-def _listed(item: object) -> Snapshot | None:
+def _listed(item: object, states: Mapping[str, str]) -> Snapshot | None:
     """A list item, or None when it cannot be trusted (the batch then falls back to its details)."""
     try:
-        return decode_snapshot(item)
+        return decode_snapshot(item, states)
     except DecodeError:
         return None
 
@@ -281,7 +284,7 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 
 
 def error_from_response(status: int, content: bytes, retry_after: str | None, scrub: Scrubber = NO_SECRETS) -> ApiError:
-    """Classify an error response: retry, refresh auth, not found, or give up."""
+    """Classify an error response: retry (5xx, 429, APIG.0308, DLI.0999), refresh auth, not found, or give up."""
     if 300 <= status < 400:  # redirects are not followed: a body beside one is not the answer
         return PermanentApiError(f"unexpected HTTP {status} (redirects are not followed)", status_code=status)
     code, message = parse_error_body(content, scrub)
@@ -289,7 +292,7 @@ def error_from_response(status: int, content: bytes, retry_after: str | None, sc
     text = message or f"HTTP {status}"
     if status == 429 or code in THROTTLE_CODES:
         return ThrottledError(text, retry_after=parse_retry_after(retry_after), **kwargs)
-    if status >= 500:
+    if status >= 500 or code in TRANSIENT_CODES:
         return TransientApiError(text, retry_after=parse_retry_after(retry_after), **kwargs)
     if status in (401, 403):
         return AuthError(text, **kwargs)

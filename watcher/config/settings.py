@@ -17,6 +17,7 @@ from watcher.config.problems import Problems
 from watcher.config.tomltable import Table, choice, did_you_mean, positive_int, seconds, url
 from watcher.core.flavor import BY_NAME, Flavor
 from watcher.core.shard import Shard, parse_shard
+from watcher.core.states import KNOWN, is_known, normalise
 from watcher.core.vocabulary import (
     FLAVORS,
     FORMATS,
@@ -60,6 +61,8 @@ class ApiConfig:
     backoff_base_seconds: float = 0.5
     backoff_max_seconds: float = 30.0
     max_response_bytes: int = 8 * 1024 * 1024
+    # (state as the server sends it, normalised; the documented state it means), sorted
+    state_map: tuple[tuple[str, str], ...] = ()
 
     @property
     def flavor_spec(self) -> Flavor:
@@ -162,6 +165,7 @@ def _parse_api(raw: object, env: Env, problems: Problems, *, offline: bool) -> A
         backoff_base_seconds=lambda: seconds(sec, "backoff_base_seconds", 0.5),
         backoff_max_seconds=lambda: seconds(sec, "backoff_max_seconds", 30.0),
         max_response_bytes=lambda: _at_least(sec, "max_response_bytes", 8 * 1024 * 1024, 64 * 1024),
+        state_map=lambda: _state_map(sec),
     )
     flavor = values.get("flavor", "dli")
     values.update(problems.values(project_id=lambda: _project_id(sec, flavor)))
@@ -176,6 +180,23 @@ def _project_id(sec: Table, flavor: FlavorName) -> str:
         problem = "is required for flavor dli" if not project_id else "must be 1-64 letters and digits"
         raise ConfigError(sec.key("project_id"), problem)
     return project_id
+
+
+def _state_map(sec: Table) -> tuple[tuple[str, str], ...]:
+    """``state_map``: states a Livy-compatible server sends that mean a documented one (``finished = "success"``)."""
+    mapped: dict[str, str] = {}
+    for raw, meant in sec.get("state_map", dict, {}).items():
+        key = f"{sec.key('state_map')}.{raw}"
+        state = normalise(raw)
+        if not state:
+            raise ConfigError(key, "must name a state")
+        if state in mapped:
+            raise ConfigError(key, f"maps {state!r} a second time (states are compared in lower case)")
+        if not isinstance(meant, str) or not is_known(normalise(meant)):
+            known = ", ".join(sorted(KNOWN))
+            raise ConfigError(key, f"must be one of the documented states ({known}), got {meant!r}")
+        mapped[state] = normalise(meant)
+    return tuple(sorted(mapped.items()))
 
 
 def _at_least(sec: Table, key: str, default: int, least: int) -> int:

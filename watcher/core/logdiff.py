@@ -1,11 +1,12 @@
 """Pure diffing of the last-10-lines log window, section by section, by content overlap.
 
-The window is the tail of ``stdout: / lines / stderr: / lines / YARN Diagnostics: / lines``.
-Line numbers are not stable (buffers evict, diagnostics get replaced), so each section is aligned
-on content: the new lines of a section follow the longest run that agrees with what we saw last.
-When the alignment is ambiguous or absent, the section is *uncertain*: the caller backfills from
-the log endpoint, or reports a gap. Lines are never emitted twice: an ambiguous alignment picks
-the reading with the fewest new lines.
+The window is the tail of a log laid out as ``watcher.core.loglayout`` describes. Line numbers are
+not stable (buffers evict, diagnostics get replaced), so each section is aligned on content: the new
+lines of a section follow the longest run that agrees with what we saw last. When the alignment is
+ambiguous or absent, the section is *uncertain*: the caller backfills from the log endpoint, or
+reports a gap. Lines are never emitted twice: an ambiguous alignment picks the reading with the
+fewest new lines, and a stream first seen once the log shows sections starts from what the
+unsectioned ``log`` track already holds.
 """
 
 from __future__ import annotations
@@ -13,14 +14,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from watcher.core.loglayout import WINDOW_SIZE, layout_of, split_window
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-WINDOW_SIZE = 10
+    from watcher.core.loglayout import Layout, Section
+
 TAIL_KEEP = 32
-STREAMS = ("stdout", "stderr", "diagnostics")
-MARKERS = {"stdout:": "stdout", "stderr:": "stderr", "YARN Diagnostics:": "diagnostics"}
-# Diagnostics are replaced wholesale by YARN, so content that does not continue the old is new, not a gap.
+# Diagnostics are replaced wholesale (YARN's report, or Kubernetes' pod report), so content that does not
+# continue the old is new, not a gap.
 REPLACEABLE = frozenset({"diagnostics"})
 
 
@@ -34,20 +37,22 @@ class StreamTrack:
 
 @dataclass(frozen=True, slots=True)
 class LogTrack:
-    """Per-batch log diff state: one StreamTrack per stream and the last raw window."""
+    """Per-batch log diff state: one StreamTrack per stream, the last raw window and the layout seen.
+
+    ``settled`` says the log endpoint has been read since the batch last finished, so a finished
+    batch whose window does not change needs no more reads.
+    """
 
     streams: dict[str, StreamTrack] = field(default_factory=dict)
     window: tuple[str, ...] = ()
     sectioned: bool = False
+    legacy: bool = False
+    settled: bool = False
 
-
-@dataclass(frozen=True, slots=True)
-class Section:
-    """The lines of one stream visible in a window; ``starts`` when its beginning is visible too."""
-
-    stream: str
-    lines: tuple[str, ...]
-    starts: bool
+    @property
+    def layout(self) -> Layout:
+        """The layout this batch's log has shown so far."""
+        return "sectioned" if self.sectioned else "legacy" if self.legacy else "plain"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,37 +62,6 @@ class LogDiff:
     lines: tuple[tuple[str, str], ...]
     uncertain: tuple[str, ...]
     track: LogTrack
-
-
-def marker(line: str) -> str | None:
-    """The stream a marker line opens (Livy prefixes some with a newline), else None."""
-    return MARKERS.get(line.strip())
-
-
-def split_window(window: Sequence[str], sectioned: bool, complete: bool) -> list[Section]:
-    """Split a window into sections; lines before the first marker belong to the stream before it."""
-    positions = [i for i, line in enumerate(window) if marker(line)]
-    if not positions:
-        stream = "diagnostics" if sectioned else "log"
-        return [Section(stream, tuple(window), complete)] if window else []
-    sections = []
-    first = marker(window[positions[0]])
-    head = tuple(window[: positions[0]])
-    if head:
-        before = STREAMS[STREAMS.index(first) - 1] if first != "stdout" else "log"
-        sections.append(Section(before, head, starts=complete))
-    for n, pos in enumerate(positions):
-        end = positions[n + 1] if n + 1 < len(positions) else len(window)
-        sections.append(Section(marker(window[pos]) or "log", tuple(window[pos + 1 : end]), True))
-    return sections
-
-
-def stdout_hidden(window: Sequence[str], sectioned: bool) -> bool:
-    """Whether a sectioned window shows nothing of stdout: it starts inside a later section."""
-    if not window or not sectioned:
-        return False
-    sections = split_window(window, sectioned, complete=len(window) < WINDOW_SIZE)
-    return not any(s.stream in ("stdout", "log") for s in sections)
 
 
 def _ends_at(tail: Sequence[str], new: Sequence[str], end: int) -> bool:
@@ -104,6 +78,12 @@ def alignments(tail: Sequence[str], new: Sequence[str]) -> list[int]:
     return [end for end in range(len(new), 0, -1) if tail and _ends_at(tail, new, end)]
 
 
+def exact_end(prev: StreamTrack, new: Sequence[str]) -> bool:
+    """Whether ``new``, read from the stream's start, has our exact count of lines ending with our tail."""
+    n = prev.seen
+    return n >= 0 and len(new) >= n and _ends_at(prev.tail, new, n)
+
+
 def diff_section(prev: StreamTrack, section: Section) -> tuple[tuple[str, ...], bool, StreamTrack]:
     """New lines of one section, whether they are uncertain, and the stream's next track.
 
@@ -114,7 +94,7 @@ def diff_section(prev: StreamTrack, section: Section) -> tuple[tuple[str, ...], 
     if not new:
         return (), False, prev
     observed = StreamTrack(new[-TAIL_KEEP:], len(new) if section.starts else -1)
-    if section.starts and n >= 0 and len(new) >= n and _ends_at(prev.tail, new, n):
+    if section.starts and exact_end(prev, new):
         # start in view and an exact count: the new lines are exactly those past it, repeats or not
         return new[n:], False, observed
     # with an exact count, our last line cannot sit further into the window than lines we have seen
@@ -124,6 +104,32 @@ def diff_section(prev: StreamTrack, section: Section) -> tuple[tuple[str, ...], 
     # no alignment: every visible line comes after the last one we saw
     fresh_start = not prev.tail or (section.starts and section.stream in REPLACEABLE)
     return new, (not section.starts) if fresh_start else True, observed
+
+
+def first_track(streams: dict[str, StreamTrack], section: Section, layout: Layout) -> StreamTrack:
+    """The prior of a stream seen for the first time.
+
+    Once a log shows sections, lines reported before in the unsectioned ``log`` stream may now show
+    up in one of them: a section that continues that track starts from it, so they are not repeated.
+    """
+    log = streams.get("log")
+    if layout == "sectioned" and log is not None and alignments(log.tail, section.lines):
+        return StreamTrack(log.tail, -1)
+    return StreamTrack()
+
+
+def unmarked_stream(layout: Layout, window: Sequence[str], streams: dict[str, StreamTrack]) -> str:
+    """The stream of a window without any marker.
+
+    Sectioned: the inside of the last section. Livy <= 0.3 shows its header only while YARN has
+    diagnostics, so there a window without one is diagnostics only if it continues them.
+    """
+    if layout == "sectioned":
+        return "diagnostics"
+    diagnostics = streams.get("diagnostics")
+    if layout == "legacy" and diagnostics is not None and alignments(diagnostics.tail, window):
+        return "diagnostics"
+    return "log"
 
 
 def diff_log(
@@ -137,14 +143,18 @@ def diff_log(
     if backfill is None and window == track.window:
         return LogDiff((), (), track)
     source = window if backfill is None else tuple(backfill)
-    sectioned = track.sectioned or any(marker(line) for line in source)
+    layout = layout_of(track.layout, source)
     complete = from_start if backfill is not None else len(window) < WINDOW_SIZE
     streams = dict(track.streams)
     lines: list[tuple[str, str]] = []
     uncertain: list[str] = []
-    for section in split_window(source, sectioned, complete):
-        fresh, unsure, streams[section.stream] = diff_section(streams.get(section.stream, StreamTrack()), section)
+    for section in split_window(source, layout, complete, unmarked_stream(layout, source, streams)):
+        prev = streams.get(section.stream) or first_track(streams, section, layout)
+        fresh, unsure, streams[section.stream] = diff_section(prev, section)
         lines.extend((section.stream, line) for line in fresh)
         if unsure:
             uncertain.append(section.stream)
-    return LogDiff(tuple(lines), tuple(uncertain), replace(track, streams=streams, window=window, sectioned=sectioned))
+    next_track = replace(
+        track, streams=streams, window=window, sectioned=layout == "sectioned", legacy=layout == "legacy"
+    )
+    return LogDiff(tuple(lines), tuple(uncertain), next_track)

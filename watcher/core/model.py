@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from watcher.core.states import normalise
 from watcher.core.untrusted import valid_unicode
 from watcher.errors import DecodeError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 # Fields whose change is reported as batch.changed: wire name -> Snapshot attribute.
 TRACKED_FIELDS = {
@@ -150,16 +153,20 @@ def _required_state(d: _Decoder) -> str:
     return d.text("state", raw, 64)
 
 
-def decode_snapshot(obj: object) -> Snapshot:
-    """Decode a details (or list item) object; raises DecodeError when ``id`` or ``state`` is unusable."""
+def decode_snapshot(obj: object, state_map: Mapping[str, str] | None = None) -> Snapshot:
+    """Decode a details (or list item) object; raises DecodeError when ``id`` or ``state`` is unusable.
+
+    ``state_map`` turns a normalised state a server sends into the documented state it means.
+    """
     if not isinstance(obj, dict):
         raise DecodeError(f"expected a JSON object, got {type(obj).__name__}")
     d = _Decoder(obj)
     batch_id = _required_id(obj)
     raw_state = _required_state(d)
+    state = normalise(raw_state)
     snap = Snapshot(
         batch_id=batch_id,
-        state=sys.intern(normalise(raw_state)),
+        state=sys.intern(state_map.get(state, state) if state_map else state),
         raw_state=sys.intern(raw_state),
         app_id=d.opt_str("appId"),
         name=d.shared("name"),

@@ -102,7 +102,7 @@ def observe(
             previous_state_seconds=round(now - since, 3),
         )
     if states.is_terminal(snap.state) and (changed or prev is None):
-        _finished(out, snap, now, track.first_seen)
+        _finished(out, snap)
     return _next_track(track, snap, now, log, changed, out.seq), out.events
 
 
@@ -174,14 +174,20 @@ def _changes(out: _Out, prev: Snapshot, snap: Snapshot) -> None:
         out.add("batch.changed", changes=changes)
 
 
-def _finished(out: _Out, snap: Snapshot, now: float, first_seen: float | None) -> None:
-    if snap.create_time is not None and snap.update_time is not None:
-        duration = (snap.update_time - snap.create_time) / 1000
-    else:
-        duration = now - (first_seen if first_seen is not None else now)
+def duration_seconds(snap: Snapshot) -> float | None:
+    """How long the batch ran, from the API's own create and update times; None when it does not give both.
+
+    Never a watcher's guess: a batch first seen already finished would otherwise show as zero-length.
+    """
+    if snap.create_time is None or snap.update_time is None or snap.update_time < snap.create_time:
+        return None
+    return round((snap.update_time - snap.create_time) / 1000, 3)
+
+
+def _finished(out: _Out, snap: Snapshot) -> None:
     result = states.outcome(snap.state)
     level: Level = "info" if result == "succeeded" else "warning"
-    out.add("batch.finished", level, state=snap.state, outcome=result, duration_seconds=round(duration, 3))
+    out.add("batch.finished", level, state=snap.state, outcome=result, duration_seconds=duration_seconds(snap))
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,13 +1,15 @@
-"""Reading the log past the 10-line window: when to ask the log endpoint, and how its lines join the diff."""
+"""Reading the log past the 10-line window: asking the log endpoint when the core says so, and joining its lines."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
 from watcher.core import states
-from watcher.core.logdiff import diff_log, marker, stdout_hidden
+from watcher.core.logbridge import join_backfill
+from watcher.core.logdiff import diff_log
+from watcher.core.logfetch import settle, wants_log_endpoint
 from watcher.core.tracker import LogResult
-from watcher.errors import ApiError
+from watcher.errors import ApiError, TransientApiError
 
 if TYPE_CHECKING:
     from watcher.api.client import LogPage
@@ -34,22 +36,26 @@ class LogReader:
 
     async def diff(self, track: Track, snap: Snapshot) -> LogResult:
         """The new lines and gaps of this poll, and the log track to keep."""
-        result = diff_log(track.log, snap.log)
-        finishing = states.is_terminal(snap.state) and (track.state != snap.state or track.presence != "present")
-        # a hidden stdout changes nothing in the window, so only the log endpoint can show its new lines
-        hidden = stdout_hidden(snap.log, result.track.sectioned)
-        if (result.uncertain or finishing or hidden) and self.enabled:
+        prev = track.log
+        result = diff_log(prev, snap.log)
+        terminal = states.is_terminal(snap.state)
+        read = False
+        if self.enabled and wants_log_endpoint(prev, result, snap.log, terminal=terminal):
             # the URL is built from the watched ID only: the answer's own id is the server's word
-            tail = await self._tail(track.batch_id)
-            if tail is not None and (any(marker(x) for x in tail[0]) or not result.track.sectioned):
-                result = diff_log(track.log, snap.log, backfill=tail[0], from_start=tail[1])
+            page, read = await self._tail(track.batch_id)
+            if page is not None:
+                result = join_backfill(prev, result, snap.log, page.lines, from_start=page.start == 0)
         gaps = tuple((stream, None) for stream in result.uncertain)
-        return LogResult(result.lines, gaps, result.track)
+        return LogResult(result.lines, gaps, settle(result.track, terminal=terminal, read=read))
 
-    async def _tail(self, bid: str) -> tuple[tuple[str, ...], bool] | None:
-        """The log's last BACKFILL_MAX lines (all of it when shorter) in one request; None if it fails."""
+    async def _tail(self, bid: str) -> tuple[LogPage | None, bool]:
+        """The log's last BACKFILL_MAX lines (all of it when shorter) in one request, or None if it fails.
+
+        The flag says the endpoint gave its answer: lines, or an error asking again will not change.
+        """
         try:
-            page = await self._policy.call(lambda: self._api.log(bid, None, BACKFILL_MAX))
+            return await self._policy.call(lambda: self._api.log(bid, None, BACKFILL_MAX)), True
+        except TransientApiError:
+            return None, False
         except ApiError:
-            return None
-        return page.lines, page.start == 0
+            return None, True

@@ -25,6 +25,8 @@ def encode_track(track: Track) -> str:
         "streams": {k: [list(v.tail), v.seen] for k, v in track.log.streams.items()},
         "window": list(track.log.window),
         "sectioned": track.log.sectioned,
+        "legacy": track.log.legacy,
+        "settled": track.log.settled,
     }
     data["warned_states"] = sorted(track.warned_states)
     data["repaired_fields"] = sorted(track.repaired_fields)
@@ -43,6 +45,9 @@ def decode_track(text: str) -> Track:
         streams={k: StreamTrack(tuple(v[0]), int(v[1])) for k, v in log["streams"].items()},
         window=tuple(log["window"]),
         sectioned=bool(log["sectioned"]),
+        # state files written before these keys existed: no legacy layout seen, no final read recorded
+        legacy=bool(log.get("legacy", False)),
+        settled=bool(log.get("settled", False)),
     )
     data["warned_states"] = frozenset(data["warned_states"])
     data["repaired_fields"] = frozenset(data.get("repaired_fields", ()))

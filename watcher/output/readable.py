@@ -17,7 +17,8 @@ def _state(e: EventDict) -> str:
 
 
 def _finished(e: EventDict) -> str:
-    return f"finished  {str(e.get('outcome')).upper()} ({e.get('state')}) in {e.get('duration_seconds')} s"
+    took = e.get("duration_seconds")
+    return f"finished  {str(e.get('outcome')).upper()} ({e.get('state')})" + ("" if took is None else f" in {took} s")
 
 
 def _log(e: EventDict) -> str:

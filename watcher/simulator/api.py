@@ -80,10 +80,10 @@ def serve(world: World, req: Request, target: Target) -> Response:
 
 
 def serve_log(world: World, req: Request, batch_id: str) -> Response:
-    """``/log?from=&size=``: a slice of the whole sectioned log."""
+    """``/log?from=&size=``: a slice of the whole log (or of the output alone, for a batch without markers there)."""
     if not world.log_endpoint:
         return replies.log_unavailable(world.flavor, batch_id)
-    lines = world.full_log(batch_id)
+    lines = world.endpoint_log(batch_id)
     if lines is None:
         return replies.not_found(world.flavor, batch_id)
     params = dict(req.params())

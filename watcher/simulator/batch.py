@@ -7,6 +7,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from watcher.simulator.layouts import LEGACY
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
@@ -58,6 +60,9 @@ class SimBatch:
     proxy_user: str | None = None
     app_id: str | None = None
     diagnostics: list[str] = field(default_factory=list)
+    # how the log is laid out (watcher.simulator.layouts; empty: the flavour's) and whether /log keeps the markers
+    layout: str = ""
+    log_markers: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
     stdout_all: list[str] = field(default_factory=list)
     stderr_all: list[str] = field(default_factory=list)
@@ -94,6 +99,8 @@ class SimBatch:
 
     def append(self, stream: str, lines: list[str]) -> None:
         """Add lines to a capped buffer and to its full history."""
+        if stream == "stderr" and self.layout == LEGACY:
+            stream = "stdout"  # Livy <= 0.3 starts spark-submit with redirectErrorStream(true): one stream
         if stream == "stdout":
             self.stdout.extend(lines)
             self.stdout_all.extend(lines)

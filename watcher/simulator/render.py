@@ -1,4 +1,4 @@
-"""How a batch looks on the wire: the sectioned log and the DLI/Livy JSON objects."""
+"""How a batch looks on the wire: its log and the DLI/Livy JSON objects."""
 
 from __future__ import annotations
 
@@ -6,12 +6,11 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from watcher.core.states import is_terminal, normalise
+from watcher.simulator.layouts import render_log
 
 if TYPE_CHECKING:
     from watcher.simulator.batch import SimBatch
 
-DLI_MARKERS = ("stdout: ", "stderr: ", "YARN Diagnostics: ")
-LIVY_MARKERS = ("stdout: ", "\nstderr: ", "\nYARN Diagnostics: ")
 WINDOW = 10
 
 
@@ -21,9 +20,13 @@ def dumps(obj: object) -> bytes:
 
 
 def full_log(flavor: str, batch: SimBatch) -> list[str]:
-    """Render the whole sectioned log: markers, stdout, stderr and YARN diagnostics."""
-    out, err, diag = DLI_MARKERS if flavor == "dli" else LIVY_MARKERS
-    return [out, *batch.stdout, err, *batch.stderr, diag, *batch.diagnostics]
+    """Render the whole log in the batch's layout (by default its flavour's): sections, or Livy 0.3's."""
+    return render_log(batch.layout or flavor, batch.stdout, batch.stderr, batch.diagnostics)
+
+
+def endpoint_log(flavor: str, batch: SimBatch) -> list[str]:
+    """What the log endpoint serves: the whole log, or only the output without markers (like DLI's example)."""
+    return full_log(flavor, batch) if batch.log_markers else list(batch.stdout)
 
 
 def dli_details(batch: SimBatch, log: list[str]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from watcher.simulator import render
 from watcher.simulator.batch import SimBatch, make_req_body
 from watcher.simulator.faults import Fault, FaultBook, make_fault
+from watcher.simulator.layouts import check_layout
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -75,10 +76,17 @@ class World:
         owner: str = "sim-user",
         state: str = "starting",
         conf: Mapping[str, str] | None = None,
+        layout: str = "",
+        log_markers: bool = True,
         **fields: object,
     ) -> str:
-        """Create a batch and return its ID; other keywords are wire fields (``sc_type=``, ``proxyUser=``)."""
+        """Create a batch and return its ID; other keywords are wire fields (``sc_type=``, ``proxyUser=``).
+
+        ``layout`` renders its log like another server (``watcher.simulator.layouts``); without
+        ``log_markers`` the log endpoint serves only its output, without section markers.
+        """
         now = self.now_ms()
+        layout = check_layout(layout) if layout else ""
         with self._lock:
             wire_id = self._wire_id(batch_id)
             if str(wire_id) in self._batches:
@@ -86,6 +94,7 @@ class World:
             batch = SimBatch.new(
                 wire_id, name=name, queue=queue, owner=owner, state=state, now=now, cap=self.stdout_cap
             )
+            batch.layout, batch.log_markers = layout, log_markers
             for key, value in fields.items():
                 batch.set_field(key, value)
             if "req_body" not in fields:
@@ -211,10 +220,16 @@ class World:
             return None if batch is None else render.details(self.flavor, batch)
 
     def full_log(self, batch_id: str | int) -> list[str] | None:
-        """Render the whole sectioned log, or None when the batch is not served."""
+        """Render the whole log, or None when the batch is not served."""
         with self._lock:
             batch = self._batches.get(str(batch_id))
             return None if batch is None else render.full_log(self.flavor, batch)
+
+    def endpoint_log(self, batch_id: str | int) -> list[str] | None:
+        """What the log endpoint serves of a batch, or None when the batch is not served."""
+        with self._lock:
+            batch = self._batches.get(str(batch_id))
+            return None if batch is None else render.endpoint_log(self.flavor, batch)
 
     def details_body(self, batch_id: str) -> bytes | None:
         """Return the details JSON, rendered once per change."""

@@ -1,0 +1,38 @@
+"""How each server lays out a batch's log, as its source does (Livy's ``SparkYarnApp.log()`` and kin).
+
+``dli``: markers without newlines. ``livy``: Livy >= 0.4 on YARN, newline-prefixed markers.
+``kubernetes``: Livy >= 0.9 on Kubernetes, ``Kubernetes Diagnostics`` for the last header.
+``livy-0.3``: Livy <= 0.3, the process output (stderr merged into it) and, only while YARN reports
+diagnostics, a bare ``YARN Diagnostics:`` and the diagnostics.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+MARKERS: Final = {
+    "dli": ("stdout: ", "stderr: ", "YARN Diagnostics: "),
+    "livy": ("stdout: ", "\nstderr: ", "\nYARN Diagnostics: "),
+    "kubernetes": ("stdout: ", "\nstderr: ", "\nKubernetes Diagnostics: "),
+}
+LEGACY: Final = "livy-0.3"
+LAYOUTS: Final = (*MARKERS, LEGACY)
+
+
+def render_log(layout: str, stdout: Iterable[str], stderr: Iterable[str], diagnostics: Iterable[str]) -> list[str]:
+    """The whole log of one batch in ``layout``."""
+    if layout == LEGACY:
+        diag = list(diagnostics)
+        return [*stdout, *stderr, *(["YARN Diagnostics:", *diag] if diag else [])]
+    out, err, diag_header = MARKERS[layout]
+    return [out, *stdout, err, *stderr, diag_header, *diagnostics]
+
+
+def check_layout(layout: str) -> str:
+    """``layout`` if the simulator knows it; raises ValueError naming the known ones."""
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, not {layout!r}")
+    return layout
