@@ -17,6 +17,8 @@ from watcher.errors import ApiError
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
+    from anyio.abc import TaskGroup
+
     from watcher.api.client import ListPage
     from watcher.api.policy import RequestPolicy
     from watcher.config.settings import Config
@@ -39,21 +41,27 @@ class Discovery:
     ) -> None:
         self._api, self._policy, self._cfg = api, policy, cfg
         self._on_found, self._on_failed, self._clock = on_found, on_failed, clock
+        self._wake = anyio.Event()
 
     def configure(self, cfg: Config) -> None:
-        """Take new settings (on reload)."""
+        """Take new settings (on reload); new rules start a cycle at once rather than after the interval."""
+        rules_changed = cfg.discovery != self._cfg.discovery
         self._cfg = cfg
+        if rules_changed:
+            self._wake.set()
 
     async def run(self) -> None:
-        """A cycle, then the interval, forever; a failed cycle is reported and the last IDs kept."""
+        """A cycle, then the interval (or new rules), forever; a failed cycle is reported and the last IDs kept."""
         while True:
+            self._wake = anyio.Event()
             try:
                 found = await self.cycle()
             except ApiError as exc:
                 self._on_failed(exc)
             else:
                 self._on_found(found)
-            await anyio.sleep(self._cfg.discovery.interval_seconds)
+            with anyio.move_on_after(self._cfg.discovery.interval_seconds):
+                await self._wake.wait()
 
     async def cycle(self) -> list[str]:
         """The IDs to watch now: matching, still relevant, newest first, at most ``max_batches``."""
@@ -77,3 +85,29 @@ class Discovery:
 
     def _page(self, start: int, size: int, filters: dict[str, str]) -> Callable[[], Awaitable[ListPage]]:
         return lambda: self._api.list(start, size, **filters)
+
+
+class DiscoverySwitch:
+    """Discovery turned on or off while running: its loop runs in a cancel scope of its own in the task group."""
+
+    def __init__(self, make: Callable[[Config], Discovery], on_stopped: Callable[[], None]) -> None:
+        self._make, self._on_stopped = make, on_stopped
+        self._running: tuple[Discovery, anyio.CancelScope] | None = None
+
+    def apply(self, tg: TaskGroup, cfg: Config) -> None:
+        """Start, reconfigure or stop discovery as ``cfg`` says; stopping drops what it found (``on_stopped``)."""
+        if cfg.discovery.enabled and self._running is None:
+            discovery, scope = self._make(cfg), anyio.CancelScope()
+            self._running = (discovery, scope)
+            tg.start_soon(self._run, discovery, scope, name="discovery")
+        elif cfg.discovery.enabled and self._running is not None:
+            self._running[0].configure(cfg)
+        elif self._running is not None:
+            self._running[1].cancel()
+            self._running = None
+            self._on_stopped()
+
+    @staticmethod
+    async def _run(discovery: Discovery, scope: anyio.CancelScope) -> None:
+        with scope:
+            await discovery.run()
