@@ -50,8 +50,8 @@ def test_the_readme_says_of_every_key_whether_a_reload_applies_it():
     rows: dict[str, set[str]] = {}
     for line in (Path(__file__).parent.parent / "README.md").read_text().splitlines():
         if line.startswith("| reload: "):
-            row, keys = line.split("|")[1:3]
-            rows[row.strip()] = set(re.findall(r"`([a-z_]+\.[a-z_]+)`", keys))
+            row, listed = line.split("|")[1:3]
+            rows[row.strip()] = set(re.findall(r"`([a-z_]+\.[a-z_]+)`", listed))
     keys = config_keys(Config())
     assert rows["reload: applied at once"] == set(APPLIED)
     assert rows["reload: applied when lowered"] == set(LOWER_ONLY)
