@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from watcher.core.selection import choose, discovery_pages, keep_listed
+from watcher.core.selection import DiscoveryRules, choose, discovery_pages, keep_listed
 from watcher.errors import ApiError
 
 if TYPE_CHECKING:
@@ -70,21 +70,36 @@ class Discovery:
         return choose(listed, cfg.discovery, self._clock(), cfg.watch.retention_seconds)
 
     async def _list(self, cfg: Config) -> list[Snapshot]:
-        """Matching listed batches of each configured queue (every queue when none is named)."""
-        rules, flavor, size = cfg.discovery, cfg.api.flavor_spec, cfg.watch.list_page_size
-        pages = discovery_pages(rules, size, cfg.watch.max_list_pages)
-        found: list[Snapshot] = []
-        for queue in rules.queues or ("",):
-            filters = flavor.discovery_filters(queue, rules.created_after_ms)
-            for n in range(pages):
-                listed = await self._policy.call(self._page(n * size, size, filters))
-                found += keep_listed(listed.sessions, rules, flavor)
-                if len(found) >= rules.max_batches or not listed.sessions or (n + 1) * size >= listed.total:
-                    break
-        return found
+        return await list_matching(self._api, self._policy, cfg, cfg.discovery)
 
-    def _page(self, start: int, size: int, filters: dict[str, str]) -> Callable[[], Awaitable[ListPage]]:
-        return lambda: self._api.list(start, size, **filters)
+
+async def list_matching(
+    api: ListApi,
+    policy: RequestPolicy,
+    cfg: Config,
+    rules: DiscoveryRules,
+    also: Callable[[Snapshot], bool] = lambda _: True,
+) -> list[Snapshot]:
+    """Listed batches matching ``rules`` (and ``also``), newest first per queue (every queue when none is named).
+
+    Used by discovery and by ``ls``; reads at most ``discovery_pages`` pages per queue, whatever total the
+    server claims.
+    """
+    flavor, size = cfg.api.flavor_spec, cfg.watch.list_page_size
+    pages = discovery_pages(rules, size, cfg.watch.max_list_pages)
+    found: list[Snapshot] = []
+    for queue in rules.queues or ("",):
+        filters = flavor.discovery_filters(queue, rules.created_after_ms)
+        for n in range(pages):
+            listed = await policy.call(_page(api, n * size, size, filters))
+            found += [s for s in keep_listed(listed.sessions, rules, flavor) if also(s)]
+            if len(found) >= rules.max_batches or not listed.sessions or (n + 1) * size >= listed.total:
+                break
+    return found
+
+
+def _page(api: ListApi, start: int, size: int, filters: dict[str, str]) -> Callable[[], Awaitable[ListPage]]:
+    return lambda: api.list(start, size, **filters)
 
 
 class DiscoverySwitch:
