@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from watcher.core import states
-from watcher.core.events import Event, rfc3339_millis
+from watcher.core.events import Event, rfc3339, rfc3339_millis
 from watcher.core.logdiff import LogTrack
 from watcher.core.redact import redact_req_body
 
@@ -60,21 +60,23 @@ class LogResult:
 
 
 class _Out:
-    """Collects a batch's events, numbering them from the track's last seq."""
+    """Collects a batch's events, numbering them from the track's last seq, stamped with the poll's time."""
 
-    def __init__(self, track: Track) -> None:
+    def __init__(self, track: Track, now: float) -> None:
         self.batch_id, self.seq, self.events = track.batch_id, track.seq, list[Event]()
+        # rendered once per poll, and kept with each event so that a replay writes the same bytes
+        self.stamp = rfc3339(now)
 
     def add(self, name: EventName, level: Level = "info", **fields: Any) -> None:
         self.seq += 1
-        self.events.append(Event(name, level, self.batch_id, self.seq, fields))
+        self.events.append(Event(name, level, self.batch_id, self.seq, fields, self.stamp))
 
 
 def observe(
     track: Track, snap: Snapshot, now: float, log: LogResult, *, include_req_body: bool = False
 ) -> tuple[Track, list[Event]]:
     """Apply a successful poll: discovery, field changes, log lines, state change, finish."""
-    out = _Out(track)
+    out = _Out(track, now)
     prev = track.snapshot if track.presence == "present" else None
     if track.failing_since is not None:
         out.add("batch.poll_recovered", failed_seconds=round(now - track.failing_since, 3))
@@ -203,7 +205,7 @@ class Failure:
 
 def observe_failure(track: Track, failure: Failure, now: float) -> tuple[Track, list[Event]]:
     """A poll that failed after its retries: report when failing starts, then at most once a minute."""
-    out = _Out(track)
+    out = _Out(track, now)
     since = track.failing_since if track.failing_since is not None else now
     last = track.last_failure_report
     report = last is None or now - last >= FAILURE_REPORT_INTERVAL
@@ -224,7 +226,7 @@ def observe_failure(track: Track, failure: Failure, now: float) -> tuple[Track, 
 
 def observe_missing(track: Track, now: float) -> tuple[Track, list[Event]]:
     """The API says the batch does not exist: gone if we knew it, not found if we never did."""
-    out = _Out(track)
+    out = _Out(track, now)
     presence: Presence
     if track.presence == "present":
         out.add("batch.gone", "warning", last_state=track.state)

@@ -74,10 +74,12 @@ class EventWriter:
     def lines(self, events: Iterable[Event]) -> list[str]:
         """Each event at or above the level rendered as one line, newline included."""
         out = []
+        now: str | None = None  # one reading of the clock for the events that bring no timestamp of their own
         for event in events:
             if LEVELS[event.level] < self._least:
                 continue
-            line: dict[str, Any] = {"timestamp": rfc3339(self._clock()), "level": event.level, "event": event.name}
+            stamp = event.timestamp or now or (now := rfc3339(self._clock()))
+            line: dict[str, Any] = {"timestamp": stamp, "level": event.level, "event": event.name}
             if event.batch_id is not None:
                 line["batch_id"] = event.batch_id
             if event.seq is not None:
