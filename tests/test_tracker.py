@@ -112,8 +112,17 @@ class TestObserve:
         track, _ = observe(Track("b"), snap(), 0.0, LogResult())
         log = LogResult(lines=(("stdout", "a"),), gaps=(("stdout", None),))
         _, events = observe(track, snap("dead"), 1.0, log)
-        assert names(events) == ["batch.log", "batch.log_gap", "batch.state_changed", "batch.finished"]
+        assert names(events) == ["batch.log_gap", "batch.log", "batch.state_changed", "batch.finished"]
         assert [e.seq for e in events] == [2, 3, 4, 5]
+
+    def test_each_gap_sits_where_its_lines_are_missing(self):
+        """A gap comes before the lines that follow the hole in its stream, after the streams laid out before it."""
+        track, _ = observe(Track("b"), snap(), 0.0, LogResult())
+        lines = (("stdout", "a"), ("stdout", "b"), ("stderr", "c"))
+        log = LogResult(lines=lines, gaps=(("diagnostics", None), ("stderr", 3), ("stdout", None)))
+        _, events = observe(track, snap(), 1.0, log)
+        shown = [e.fields.get("line") or f"gap {e.fields['stream']}" for e in events]
+        assert shown == ["gap stdout", "a", "b", "gap stderr", "c", "gap diagnostics"]
 
 
 class TestContext:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from watcher.core import states
 from watcher.core.events import Event, rfc3339, rfc3339_millis
 from watcher.core.logdiff import LogTrack
+from watcher.core.loglayout import interleave
 from watcher.core.redact import redact_req_body
 
 if TYPE_CHECKING:
@@ -100,10 +101,7 @@ def observe(
             out.add("batch.field_repaired", "warning", field=name, problem=problem)
     if prev is not None:
         _changes(out, prev, snap)
-    for stream, line in log.lines:
-        out.add("batch.log", stream=stream, line=line)
-    for stream, missed in log.gaps:
-        out.add("batch.log_gap", "warning", stream=stream, missed_lines=missed)
+    _log(out, log)
     changed = prev is not None and prev.state != snap.state
     if changed and prev is not None:
         since = track.state_since if track.state_since is not None else now
@@ -117,6 +115,16 @@ def observe(
     if states.is_terminal(snap.state) and (changed or prev is None):
         _finished(out, snap)
     return _next_track(track, snap, now, log, changed, out.seq), out.events
+
+
+def _log(out: _Out, log: LogResult) -> None:
+    """The poll's log lines in order, each gap at the place of its missing lines (before those that follow them)."""
+    missed = dict(log.gaps)
+    for stream, line in interleave(log.lines, [stream for stream, _ in log.gaps]):
+        if line is None:
+            out.add("batch.log_gap", "warning", stream=stream, missed_lines=missed[stream])
+        else:
+            out.add("batch.log", stream=stream, line=line)
 
 
 def _next_track(track: Track, snap: Snapshot, now: float, log: LogResult, changed: bool, seq: int) -> Track:
