@@ -165,7 +165,7 @@ class TestFailures:
         assert names(events) == ["batch.poll_recovered"] and events[0].fields["failed_seconds"] == 130.0
 
     def test_failure_fields(self):
-        """poll_failed carries reason, status, error code, message and attempts."""
+        """poll_failed carries reason, status, error code, the error's message and attempts."""
         failure = Failure("http", "bad gateway", status_code=502, error_code="DLI.0999", attempts=4)
         _, events = observe_failure(Track("b"), failure, 1.0)
         assert events[0].fields == {
@@ -175,7 +175,7 @@ class TestFailures:
             "reason": "http",
             "status_code": 502,
             "error_code": "DLI.0999",
-            "message": "bad gateway",
+            "error_message": "bad gateway",
             "attempts": 4,
         }
 

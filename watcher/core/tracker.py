@@ -233,7 +233,7 @@ def observe_failure(track: Track, failure: Failure, now: float) -> tuple[Track, 
             reason=failure.reason,
             status_code=failure.status_code,
             error_code=failure.error_code,
-            message=failure.message,
+            error_message=failure.message,
             attempts=failure.attempts,
         )
     return replace(

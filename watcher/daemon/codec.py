@@ -89,4 +89,7 @@ def encode_event(event: Event) -> str:
 def decode_event(text: str) -> Event:
     """An Event from ``encode_event``'s JSON; a row written before timestamps were kept gets its stamp when written."""
     name, level, batch_id, seq, fields, *stamp = json.loads(text)
+    if not stamp and "message" in fields:
+        # written before every event had a message: an error's own words were its "message" then
+        fields["error_message"] = fields.pop("message")
     return Event(name, level, batch_id, seq, fields, stamp[0] if stamp else None)
