@@ -9,7 +9,10 @@ Transport = Literal["aiohttp", "httpx"]
 Mode = Literal["details", "list"]
 AuthMethod = Literal["aksk", "token", "password", "none"]
 Level = Literal["debug", "info", "warning", "error"]
-Format = Literal["json", "console", "auto"]
+# console: the readable format's earlier name; auto: readable on a terminal, else json
+Format = Literal["json", "ecs", "readable", "console", "auto"]
+# how the readable format shows times: the machine's zone with its offset, or UTC with a Z
+EventTime = Literal["local", "utc"]
 Presence = Literal["pending", "present", "not_found", "gone"]
 EventName = Literal[
     "batch.discovered",
@@ -45,5 +48,6 @@ MODES: Final[tuple[Mode, ...]] = get_args(Mode)
 AUTH_METHODS: Final[tuple[AuthMethod, ...]] = get_args(AuthMethod)
 LEVELS: Final[tuple[Level, ...]] = get_args(Level)
 FORMATS: Final[tuple[Format, ...]] = get_args(Format)
+EVENT_TIMES: Final[tuple[EventTime, ...]] = get_args(EventTime)
 # every event name; the metrics pre-fill their counters from it
 EVENT_NAMES: Final[tuple[EventName, ...]] = get_args(EventName)

@@ -112,7 +112,9 @@ class Daemon:
         self.registry.register(self.stats)
         self.registry.register(BoardCollector(self.board))
         self._on_event = on_event
-        self._writer = writer or EventWriter.for_format(cfg.events.format, cfg.events.level)
+        self._writer = writer or EventWriter.for_format(
+            cfg.events.format, cfg.events.level, env=env, time=cfg.events.time
+        )
         # lines leave from a thread of their own: a reader that stops reading never blocks the loop
         self.pump = OutputPump(stream_writer(self._writer.stream), cfg.events.buffer_lines)
         self._output_stalled = False
@@ -235,7 +237,7 @@ class Daemon:
             new = await run_abandonable(self._reload, "dli-watcher reload")
             web = await run_abandonable(partial(load_web_config, new.metrics.web_config_file), "dli-watcher reload")
         except ConfigError as exc:
-            self._say("watcher.reload_failed", level="error", fields={"key": exc.key, "message": exc.problem})
+            self._say("watcher.reload_failed", level="error", fields={"key": exc.key, "error_message": exc.problem})
             return
         restart = restart_required(self._started_cfg, self.cfg, new)
         # the connection pool was sized at start: more slots than connections would only queue for them
@@ -394,7 +396,7 @@ class Daemon:
         self._rewatch(poller)
 
     def _discovery_failed(self, exc: ApiError) -> None:
-        fields = {"reason": exc.reason, "status_code": exc.status_code, "message": exc.message}
+        fields = {"reason": exc.reason, "status_code": exc.status_code, "error_message": exc.message}
         self._say("watcher.discovery_failed", level="warning", fields=fields)
 
     async def _stop_after(self, until: Callable[[], Awaitable[None]], tg: TaskGroup) -> None:
