@@ -28,7 +28,7 @@ h3{font-size:1em;margin:1em 0 .3em}
 table{border-collapse:collapse;width:100%}
 th,td{text-align:left;padding:.25em .6em;border-bottom:1px solid #eaeef2;vertical-align:top}
 th{background:#f6f8fa;white-space:nowrap}
-td.id{font-family:ui-monospace,monospace;font-size:.92em}
+td.id{font-family:ui-monospace,monospace;font-size:.92em;white-space:nowrap}
 tr.failing td{background:#fff1f0}
 tr.pending td,tr.not_found td,tr.gone td{background:#fffbe6}
 dl{display:grid;grid-template-columns:max-content auto;gap:.2em 1.2em}
