@@ -30,6 +30,7 @@ from watcher.metrics.basicauth import CHALLENGE, credentials
 from watcher.metrics.endpoints import landing, not_found
 from watcher.metrics.exposition import negotiate
 from watcher.metrics.httpwire import MAX_HEAD_BYTES, BadRequestError, Request, Response, encode, parse_head, text
+from watcher.metrics.pacing import Paced
 from watcher.metrics.shared import SharedRender
 from watcher.metrics.status.pages import serves
 from watcher.metrics.tlsserver import sans
@@ -49,6 +50,7 @@ CLOSE_TIMEOUT_SECONDS = 2.0
 STOP_TIMEOUT_SECONDS = 5.0
 BACKLOG = 128
 MAX_CONNECTIONS = 1024
+PAGE_SHARE = 0.5  # of the render thread's time, at most, for the status pages
 ALLOW = ("Allow", "GET, HEAD")
 # a method's request body we read (and drop) before answering 405, so closing does not reset the answer away
 MAX_DRAINED_BYTES = 64 * 1024
@@ -148,10 +150,11 @@ class MetricsServer:
         self._thread = threading.Thread(target=self._thread_main, name="dli-watcher-http", daemon=True)
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="dli-watcher-render")
         self.renders: SharedRender[Variant, Response] = SharedRender(endpoints.metrics, self._executor)
-        # the same thread: a page waits for a scrape's render and the other way round, so neither adds a core's load
+        # the same thread: a page waits for a scrape's render and the other way round, so neither adds a core's
+        # load; pages rest between renders, so people paging through the fleet take at most half of that thread
         self.pages: SharedRender[tuple[str, str], Response] | None = None
         if endpoints.pages is not None:
-            self.pages = SharedRender(endpoints.pages.answer, self._executor)
+            self.pages = SharedRender(Paced(endpoints.pages.answer, PAGE_SHARE), self._executor)
         # bcrypt is slow on purpose: one thread of its own, so password checks never delay a render
         self._auth_executor = ThreadPoolExecutor(1, thread_name_prefix="dli-watcher-auth")
 
