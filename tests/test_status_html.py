@@ -188,3 +188,14 @@ def test_pages_link_to_each_other_and_say_where_they_are():
     assert {"/?sort=id", "/?sort=id&page=3"} <= hrefs
     assert "batches 101\N{EN DASH}200 of 250 matching (250 watched)" in page.shown
     assert "page 2 of 3" in page.shown
+
+
+def test_auto_refresh_is_a_meta_refresh_that_links_keep():
+    """?refresh=N reloads the page every N seconds without script; the table's links carry it along."""
+    tracks = {"b1": Track("b1", snapshot=Snapshot("b1", "running", "running", queue="q"))}
+    index_page = Page(pages(tracks, Recent()).answer(("/", "refresh=30")).body.decode())
+    batch_page = Page(pages(tracks, Recent()).answer(("/batches/b1", "refresh=10")).body.decode())
+    assert ("content", "30") in index_page.attrs and ("http-equiv", "refresh") in index_page.attrs
+    assert ("href", "/?queue=q&refresh=30") in index_page.attrs
+    assert ("content", "10") in batch_page.attrs
+    assert ("href", "/batches/b1") in batch_page.attrs  # auto-refresh off

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from watcher.core.tracker import shown_state
-from watcher.metrics.status.index import last_poll
-from watcher.metrics.status.markup import esc, page
+from watcher.metrics.status.index import REFRESH_CHOICES, last_poll
+from watcher.metrics.status.markup import batch_path, esc, page
 from watcher.metrics.status.table import watch_status
 from watcher.metrics.status.units import DASH, age, millis_stamp, span, stamp
 
@@ -90,12 +90,22 @@ def log_section(track: Track) -> str:
     return "".join(parts)
 
 
+def refresh_choices(batch_id: str, refresh: int) -> str:
+    """Links that turn the page's auto-refresh off or on."""
+    path = batch_path(batch_id)
+    choices = [(0, "off", path), *((s, f"{s}s", f"{path}?refresh={s}") for s in REFRESH_CHOICES)]
+    links = " ".join(
+        f"<b>{text}</b>" if s == refresh else f'<a href="{esc(href)}">{text}</a>' for s, text, href in choices
+    )
+    return f'<p class="pager">auto-refresh: {links}</p>'
+
+
 def batch_page(track: Track, recent: Recent, now: float, refresh: int = 0) -> str:
     """The whole ``/batches/{id}`` document."""
     items = "".join(f"<dt>{label}</dt><dd>{value}</dd>" for label, value in details(track, recent, now))
     body = (
         f'{BACK}<h1>Batch <span class="id">{esc(track.batch_id)}</span></h1>'
-        f"<dl>{items}</dl>"
+        f"{refresh_choices(track.batch_id, refresh)}<dl>{items}</dl>"
         f'<h2>Recent events <span class="muted">(the last {recent.per_batch} kept, log lines aside)</span></h2>'
         f"{events_table(recent, track.batch_id)}"
         f'<h2>Log <span class="muted">(the last lines seen, by stream)</span></h2>{log_section(track)}'
