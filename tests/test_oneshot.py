@@ -69,6 +69,26 @@ def later(delay: float, *steps: Callable[[], object]) -> threading.Thread:
     return thread
 
 
+def in_step(server: SimServer, *steps: Callable[[], object]) -> threading.Thread:
+    """Change the world one step per poll the command makes, so it sees every step whatever its start-up costs."""
+
+    def polled_twice_more() -> None:
+        seen = server.requests["details"]
+        deadline = time.monotonic() + 30
+        while server.requests["details"] < seen + 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    def play() -> None:
+        polled_twice_more()  # the command has started following
+        for step in steps:
+            step()
+            polled_twice_more()
+
+    thread = threading.Thread(target=play, daemon=True)
+    thread.start()
+    return thread
+
+
 def events(stdout: str) -> list[dict[str, Any]]:
     """The JSON event lines of a `wait --json`."""
     return [json.loads(line) for line in stdout.splitlines()]
@@ -142,8 +162,8 @@ def test_a_dli_revival_inside_the_grace_ends_in_success():
     with simulator("dli") as server:
         world = server.world
         bid = world.add_batch(name="job", state="running")
-        later(
-            0.8,
+        in_step(
+            server,
             lambda: world.set_state(bid, "dead"),
             lambda: world.set_state(bid, "recovering"),
             lambda: world.set_state(bid, "success"),
