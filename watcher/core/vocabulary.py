@@ -11,6 +11,8 @@ AuthMethod = Literal["aksk", "token", "password", "none"]
 Level = Literal["debug", "info", "warning", "error"]
 Format = Literal["json", "console", "auto"]
 Presence = Literal["pending", "present", "not_found", "gone"]
+# the API requests the watcher makes, as its self-metrics and watcher.ready count them
+Endpoint = Literal["list", "details", "log"]
 EventName = Literal[
     "batch.discovered",
     "batch.state_changed",
@@ -25,6 +27,7 @@ EventName = Literal[
     "batch.poll_failed",
     "batch.poll_recovered",
     "watcher.started",
+    "watcher.ready",
     "watcher.stopped",
     "watcher.crashed",
     "watcher.reloaded",
@@ -45,5 +48,6 @@ MODES: Final[tuple[Mode, ...]] = get_args(Mode)
 AUTH_METHODS: Final[tuple[AuthMethod, ...]] = get_args(AuthMethod)
 LEVELS: Final[tuple[Level, ...]] = get_args(Level)
 FORMATS: Final[tuple[Format, ...]] = get_args(Format)
+ENDPOINTS: Final[tuple[Endpoint, ...]] = get_args(Endpoint)
 # every event name; the metrics pre-fill their counters from it
 EVENT_NAMES: Final[tuple[EventName, ...]] = get_args(EventName)
