@@ -120,9 +120,7 @@ def test_pages_left_follow_the_total_up_to_the_cap():
     assert pages_left(total=50, page_size=100, max_pages=1000, started=1) == 0
 
 
-@pytest.mark.parametrize(
-    ("left", "missing", "read_on"), [(5, 5, True), (6, 5, False), (0, 5, False), (3, 0, False)]
-)
+@pytest.mark.parametrize(("left", "missing", "read_on"), [(5, 5, True), (6, 5, False), (0, 5, False), (3, 0, False)])
 def test_pages_are_read_while_they_cost_no_more_than_details(left, missing, read_on):
     """Another page only while the pages left are no more than the batches not found yet."""
     assert worth_reading(left, missing) is read_on

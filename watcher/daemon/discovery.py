@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from watcher.core.selection import choose, discovery_pages, keep_listed
+from watcher.core.selection import chosen, discovery_pages, keep_listed
 from watcher.errors import ApiError
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ class Discovery:
         policy: RequestPolicy,
         cfg: Config,
         *,
-        on_found: Callable[[list[str]], None],
+        on_found: Callable[[list[Snapshot]], None],
         on_failed: Callable[[ApiError], None],
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -48,7 +48,7 @@ class Discovery:
         """A cycle, then the interval, forever; a failed cycle is reported and the last IDs kept."""
         while True:
             try:
-                found = await self.cycle()
+                found = await self.look()
             except ApiError as exc:
                 self._on_failed(exc)
             else:
@@ -57,9 +57,13 @@ class Discovery:
 
     async def cycle(self) -> list[str]:
         """The IDs to watch now: matching, still relevant, newest first, at most ``max_batches``."""
+        return [s.batch_id for s in await self.look()]
+
+    async def look(self) -> list[Snapshot]:
+        """The batches to watch now, as listed (their queue tells list mode where to read them first)."""
         cfg = self._cfg
         listed = await self._list(cfg)
-        return choose(listed, cfg.discovery, self._clock(), cfg.watch.retention_seconds)
+        return chosen(listed, cfg.discovery, self._clock(), cfg.watch.retention_seconds)
 
     async def _list(self, cfg: Config) -> list[Snapshot]:
         """Matching listed batches of each configured queue (every queue when none is named)."""

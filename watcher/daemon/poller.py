@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import anyio
 
+from watcher.core.readiness import first_cycle_done
 from watcher.core.schedule import Timing, first_poll, next_poll, sleep_for
 from watcher.core.tracker import Failure, Track, observe, observe_failure, observe_missing
 from watcher.daemon.backfill import LogApi, LogReader
@@ -21,7 +22,7 @@ from watcher.daemon.listpoll import ListApi, ListPoller
 from watcher.errors import ApiError, NotFoundError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Mapping
 
     from anyio.abc import TaskGroup
 
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from watcher.config.settings import Config
     from watcher.core.board import Board
     from watcher.core.events import Event
+    from watcher.core.listplan import Hint
     from watcher.core.model import Snapshot
     from watcher.errors import FailureReason
 
@@ -113,7 +115,7 @@ class Poller:
         self._api, self._policy, self._board, self._sink, self._telemetry = api, policy, board, sink, telemetry
         self._hooks, self._clock, self._mono = hooks, clocks.wall, clocks.monotonic
         self._logs = LogReader(api, policy, enabled=cfg.api.log_endpoint)
-        self._lists = ListPoller(api, policy, self._poll)
+        self._lists = ListPoller(api, policy, self._poll, self._clock)
         self.configure(cfg)
         self._heap: list[tuple[float, str]] = []
         self._due: dict[str, float] = {}
@@ -123,6 +125,8 @@ class Poller:
         self._sleep_until = 0.0
         # batches that still owe their first poll before the watcher counts as ready
         self._first_cycle: set[str] = set()
+        # what else the first cycle waits for (discovery's first run)
+        self._awaited: set[str] = set()
 
     def configure(self, cfg: Config) -> None:
         """Take new settings (on reload); the batch set is changed by ``watch``."""
@@ -142,8 +146,21 @@ class Poller:
         """The current scheduling intervals."""
         return self._timing
 
-    def watch(self, batch_ids: Iterable[str]) -> tuple[list[str], list[str]]:
-        """Set the watched batches; returns (added, removed). Removed ones leave the board."""
+    def await_first(self, name: str) -> None:
+        """Hold readiness until ``arrived(name)``: the first cycle includes it (discovery's first run)."""
+        if not self._board.ready:
+            self._awaited.add(name)
+
+    def arrived(self, name: str) -> None:
+        """What readiness waited for has happened (succeeded or failed); the batches it added still owe a poll."""
+        self._awaited.discard(name)
+        self._wake.set()
+
+    def watch(self, batch_ids: Iterable[str], hints: Mapping[str, Hint] | None = None) -> tuple[list[str], list[str]]:
+        """Set the watched batches; returns (added, removed). Removed ones leave the board.
+
+        ``hints`` say where a listing saw batches not polled yet, so list mode reads their queue.
+        """
         wanted = list(dict.fromkeys(batch_ids))
         added = [b for b in wanted if b not in self._watched]
         removed = sorted((self._watched | set(self._board.tracks)) - set(wanted))
@@ -157,6 +174,7 @@ class Poller:
         for bid in removed:
             self._due.pop(bid, None)
         self._watched = set(wanted)
+        self._lists.note_hints(hints or {}, self._watched, self._board.tracks)
         self._board.drop(set(removed))
         self._api.forget(removed)
         # a batch restored from the state file that needs no more polls does not hold up readiness
@@ -208,7 +226,7 @@ class Poller:
         return due
 
     def _check_ready(self) -> None:
-        if not self._board.ready and not self._first_cycle:
+        if not self._board.ready and first_cycle_done(self._first_cycle, self._awaited):
             self._board.ready = True
             self._hooks.on_ready()
 
