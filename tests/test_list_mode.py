@@ -133,9 +133,11 @@ async def test_cold_first_cycle_in_list_mode_equals_detail_mode():
     assert normalised(listed) == normalised(details)
     assert_seq_gapless(listed)
     assert detail_ready["batches"] == list_ready["batches"] == 26
-    assert (detail_ready["details_requests"], detail_ready["list_requests"]) == (26, 0)
+    # detail polling may have begun second polls by then; list mode runs one cycle at a time
+    assert detail_ready["details_requests"] >= 26
+    assert detail_ready["list_requests"] == 0
     assert list_ready["details_requests"] == 2
-    assert 0 < list_ready["list_requests"] <= math.ceil(24 / COLD_PAGE) * 1.2
+    assert list_ready["list_requests"] == math.ceil(24 / COLD_PAGE)
     assert list_ready["log_requests"] == detail_ready["log_requests"] > 0
     # the metric counts on after readiness, as the server does
     assert list_ready["list_requests"] <= metric["list"] <= served["list"]

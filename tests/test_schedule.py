@@ -14,8 +14,10 @@ from watcher.core.schedule import (
     MAX_SLEEP,
     TICK,
     Timing,
+    first_poll,
     next_poll,
     next_slot,
+    overdue,
     phase,
     retained,
     retry_delay,
@@ -108,3 +110,20 @@ def test_scheduler_sleeps_at_least_a_tick_and_at_most_max_sleep(now, ahead):
     else:
         gap = due - now
         assert delay == (TICK if gap <= TICK else min(gap, MAX_SLEEP))
+
+
+def test_first_polls_spread_in_detail_mode_and_start_at_once_in_list_mode():
+    """Detail mode spreads new batches over the interval; a list cycle reads them in one burst right away."""
+    listing = Timing(15.0, 120.0, 3600.0, 300.0, aligned=True)
+    assert first_poll("b", 1000.0, listing) == 1000.0
+    assert first_poll("b", 1000.0, TIMING) == next_slot("b", 15.0, 1000.0)
+    assert next_poll(track("running"), 1000.0, listing) == 1005.0  # later polls keep the shared slot
+
+
+def test_overdue_behind_a_list_cycle_counts_from_its_last_poll():
+    """A due poll is overdue since it was due; behind a running list cycle, only since the cycle last polled."""
+    assert overdue(100.0, None) == 0.0
+    assert overdue(100.0, 90.0) == 10.0
+    assert overdue(100.0, 90.0, cycle_progress=97.0) == 3.0
+    assert overdue(100.0, 98.0, cycle_progress=50.0) == 2.0
+    assert overdue(100.0, 101.0) == 0.0

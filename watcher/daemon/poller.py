@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 import anyio
 
 from watcher.core.readiness import first_cycle_done
-from watcher.core.schedule import Timing, first_poll, next_poll, sleep_for
+from watcher.core.schedule import Timing, first_poll, next_poll, overdue, sleep_for
 from watcher.core.tracker import Failure, Track, observe, observe_failure, observe_missing
 from watcher.daemon.backfill import LogApi, LogReader
 from watcher.daemon.listpoll import ListApi, ListPoller
@@ -127,6 +127,8 @@ class Poller:
         self._first_cycle: set[str] = set()
         # what else the first cycle waits for (discovery's first run)
         self._awaited: set[str] = set()
+        # list mode: when the running cycle last finished a poll (None: no cycle runs); one runs at a time
+        self._cycle_progress: float | None = None
 
     def configure(self, cfg: Config) -> None:
         """Take new settings (on reload); the batch set is changed by ``watch``."""
@@ -195,18 +197,26 @@ class Poller:
             self._wake.set()  # only when it is due before the scheduler would wake anyway
 
     async def run(self, tg: TaskGroup) -> None:
-        """The scheduler loop: start a poll task for each due batch (list mode: one cycle for all), forever."""
+        """The scheduler loop: start a poll task for each due batch (list mode: one cycle for all), forever.
+
+        List mode starts a cycle only once the last one is over: overlapping cycles would read the
+        same pages twice, and batches due meanwhile join the next one.
+        """
         while True:
             now = self._mono()
             self._hooks.on_progress(now)
             self._check_ready()
-            due = self._pop_due(now)
-            if due and self._cfg.watch.mode == "list":
-                tg.start_soon(self._lists.cycle, due, self._board.tracks, self._cfg, name="list cycle")
+            listing = self._cfg.watch.mode == "list"
+            due = [] if listing and self._cycle_progress is not None else self._pop_due(now)
+            if due and listing:
+                self._cycle_progress = now
+                tg.start_soon(self._cycle, due, name="list cycle")
             else:
                 for bid in due:
                     tg.start_soon(self._poll, bid, None, name=f"poll {bid}")
-            delay = sleep_for(now, self._heap[0][0] if self._heap else None)
+            # behind a running cycle, its end is what wakes the scheduler
+            waiting = listing and self._cycle_progress is not None
+            delay = sleep_for(now, None if waiting or not self._heap else self._heap[0][0])
             self._sleep_until = now + delay
             self._wake = anyio.Event()
             with anyio.move_on_after(max(delay, 0.0)):
@@ -214,7 +224,15 @@ class Poller:
 
     def overdue(self, now: float) -> float:
         """How long (monotonic seconds) the earliest queued poll has been due without being started."""
-        return max(0.0, now - self._heap[0][0]) if self._heap else 0.0
+        return overdue(now, self._heap[0][0] if self._heap else None, self._cycle_progress)
+
+    async def _cycle(self, due: list[str]) -> None:
+        """One list cycle; its end lets the next one start."""
+        try:
+            await self._lists.cycle(due, self._board.tracks, self._cfg)
+        finally:
+            self._cycle_progress = None
+            self._wake.set()
 
     def _pop_due(self, now: float) -> list[str]:
         due = []
@@ -241,6 +259,8 @@ class Poller:
             track, events, reason = (*observe_failure(old, failure, self._clock()), failure.reason)
         finally:
             self._inflight.discard(bid)
+            if self._cycle_progress is not None:
+                self._cycle_progress = self._mono()
         now = self._clock()
         self._telemetry.poll_done(self._mono() - started, reason)
         if bid not in self._watched:
