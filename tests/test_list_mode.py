@@ -193,3 +193,25 @@ async def test_livy_cold_first_cycle_reads_one_unfiltered_listing(livy_sim):
     ready = ready_event(run).fields
     assert (ready["batches"], ready["details_requests"], ready["list_requests"]) == (12, 0, 3)
     assert 0 <= ready["seconds"] <= time.monotonic() - started
+
+
+async def test_a_restart_with_a_state_file_reads_only_the_watched_queues(sim, tmp_path):
+    """Cold, the sweep pages through every queue; restarted over the state file, only the watched batches' queue."""
+    for n in range(20):
+        sim.world.add_batch(fixed_id(500 + n), queue="other", state="running")  # older, and not watched
+    ids = [fixed_id(n) for n in range(1, 13)]
+    for bid in ids:
+        sim.world.add_batch(bid, queue="q1", state="running")
+    cfg = make_config(
+        sim, ids, watch={"mode": "list", "list_page_size": COLD_PAGE}, state={"path": str(tmp_path / "s")}
+    )
+    readies = []
+    for _ in ("cold", "warm"):
+        async with anyio.create_task_group() as tg:
+            run = await start_watch(tg, cfg)
+            await run.wait_for(lambda: any(e.name == "watcher.ready" for e in run.events))  # noqa: B023
+            run.stopped.set()
+        readies.append(ready_event(run).fields)
+    cold, warm = readies
+    assert (cold["list_requests"], cold["details_requests"]) == (math.ceil(32 / COLD_PAGE), 0)
+    assert (warm["list_requests"], warm["details_requests"]) == (math.ceil(12 / COLD_PAGE), 0)

@@ -22,6 +22,7 @@ from watcher.core.schedule import (
     retained,
     retry_delay,
     sleep_for,
+    start_poll,
     throttle_until,
 )
 from watcher.core.tracker import Track
@@ -127,3 +128,13 @@ def test_overdue_behind_a_list_cycle_counts_from_its_last_poll():
     assert overdue(100.0, 90.0, cycle_progress=97.0) == 3.0
     assert overdue(100.0, 98.0, cycle_progress=50.0) == 2.0
     assert overdue(100.0, 101.0) == 0.0
+
+
+def test_a_restored_batch_starts_at_its_slot_or_in_list_mode_at_once():
+    """A batch from the state file keeps its slot in detail mode, is read at once in list mode, and not if done."""
+    listing = Timing(15.0, 120.0, 3600.0, 300.0, aligned=True)
+    running, done = track("running"), track("success", terminal_at=0.0)
+    assert start_poll(running, 1000.0, TIMING) == next_poll(running, 1000.0, TIMING)
+    assert start_poll(running, 1000.0, listing) == 1000.0
+    assert start_poll(done, 1000.0, listing) is None
+    assert start_poll(Track("b"), 1000.0, TIMING) == first_poll("b", 1000.0, TIMING)

@@ -1,6 +1,7 @@
 """The cost of a start, by hand: the real daemon's first cycle, cold (no state file), against the simulator.
 
-    python tests/bench/first_cycle.py [--batches 10000,100000] [--queues 1,5] [--no-details] [--json out.json]
+    python tests/bench/first_cycle.py [--batches 10000,100000] [--queues 1,5] [--no-details] [--warm]
+                                      [--json out.json]
 
 For each N and number of queues it starts a simulator process with N running batches dealt over
 the queues (server.py), then ``dli-watcher run`` in list mode with a fresh config and no state
@@ -9,7 +10,8 @@ watcher counted them in watcher.ready, and as the server served them by then), t
 the process start to readiness and from the first API request to readiness (a list cycle first
 waits for its aligned slot), the watcher's CPU seconds, and the issue's budget of
 ceil(N / page_size) x 1.2 list requests. Detail polling of the same N runs in the same session
-(one queue: queues do not matter to it) as the baseline the ratios are taken against.
+(one queue: queues do not matter to it) as the baseline the ratios are taken against. With
+``--warm``, list mode also restarts with a state file (a first run fills it, the second is measured).
 """
 
 from __future__ import annotations
@@ -45,10 +47,16 @@ class Case:
     batches: int
     queues: int
     mode: str
+    warm: bool = False  # restarted with a state file a previous run filled
+
+    @property
+    def label(self) -> str:
+        """The mode, and whether the start was warm."""
+        return f"{self.mode}+state" if self.warm else self.mode
 
 
-def config_text(server: Server, mode: str) -> str:
-    """A config watching the server's batches: auth none, ephemeral metrics port, JSON events, no state file."""
+def config_text(server: Server, mode: str, state: str = "") -> str:
+    """A config watching the server's batches: auth none, ephemeral metrics port, JSON events, a state file or none."""
     return f"""
 [api]
 endpoint = "{server.url}"
@@ -69,6 +77,9 @@ listen = "127.0.0.1:0"
 
 [events]
 format = "json"
+
+[state]
+path = "{state}"
 """
 
 
@@ -97,13 +108,21 @@ class Reader:
 
 
 def run_case(server: Server, case: Case) -> dict[str, Any]:
-    """Start the watcher cold, wait for watcher.ready, measure, stop it."""
-    with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as cfg:
-        cfg.write(config_text(server, case.mode))
+    """Start the watcher (warm: a second time, over the state file of a first run), wait for watcher.ready, measure."""
+    with tempfile.TemporaryDirectory(prefix="bench-first-cycle-") as tmp:
+        cfg = Path(tmp) / "config.toml"
+        cfg.write_text(config_text(server, case.mode, str(Path(tmp) / "state.db") if case.warm else ""))
+        if case.warm:
+            start_watcher(server, case, cfg)
+        return start_watcher(server, case, cfg)
+
+
+def start_watcher(server: Server, case: Case, cfg: Path) -> dict[str, Any]:
+    """One watcher process from start to watcher.ready; stopped with SIGTERM once measured."""
     before = server.stats()
     started = time.time()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "watcher", "run", "--config", cfg.name],
+        [sys.executable, "-m", "watcher", "run", "--config", str(cfg)],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         cwd=ROOT,
@@ -118,15 +137,14 @@ def run_case(server: Server, case: Case) -> dict[str, Any]:
         cpu = psutil.Process(proc.pid).cpu_times()
     finally:
         proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=60)
+        proc.wait(timeout=120)
         reader.join()
-        os.unlink(cfg.name)
     served = {r: after["requests"].get(r, 0) - before["requests"].get(r, 0) for r in ("list", "details", "log")}
     first = after["first_request"] or started
     return {
         "batches": case.batches,
         "queues": case.queues,
-        "mode": case.mode,
+        "mode": case.label,
         "ready": reader.fields,
         "served_by_ready": served,
         "to_ready_s": reader.at - started,
@@ -146,7 +164,7 @@ def requests(row: dict[str, Any]) -> int:
 def table(rows: list[dict[str, Any]]) -> str:
     """One line per run; list rows carry ratios against the detail row of the same N."""
     head = (
-        f"{'mode':<8}{'N':>6}{'queues':>7}{'list':>7}{'details':>9}{'log':>5}{'budget':>8}"
+        f"{'mode':<11}{'N':>6}{'queues':>7}{'list':>7}{'details':>9}{'log':>5}{'budget':>8}"
         f"{'to ready s':>11}{'cycle s':>9}{'CPU s':>7}{'x req':>8}{'x ready':>9}"
     )
     out = [head, "-" * len(head)]
@@ -155,9 +173,9 @@ def table(rows: list[dict[str, Any]]) -> str:
         ready, b = r["ready"], base.get(r["batches"])
         ratio_req = f"{requests(r) / requests(b):.4f}" if b and r is not b else "-"
         ratio_ready = f"{r['to_ready_s'] / b['to_ready_s']:.2f}" if b and r is not b else "-"
-        budget = f"{r['list_budget']:.0f}" if r["mode"] == "list" else "-"
+        budget = f"{r['list_budget']:.0f}" if r["mode"].startswith("list") else "-"
         out.append(
-            f"{r['mode']:<8}{short(r['batches']):>6}{r['queues']:>7}{ready['list_requests']:>7}"
+            f"{r['mode']:<11}{short(r['batches']):>6}{r['queues']:>7}{ready['list_requests']:>7}"
             f"{ready['details_requests']:>9}{ready['log_requests']:>5}{budget:>8}{r['to_ready_s']:>11.1f}"
             f"{r['cycle_s']:>9.1f}{r['watcher_cpu_s']:>7.1f}{ratio_req:>8}{ratio_ready:>9}"
         )
@@ -170,6 +188,7 @@ def main() -> int:
     parser.add_argument("--batches", default="10000,100000", help="comma-separated N values")
     parser.add_argument("--queues", default="1,5", help="comma-separated numbers of queues (list mode)")
     parser.add_argument("--no-details", action="store_true", help="skip the detail-polling baseline")
+    parser.add_argument("--warm", action="store_true", help="also restart list mode with a filled state file")
     parser.add_argument("--json", default="bench-first-cycle.json", help="where to write every measurement")
     args = parser.parse_args()
     sizes = [int(x) for x in args.batches.split(",") if x]
@@ -179,6 +198,7 @@ def main() -> int:
     for n in sizes:
         cases = [] if args.no_details else [Case(n, 1, "details")]
         cases += [Case(n, q, "list") for q in queue_counts]
+        cases += [Case(n, q, "list", warm=True) for q in queue_counts if args.warm]
         for queues in sorted({c.queues for c in cases}):
             say(f"N={n}, {queues} queue(s): starting the simulator")
             server = Server(n, extra=("--queues", str(queues)))

@@ -62,6 +62,17 @@ def first_poll(batch_id: str, now: float, timing: Timing) -> float:
     return now if timing.aligned else next_slot(batch_id, timing.interval, now)
 
 
+def start_poll(track: Track, now: float, timing: Timing) -> float | None:
+    """A batch's first poll in this run: a new one's first slot, a restored one's next (None: it needs none).
+
+    In list mode both come at once, so a restart with a state file is ready one cycle after it begins too.
+    """
+    if track.presence == "pending":
+        return first_poll(track.batch_id, now, timing)
+    after = next_poll(track, now, timing)
+    return now if after is not None and timing.aligned else after
+
+
 def overdue(now: float, earliest_due: float | None, cycle_progress: float | None = None) -> float:
     """How long the earliest queued poll has waited to start; behind a running list cycle, only since it last polled.
 

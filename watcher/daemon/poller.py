@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 import anyio
 
 from watcher.core.readiness import first_cycle_done
-from watcher.core.schedule import Timing, first_poll, next_poll, overdue, sleep_for
+from watcher.core.schedule import Timing, next_poll, overdue, sleep_for, start_poll
 from watcher.core.tracker import Failure, Track, observe, observe_failure, observe_missing
 from watcher.daemon.backfill import LogApi, LogReader
 from watcher.daemon.listpoll import ListApi, ListPoller
@@ -170,9 +170,7 @@ class Poller:
         tracks = [self._board.tracks.get(bid) or Track(bid) for bid in added]
         self._board.add(tracks)
         for track in tracks:
-            fresh = track.presence == "pending"
-            when = first_poll(track.batch_id, now, self._timing) if fresh else next_poll(track, now, self._timing)
-            self._schedule(track.batch_id, when)
+            self._schedule(track.batch_id, start_poll(track, now, self._timing))
         for bid in removed:
             self._due.pop(bid, None)
         self._watched = set(wanted)
