@@ -123,11 +123,9 @@ async def cold_start(mode: str):
 
 
 async def test_cold_first_cycle_in_list_mode_equals_detail_mode():
-    """From a cold start the first cycle's events are the same by pages as by details, which serve only the rest.
-
-    Only the batch created before the look-back and the ID nobody knows are read by details; the
-    world does not change, so later cycles add nothing to compare.
-    """
+    """A cold first cycle gives the same events by pages as by details; details serve only what no page has."""
+    # only the batch created before the look-back and the ID nobody knows are read by details; the
+    # world does not change, so later cycles add nothing to compare
     details, detail_ready, _, _ = await cold_start("details")
     listed, list_ready, metric, served = await cold_start("list")
     assert normalised(listed) == normalised(details)

@@ -284,10 +284,8 @@ async def test_batch_unwatched_while_in_flight_leaves_no_trace():
 
 
 async def test_list_mode_reads_seen_batches_from_pages_and_falls_back_to_details():
-    """List mode reads seen batches from pages; one on no page falls back to details; a new one is read at once.
-
-    A handful of new batches (too few for a sweep) is read by details, without waiting for the shared slot.
-    """
+    """List mode reads seen batches from pages; one on no page falls back to details; a new one is read at once."""
+    # a handful of new batches (too few for a sweep) is read by details, without waiting for the shared slot
     a, b, c, missing = (bid(n) for n in range(1, 5))
     rig = Rig(replace(CFG, watch=replace(CFG.watch, mode="list", list_page_size=2)))
     # two pages; c is listed too, but was never seen, so it must be read through its details
@@ -362,10 +360,8 @@ async def test_list_mode_first_cycle_held_while_output_is_stuck_is_swept_again()
 
 
 async def test_list_mode_runs_one_cycle_at_a_time():
-    """A cycle that outlasts the interval holds the next back; a batch due meanwhile waits for its end.
-
-    A wait behind a cycle that polls nothing counts as overdue, as a stalled scheduler would (/healthz).
-    """
+    """A cycle that outlasts the interval holds the next back; a batch due meanwhile waits for its end."""
+    # a wait behind a cycle that polls nothing counts as overdue, as a stalled scheduler would (/healthz)
     ids, extra = [bid(n) for n in range(1, 11)], bid(11)
     rig = Rig(replace(list_mode(5), api=replace(CFG.api, timeout_seconds=60.0)))
     rig.api.listed = tuple(snap(b) for b in ids)

@@ -9,7 +9,7 @@ remaining pages would cost more requests than the details of the batches it has 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -91,8 +91,41 @@ def never_polled(track: Track | None) -> bool:
     return track is None or track.presence == "pending"
 
 
-def _earliest(times: list[int]) -> int | None:
-    return min(times) if times else None
+@dataclass(slots=True)
+class _Sorted:
+    """The due batches sorted out: by known queue (with their creation times), never polled, details only."""
+
+    groups: dict[str, list[str]] = field(default_factory=dict)
+    created: dict[str, list[int]] = field(default_factory=dict)
+    unknown: list[str] = field(default_factory=list)
+    details: list[str] = field(default_factory=list)
+
+    def place(self, bid: str, queue: str, created: int | None) -> None:
+        """Put a batch in its queue's group."""
+        self.groups.setdefault(queue, []).append(bid)
+        if created:
+            self.created.setdefault(queue, []).append(created)
+
+
+def _sort_out(due: Collection[str], tracks: Mapping[str, Track], hints: Mapping[str, Hint], flavor: Flavor) -> _Sorted:
+    out = _Sorted()
+    for bid in due:
+        track = tracks.get(bid)
+        where = _where(track, hints.get(bid))
+        if where is None:
+            (out.unknown if never_polled(track) else out.details).append(bid)
+        elif not flavor.lists_by_queue:
+            out.place(bid, "", where.create_time)  # Livy lists everything, in one group
+        elif where.queue:
+            out.place(bid, where.queue, where.create_time)
+        else:
+            out.details.append(bid)  # a DLI batch without a queue: no queue filter finds it
+    return out
+
+
+def sweeps(unknown: int, rules: SweepRules) -> bool:
+    """Whether this many never-polled batches are looked for in a sweep rather than read by details."""
+    return unknown >= MIN_SWEEP and rules.lookback_seconds > 0
 
 
 def plan_cycle(
@@ -104,36 +137,22 @@ def plan_cycle(
     now: float,
 ) -> CyclePlan:
     """The reads and details of one list-mode cycle over the ``due`` batches (``now``: wall seconds)."""
-    groups: dict[str, list[str]] = {}
-    created: dict[str, list[int]] = {}
-    unknown: list[str] = []
-    details: list[str] = []
-    for bid in due:
-        track = tracks.get(bid)
-        where = _where(track, hints.get(bid))
-        if where is None:
-            (unknown if never_polled(track) else details).append(bid)
-        elif flavor.lists_by_queue and not where.queue:
-            details.append(bid)  # no queue filter finds it in steady state
-        else:
-            queue = (where.queue or "") if flavor.lists_by_queue else ""
-            groups.setdefault(queue, []).append(bid)
-            if where.create_time:
-                created.setdefault(queue, []).append(where.create_time)
-    sweep = len(unknown) >= MIN_SWEEP and rules.lookback_seconds > 0
-    if sweep and not flavor.lists_by_queue:
-        # Livy lists every batch in one order, with no filter to narrow it: one read finds them all
-        groups.setdefault("", []).extend(unknown)
-    elif not sweep:
-        details += unknown
+    out = _sort_out(due, tracks, hints, flavor)
+    unknown = out.unknown if sweeps(len(out.unknown), rules) else []
+    if not unknown:
+        out.details += out.unknown
+    elif not flavor.lists_by_queue:
+        # Livy has no filter to narrow a listing: the one read of every batch finds them too
+        out.groups.setdefault("", []).extend(unknown)
+        unknown = []
     reads = [
-        ListRead(_pairs(flavor.list_filters(q, _earliest(created.get(q, [])))), tuple(groups[q]))
-        for q in sorted(groups)
+        ListRead(_pairs(flavor.list_filters(q, min(out.created.get(q, ()), default=None))), tuple(members))
+        for q, members in sorted(out.groups.items())
     ]
-    if sweep and flavor.lists_by_queue:
-        start = sweep_start_ms(now, rules.lookback_seconds)
+    start = sweep_start_ms(now, rules.lookback_seconds)
+    if unknown:
         reads += [ListRead(_pairs(flavor.sweep_filters(q, start)), tuple(unknown)) for q in rules.queues or ("",)]
-    return CyclePlan(tuple(reads), tuple(details))
+    return CyclePlan(tuple(reads), tuple(out.details))
 
 
 def _pairs(filters: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
