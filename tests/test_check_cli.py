@@ -127,3 +127,20 @@ def test_check_fails_when_the_metrics_address_is_taken(tmp_path):
         result = cli("check", "--config", str(write_config(tmp_path / "c.toml", cfg)))
     assert result.returncode == 1, result
     assert findings(result.stdout)["listen"][0] == "failed"
+
+
+def test_a_bad_web_config_file_is_a_config_problem_online_only(tmp_path):
+    """The web config (TLS, basic auth for /metrics) is read as run reads it: a typo is exit 2, its key named."""
+    web = tmp_path / "web.yml"
+    web.write_text("tls_server_config:\n  cert_fil: server.crt\n", encoding="utf-8")
+    cfg: dict[str, dict[str, object]] = {
+        "api": {"endpoint": DLI, "project_id": PID},
+        "auth": {"method": "none"},
+        "watch": {"batch_ids": [UNKNOWN_ID]},
+        "metrics": {"listen": "127.0.0.1:0", "web_config_file": str(web)},
+    }
+    path = write_config(tmp_path / "c.toml", cfg)
+    online = cli("check", "--config", str(path))
+    assert online.returncode == 2, online
+    assert "tls_server_config.cert_fil" in online.stderr and "did you mean 'cert_file'" in online.stderr
+    assert cli("check", "--offline", "--config", str(path)).returncode == 0

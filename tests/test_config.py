@@ -639,6 +639,17 @@ def test_missing_custom_secret_env_names_the_variable():
     assert (err.key, err.problem) == ("auth.token_env", "environment variable MY_DLI_TOKEN is not set")
 
 
+@pytest.mark.parametrize(
+    "pasted",
+    ["AKXQ7RZ2M4N8B6V1C3L5", "kT9wQ2mZ8rX4pL6vN1bH3cJ7dF5gS0aE2yU8iO4e", "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9"],
+)
+def test_a_secret_pasted_as_a_variable_name_is_never_echoed(pasted):
+    """An AK, SK or token put in a `*_env` key (all valid variable names) is not repeated in the error."""
+    err = error(doc(auth={"method": "aksk", "access_key_env": pasted}), {})
+    assert err.key == "auth.access_key_env"
+    assert pasted not in str(err) and "looks like a secret" in err.problem
+
+
 def test_empty_secret_env_is_reported_as_empty():
     """A variable that exists but holds only whitespace is not a secret."""
     err = error(doc(auth={"method": "token"}), {"DLI_TOKEN": "  \n"})

@@ -53,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
         type=_duration,
         help="the most the network checks may take, e.g. 30s (default: 3 x api.timeout_seconds)",
     )
+    from watcher.commands.oneshot import add_parsers
+
+    add_parsers(sub)
     demo = sub.add_parser("demo", help="run a scripted story against the built-in simulator")
     demo.add_argument("--forever", action="store_true", help="keep running after the story ends")
     demo.add_argument("--listen", default="127.0.0.1:0", help="metrics address (default: a free loopback port)")
@@ -145,7 +148,21 @@ def _one_line(text: str) -> str:
     return " ".join(text.split("\n")).replace("\r", " ").strip()
 
 
-COMMANDS = {"run": _run, "check": _check, "demo": _demo, "simulate": _simulate}
+def _oneshot(args: argparse.Namespace) -> int:
+    from watcher.commands import oneshot
+
+    return oneshot.run(args)
+
+
+COMMANDS = {
+    "run": _run,
+    "check": _check,
+    "demo": _demo,
+    "simulate": _simulate,
+    "wait": _oneshot,
+    "logs": _oneshot,
+    "ls": _oneshot,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

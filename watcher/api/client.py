@@ -85,6 +85,11 @@ class BatchApi:
         self._urls: dict[str, httpx.URL] = {}
         self._states = dict(api.state_map)
 
+    def configure(self, api: ApiConfig) -> None:
+        """Take reloadable settings (timeout, response cap, state map); the endpoint stays the one it started with."""
+        self._api = api
+        self._states = dict(api.state_map)
+
     async def details(self, batch_id: str) -> Snapshot:
         """``GET .../batches/{id}``: state, fields and the last-10-lines log window."""
         body, mangled = await self._get(self._details_url(batch_id))

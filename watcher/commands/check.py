@@ -22,6 +22,7 @@ from watcher.config.settings import load_all
 from watcher.core.events import rfc3339_millis
 from watcher.daemon.discovery import Discovery
 from watcher.errors import ApiError, AuthError, ConfigError, NotFoundError, TimeoutApiError
+from watcher.metrics.webconfig import load_web_config
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -93,6 +94,12 @@ def validate(path: str, env: Mapping[str, str], *, offline: bool) -> tuple[Confi
             routes(cfg, env)
         with problems.guard():
             ssl_context(cfg.api, env)
+        found += problems.found
+    if not offline and not any(p.key.startswith(("metrics", "--config")) for p in found):
+        # the web config and its certificates live where the watcher runs: read them online only
+        problems = Problems(collect=True)
+        with problems.guard():
+            load_web_config(cfg.metrics.web_config_file)
         found += problems.found
     return cfg, found
 

@@ -86,8 +86,22 @@ def _secret(sec: Table, name: str, env: Env | None, *, default_env: str = "", re
         return ""
     if not var:
         raise ConfigError(sec.key(file_key), f"set {env_key} or {file_key}")
-    where = f"environment variable {var} is empty" if var in env else f"environment variable {var} is not set"
+    shown = var if _plausible_name(var) else "it names (not shown: it looks like a secret pasted by mistake)"
+    where = f"environment variable {shown} is empty" if var in env else f"environment variable {shown} is not set"
     raise ConfigError(sec.key(env_key), where)
+
+
+# a run this long of letters and digits is what keys and tokens look like, not variable names
+_SECRET_RUN_RE = re.compile(r"[A-Za-z0-9]{16,}")
+
+
+def _plausible_name(var: str) -> bool:
+    """Whether ``var`` reads like a variable name (``DLI_TOKEN``) rather than a pasted AK, SK or token.
+
+    Huawei access keys (20 capitals and digits) and most tokens are valid variable names too, so
+    a name is echoed in an error only when it looks like one: upper case, no long run without ``_``.
+    """
+    return var.isupper() and not _SECRET_RUN_RE.search(var)
 
 
 SECRET_NAMES = ("access_key", "secret_key", "security_token", "token", "password")

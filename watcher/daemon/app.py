@@ -9,6 +9,7 @@ import contextlib
 import os
 import signal
 import time
+from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,7 @@ from prometheus_client import CollectorRegistry
 from watcher import __version__
 from watcher.api.http import open_api
 from watcher.api.policy import RequestPolicy
+from watcher.config.reloadable import restart_required
 from watcher.core.board import Board
 from watcher.core.events import Event
 from watcher.core.listplan import hint_of
@@ -25,7 +27,7 @@ from watcher.core.readiness import ready_fields
 from watcher.core.schedule import retained
 from watcher.daemon.abandon import run_abandonable
 from watcher.daemon.counted import CountedApi
-from watcher.daemon.discovery import Discovery
+from watcher.daemon.discovery import Discovery, DiscoverySwitch
 from watcher.daemon.journal import Journal
 from watcher.daemon.notify import Notifier
 from watcher.daemon.poller import Poller, PollerHooks
@@ -45,6 +47,7 @@ if TYPE_CHECKING:
     from anyio.abc import TaskGroup
     from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+    from watcher.api.client import BatchApi
     from watcher.config.settings import Config
     from watcher.core.listplan import Hint
     from watcher.core.model import Snapshot
@@ -78,6 +81,17 @@ def _refusal(exc: Exception) -> Exception:
     return exc
 
 
+@dataclass(frozen=True, slots=True)
+class Running:
+    """The parts a reload reconfigures, as the running daemon built them."""
+
+    tg: TaskGroup
+    api: BatchApi
+    policy: RequestPolicy
+    poller: Poller
+    discovery: DiscoverySwitch
+
+
 def owned(cfg: Config, discovered: Iterable[str] = ()) -> list[str]:
     """The configured and discovered batch IDs that belong to this process's shard."""
     return cfg.watch.shard.select(dict.fromkeys([*cfg.watch.batch_ids, *discovered]))
@@ -96,6 +110,7 @@ class Daemon:
         writer: EventWriter | None = None,
     ) -> None:
         self.cfg, self._reload = cfg, reload
+        self._started_cfg = cfg  # what the parts set up once (connections, listen address) were built from
         self.board = Board()
         self.stats = SelfMetrics(self.board)
         self.registry = CollectorRegistry()
@@ -215,8 +230,11 @@ class Daemon:
         ok = sum(1 for t in self.board.tracks.values() if t.up)
         return f"watching {len(self.board.tracks)} batches, {ok} up"
 
-    async def reload(self, poller: Poller, policy: RequestPolicy, discovery: Discovery | None) -> None:
-        """SIGHUP: re-read the config and the batch IDs; keep the old config if the new one is bad."""
+    async def reload(self, running: Running) -> None:
+        """SIGHUP: re-read the config and the batch IDs; apply every key that can be, name the others.
+
+        A bad new config is reported and the old one kept.
+        """
         try:
             # config, ID, secret and certificate files are read off the loop, in a thread a SIGTERM can walk
             # away from (a FIFO or a hung mount would otherwise hold the stop up for good)
@@ -225,14 +243,18 @@ class Daemon:
         except ConfigError as exc:
             self._say("watcher.reload_failed", level="error", fields={"key": exc.key, "message": exc.problem})
             return
-        policy.configure(new.api, new.watch.concurrency)
-        poller.configure(new)
-        if discovery is not None:
-            discovery.configure(new)
-        self.cfg = new
+        restart = restart_required(self._started_cfg, self.cfg, new)
+        # the connection pool was sized at start: more slots than connections would only queue for them
+        running.policy.configure(new.api, min(new.watch.concurrency, self._started_cfg.watch.concurrency))
+        running.api.configure(new.api)
+        running.poller.configure(new)
+        self._writer.set_level(new.events.level)
+        self.pump.limit = new.events.buffer_lines
         if self.server is not None:
             self.server.configure(web)
-        added, removed = self._rewatch(poller)
+        self.cfg = new
+        running.discovery.apply(running.tg, new)
+        added, removed = self._rewatch(running.poller)
         self._say(
             "watcher.reloaded",
             {
@@ -240,6 +262,7 @@ class Daemon:
                 "batches": len(owned(new, self._discovered)),
                 "added": added,
                 "removed": removed,
+                "restart_required": restart,
             },
         )
 
@@ -312,18 +335,17 @@ class Daemon:
                 hooks=PollerHooks(self._on_progress, self._on_ready, self._hold_poll),
             )
             self._batch_text = partial(self._render_batches, BatchText(), poller)
-            discovery = (
-                Discovery(
+            discovery = DiscoverySwitch(
+                lambda cfg: Discovery(
                     api,
                     policy,
-                    self.cfg,
+                    cfg,
                     on_found=partial(self._discovered_now, poller),
                     on_failed=partial(self._discovery_failed, poller),
-                )
-                if self.cfg.discovery.enabled
-                else None
+                ),
+                on_stopped=partial(self._discovered_now, poller, []),
             )
-            if discovery is not None:
+            if self.cfg.discovery.enabled:
                 poller.await_first("discovery")  # the first cycle includes what its first run finds
             crash: Exception | None = None
             # a buffer of one: SIGHUPs during a reload make one more reload afterwards, not one each
@@ -331,13 +353,12 @@ class Daemon:
             try:
                 async with anyio.create_task_group() as tg, asks, hups:
                     await self._start(tg, server, poller, on_listen)
-                    if discovery is not None:
-                        tg.start_soon(discovery.run)
+                    discovery.apply(tg, self.cfg)
                     if until is not None:
                         tg.start_soon(self._stop_after, until, tg)
                     if reload_pending():
                         asks.send_nowait(None)
-                    tg.start_soon(self._reloader, hups, poller, policy, discovery)
+                    tg.start_soon(self._reloader, hups, Running(tg, raw_api, policy, poller, discovery))
                     await self._signals(tg, signals, asks)
             except Exception as exc:  # noqa: BLE001 - reported as watcher.crashed, then re-raised
                 crash = exc
@@ -408,16 +429,10 @@ class Daemon:
                 tg.cancel_scope.cancel()
                 return
 
-    async def _reloader(
-        self,
-        hups: MemoryObjectReceiveStream[None],
-        poller: Poller,
-        policy: RequestPolicy,
-        discovery: Discovery | None,
-    ) -> None:
+    async def _reloader(self, hups: MemoryObjectReceiveStream[None], running: Running) -> None:
         """Reloads one at a time, in a task of its own so that the signal loop is never blocked by one."""
         async for _ in hups:
-            await self.reload(poller, policy, discovery)
+            await self.reload(running)
 
     async def _shutdown(self, crash: Exception | None) -> None:
         deadline = time.monotonic() + STOP_GRACE_SECONDS

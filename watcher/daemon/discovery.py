@@ -11,11 +11,13 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from watcher.core.selection import chosen, discovery_pages, keep_listed
+from watcher.core.selection import DiscoveryRules, chosen, discovery_pages, keep_listed
 from watcher.errors import ApiError
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
+
+    from anyio.abc import TaskGroup
 
     from watcher.api.client import ListPage
     from watcher.api.policy import RequestPolicy
@@ -39,21 +41,27 @@ class Discovery:
     ) -> None:
         self._api, self._policy, self._cfg = api, policy, cfg
         self._on_found, self._on_failed, self._clock = on_found, on_failed, clock
+        self._wake = anyio.Event()
 
     def configure(self, cfg: Config) -> None:
-        """Take new settings (on reload)."""
+        """Take new settings (on reload); new rules start a cycle at once rather than after the interval."""
+        rules_changed = cfg.discovery != self._cfg.discovery
         self._cfg = cfg
+        if rules_changed:
+            self._wake.set()
 
     async def run(self) -> None:
-        """A cycle, then the interval, forever; a failed cycle is reported and the last IDs kept."""
+        """A cycle, then the interval (or new rules), forever; a failed cycle is reported and the last IDs kept."""
         while True:
+            self._wake = anyio.Event()
             try:
                 found = await self.look()
             except ApiError as exc:
                 self._on_failed(exc)
             else:
                 self._on_found(found)
-            await anyio.sleep(self._cfg.discovery.interval_seconds)
+            with anyio.move_on_after(self._cfg.discovery.interval_seconds):
+                await self._wake.wait()
 
     async def cycle(self) -> list[str]:
         """The IDs to watch now: matching, still relevant, newest first, at most ``max_batches``."""
@@ -66,18 +74,59 @@ class Discovery:
         return chosen(listed, cfg.discovery, self._clock(), cfg.watch.retention_seconds)
 
     async def _list(self, cfg: Config) -> list[Snapshot]:
-        """Matching listed batches of each configured queue (every queue when none is named)."""
-        rules, flavor, size = cfg.discovery, cfg.api.flavor_spec, cfg.watch.list_page_size
-        pages = discovery_pages(rules, size, cfg.watch.max_list_pages)
-        found: list[Snapshot] = []
-        for queue in rules.queues or ("",):
-            filters = flavor.discovery_filters(queue, rules.created_after_ms)
-            for n in range(pages):
-                listed = await self._policy.call(self._page(n * size, size, filters))
-                found += keep_listed(listed.sessions, rules, flavor)
-                if len(found) >= rules.max_batches or not listed.sessions or (n + 1) * size >= listed.total:
-                    break
-        return found
+        return await list_matching(self._api, self._policy, cfg, cfg.discovery)
 
-    def _page(self, start: int, size: int, filters: dict[str, str]) -> Callable[[], Awaitable[ListPage]]:
-        return lambda: self._api.list(start, size, **filters)
+
+async def list_matching(
+    api: ListApi,
+    policy: RequestPolicy,
+    cfg: Config,
+    rules: DiscoveryRules,
+    also: Callable[[Snapshot], bool] = lambda _: True,
+) -> list[Snapshot]:
+    """Listed batches matching ``rules`` (and ``also``), newest first per queue (every queue when none is named).
+
+    Used by discovery and by ``ls``; reads at most ``discovery_pages`` pages per queue, whatever total the
+    server claims.
+    """
+    flavor, size = cfg.api.flavor_spec, cfg.watch.list_page_size
+    pages = discovery_pages(rules, size, cfg.watch.max_list_pages)
+    found: list[Snapshot] = []
+    for queue in rules.queues or ("",):
+        filters = flavor.discovery_filters(queue, rules.created_after_ms)
+        for n in range(pages):
+            listed = await policy.call(_page(api, n * size, size, filters))
+            found += [s for s in keep_listed(listed.sessions, rules, flavor) if also(s)]
+            if len(found) >= rules.max_batches or not listed.sessions or (n + 1) * size >= listed.total:
+                break
+    return found
+
+
+def _page(api: ListApi, start: int, size: int, filters: dict[str, str]) -> Callable[[], Awaitable[ListPage]]:
+    return lambda: api.list(start, size, **filters)
+
+
+class DiscoverySwitch:
+    """Discovery turned on or off while running: its loop runs in a cancel scope of its own in the task group."""
+
+    def __init__(self, make: Callable[[Config], Discovery], on_stopped: Callable[[], None]) -> None:
+        self._make, self._on_stopped = make, on_stopped
+        self._running: tuple[Discovery, anyio.CancelScope] | None = None
+
+    def apply(self, tg: TaskGroup, cfg: Config) -> None:
+        """Start, reconfigure or stop discovery as ``cfg`` says; stopping drops what it found (``on_stopped``)."""
+        if cfg.discovery.enabled and self._running is None:
+            discovery, scope = self._make(cfg), anyio.CancelScope()
+            self._running = (discovery, scope)
+            tg.start_soon(self._run, discovery, scope, name="discovery")
+        elif cfg.discovery.enabled and self._running is not None:
+            self._running[0].configure(cfg)
+        elif self._running is not None:
+            self._running[1].cancel()
+            self._running = None
+            self._on_stopped()
+
+    @staticmethod
+    async def _run(discovery: Discovery, scope: anyio.CancelScope) -> None:
+        with scope:
+            await discovery.run()

@@ -81,7 +81,9 @@ class OutputPump:
 
     def put(self, lines: list[str]) -> int:
         """Queue ``lines`` (each ending in a newline); returns the ticket that ``written`` reaches once they are out."""
-        if lines and self.failure is None:
+        if self.failure is not None:
+            return self.queued + 1  # the output is gone: a ticket ``written`` never reaches, so nothing is acknowledged
+        if lines:
             with self._ready:
                 self._queue.append(("".join(lines), len(lines)))
                 self.queued += len(lines)
@@ -126,7 +128,9 @@ class OutputPump:
                 self.written += sum(count for _, count in parts)
 
     def _tell_loop(self) -> None:
+        failed = self._failed
+        if failed is None:
+            return  # run() has not started: it finds ``failure`` set when it does
         # a RuntimeError means the loop has already finished: nobody is waiting any more
         with contextlib.suppress(RuntimeError):
-            assert self._failed is not None
-            anyio.from_thread.run_sync(self._failed.set, token=self._token)
+            anyio.from_thread.run_sync(failed.set, token=self._token)

@@ -66,6 +66,10 @@ class EventWriter:
         out = stream or sys.stdout
         return cls(out, renderer_for(fmt, out), level)
 
+    def set_level(self, level: Level) -> None:
+        """Leave out events below ``level`` from now on (a reload)."""
+        self._least = LEVELS[level]
+
     @property
     def stream(self) -> TextIO:
         """Where the lines go."""

@@ -1,0 +1,64 @@
+"""The output pump: order kept, tickets that mean "written", a bounded backlog, and a dead output never acknowledged."""
+
+from __future__ import annotations
+
+import threading
+
+import anyio
+import pytest
+
+from watcher.output.pump import OutputPump
+
+pytestmark = pytest.mark.anyio
+
+
+class Gate:
+    """A writer that blocks until opened, as a pipe nobody reads does, and keeps what it wrote."""
+
+    def __init__(self) -> None:
+        self.open = threading.Event()
+        self.text: list[str] = []
+
+    def __call__(self, text: str) -> None:
+        self.open.wait()
+        self.text.append(text)
+
+
+async def test_lines_come_out_in_order_and_tickets_mean_written():
+    """Every line once, in order; ``written`` reaches a put's ticket only once its lines are out."""
+    gate = Gate()
+    pump = OutputPump(gate, limit=100)
+    tickets = [pump.put([f"{n}.{k}\n" for k in range(3)]) for n in range(5)]
+    await anyio.sleep(0.05)
+    assert pump.written < tickets[0]
+    gate.open.set()
+    assert await pump.drain(5.0)
+    assert pump.written == tickets[-1] == 15
+    assert "".join(gate.text).splitlines() == [f"{n}.{k}" for n in range(5) for k in range(3)]
+
+
+async def test_a_stalled_reader_fills_the_backlog_and_nothing_is_refused():
+    """Past the limit the pump says it is full but still takes lines; once read again it empties."""
+    gate = Gate()
+    pump = OutputPump(gate, limit=10)
+    for n in range(12):
+        pump.put([f"{n}\n"])
+    assert pump.full and pump.backlog == 12
+    assert not await pump.drain(0.2)
+    gate.open.set()
+    assert await pump.drain(5.0)
+    assert not pump.full and len("".join(gate.text).splitlines()) == 12
+
+
+async def test_a_failed_output_ends_run_and_is_never_acknowledged():
+    """A write error (a closed pipe, a full disk) is raised by run; later puts get tickets never reached."""
+
+    def broken(_: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    pump = OutputPump(broken)
+    pump.put(["lost\n"])
+    with pytest.raises(OSError, match="No space left"):
+        with anyio.fail_after(5):
+            await pump.run()
+    assert pump.put(["also lost\n"]) > pump.written

@@ -1,0 +1,130 @@
+"""The one-shot commands' arguments and their runs: `wait`, `logs` and `ls`, with the exit codes scripts rely on."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from dataclasses import replace
+from functools import partial
+from typing import TYPE_CHECKING
+
+import anyio
+
+from watcher.commands.listing import ListFilter, list_batches, since_ms, write_listing
+from watcher.commands.target import add_target_arguments, target_config
+from watcher.commands.wait import EXIT_HELP, WaitOptions, logs, wait
+from watcher.config.duration import parse_duration
+from watcher.errors import ConfigError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from watcher.config.settings import Config
+
+EXIT_INTERRUPTED = 130
+STREAM_CHOICES = ("stdout", "stderr", "diagnostics")
+
+
+def duration(text: str) -> float:
+    """A DURATION argument: seconds, or text such as ``45s``, ``10m``, ``2h``."""
+    try:
+        seconds = float(text) if text.replace(".", "", 1).isdigit() else parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if seconds < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
+    return seconds
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return int(text)
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`wait`, `logs` and `ls`, each with the target flags (no config file needed)."""
+    epilog = EXIT_HELP
+    w = sub.add_parser("wait", help="follow batches to their end; the exit code says how they ended", epilog=epilog)
+    w.add_argument("batch_ids", nargs="+", metavar="ID")
+    w.add_argument("--timeout", type=duration, help="give up after this long (exit 6), e.g. 2h")
+    w.add_argument("--grace", type=duration, help="DLI: how long 'dead' must last to be final (default: config's)")
+    w.add_argument("--json", action="store_true", help="JSON event lines (the daemon's schema) instead of text")
+    w.add_argument("--quiet", action="store_true", help="print nothing; only the exit code")
+    _follow_arguments(w)
+    lg = sub.add_parser("logs", help="print a job's log (paged through the log endpoint)", epilog=epilog)
+    lg.add_argument("batch_id", metavar="ID")
+    lg.add_argument("--follow", "-f", action="store_true", help="keep printing new lines until the job ends")
+    lg.add_argument("--stream", choices=STREAM_CHOICES, action="append", help="only this section (repeatable)")
+    lg.add_argument("--tail", type=_positive, metavar="N", help="only the last N lines")
+    lg.add_argument("--timeout", type=duration, help="with --follow: give up after this long (exit 6)")
+    lg.add_argument("--grace", type=duration, help="with --follow on DLI: how long 'dead' must last to be final")
+    _follow_arguments(lg)
+    ls = sub.add_parser("ls", help="list batches (find the IDs to wait on)")
+    ls.add_argument("--queue", action="append", default=[], help="only this queue (repeatable)")
+    ls.add_argument("--state", default="", help="only batches in this state, e.g. running")
+    ls.add_argument("--name", default="", metavar="PATTERN", help="job name pattern, e.g. 'etl-*'")
+    ls.add_argument("--owner", default="", help="only batches of this owner")
+    ls.add_argument("--since", default="", metavar="TIME", help="created since: RFC 3339, or a duration back (2h)")
+    ls.add_argument("--limit", type=_positive, default=50, help="at most N batches (default 50)")
+    ls.add_argument("--json", action="store_true", default=None, help="JSON lines even on a terminal")
+    add_target_arguments(ls)
+
+
+def _follow_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--interval", type=duration, default=5.0, help="poll interval (default 5s)")
+    add_target_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the one-shot command ``args`` names; Ctrl-C stops it cleanly with exit 130."""
+    cfg = target_config(args, os.environ)
+    commands: dict[str, Callable[[argparse.Namespace, Config], int]] = {"wait": _wait, "logs": _logs, "ls": _ls}
+    try:
+        return commands[args.command](args, cfg)
+    except KeyboardInterrupt:
+        # the progress line may still be on the terminal
+        sys.stderr.write(("\r\x1b[K" if sys.stderr.isatty() else "") + "dli-watcher: interrupted\n")
+        return EXIT_INTERRUPTED
+
+
+def _polling(cfg: Config, interval: float) -> Config:
+    return replace(cfg, watch=replace(cfg.watch, interval_seconds=max(interval, 0.05)))
+
+
+def _options(args: argparse.Namespace, cfg: Config) -> WaitOptions:
+    grace = cfg.watch.terminal_grace_seconds if args.grace is None else args.grace
+    return WaitOptions(timeout=args.timeout, grace=grace)
+
+
+def _wait(args: argparse.Namespace, cfg: Config) -> int:
+    opts = replace(_options(args, cfg), json=args.json, quiet=args.quiet)
+    ids = list(dict.fromkeys(args.batch_ids))
+    return anyio.run(partial(wait, _polling(cfg, args.interval), ids, opts, sys.stdout, sys.stderr))
+
+
+def _logs(args: argparse.Namespace, cfg: Config) -> int:
+    opts = replace(_options(args, cfg), logs_only=True, streams=frozenset(args.stream or ()))
+    cfg = _polling(cfg, args.interval)
+    if args.follow:
+        return anyio.run(partial(wait, cfg, [args.batch_id], opts, sys.stdout, sys.stderr))
+    return anyio.run(partial(logs, cfg, args.batch_id, args.tail, opts, sys.stdout, sys.stderr))
+
+
+def _ls(args: argparse.Namespace, cfg: Config) -> int:
+    try:
+        after = since_ms(args.since, time.time()) if args.since else None
+    except ValueError as exc:
+        raise ConfigError("--since", str(exc)) from None
+    wanted = ListFilter(
+        queues=tuple(args.queue),
+        job_name=args.name,
+        owner=args.owner,
+        created_after_ms=after,
+        max_batches=args.limit,
+        state=args.state,
+    )
+    write_listing(anyio.run(list_batches, cfg, wanted), sys.stdout, as_json=args.json)
+    return 0
