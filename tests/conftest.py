@@ -1,17 +1,32 @@
-"""Shared fixtures: the asyncio backend and a simulator on loopback (helpers live in tests/helpers.py)."""
+"""Shared fixtures: the asyncio backend, a simulator on loopback, the schema check of every watcher run's events."""
 
 from __future__ import annotations
 
+import io
 from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.helpers import simulator
+from tests.helpers import RUNS, simulator
+from tests.schemas import assert_valid
+from watcher.output.writer import EventWriter
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from watcher.simulator import SimServer
+
+
+@pytest.fixture(autouse=True)
+def events_follow_the_schema() -> Iterator[None]:
+    """Every event an in-process watcher wrote validates against schema/, as written (JSON) and rendered as ECS."""
+    RUNS.clear()
+    yield
+    runs = list(RUNS)
+    RUNS.clear()
+    for run in runs:
+        assert_valid("json", run.out.getvalue().splitlines())
+        assert_valid("ecs", EventWriter.for_format("ecs", "debug", io.StringIO()).lines(run.events))
 
 
 @pytest.fixture

@@ -59,10 +59,15 @@ def make_config(server: SimServer, batch_ids: list[str], **sections: Any) -> Con
     return replace(cfg, **{name: replace(getattr(cfg, name), **kw) for name, kw in sections.items()})
 
 
+# the WatchRuns of the running test: when it ends, conftest checks everything they wrote against schema/
+RUNS: list[WatchRun] = []
+
+
 class WatchRun:
     """A Daemon running in the test's event loop; collects events and the JSON lines it printed."""
 
     def __init__(self, cfg: Config, reload: Callable[[], Config] | None = None) -> None:
+        RUNS.append(self)
         self.out = io.StringIO()
         self.events: list[Event] = []
         writer = EventWriter.for_format("json", cfg.events.level, self.out)

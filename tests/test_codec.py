@@ -1,12 +1,13 @@
-"""The state file's JSON for tracks: the log layout and the final-read flag survive, older files still load."""
+"""The state file's JSON for tracks and outbox events: what is kept survives, older rows still load."""
 
 from __future__ import annotations
 
 import json
 
+from watcher.core.events import Event
 from watcher.core.logdiff import LogTrack, StreamTrack
 from watcher.core.tracker import Track
-from watcher.daemon.codec import decode_track, encode_track
+from watcher.daemon.codec import decode_event, decode_track, encode_event, encode_track
 
 
 def test_layout_and_final_read_round_trip():
@@ -21,3 +22,15 @@ def test_a_track_written_before_the_layout_keys_loads():
     del data["log"]["legacy"], data["log"]["settled"]
     log = decode_track(json.dumps(data)).log
     assert (log.layout, log.settled) == ("sectioned", False)
+
+
+def test_outbox_events_keep_their_timestamp():
+    """An event goes into the outbox with the time it is written with, so a replay writes the same bytes."""
+    event = Event("batch.log", "info", "b", 3, {"stream": "stdout", "line": "x"}, "2026-11-28T11:17:26.890Z")
+    assert decode_event(encode_event(event)) == event
+
+
+def test_an_outbox_row_from_before_timestamps_loads_unstamped():
+    """Rows written before the timestamp was kept (five items) load; the writer stamps them when it writes."""
+    old = json.dumps(["batch.log", "info", "b", 3, {"line": "x"}])
+    assert decode_event(old) == Event("batch.log", "info", "b", 3, {"line": "x"})

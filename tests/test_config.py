@@ -448,7 +448,8 @@ def test_out_of_range_numbers(section, key, value, problem):
     [
         ("api", "flavor", "emr", "dli, livy"),
         ("auth", "method", "oauth", "aksk, token, password, none"),
-        ("events", "format", "text", "json, console, auto"),
+        ("events", "format", "text", "json, ecs, readable, console, auto"),
+        ("events", "time", "gmt", "local, utc"),
         ("events", "level", "trace", "debug, info, warning, error"),
         ("events", "level", "INFO", "debug, info, warning, error"),
     ],

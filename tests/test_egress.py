@@ -287,6 +287,6 @@ async def test_poll_failed_event_says_the_proxy_refused():
             run.stopped.set()
     event = run.of(batch, "batch.poll_failed")[0]
     assert event.fields["reason"] == "connect"
-    assert event.fields["message"] == (
+    assert event.fields["error_message"] == (
         f"cannot connect to 127.0.0.1:{server.port} via proxy 127.0.0.1:{dead}: proxy refused the connection"
     )

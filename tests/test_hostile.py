@@ -434,8 +434,8 @@ def check_mode(case: Case, run: Run) -> None:  # noqa: PLR0912 - one block per m
         for piece in {SECRET[i : i + 8] for i in range(len(SECRET) - 7)}:
             for where, text in (("stdout", everything), ("stderr", stderr), ("/metrics", scrape)):
                 assert piece not in text, f"the token leaked into {where}"
-        message = d.of(BAD, "batch.poll_failed")[0][1]["message"]
-        assert len(message or "") <= 500, f"poll_failed.message is {len(message)} chars"
+        message = d.of(BAD, "batch.poll_failed")[0][1]["error_message"]
+        assert len(message or "") <= 500, f"poll_failed.error_message is {len(message)} chars"
     elif mode == "u2028":
         lines = [e["line"] for _, e in d.of(BAD, "batch.log")]
         repaired = [e for _, e in d.of(BAD, "batch.field_repaired") if e["field"] == "log"]

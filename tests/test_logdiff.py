@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from watcher.core.logbridge import join_backfill
 from watcher.core.logdiff import LogTrack, diff_log, unmarked_stream
 from watcher.core.logfetch import hides_output, wants_log_endpoint
-from watcher.core.loglayout import WINDOW_SIZE, layout_of, marker, split_window
+from watcher.core.loglayout import WINDOW_SIZE, interleave, layout_of, marker, split_window
 from watcher.simulator.layouts import LAYOUTS, LEGACY, render_log
 
 DLI = ("stdout: ", "stderr: ", "YARN Diagnostics: ")
@@ -234,9 +234,16 @@ def run_story(layout, steps, backfill):
     ``backfill`` is None (no log endpoint), "marked" (the whole log) or "unmarked" (the output
     only, without markers). Returns (true streams, emitted lines by stream, gap streams).
     """
+    truth, emitted, gaps, _ = run_ordered(layout, steps, backfill)
+    return truth, emitted, gaps
+
+
+def run_ordered(layout, steps, backfill):
+    """``run_story``, also returning what it emitted in order: ``(stream, line)``, or ``(stream, None)`` for a gap."""
     world, track = World(layout), LogTrack()
     emitted: dict[str, list[str]] = {"log": [], "stdout": [], "stderr": [], "diagnostics": []}
     gaps: set[str] = set()
+    ordered: list[tuple[str, str | None]] = []
     for kind, lines in [*steps, ("final", [])]:
         if kind in ("stdout", "stderr"):
             world.add(kind, lines)
@@ -252,7 +259,26 @@ def run_story(layout, steps, backfill):
         for stream, line in result.lines:
             emitted[stream].append(line)
         gaps.update(result.uncertain)
-    return {out_stream(layout): world.stdout, "stderr": world.stderr}, emitted, gaps
+        ordered += interleave(result.lines, result.uncertain)
+    return {out_stream(layout): world.stdout, "stderr": world.stderr}, emitted, gaps, ordered
+
+
+def unmarked_holes(ordered, truth):
+    """Lines that follow missed lines of their stream without a gap of that stream since the line before them."""
+    holes = []
+    for stream, lines in truth.items():
+        position = {line: n for n, line in enumerate(lines)}
+        expected, gap = 0, False
+        for shown, line in ordered:
+            if shown != stream:
+                continue
+            if line is None:
+                gap = True
+                continue
+            if position[line] != expected and not gap:
+                holes.append((stream, line))
+            expected, gap = position[line] + 1, False
+    return holes
 
 
 def is_subsequence(part: list[str], whole: list[str]) -> bool:
@@ -309,6 +335,13 @@ class TestProperties:
             assert is_subsequence(emitted[stream], lines)
             if stream not in gaps:
                 assert emitted[stream] == lines
+
+    @settings(max_examples=300, deadline=None)
+    @given(layouts, st.sampled_from([None, "marked", "unmarked"]), st.lists(unique_step, max_size=40))
+    def test_a_gap_sits_where_the_lines_are_missing(self, layout, backfill, steps):
+        """Wherever lines of a stream were missed, a gap of that stream sits between the lines around the hole."""
+        truth, _, _, ordered = run_ordered(layout, distinct_story(steps, small=False), backfill)
+        assert unmarked_holes(ordered, truth) == []
 
     @settings(max_examples=300, deadline=None)
     @given(layouts, st.lists(unique_step, max_size=40))

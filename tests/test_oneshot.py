@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.helpers import simulator
+from tests.schemas import assert_valid
 from watcher.core.model import Snapshot
 from watcher.core.outcome import EXIT_CODES, exit_code, final_outcome
 from watcher.core.tracker import Track
@@ -118,6 +119,7 @@ def test_wait_prints_history_and_every_later_line_once_and_exits_0():
         truth = world.truth_lines(bid, "stdout")
     assert done.returncode == 0, done.stderr
     assert lines_of(done.stdout, bid) == truth
+    assert_valid("json", done.stdout.splitlines())  # the daemon's event schema, history lines included
     seqs = [e["seq"] for e in events(done.stdout) if e.get("batch_id") == bid]
     assert seqs == list(range(1, len(seqs) + 1))
     assert f"{bid}: succeeded" in done.stderr

@@ -6,6 +6,7 @@ output reported as ``log``) and Livy on Kubernetes; and some log endpoints answe
 
 from __future__ import annotations
 
+import io
 import random
 from typing import Any
 
@@ -13,7 +14,9 @@ import anyio
 import pytest
 
 from tests.helpers import assert_seq_gapless, make_config, simulator, start_watch
+from tests.schemas import assert_valid
 from watcher.core.loglayout import marker
+from watcher.output.writer import EventWriter
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 NEXT = {
@@ -36,6 +39,23 @@ FAULTS: list[tuple[str, dict[str, Any]]] = [
 def is_subsequence(part, whole):
     it = iter(whole)
     return all(any(x == y for y in it) for x in part)
+
+
+def holes_without_a_gap(events, stream, truth):
+    """Lines of ``stream`` that follow missed lines with no gap of that stream since the line before them."""
+    position = {line: n for n, line in enumerate(truth)}
+    expected, gap, holes = 0, False, []
+    for e in events:
+        if e.fields.get("stream") != stream:
+            continue
+        if e.name == "batch.log_gap":
+            gap = True
+        elif e.fields["line"] in position:
+            n = position[e.fields["line"]]
+            if n != expected and not gap:
+                holes.append(e.fields["line"])
+            expected, gap = n + 1, False
+    return holes
 
 
 class Story:
@@ -98,7 +118,7 @@ class Story:
 
 @pytest.mark.parametrize(("seed", "flavor"), [(1, "dli"), (2, "livy"), (3, "dli"), (4, "livy")])
 async def test_random_story_stream_matches_the_truth(seed, flavor):
-    """Every transition and line arrives once and in order, gaps only where lines were truly lost, seq gapless."""
+    """Lines and transitions arrive once, in order; gaps sit at real holes; seq gapless; all events fit the schemas."""
     rng = random.Random(seed)
     with simulator(flavor) as server:
         story = Story(server.world, rng, batches=15)
@@ -149,6 +169,7 @@ async def test_random_story_stream_matches_the_truth(seed, flavor):
             # a batch removed between two polls takes its last lines with it, unobservably
             if shown not in gaps and bid not in story.removed:
                 assert emitted == truth, f"{bid} {stream}: lines lost without a gap"
+            assert not holes_without_a_gap(run.of(bid), shown, truth), f"{bid} {stream}: a gap is not at its hole"
         lines = [str(e.fields["line"]) for e in run.of(bid, "batch.log")]
         assert not [line for line in lines if marker(line)], f"{bid}: a section header was reported as a line"
         seen = [e.fields["to_state"] for e in run.of(bid, "batch.state_changed")]
@@ -158,3 +179,5 @@ async def test_random_story_stream_matches_the_truth(seed, flavor):
         if failed and bid not in story.removed:
             assert run.of(bid, "batch.poll_recovered"), f"{bid}: failing never recovered"
     assert total_lines > 300
+    assert assert_valid("json", run.out.getvalue().splitlines()) == len(run.events)
+    assert_valid("ecs", EventWriter.for_format("ecs", "debug", io.StringIO()).lines(run.events))

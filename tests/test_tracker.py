@@ -81,12 +81,11 @@ class TestObserve:
         track, again = observe(track, bad_time, 101.0, LogResult())
         both = snap(repairs=(("update_time", "out of range"), ("log", "invalid unicode")))
         track, later = observe(track, both, 102.0, LogResult())
-        repaired = [[e.fields for e in ev if e.name == "batch.field_repaired"] for ev in (first, again, later)]
-        assert repaired == [
-            [{"field": "update_time", "problem": "out of range"}],
-            [],
-            [{"field": "log", "problem": "invalid unicode"}],
+        repaired = [
+            [(e.fields["field"], e.fields["problem"]) for e in ev if e.name == "batch.field_repaired"]
+            for ev in (first, again, later)
         ]
+        assert repaired == [[("update_time", "out of range")], [], [("log", "invalid unicode")]]
         assert [e.level for e in first if e.name == "batch.field_repaired"] == ["warning"]
         assert track.repaired_fields == {"update_time", "log"}
 
@@ -113,8 +112,43 @@ class TestObserve:
         track, _ = observe(Track("b"), snap(), 0.0, LogResult())
         log = LogResult(lines=(("stdout", "a"),), gaps=(("stdout", None),))
         _, events = observe(track, snap("dead"), 1.0, log)
-        assert names(events) == ["batch.log", "batch.log_gap", "batch.state_changed", "batch.finished"]
+        assert names(events) == ["batch.log_gap", "batch.log", "batch.state_changed", "batch.finished"]
         assert [e.seq for e in events] == [2, 3, 4, 5]
+
+    def test_each_gap_sits_where_its_lines_are_missing(self):
+        """A gap comes before the lines that follow the hole in its stream, after the streams laid out before it."""
+        track, _ = observe(Track("b"), snap(), 0.0, LogResult())
+        lines = (("stdout", "a"), ("stdout", "b"), ("stderr", "c"))
+        log = LogResult(lines=lines, gaps=(("diagnostics", None), ("stderr", 3), ("stdout", None)))
+        _, events = observe(track, snap(), 1.0, log)
+        shown = [e.fields.get("line") or f"gap {e.fields['stream']}" for e in events]
+        assert shown == ["gap stdout", "a", "b", "gap stderr", "c", "gap diagnostics"]
+
+
+class TestContext:
+    def test_every_batch_event_names_its_job_queue_and_app(self):
+        """job_name, queue and app_id come from the newest snapshot with every event of a poll."""
+        track, first = observe(Track("b"), snap("running"), 0.0, LogResult())
+        log = LogResult(lines=(("stdout", "a"),), gaps=(("stderr", None),))
+        track, events = observe(track, snap("dead", app_id="app-1"), 1.0, log)
+        track, failed = observe_failure(track, Failure("connect", "boom"), 2.0)
+        _, gone = observe_missing(track, 3.0)
+        contexts = {(e.name, e.fields["job_name"], e.fields["queue"], e.fields["app_id"]) for e in events}
+        assert first[0].fields["job_name"] == "job" and first[0].fields["app_id"] is None
+        assert contexts == {(e.name, "job", "q", "app-1") for e in events}
+        assert [(e.fields["job_name"], e.fields["app_id"]) for e in failed + gone] == [("job", "app-1")] * 2
+
+    def test_a_batch_never_seen_has_a_null_context(self):
+        """batch.not_found knows nothing of the batch: the context fields are there, and null."""
+        _, events = observe_missing(Track("b"), 1.0)
+        assert {k: events[0].fields[k] for k in ("job_name", "queue", "app_id")} == dict.fromkeys(
+            ("job_name", "queue", "app_id")
+        )
+
+    def test_events_carry_the_poll_time(self):
+        """Each event of a poll is stamped with the poll's time, the one its replay is written with."""
+        _, events = observe(Track("b"), snap("dead"), 100.0, LogResult(lines=(("stdout", "a"),)))
+        assert {e.timestamp for e in events} == {"1970-01-01T00:01:40.000Z"}
 
 
 class TestFailures:
@@ -131,14 +165,17 @@ class TestFailures:
         assert names(events) == ["batch.poll_recovered"] and events[0].fields["failed_seconds"] == 130.0
 
     def test_failure_fields(self):
-        """poll_failed carries reason, status, error code, message and attempts."""
+        """poll_failed carries reason, status, error code, the error's message and attempts."""
         failure = Failure("http", "bad gateway", status_code=502, error_code="DLI.0999", attempts=4)
         _, events = observe_failure(Track("b"), failure, 1.0)
         assert events[0].fields == {
+            "job_name": None,
+            "queue": None,
+            "app_id": None,
             "reason": "http",
             "status_code": 502,
             "error_code": "DLI.0999",
-            "message": "bad gateway",
+            "error_message": "bad gateway",
             "attempts": 4,
         }
 

@@ -60,7 +60,7 @@ async def test_dli_lifecycle_is_one_event_per_change_in_order(sim):
 
 
 async def test_json_lines_carry_the_contract_fields(sim):
-    """Every stdout line is one JSON object with timestamp (RFC 3339 ms Z), level, event, batch_id and seq."""
+    """Each line: timestamp (RFC 3339 ms Z), level, event, batch_id, seq, message, then the job's context."""
     bid = sim.world.add_batch(name="job")
     async with anyio.create_task_group() as tg:
         run = await start_watch(tg, make_config(sim, [bid]))
@@ -73,6 +73,8 @@ async def test_json_lines_carry_the_contract_fields(sim):
     assert list(discovered)[:5] == ["timestamp", "level", "event", "batch_id", "seq"]
     assert TIMESTAMP.match(discovered["timestamp"]) and discovered["level"] == "info"
     assert discovered["seq"] == 1 and discovered["job_name"] == "job" and discovered["state"] == "starting"
+    assert discovered["message"].startswith("discovered in state starting (queue ")
+    assert all(line["job_name"] == "job" for line in lines if "batch_id" in line)
     assert TIMESTAMP.match(discovered["create_time"])
 
 

@@ -38,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the watcher daemon")
     run.add_argument("--config", help="config file (default: $DLI_WATCHER_CONFIG, then /etc/dli-watcher/config.toml)")
+    _no_color(run)
     run.add_argument(
         "--web-config-file",
         help="TLS and basic auth for the endpoints (exporter-toolkit format); overrides metrics.web_config_file",
@@ -60,10 +61,17 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--forever", action="store_true", help="keep running after the story ends")
     demo.add_argument("--listen", default="127.0.0.1:0", help="metrics address (default: a free loopback port)")
     demo.add_argument("--json", action="store_true", help="print JSON events instead of readable lines")
+    _no_color(demo)
     from watcher.simulator.cli import add_arguments
 
     add_arguments(sub.add_parser("simulate", help="run the DLI/Livy simulator alone"))
     return parser
+
+
+def _no_color(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--no-color", action="store_true", help="no colours in readable events (also: a non-empty NO_COLOR)"
+    )
 
 
 def _duration(text: str) -> float:
@@ -99,7 +107,9 @@ def _run(args: argparse.Namespace) -> int:
 
     cfg = _load(args.config, args.web_config_file)
     process_settings()
-    writer = EventWriter.for_format(cfg.events.format, cfg.events.level)
+    writer = EventWriter.for_format(
+        cfg.events.format, cfg.events.level, env=os.environ, time=cfg.events.time, no_color=args.no_color
+    )
     daemon = Daemon(cfg, partial(_load, args.config, args.web_config_file), os.environ, writer=writer)
     anyio.run(partial(daemon.run, reload_pending=lambda: bool(_EARLY_HUPS)))
     return EXIT_OK
@@ -134,7 +144,7 @@ def _demo(args: argparse.Namespace) -> int:
     from watcher.commands.demo import run_demo
 
     process_settings()
-    return run_demo(forever=args.forever, listen=args.listen, json_events=args.json)
+    return run_demo(forever=args.forever, listen=args.listen, json_events=args.json, no_color=args.no_color)
 
 
 def _simulate(args: argparse.Namespace) -> int:

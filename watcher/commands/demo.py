@@ -114,7 +114,7 @@ def _announce(sim_url: str) -> Callable[[str, int], None]:
     return show
 
 
-def run_demo(*, forever: bool, listen: str, json_events: bool) -> int:
+def run_demo(*, forever: bool, listen: str, json_events: bool, no_color: bool = False) -> int:
     """Start the simulator, play the demo story, watch it, print a summary; exit 0."""
     scale = time_scale(os.environ)
     world = World("dli")
@@ -123,7 +123,7 @@ def run_demo(*, forever: bool, listen: str, json_events: bool) -> int:
     sim_url = server.start_in_thread()
     try:
         cfg = demo_config(sim_url, world.project_id, list(player.ids.values()), listen, scale)
-        writer = EventWriter.for_format("json" if json_events else "readable", "info")
+        writer = EventWriter.for_format("json" if json_events else "readable", "info", no_color=no_color)
         summary = Summary()
         daemon = Daemon(cfg, lambda: cfg, os.environ, on_event=summary, writer=writer)
 

@@ -17,7 +17,7 @@ from watcher.core.board import Board
 from watcher.core.events import Event
 from watcher.core.logdiff import LogTrack, diff_log
 from watcher.core.outcome import Outcome, final_outcome
-from watcher.core.tracker import Track
+from watcher.core.tracker import Track, context
 from watcher.daemon.poller import Poller
 from watcher.errors import ApiError
 
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from watcher.api.client import BatchApi, LogPage
     from watcher.api.policy import RequestPolicy
     from watcher.config.settings import Config
+    from watcher.core.model import Snapshot
     from watcher.errors import FailureReason
 
 LOG_PAGE = 1000
@@ -92,10 +93,14 @@ class Follower:
         self._poller = Poller(api, policy, polling, self.board, self._sink, _Uncounted())
         self._revivable = cfg.api.flavor == "dli"
 
-    def seed(self, batch_id: str, history: History) -> None:
-        """Print the log so far (as ``batch.log`` events, seq from 1) and start the batch's track after it."""
+    def seed(self, batch_id: str, history: History, snap: Snapshot | None) -> None:
+        """Print the log so far (as ``batch.log`` events, seq from 1) and start the batch's track after it.
+
+        ``snap`` (the batch's details, when read) gives the events the context every batch event carries.
+        """
+        about = context(snap)
         events = [
-            Event("batch.log", "info", batch_id, n, {"stream": stream, "line": line})
+            Event("batch.log", "info", batch_id, n, {**about, "stream": stream, "line": line})
             for n, (stream, line) in enumerate(history.lines, start=1)
         ]
         self.board.tracks[batch_id] = Track(batch_id, seq=len(events), log=history.track)

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from watcher.api.client import BatchApi
     from watcher.config.settings import Config
     from watcher.core.events import Event
+    from watcher.core.model import Snapshot
     from watcher.core.tracker import Track
 
 EXIT_HELP = """exit codes: 0 all succeeded, 2 config or credentials, 3 failed (dead/error), 4 killed,
@@ -93,7 +94,6 @@ async def wait(cfg: Config, batch_ids: list[str], opts: WaitOptions, out: TextIO
     policy = RequestPolicy(cfg.api, cfg.watch.concurrency)
     started = time.monotonic()
     async with open_api(cfg) as api:
-        await _credentials_accepted(api, policy, batch_ids[0])
         follower = Follower(cfg, api, policy, show, grace=opts.grace)
         for bid in batch_ids:
             await _seed(api, policy, follower, bid, err)
@@ -107,24 +107,29 @@ async def wait(cfg: Config, batch_ids: list[str], opts: WaitOptions, out: TextIO
     return exit_code(outcomes.values())
 
 
-async def _credentials_accepted(api: BatchApi, policy: RequestPolicy, batch_id: str) -> None:
+async def _credentials_accepted(api: BatchApi, policy: RequestPolicy, batch_id: str) -> Snapshot | None:
     """Read one batch first: refused credentials end the command with exit 2 rather than retrying for ever."""
     try:
-        await policy.call(lambda: api.details(batch_id))
+        return await policy.call(lambda: api.details(batch_id))
     except AuthError as exc:
         if exc.status_code is not None and exc.status_code < 500:
             raise ConfigError("auth.method", f"credentials rejected: {exc.message}") from None
     except ApiError:
         pass  # not found, or trouble the follow will report and retry
+    return None
 
 
 async def _seed(api: BatchApi, policy: RequestPolicy, follower: Follower, bid: str, err: TextIO) -> None:
-    """Print the batch's log so far, or say why it is not there (the window's lines still follow)."""
+    """Print the batch's log so far, or say why it is not there (the window's lines still follow).
+
+    Its details are read first: refused credentials stop here, and the history lines get their context.
+    """
+    snap = await _credentials_accepted(api, policy, bid)
     if not follower.log_endpoint:
         return
     history, failure = await history_or_none(api, policy, bid)
     if history is not None:
-        follower.seed(bid, history)
+        follower.seed(bid, history, snap)
     elif failure is not None and not isinstance(failure, NotFoundError):
         note = f"the log so far is unavailable ({_why(failure)}); following what the API shows"
         err.write(f"dli-watcher: {bid}: {note}\n")

@@ -19,11 +19,13 @@ from watcher.core.flavor import BY_NAME, Flavor
 from watcher.core.shard import Shard, parse_shard
 from watcher.core.states import KNOWN, is_known, normalise
 from watcher.core.vocabulary import (
+    EVENT_TIMES,
     FLAVORS,
     FORMATS,
     LEVELS,
     MODES,
     TRANSPORTS,
+    EventTime,
     FlavorName,
     Format,
     Level,
@@ -117,6 +119,7 @@ class EventsConfig:
 
     format: Format = "auto"
     level: Level = "info"
+    time: EventTime = "local"  # how the readable format shows times
     include_req_body: bool = False
     # event lines queued for a stdout reader that is not keeping up before polls are held
     buffer_lines: int = 10_000
@@ -284,11 +287,12 @@ def _parse_state(raw: object, problems: Problems) -> StateConfig:
 
 
 def _parse_events(raw: object, problems: Problems) -> EventsConfig:
-    sec = Table("events", raw, {"format", "level", "include_req_body", "buffer_lines"}, problems)
+    sec = Table("events", raw, {"format", "level", "time", "include_req_body", "buffer_lines"}, problems)
     return EventsConfig(
         **problems.values(
             format=lambda: choice(sec, "format", FORMATS, "auto"),
             level=lambda: choice(sec, "level", LEVELS, "info"),
+            time=lambda: choice(sec, "time", EVENT_TIMES, "local"),
             include_req_body=lambda: sec.get("include_req_body", bool, False),
             buffer_lines=lambda: positive_int(sec, "buffer_lines", 10_000),
         )

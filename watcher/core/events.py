@@ -12,13 +12,19 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """One line of the event stream; ``seq`` grows by one per event of a batch."""
+    """One line of the event stream; ``seq`` grows by one per event of a batch.
+
+    ``timestamp`` is the RFC 3339 time the event is written with; when None the writer stamps it with
+    its own clock. Batch events carry theirs from the poll that produced them, and the outbox keeps it,
+    so an event replayed after a crash is written byte for byte as the first time.
+    """
 
     name: EventName
     level: Level = "info"
     batch_id: str | None = None
     seq: int | None = None
     fields: dict[str, Any] = field(default_factory=dict)
+    timestamp: str | None = None
 
 
 def rfc3339(seconds: float) -> str:

@@ -99,3 +99,21 @@ def output_hidden(sections: Sequence[Section], layout: Layout, complete: bool) -
 def stream_rank(stream: str) -> int:
     """Where a stream sits in the log, for putting lines of several streams in order."""
     return ORDER.index(stream) if stream in ORDER else len(ORDER)
+
+
+def interleave(lines: Sequence[tuple[str, str]], gaps: Sequence[str]) -> list[tuple[str, str | None]]:
+    """A poll's ``(stream, line)`` lines with a ``(stream, None)`` for each of ``gaps`` where its lines are missing.
+
+    Missed lines of a stream precede the lines the poll found after them and follow the lines of the
+    streams laid out before it: a gap goes before the first line of its stream or of a later one.
+    """
+    out: list[tuple[str, str | None]] = []
+    pending = list(gaps)
+    for stream, line in lines:
+        if pending:
+            rank = stream_rank(stream)
+            due = [gap for gap in pending if gap == stream or stream_rank(gap) < rank]
+            out += [(gap, None) for gap in due]
+            pending = [gap for gap in pending if gap not in due]
+        out.append((stream, line))
+    return out + [(gap, None) for gap in pending]

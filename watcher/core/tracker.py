@@ -10,8 +10,9 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from watcher.core import states
-from watcher.core.events import Event, rfc3339_millis
+from watcher.core.events import Event, rfc3339, rfc3339_millis
 from watcher.core.logdiff import LogTrack
+from watcher.core.loglayout import interleave
 from watcher.core.redact import redact_req_body
 
 if TYPE_CHECKING:
@@ -59,22 +60,35 @@ class LogResult:
     track: LogTrack | None = None
 
 
-class _Out:
-    """Collects a batch's events, numbering them from the track's last seq."""
+def context(snap: Snapshot | None) -> dict[str, Any]:
+    """What every batch event says of its batch, from the last snapshot (None when unknown).
 
-    def __init__(self, track: Track) -> None:
+    A log store can then select all of a job's events by ``job_name``, the label its alerts carry.
+    """
+    if snap is None:
+        return {"job_name": None, "queue": None, "app_id": None}
+    return {"job_name": snap.name, "queue": snap.queue, "app_id": snap.app_id}
+
+
+class _Out:
+    """Collects a batch's events, numbering them from the track's last seq, stamped with the poll's time."""
+
+    def __init__(self, track: Track, now: float, snap: Snapshot | None) -> None:
         self.batch_id, self.seq, self.events = track.batch_id, track.seq, list[Event]()
+        # rendered once per poll, and kept with each event so that a replay writes the same bytes
+        self.stamp = rfc3339(now)
+        self.context = context(snap)
 
     def add(self, name: EventName, level: Level = "info", **fields: Any) -> None:
         self.seq += 1
-        self.events.append(Event(name, level, self.batch_id, self.seq, fields))
+        self.events.append(Event(name, level, self.batch_id, self.seq, {**self.context, **fields}, self.stamp))
 
 
 def observe(
     track: Track, snap: Snapshot, now: float, log: LogResult, *, include_req_body: bool = False
 ) -> tuple[Track, list[Event]]:
     """Apply a successful poll: discovery, field changes, log lines, state change, finish."""
-    out = _Out(track)
+    out = _Out(track, now, snap)
     prev = track.snapshot if track.presence == "present" else None
     if track.failing_since is not None:
         out.add("batch.poll_recovered", failed_seconds=round(now - track.failing_since, 3))
@@ -87,10 +101,7 @@ def observe(
             out.add("batch.field_repaired", "warning", field=name, problem=problem)
     if prev is not None:
         _changes(out, prev, snap)
-    for stream, line in log.lines:
-        out.add("batch.log", stream=stream, line=line)
-    for stream, missed in log.gaps:
-        out.add("batch.log_gap", "warning", stream=stream, missed_lines=missed)
+    _log(out, log)
     changed = prev is not None and prev.state != snap.state
     if changed and prev is not None:
         since = track.state_since if track.state_since is not None else now
@@ -104,6 +115,16 @@ def observe(
     if states.is_terminal(snap.state) and (changed or prev is None):
         _finished(out, snap)
     return _next_track(track, snap, now, log, changed, out.seq), out.events
+
+
+def _log(out: _Out, log: LogResult) -> None:
+    """The poll's log lines in order, each gap at the place of its missing lines (before those that follow them)."""
+    missed = dict(log.gaps)
+    for stream, line in interleave(log.lines, [stream for stream, _ in log.gaps]):
+        if line is None:
+            out.add("batch.log_gap", "warning", stream=stream, missed_lines=missed[stream])
+        else:
+            out.add("batch.log", stream=stream, line=line)
 
 
 def _next_track(track: Track, snap: Snapshot, now: float, log: LogResult, changed: bool, seq: int) -> Track:
@@ -153,12 +174,10 @@ def shown_state(snap: Snapshot) -> str:
 
 
 def _discovered_fields(snap: Snapshot, include_req_body: bool) -> dict[str, Any]:
+    # job_name, queue and app_id come with every batch event (``context``)
     fields: dict[str, Any] = {
         "state": shown_state(snap),
-        "job_name": snap.name,
-        "queue": snap.queue,
         "owner": snap.owner,
-        "app_id": snap.app_id,
         "create_time": rfc3339_millis(snap.create_time),
         "update_time": rfc3339_millis(snap.update_time),
     }
@@ -203,7 +222,7 @@ class Failure:
 
 def observe_failure(track: Track, failure: Failure, now: float) -> tuple[Track, list[Event]]:
     """A poll that failed after its retries: report when failing starts, then at most once a minute."""
-    out = _Out(track)
+    out = _Out(track, now, track.snapshot)
     since = track.failing_since if track.failing_since is not None else now
     last = track.last_failure_report
     report = last is None or now - last >= FAILURE_REPORT_INTERVAL
@@ -214,7 +233,7 @@ def observe_failure(track: Track, failure: Failure, now: float) -> tuple[Track, 
             reason=failure.reason,
             status_code=failure.status_code,
             error_code=failure.error_code,
-            message=failure.message,
+            error_message=failure.message,
             attempts=failure.attempts,
         )
     return replace(
@@ -224,7 +243,7 @@ def observe_failure(track: Track, failure: Failure, now: float) -> tuple[Track, 
 
 def observe_missing(track: Track, now: float) -> tuple[Track, list[Event]]:
     """The API says the batch does not exist: gone if we knew it, not found if we never did."""
-    out = _Out(track)
+    out = _Out(track, now, track.snapshot)
     presence: Presence
     if track.presence == "present":
         out.add("batch.gone", "warning", last_state=track.state)

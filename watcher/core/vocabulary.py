@@ -9,7 +9,10 @@ Transport = Literal["aiohttp", "httpx"]
 Mode = Literal["details", "list"]
 AuthMethod = Literal["aksk", "token", "password", "none"]
 Level = Literal["debug", "info", "warning", "error"]
-Format = Literal["json", "console", "auto"]
+# console: the readable format's earlier name; auto: readable on a terminal, else json
+Format = Literal["json", "ecs", "readable", "console", "auto"]
+# how the readable format shows times: the machine's zone with its offset, or UTC with a Z
+EventTime = Literal["local", "utc"]
 Presence = Literal["pending", "present", "not_found", "gone"]
 # the API requests the watcher makes, as its self-metrics and watcher.ready count them
 Endpoint = Literal["list", "details", "log"]
@@ -48,6 +51,7 @@ MODES: Final[tuple[Mode, ...]] = get_args(Mode)
 AUTH_METHODS: Final[tuple[AuthMethod, ...]] = get_args(AuthMethod)
 LEVELS: Final[tuple[Level, ...]] = get_args(Level)
 FORMATS: Final[tuple[Format, ...]] = get_args(Format)
+EVENT_TIMES: Final[tuple[EventTime, ...]] = get_args(EventTime)
 ENDPOINTS: Final[tuple[Endpoint, ...]] = get_args(Endpoint)
 # every event name; the metrics pre-fill their counters from it
 EVENT_NAMES: Final[tuple[EventName, ...]] = get_args(EventName)

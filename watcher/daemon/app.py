@@ -117,7 +117,9 @@ class Daemon:
         self.registry.register(self.stats)
         self.registry.register(BoardCollector(self.board))
         self._on_event = on_event
-        self._writer = writer or EventWriter.for_format(cfg.events.format, cfg.events.level)
+        self._writer = writer or EventWriter.for_format(
+            cfg.events.format, cfg.events.level, env=env, time=cfg.events.time
+        )
         # lines leave from a thread of their own: a reader that stops reading never blocks the loop
         self.pump = OutputPump(stream_writer(self._writer.stream), cfg.events.buffer_lines)
         self._output_stalled = False
@@ -241,7 +243,7 @@ class Daemon:
             new = await run_abandonable(self._reload, "dli-watcher reload")
             web = await run_abandonable(partial(load_web_config, new.metrics.web_config_file), "dli-watcher reload")
         except ConfigError as exc:
-            self._say("watcher.reload_failed", level="error", fields={"key": exc.key, "message": exc.problem})
+            self._say("watcher.reload_failed", level="error", fields={"key": exc.key, "error_message": exc.problem})
             return
         restart = restart_required(self._started_cfg, self.cfg, new)
         # the connection pool was sized at start: more slots than connections would only queue for them
@@ -411,7 +413,7 @@ class Daemon:
         poller.arrived("discovery")
 
     def _discovery_failed(self, poller: Poller, exc: ApiError) -> None:
-        fields = {"reason": exc.reason, "status_code": exc.status_code, "message": exc.message}
+        fields = {"reason": exc.reason, "status_code": exc.status_code, "error_message": exc.message}
         self._say("watcher.discovery_failed", level="warning", fields=fields)
         poller.arrived("discovery")  # a first run that failed does not hold readiness up for good
 

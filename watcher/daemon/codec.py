@@ -78,15 +78,18 @@ def decode_job(text: str) -> JobSummary:
 
 
 def encode_event(event: Event) -> str:
-    """An Event as JSON, for the outbox."""
+    """An Event as JSON, for the outbox, with the timestamp it is written with."""
     return json.dumps(
-        [event.name, event.level, event.batch_id, event.seq, event.fields],
+        [event.name, event.level, event.batch_id, event.seq, event.fields, event.timestamp],
         separators=(",", ":"),
         ensure_ascii=False,
     )
 
 
 def decode_event(text: str) -> Event:
-    """An Event from ``encode_event``'s JSON."""
-    name, level, batch_id, seq, fields = json.loads(text)
-    return Event(name, level, batch_id, seq, fields)
+    """An Event from ``encode_event``'s JSON; a row written before timestamps were kept gets its stamp when written."""
+    name, level, batch_id, seq, fields, *stamp = json.loads(text)
+    if not stamp and "message" in fields:
+        # written before every event had a message: an error's own words were its "message" then
+        fields["error_message"] = fields.pop("message")
+    return Event(name, level, batch_id, seq, fields, stamp[0] if stamp else None)

@@ -1,75 +1,91 @@
-"""A compact, human rendering of the event stream for ``dli-watcher demo``: one short line per event."""
+"""``events.format = "readable"``: one short line per event for people, ``TIME  JOB  WHAT HAPPENED``.
+
+The public face for every command that shows events to a person (``run`` on a terminal, ``demo``,
+the one-shot commands): ``ReadableRenderer(color=..., time=...).render(event)``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, MutableMapping
-from typing import Any
+import re
+import time as clock
+from datetime import datetime
+from typing import TYPE_CHECKING
 
-EventDict = MutableMapping[str, Any]
+from watcher.core.events import rfc3339
+from watcher.output.messages import message
 
+if TYPE_CHECKING:
+    from watcher.core.events import Event
+    from watcher.core.vocabulary import EventTime, Level
 
-def _discovered(e: EventDict) -> str:
-    return f"discovered  {e.get('state')}  queue={e.get('queue')} owner={e.get('owner')}"
-
-
-def _state(e: EventDict) -> str:
-    return f"{e.get('from_state')} -> {e.get('to_state')}  (after {e.get('previous_state_seconds')} s)"
-
-
-def _finished(e: EventDict) -> str:
-    took = e.get("duration_seconds")
-    return f"finished  {str(e.get('outcome')).upper()} ({e.get('state')})" + ("" if took is None else f" in {took} s")
-
-
-def _log(e: EventDict) -> str:
-    return f"  {e.get('stream'):<11} | {e.get('line')}"
-
-
-def _gap(e: EventDict) -> str:
-    missed = e.get("missed_lines")
-    return f"  {e.get('stream'):<11} | ... {'some' if missed is None else missed} lines could not be recovered"
+WHO_WIDTH = 24
+STREAM_WIDTH = 11
+# what a batch event is shown under when it names no job, and what the watcher's own events are
+SHORT_ID = 8
+WATCHER = "dli-watcher"
+_RESET = "\x1b[0m"
+_DIM, _BOLD = "\x1b[2m", "\x1b[1m"
+LEVEL_COLORS: dict[Level, str] = {"debug": _DIM, "info": "", "warning": "\x1b[33m", "error": "\x1b[31m"}
+# a job's log is untrusted: its control characters must not move the cursor or recolour the terminal
+_CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
 
 
-def _changed(e: EventDict) -> str:
-    changes = e.get("changes") or {}
-    return "changed  " + ", ".join(f"{k}: {v.get('old')} -> {v.get('new')}" for k, v in changes.items())
-
-
-def _failed(e: EventDict) -> str:
-    return f"poll failed  {e.get('reason')} {e.get('status_code') or ''} {e.get('message') or ''}".rstrip()
-
-
-DESCRIBE: dict[str, Callable[[EventDict], str]] = {
-    "batch.discovered": _discovered,
-    "batch.state_changed": _state,
-    "batch.finished": _finished,
-    "batch.log": _log,
-    "batch.log_gap": _gap,
-    "batch.changed": _changed,
-    "batch.poll_failed": _failed,
-    "batch.poll_recovered": lambda e: f"poll recovered after {e.get('failed_seconds')} s",
-    "batch.gone": lambda e: f"gone (last state {e.get('last_state')})",
-    "batch.not_found": lambda _: "not found",
-    "batch.unknown_state": lambda e: f"unknown state {e.get('state')!r}",
-}
+def _visible(text: str) -> str:
+    return _CONTROLS.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 class ReadableRenderer:
-    """Renders ``HH:MM:SS  job-name  what happened``, naming batches by the job name they were discovered with."""
+    """Renders events as ``HH:MM:SS+01:00  job-name  what happened`` (``HH:MM:SS Z`` in UTC).
 
-    def __init__(self) -> None:
-        self._names: dict[str, str] = {}
+    ``color`` adds ANSI colours (warnings yellow, errors red, the time dim, the job bold); ``time``
+    shows times in the machine's zone with its offset, or in UTC.
+    """
 
-    def __call__(self, _: Any, __: str, event: EventDict) -> str:
-        """One line for one event dict (after the timestamp processor)."""
-        clock = str(event.get("timestamp", ""))[11:19]
-        name = str(event.get("event"))
-        bid = event.get("batch_id")
-        if bid is None:
-            rest = " ".join(f"{k}={v}" for k, v in event.items() if k not in ("timestamp", "level", "event"))
-            return f"{clock}  {name}  {rest}"
-        if name == "batch.discovered" and event.get("job_name"):
-            self._names[str(bid)] = str(event["job_name"])
-        who = self._names.get(str(bid), str(bid)[:8])
-        describe = DESCRIBE.get(name)
-        return f"{clock}  {who:<24} {describe(event) if describe else name}"
+    def __init__(self, *, color: bool = False, time: EventTime = "local") -> None:
+        self.color, self.time = color, time
+        self._stamp, self._clock = "", ""  # the last timestamp shown: a poll's events share one
+
+    def render(self, event: Event, timestamp: str | None = None) -> str:
+        """One line (no newline) for ``event``, at ``timestamp``, else its own, else now."""
+        return self(event, timestamp or event.timestamp or rfc3339(clock.time()))
+
+    def __call__(self, event: Event, timestamp: str) -> str:
+        """The line for ``event`` written at ``timestamp`` (RFC 3339), as EventWriter asks for it."""
+        when, who, what = self.clock(timestamp), self.who(event), _visible(self.what(event))
+        if not self.color:
+            return f"{when}  {who:<{WHO_WIDTH}} {what}"
+        tint = LEVEL_COLORS[event.level]
+        return f"{_DIM}{when}{_RESET}  {_BOLD}{who:<{WHO_WIDTH}}{_RESET} {tint}{what}{_RESET if tint else ''}"
+
+    def clock(self, timestamp: str) -> str:
+        """The time of day of an RFC 3339 ``timestamp``: local with its offset, or UTC with a ``Z``."""
+        if timestamp != self._stamp:
+            self._stamp, self._clock = timestamp, self._time_of_day(timestamp)
+        return self._clock
+
+    def _time_of_day(self, timestamp: str) -> str:
+        try:
+            when = datetime.fromisoformat(timestamp)
+        except ValueError:
+            return timestamp
+        if self.time == "utc":
+            return when.strftime("%H:%M:%SZ")
+        return when.astimezone().isoformat(timespec="seconds")[11:]
+
+    @staticmethod
+    def who(event: Event) -> str:
+        """The job the event is about (its short ID when it names none), or the watcher itself."""
+        if event.batch_id is None:
+            return WATCHER
+        return str(event.fields.get("job_name") or event.batch_id[:SHORT_ID])
+
+    @staticmethod
+    def what(event: Event) -> str:
+        """What happened: log lines and gaps in a column by stream, everything else in a sentence."""
+        if event.name == "batch.log":
+            return f"  {event.fields.get('stream')!s:<{STREAM_WIDTH}} | {message(event)}"
+        if event.name == "batch.log_gap":
+            missed = event.fields.get("missed_lines")
+            count = "some" if missed is None else str(missed)
+            return f"  {event.fields.get('stream')!s:<{STREAM_WIDTH}} | ... {count} lines could not be recovered"
+        return message(event)

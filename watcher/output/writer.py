@@ -1,70 +1,87 @@
-"""The event stream: Event records rendered as JSON lines (or console, or readable lines) on a given stream."""
+"""The event stream: Event records rendered as lines in the configured format, for a given stream."""
 
 from __future__ import annotations
 
-import json
+import os
 import sys
 import time
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, TextIO
-
-import structlog
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, TextIO
 
 from watcher.core.events import Event, rfc3339
-from watcher.core.untrusted import valid_unicode
-from watcher.output.readable import EventDict, ReadableRenderer
+from watcher.output.ecs import EcsRenderer
+from watcher.output.journald import NO_PREFIX, prefixes
+from watcher.output.jsonline import render_json
+from watcher.output.readable import ReadableRenderer
+from watcher.output.terminal import is_terminal, wants_color
 
 if TYPE_CHECKING:
-    from watcher.core.vocabulary import Level
+    from watcher.core.vocabulary import EventTime, Level
 
 LEVELS: dict[Level, int] = {"debug": 10, "info": 20, "warning": 30, "error": 40}
-# a structlog processor's signature: (logger, method name, event dict) -> the rendered line
-Renderer = Callable[[Any, str, EventDict], str]
+# one event and the RFC 3339 time it is written with -> its line, without the newline
+Renderer = Callable[[Event, str], str]
 
 
-# JSON allows these raw inside strings, but readers that split on every Unicode line break
-# (JavaScript, Python's str.splitlines) would cut an event in two
-_LINE_BREAKS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\u0085": "\\u0085"})
+def resolved_format(fmt: str, stream: TextIO) -> str:
+    """The format ``fmt`` names on ``stream``: ``auto`` is readable on a terminal, else JSON; ``console`` readable."""
+    if fmt == "auto":
+        return "readable" if is_terminal(stream) else "json"
+    return "readable" if fmt == "console" else fmt
 
 
-def _json(_: Any, __: str, event: EventDict) -> str:
-    return _dumps(event)
-
-
-def _dumps(obj: Any) -> str:
-    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=str)
-    if text.isascii():
-        return text
-    # a lone surrogate would fail the UTF-8 write and take the daemon with it
-    return valid_unicode(text).translate(_LINE_BREAKS)
-
-
-def renderer_for(fmt: str, stream: TextIO) -> Renderer:
-    """The renderer of an ``events.format``: JSON lines, console key=value (``auto`` on a TTY), or readable."""
-    if fmt == "readable":
-        return ReadableRenderer()
-    if fmt == "console" or (fmt == "auto" and stream.isatty()):
-        return structlog.dev.ConsoleRenderer(colors=stream.isatty())
-    return _json
+def renderer_for(fmt: str, stream: TextIO, env: Mapping[str, str], *, time: EventTime, no_color: bool) -> Renderer:
+    """The renderer of an ``events.format`` on ``stream``."""
+    chosen = resolved_format(fmt, stream)
+    if chosen == "readable":
+        return ReadableRenderer(color=wants_color(stream, env, no_color=no_color), time=time)
+    if chosen == "ecs":
+        return EcsRenderer()
+    if chosen == "json":
+        return render_json
+    raise ValueError(f"unknown events.format {fmt!r}")
 
 
 class EventWriter:
-    """Writes Event records to ``stream`` through ``render``, one line each, leaving out those below ``level``.
+    """Renders Event records as lines for ``stream``, leaving out those below ``level``.
 
     Everything it needs is passed in: no process-wide logging configuration is read or changed.
+    ``prefix`` puts a syslog priority before each line of a level when the stream is the journal.
     """
 
     def __init__(
-        self, stream: TextIO, render: Renderer, level: Level = "info", *, clock: Callable[[], float] = time.time
+        self,
+        stream: TextIO,
+        render: Renderer,
+        level: Level = "info",
+        *,
+        clock: Callable[[], float] = time.time,
+        prefix: Mapping[Level, str] = NO_PREFIX,
     ) -> None:
         self._stream, self._render, self._clock = stream, render, clock
         self._least = LEVELS[level]
+        self._prefix = dict(prefix)
 
     @classmethod
-    def for_format(cls, fmt: str, level: Level, stream: TextIO | None = None) -> EventWriter:
-        """A writer for an ``events.format`` and level, on ``stream`` (stdout by default)."""
+    def for_format(
+        cls,
+        fmt: str,
+        level: Level,
+        stream: TextIO | None = None,
+        *,
+        env: Mapping[str, str] | None = None,
+        time: EventTime = "local",
+        no_color: bool = False,
+    ) -> EventWriter:
+        """A writer for an ``events.format`` and level on ``stream`` (stdout by default), as ``env`` says.
+
+        ``env`` (the process environment by default) tells whether the stream is systemd's journal
+        (``JOURNAL_STREAM``) and whether colour is unwanted (``NO_COLOR``); ``time`` is ``events.time``.
+        """
         out = stream or sys.stdout
-        return cls(out, renderer_for(fmt, out), level)
+        environ = os.environ if env is None else env
+        render = renderer_for(fmt, out, environ, time=time, no_color=no_color)
+        return cls(out, render, level, prefix=prefixes(out, environ))
 
     def set_level(self, level: Level) -> None:
         """Leave out events below ``level`` from now on (a reload)."""
@@ -78,16 +95,13 @@ class EventWriter:
     def lines(self, events: Iterable[Event]) -> list[str]:
         """Each event at or above the level rendered as one line, newline included."""
         out = []
+        now: str | None = None  # one reading of the clock for the events that bring no timestamp of their own
+        least, render, prefix = self._least, self._render, self._prefix
         for event in events:
-            if LEVELS[event.level] < self._least:
+            if LEVELS[event.level] < least:
                 continue
-            line: dict[str, Any] = {"timestamp": rfc3339(self._clock()), "level": event.level, "event": event.name}
-            if event.batch_id is not None:
-                line["batch_id"] = event.batch_id
-            if event.seq is not None:
-                line["seq"] = event.seq
-            line.update(event.fields)
-            out.append(self._render(None, event.level, line) + "\n")
+            stamp = event.timestamp or now or (now := rfc3339(self._clock()))
+            out.append(f"{prefix[event.level]}{render(event, stamp)}\n")
         return out
 
     def write(self, events: Iterable[Event]) -> None:
