@@ -30,6 +30,7 @@ def test_demo_runs_the_story_and_exits_cleanly():
     assert result.returncode == 0, result.stderr[-2000:]
     out, err = result.stdout, result.stderr
     assert re.search(r"^metrics:\s+http://127\.0\.0\.1:\d+/metrics$", err, re.MULTILINE)
+    assert re.search(r"^status:\s+http://127\.0\.0\.1:\d+/$", err, re.MULTILINE)
     for job, outcome in [
         ("daily-etl", "SUCCEEDED"),
         ("ml-train", "FAILED"),

@@ -110,6 +110,7 @@ def _announce(sim_url: str) -> Callable[[str, int], None]:
         print(f"simulator:  {sim_url}", file=sys.stderr)
         print(f"metrics:    {base}/metrics", file=sys.stderr)
         print(f"health:     {base}/healthz  {base}/readyz", file=sys.stderr)
+        print(f"status:     {base}/", file=sys.stderr)
 
     return show
 

@@ -24,6 +24,7 @@ from watcher.core.board import Board
 from watcher.core.events import Event
 from watcher.core.listplan import hint_of
 from watcher.core.readiness import ready_fields
+from watcher.core.recent import Recent
 from watcher.core.schedule import retained
 from watcher.daemon.abandon import run_abandonable
 from watcher.daemon.counted import CountedApi
@@ -37,6 +38,8 @@ from watcher.metrics.collectors import BoardCollector, SelfMetrics
 from watcher.metrics.endpoints import Endpoints
 from watcher.metrics.exposition import BatchText
 from watcher.metrics.server import MetricsServer
+from watcher.metrics.status.index import About
+from watcher.metrics.status.pages import StatusPages, StatusSource
 from watcher.metrics.webconfig import load_web_config
 from watcher.output.pump import OutputPump, stream_writer
 from watcher.output.writer import EventWriter
@@ -51,6 +54,7 @@ if TYPE_CHECKING:
     from watcher.config.settings import Config
     from watcher.core.listplan import Hint
     from watcher.core.model import Snapshot
+    from watcher.core.tracker import Track
     from watcher.core.vocabulary import EventName, Level
     from watcher.errors import ApiError
 
@@ -116,6 +120,8 @@ class Daemon:
         self.registry = CollectorRegistry()
         self.registry.register(self.stats)
         self.registry.register(BoardCollector(self.board))
+        self.recent = Recent()  # each watched batch's last events, for the status page
+        self._born = time.monotonic()
         self._on_event = on_event
         self._writer = writer or EventWriter.for_format(
             cfg.events.format, cfg.events.level, env=env, time=cfg.events.time
@@ -139,6 +145,7 @@ class Daemon:
     def _write(self, events: list[Event]) -> int:
         """Queue events for the stream and count each (the self-metrics, the embedding caller); the output ticket."""
         ticket = self.pump.put(self._writer.lines(events))
+        self.recent.record(events, time.time(), self.board.tracks)
         for event in events:
             self.stats.event(event)
             if self._on_event is not None:
@@ -299,8 +306,15 @@ class Daemon:
         finally:
             await anyio.to_thread.run_sync(server.stop)
 
+    def _about(self) -> About:
+        """The watcher as the status page shows it (called from the render thread: reads only)."""
+        watch = self.cfg.watch
+        uptime = time.monotonic() - self._born
+        return About(__version__, uptime, str(watch.shard), watch.mode, self._not_ready(), self._healthy())
+
     async def _bind(self) -> MetricsServer:
-        endpoints = Endpoints(self.registry, self._metrics_batches, self._healthy, self._not_ready)
+        pages = StatusPages(StatusSource(self._about, lambda: self.board.tracks, self.recent))
+        endpoints = Endpoints(self.registry, self._metrics_batches, self._healthy, self._not_ready, pages)
         metrics = self.cfg.metrics
         # in worker threads: certificates are files, and when the port is busy finding out who holds it
         # takes a request or two
@@ -332,7 +346,7 @@ class Daemon:
                 policy,
                 self.cfg,
                 self.board,
-                self.journal.submit,
+                self._polled,
                 self.stats,
                 hooks=PollerHooks(self._on_progress, self._on_ready, self._hold_poll),
             )
@@ -367,6 +381,11 @@ class Daemon:
                 raise _refusal(exc) from None
             finally:
                 await self._shutdown(crash)
+
+    def _polled(self, track: Track, events: list[Event], changed: bool) -> None:
+        """A poll's outcome: noted for the status page (whatever it was), then committed and written."""
+        self.recent.polled(track.batch_id, time.time())
+        self.journal.submit(track, events, changed)
 
     def _on_ready(self) -> None:
         fields = ready_fields(len(self.board.tracks), time.monotonic() - self._born, self.stats.requests)
@@ -404,6 +423,7 @@ class Daemon:
     def _rewatch(self, poller: Poller, hints: Mapping[str, Hint] | None = None) -> tuple[list[str], list[str]]:
         added, removed = poller.watch(owned(self.cfg, self._discovered), hints)
         self.journal.forget(removed)
+        self.recent.forget(removed)
         return added, removed
 
     def _discovered_now(self, poller: Poller, found: list[Snapshot]) -> None:

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
     from watcher.metrics.exposition import Variant
+    from watcher.metrics.status.pages import StatusPages
 
 PROBES = frozenset({"/healthz", "/readyz"})
 LANDING = """<!doctype html><html><head><title>dli-watcher</title></head><body>
@@ -26,12 +27,16 @@ LANDING = """<!doctype html><html><head><title>dli-watcher</title></head><body>
 
 @dataclass(frozen=True, slots=True)
 class Endpoints:
-    """What the endpoints read from the watcher: all cheap to call except ``batches``, the per-batch text."""
+    """What the endpoints read from the watcher: all cheap to call except ``batches`` and the status ``pages``.
+
+    Without ``pages``, ``/`` is a bare page of links.
+    """
 
     registry: CollectorRegistry
     batches: Callable[[], str]
     healthy: Callable[[], bool]
     not_ready: Callable[[], str | None]
+    pages: StatusPages | None = None
 
     def probe(self, path: str) -> Response | None:
         """The answer of /healthz or /readyz; None for any other path."""
@@ -49,7 +54,7 @@ class Endpoints:
 
 
 def landing() -> Response:
-    """The page at /, linking the others."""
+    """The page at / without the status pages, linking the others."""
     return text(200, LANDING.format(version=__version__), kind="text/html; charset=utf-8")
 
 

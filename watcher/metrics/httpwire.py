@@ -28,11 +28,12 @@ class BadRequestError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Request:
-    """A parsed request head; header names are lower-case, repeated headers joined with ", "."""
+    """A parsed request head; header names are lower-case, repeated headers joined with ", "; the query undecoded."""
 
     method: str
     path: str
     headers: Mapping[str, str]
+    query: str = ""
 
     def header(self, name: str) -> str:
         """A header's value, or "" when absent."""
@@ -61,7 +62,11 @@ def parse_head(head: bytes) -> Request:
         raise BadRequestError("bad request line")
     method, target, _ = parts
     # origin form (/metrics?x) or absolute form (http://host/metrics), as a proxy may send
-    path = urlsplit(target).path if "://" in target else target.partition("?")[0]
+    if "://" in target:
+        split = urlsplit(target)
+        path, query = split.path, split.query
+    else:
+        path, _, query = target.partition("?")
     headers: dict[str, str] = {}
     for line in lines[1:]:
         if not line:
@@ -71,7 +76,7 @@ def parse_head(head: bytes) -> Request:
             raise BadRequestError("bad header line")
         key, value = name.lower(), value.strip()
         headers[key] = f"{headers[key]}, {value}" if key in headers else value
-    return Request(method, path or "/", headers)
+    return Request(method, path or "/", headers, query)
 
 
 def encode(response: Response, *, head_only: bool = False, extra: tuple[tuple[str, str], ...] = ()) -> bytes:

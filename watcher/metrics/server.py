@@ -6,8 +6,9 @@ client that does not finish its TLS handshake and request head within ``HEAD_TIM
 dropped, at most ``max_connections()`` are open (at the cap a new client pushes out the oldest one
 still sending its head, so a flood cannot lock a probe out), /healthz and /readyz are answered on
 the loop itself and never wait for a render, and /metrics renders in one worker thread, once for
-all the scrapes that arrive while it runs (``SharedRender``). Rendering off the watcher's own loop
-keeps a scrape from delaying a poll.
+all the scrapes that arrive while it runs (``SharedRender``); the status pages render in that same
+thread, one at a time. Rendering off the watcher's own loop keeps a scrape or a page from delaying
+a poll.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ from watcher.metrics.basicauth import CHALLENGE, credentials
 from watcher.metrics.endpoints import landing, not_found
 from watcher.metrics.exposition import negotiate
 from watcher.metrics.httpwire import MAX_HEAD_BYTES, BadRequestError, Request, Response, encode, parse_head, text
+from watcher.metrics.pacing import Paced
 from watcher.metrics.shared import SharedRender
+from watcher.metrics.status.pages import serves
 from watcher.metrics.tlsserver import sans
 
 if TYPE_CHECKING:
@@ -47,6 +50,7 @@ CLOSE_TIMEOUT_SECONDS = 2.0
 STOP_TIMEOUT_SECONDS = 5.0
 BACKLOG = 128
 MAX_CONNECTIONS = 1024
+PAGE_SHARE = 0.5  # of the render thread's time, at most, for the status pages
 ALLOW = ("Allow", "GET, HEAD")
 # a method's request body we read (and drop) before answering 405, so closing does not reset the answer away
 MAX_DRAINED_BYTES = 64 * 1024
@@ -146,6 +150,11 @@ class MetricsServer:
         self._thread = threading.Thread(target=self._thread_main, name="dli-watcher-http", daemon=True)
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="dli-watcher-render")
         self.renders: SharedRender[Variant, Response] = SharedRender(endpoints.metrics, self._executor)
+        # the same thread: a page waits for a scrape's render and the other way round, so neither adds a core's
+        # load; pages rest between renders, so people paging through the fleet take at most half of that thread
+        self.pages: SharedRender[tuple[str, str], Response] | None = None
+        if endpoints.pages is not None:
+            self.pages = SharedRender(Paced(endpoints.pages.answer, PAGE_SHARE), self._executor)
         # bcrypt is slow on purpose: one thread of its own, so password checks never delay a render
         self._auth_executor = ThreadPoolExecutor(1, thread_name_prefix="dli-watcher-auth")
 
@@ -271,6 +280,8 @@ class MetricsServer:
             return denied
         if request.path == "/metrics":
             return await self.renders.get(negotiate(request.header("accept"), request.header("accept-encoding")))
+        if self.pages is not None and serves(request.path):
+            return await self.pages.get((request.path, request.query))
         if request.path == "/":
             return landing()
         return not_found()

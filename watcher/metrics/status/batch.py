@@ -1,0 +1,119 @@
+"""The page at ``/batches/{id}``: one batch's fields, how its polls went, its recent events and its last log lines."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from watcher.core.tracker import shown_state
+from watcher.metrics.status.index import REFRESH_CHOICES, last_poll
+from watcher.metrics.status.markup import batch_path, esc, page
+from watcher.metrics.status.table import watch_status
+from watcher.metrics.status.units import DASH, age, millis_stamp, span, stamp
+
+if TYPE_CHECKING:
+    from watcher.core.recent import Recent
+    from watcher.core.tracker import Track
+
+BACK = '<p><a href="/">&larr; all batches</a></p>'
+# (label, Snapshot attribute) of the fields shown as the API gave them
+FIELDS = (
+    ("Job name", "name"),
+    ("Queue", "queue"),
+    ("Owner", "owner"),
+    ("Kind", "kind"),
+    ("Spark type", "sc_type"),
+    ("Application ID", "app_id"),
+    ("Spark version", "spark_version"),
+    ("Image", "image"),
+    ("Proxy user", "proxy_user"),
+)
+
+
+def _when(now: float, at: float | None) -> str:
+    return DASH if at is None else f"{stamp(at)} ({age(now, at)} ago)"
+
+
+def details(track: Track, recent: Recent, now: float) -> list[tuple[str, str]]:
+    """(label, HTML) of everything the watcher knows about the batch; API values escaped."""
+    snap, status = track.snapshot, watch_status(track)
+    values = [getattr(snap, attr) if snap else None for _, attr in FIELDS]
+    rows = [(label, esc(value) if value else DASH) for (label, _), value in zip(FIELDS, values, strict=True)]
+    rows += [
+        ("State", esc(shown_state(snap)) if snap else DASH),
+        ("In state for", span(None if track.state_since is None else now - track.state_since)),
+        ("Watch status", status),
+        ("Created", millis_stamp(snap.create_time) if snap else DASH),
+        ("Updated", _when(now, snap.update_time / 1000) if snap and snap.update_time is not None else DASH),
+        ("First seen", _when(now, track.first_seen)),
+        ("Finished (seen)", _when(now, track.terminal_at)),
+        ("Last poll", last_poll(track, recent, status, now)),
+        ("Last successful poll", _when(now, track.last_success)),
+        ("Failing since", _when(now, track.failing_since)),
+        ("Log layout", track.log.layout),
+    ]
+    problem = recent.error(track.batch_id)
+    if problem is not None:
+        codes = ", ".join(f"{k} {v}" for k, v in (("status", problem.status_code), ("code", problem.error_code)) if v)
+        text = f"{esc(problem.reason)}{f' ({esc(codes)})' if codes else ''}: {esc(problem.message)}"
+        rows.append(("Last error", f"{text} · {_when(now, problem.at)}"))
+    return rows
+
+
+def events_table(recent: Recent, batch_id: str) -> str:
+    """The batch's recent events (log lines aside), newest first."""
+    entries = recent.events(batch_id)
+    if not entries:
+        return "<p>None kept yet.</p>"
+    rows = "".join(
+        f"<tr><td>{stamp(e.at)}</td><td>{esc(e.name)}</td><td>{esc(e.level)}</td><td>{esc(e.detail)}</td></tr>"
+        for e in reversed(entries)
+    )
+    return (
+        '<table id="events"><thead><tr><th>Written</th><th>Event</th><th>Level</th><th>Fields</th></tr></thead>'
+        f"<tbody>{rows}</tbody></table>"
+    )
+
+
+def log_section(track: Track) -> str:
+    """The last lines seen of each log stream, under the stream's name."""
+    streams = [(name, stream) for name, stream in track.log.streams.items() if stream.tail]
+    if not streams:
+        return "<p>No log lines seen yet.</p>"
+    parts = []
+    for name, stream in streams:
+        total = f", {stream.seen:,} since the stream began" if stream.seen >= 0 else ""
+        lines = "\n".join(esc(line) for line in stream.tail)
+        parts.append(
+            f'<h3>{esc(name)} <span class="muted">(last {len(stream.tail)} lines seen{total})</span></h3>'
+            f'<pre class="log" data-stream="{esc(name)}">{lines}</pre>'
+        )
+    return "".join(parts)
+
+
+def refresh_choices(batch_id: str, refresh: int) -> str:
+    """Links that turn the page's auto-refresh off or on."""
+    path = batch_path(batch_id)
+    choices = [(0, "off", path), *((s, f"{s}s", f"{path}?refresh={s}") for s in REFRESH_CHOICES)]
+    links = " ".join(
+        f"<b>{text}</b>" if s == refresh else f'<a href="{esc(href)}">{text}</a>' for s, text, href in choices
+    )
+    return f'<p class="pager">auto-refresh: {links}</p>'
+
+
+def batch_page(track: Track, recent: Recent, now: float, refresh: int = 0) -> str:
+    """The whole ``/batches/{id}`` document."""
+    items = "".join(f"<dt>{label}</dt><dd>{value}</dd>" for label, value in details(track, recent, now))
+    body = (
+        f'{BACK}<h1>Batch <span class="id">{esc(track.batch_id)}</span></h1>'
+        f"{refresh_choices(track.batch_id, refresh)}<dl>{items}</dl>"
+        f'<h2>Recent events <span class="muted">(the last {recent.per_batch} kept, log lines aside)</span></h2>'
+        f"{events_table(recent, track.batch_id)}"
+        f'<h2>Log <span class="muted">(the last lines seen, by stream)</span></h2>{log_section(track)}'
+    )
+    return page(f"Batch {esc(track.batch_id)} · dli-watcher", body, refresh)
+
+
+def missing_page(batch_id: str) -> str:
+    """The page for an ID the watcher does not watch."""
+    body = f"{BACK}<h1>Not watched</h1><p>No watched batch has the ID {esc(batch_id)}.</p>"
+    return page("Not watched · dli-watcher", body)
