@@ -61,6 +61,7 @@ SAMPLES: dict[str, Event] = {
         ),
         batch("batch.poll_recovered", failed_seconds=130.0),
         own("watcher.started", version="0.2.0", batches=3, listen="127.0.0.1:19847", shard="0/1", pid=4242),
+        own("watcher.ready", batches=3, seconds=1.25, list_requests=1, details_requests=0, log_requests=0),
         own("watcher.stopped", version="0.2.0", batches=3),
         own("watcher.crashed", "error", version="0.2.0", batches=3, reason="RuntimeError: boom"),
         own(

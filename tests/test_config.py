@@ -294,6 +294,31 @@ def test_integer_is_accepted_where_a_number_is_expected():
     assert cfg.watch.terminal_grace_seconds == 0.0
 
 
+def test_list_lookback_and_queues_configure_the_sweep():
+    """``list_lookback`` is a duration (0 turns the sweep off) and ``queues`` a list of queue names."""
+    watch = parse(doc(watch={"list_lookback": "12h", "queues": ["etl", "ml"]}), {}).watch
+    assert (watch.list_lookback, watch.queues) == (43200.0, ("etl", "ml"))
+    assert parse(doc(watch={"list_lookback": 0}), {}).watch.list_lookback == 0.0
+
+
+@pytest.mark.parametrize(
+    ("keys", "key", "problem"),
+    [
+        ({"list_lookback": "3 days"}, "watch.list_lookback", "must be a duration"),
+        ({"list_lookback": -1}, "watch.list_lookback", "must be >= 0"),
+        ({"list_lookback": True}, "watch.list_lookback", "must be a number of seconds"),
+        ({"queues": "etl"}, "watch.queues", "must be an array"),
+        ({"queues": ["etl", ""]}, "watch.queues[1]", "must be a non-empty string"),
+        ({"queues": [5]}, "watch.queues[0]", "must be a non-empty string"),
+    ],
+)
+def test_bad_sweep_settings_name_the_key(keys, key, problem):
+    """A bad look-back or queue list is reported with its key (and index)."""
+    err = error(doc(watch=keys))
+    assert err.key == key
+    assert err.problem.startswith(problem)
+
+
 # --- api -------------------------------------------------------------------------------------------
 
 

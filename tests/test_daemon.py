@@ -109,8 +109,10 @@ def test_sigterm_and_restart_give_exactly_the_uninterrupted_stream(tmp_path):
     assert [e["line"] for e in interrupted if e.get("batch_id") == A and e["event"] == "batch.log"] == truth
     assert [e["event"] for e in interrupted if not e.get("batch_id")] == [
         "watcher.started",
+        "watcher.ready",
         "watcher.stopped",
         "watcher.started",
+        "watcher.ready",
         "watcher.stopped",
     ]
 

@@ -92,6 +92,7 @@ class FakeApi:
         self.listed: tuple[Snapshot, ...] = ()
         self.filters: list[dict[str, str]] = []
         self.forgotten: set[str] = set()
+        self.list_gate: Gate | None = None  # holds the next list request open
 
     def times(self, batch_id: str, op: str = "details") -> list[float]:
         return [t for t, o, what in self.calls if o == op and what == batch_id]
@@ -118,6 +119,10 @@ class FakeApi:
     async def list(self, start: int, size: int, /, **filters: str) -> ListPage:
         self.calls.append((trio.current_time(), "list", str(start)))
         self.filters.append(filters)
+        if gate := self.list_gate:
+            self.list_gate = None
+            gate.entered.set()
+            await gate.release.wait()
         return ListPage(start, len(self.listed), self.listed[start : start + size])
 
 
@@ -152,7 +157,8 @@ class Rig:
         self.policy = RequestPolicy(
             cfg.api, cfg.watch.concurrency, clock=trio.current_time, rng=TopJitter(), on_retry=self._retried
         )
-        hooks = PollerHooks(on_ready=self._ready)
+        self.holding = False  # what hold_poll answers: the output or state file is stuck
+        hooks = PollerHooks(on_ready=self._ready, hold_poll=lambda: self.holding)
         self.poller = Poller(
             self.api,
             self.policy,
@@ -278,13 +284,14 @@ async def test_batch_unwatched_while_in_flight_leaves_no_trace():
 
 
 async def test_list_mode_reads_seen_batches_from_pages_and_falls_back_to_details():
-    """List mode reads seen batches from pages; one on no page falls back to details; a new one goes to details."""
+    """List mode reads seen batches from pages; one on no page falls back to details; a new one is read at once."""
+    # a handful of new batches (too few for a sweep) is read by details, without waiting for the shared slot
     a, b, c, missing = (bid(n) for n in range(1, 5))
     rig = Rig(replace(CFG, watch=replace(CFG.watch, mode="list", list_page_size=2)))
     # two pages; c is listed too, but was never seen, so it must be read through its details
     rig.api.listed = (snap(a, "success"), snap(c, "success"), snap(b, "success"))
     async with rig.running([a, b, missing]) as start:
-        cycle = first_poll(a, start, rig.poller.timing)  # list mode: one shared slot for every batch
+        cycle = first_poll(a, start, rig.poller.timing)  # list mode: new batches are read at once
         await anyio.sleep_until(cycle + 1)
         first = list(rig.api.calls)
         rig.poller.watch([a, b, missing, c])
@@ -295,7 +302,84 @@ async def test_list_mode_reads_seen_batches_from_pages_and_falls_back_to_details
     assert {f["queue_name"] for f in rig.api.filters} == {"q1"}
     assert [t.state for t in rig.sink.tracks(a)] == ["running", "success"]
     assert [t.state for t in rig.sink.tracks(b)] == ["running", "success"]
-    assert [t.state for t in rig.sink.tracks(c)] == ["running"]
+    assert [t.state for t in rig.sink.tracks(c)] == ["running", "success"]
+
+
+def list_mode(page_size: int) -> Config:
+    return replace(CFG, watch=replace(CFG.watch, mode="list", list_page_size=page_size))
+
+
+async def test_list_mode_first_cycle_finds_never_polled_batches_in_a_sweep():
+    """A cold first cycle sweeps every queue oldest first; only the batch on no page is read by details."""
+    ids = [bid(n) for n in range(1, 13)]
+    stranger = bid(99)  # listed, not watched: ignored
+    rig = Rig(list_mode(5))
+    rig.api.listed = (*(snap(b) for b in ids[:6]), snap(stranger), *(snap(b) for b in ids[6:11]))
+    async with rig.running(ids) as start:
+        cycle = first_poll(ids[0], start, rig.poller.timing)
+        await anyio.sleep_until(cycle + 1)
+        first = [(op, what) for _, op, what in rig.api.calls]
+        await anyio.sleep_until(cycle + INTERVAL + 1)
+    assert sorted(first) == sorted([("list", "0"), ("list", "5"), ("list", "10"), ("details", ids[11])])
+    assert rig.api.filters[0] == {"order": "CREATE_TIME_ASC", "start": "0"}  # virtual time is near the epoch
+    assert len(rig.ready_at) == 1
+    assert rig.ready_at[0][1] == set(ids)
+    assert stranger not in rig.board.tracks
+    # known now: the next cycle reads their queue
+    assert rig.api.filters[3:] and all(f["queue_name"] == "q1" for f in rig.api.filters[3:])
+    assert all(len(rig.sink.events(b, "batch.discovered")) == 1 for b in ids)
+
+
+async def test_list_mode_sweep_stops_when_pages_would_cost_more_than_details():
+    """When the pages left outnumber the batches still missing, the sweep stops and those go to details."""
+    ids = [bid(n) for n in range(1, 11)]
+    rig = Rig(list_mode(5))
+    rig.api.listed = (*(snap(bid(1000 + n)) for n in range(100)), *(snap(b) for b in ids))
+    async with rig.running(ids) as start:
+        await anyio.sleep_until(first_poll(ids[0], start, rig.poller.timing) + 1)
+    ops = Counter(op for _, op, _ in rig.api.calls)
+    assert (ops["list"], ops["details"]) == (1, len(ids))
+
+
+async def test_list_mode_first_cycle_held_while_output_is_stuck_is_swept_again():
+    """Answers set aside by hold_poll advance nothing and leave readiness open; the next cycle sweeps again."""
+    ids = [bid(n) for n in range(1, 11)]
+    rig = Rig(list_mode(5))
+    rig.api.listed = tuple(snap(b) for b in ids)
+    rig.holding = True
+    async with rig.running(ids) as start:
+        cycle = first_poll(ids[0], start, rig.poller.timing)
+        await anyio.sleep_until(cycle + 1)
+        held = (list(rig.sink.got), rig.board.ready)
+        rig.holding = False
+        await anyio.sleep_until(cycle + INTERVAL + 2)  # readiness is seen at the scheduler's next pass
+    assert held == ([], False)
+    assert rig.board.ready
+    assert [f.get("queue_name") for f in rig.api.filters] == [None, None, None, None]  # two sweeps of two pages
+    assert all(len(rig.sink.events(b, "batch.discovered")) == 1 for b in ids)
+
+
+async def test_list_mode_runs_one_cycle_at_a_time():
+    """A cycle that outlasts the interval holds the next back; a batch due meanwhile waits for its end."""
+    # a wait behind a cycle that polls nothing counts as overdue, as a stalled scheduler would (/healthz)
+    ids, extra = [bid(n) for n in range(1, 11)], bid(11)
+    rig = Rig(replace(list_mode(5), api=replace(CFG.api, timeout_seconds=60.0)))
+    rig.api.listed = tuple(snap(b) for b in ids)
+    async with rig.running(ids) as start:
+        await anyio.sleep_until(start + 1)  # the first cycle, at once
+        gate = rig.api.list_gate = Gate()
+        await gate.entered.wait()  # the next cycle's first page, held
+        held_at = trio.current_time()
+        rig.poller.watch([*ids, extra])
+        await anyio.sleep(2.5 * INTERVAL)
+        overdue = rig.poller.overdue(trio.current_time())
+        gate.release.set()
+        await anyio.sleep(INTERVAL + 1)
+    released = held_at + 2.5 * INTERVAL
+    assert [t for t, op, _ in rig.api.calls if op == "list" and held_at < t < released] == []
+    assert min(rig.api.times(extra)) >= released
+    assert overdue > 2 * INTERVAL
+    assert all(len(rig.sink.tracks(b)) == 3 for b in ids)  # the first cycle, the held one, the next slot's
 
 
 async def test_scheduler_spreads_batches_over_the_interval():

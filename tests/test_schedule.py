@@ -14,12 +14,15 @@ from watcher.core.schedule import (
     MAX_SLEEP,
     TICK,
     Timing,
+    first_poll,
     next_poll,
     next_slot,
+    overdue,
     phase,
     retained,
     retry_delay,
     sleep_for,
+    start_poll,
     throttle_until,
 )
 from watcher.core.tracker import Track
@@ -108,3 +111,30 @@ def test_scheduler_sleeps_at_least_a_tick_and_at_most_max_sleep(now, ahead):
     else:
         gap = due - now
         assert delay == (TICK if gap <= TICK else min(gap, MAX_SLEEP))
+
+
+def test_first_polls_spread_in_detail_mode_and_start_at_once_in_list_mode():
+    """Detail mode spreads new batches over the interval; a list cycle reads them in one burst right away."""
+    listing = Timing(15.0, 120.0, 3600.0, 300.0, aligned=True)
+    assert first_poll("b", 1000.0, listing) == 1000.0
+    assert first_poll("b", 1000.0, TIMING) == next_slot("b", 15.0, 1000.0)
+    assert next_poll(track("running"), 1000.0, listing) == 1005.0  # later polls keep the shared slot
+
+
+def test_overdue_behind_a_list_cycle_counts_from_its_last_poll():
+    """A due poll is overdue since it was due; behind a running list cycle, only since the cycle last polled."""
+    assert overdue(100.0, None) == 0.0
+    assert overdue(100.0, 90.0) == 10.0
+    assert overdue(100.0, 90.0, cycle_progress=97.0) == 3.0
+    assert overdue(100.0, 98.0, cycle_progress=50.0) == 2.0
+    assert overdue(100.0, 101.0) == 0.0
+
+
+def test_a_restored_batch_starts_at_its_slot_or_in_list_mode_at_once():
+    """A batch from the state file keeps its slot in detail mode, is read at once in list mode, and not if done."""
+    listing = Timing(15.0, 120.0, 3600.0, 300.0, aligned=True)
+    running, done = track("running"), track("success", terminal_at=0.0)
+    assert start_poll(running, 1000.0, TIMING) == next_poll(running, 1000.0, TIMING)
+    assert start_poll(running, 1000.0, listing) == 1000.0
+    assert start_poll(done, 1000.0, listing) is None
+    assert start_poll(Track("b"), 1000.0, TIMING) == first_poll("b", 1000.0, TIMING)

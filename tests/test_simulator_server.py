@@ -99,6 +99,26 @@ def test_dli_list_filters_order_paging(dli):
     assert client.get(BASE, params={"order": "SIDEWAYS"}).status_code == 400
 
 
+def test_list_pages_follow_changes_between_requests(dli):
+    """Pages come from a remembered selection, yet a batch added, changed or removed shows in the next answer."""
+    world, _, client = dli
+    ids = [world.add_batch(queue="a", create_time=1000 + i) for i in range(4)]
+    asc = {"order": "CREATE_TIME_ASC", "size": 2}
+
+    def listed(**params):
+        return [s["id"] for s in client.get(BASE, params={**asc, **params}).json()["sessions"]]
+
+    assert listed() == ids[:2]
+    late = world.add_batch(queue="a", create_time=999)
+    assert listed() == [late, ids[0]]
+    world.set_field(ids[0], "queue", "b")
+    assert listed(queue_name="a") == [late, ids[1]]
+    world.remove(late)
+    assert listed(**{"from": 2}) == ids[2:]
+    world.set_state(ids[3], "running")
+    assert client.get(BASE, params={**asc, "from": 3}).json()["sessions"][0]["state"] == "running"
+
+
 def test_livy_routes(livy):
     """Livy serves integer IDs, appInfo, its markers and plain paging."""
     world, client = livy

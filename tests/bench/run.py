@@ -81,11 +81,11 @@ def say(text: str) -> None:
 class Server:
     """The simulator process (server.py) for one N; stopped by closing its stdin."""
 
-    def __init__(self, batches: int, script: str = "server.py") -> None:
-        """Start server.py (or h2_server.py) and read where it listens and which batches it has."""
+    def __init__(self, batches: int, script: str = "server.py", extra: tuple[str, ...] = ()) -> None:
+        """Start server.py (or h2_server.py, with ``extra`` options) and read where it listens and what it has."""
         self.batches = batches
         self.proc = subprocess.Popen(
-            [sys.executable, str(HERE / script), "--batches", str(batches)],
+            [sys.executable, str(HERE / script), "--batches", str(batches), *extra],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,

@@ -1,9 +1,9 @@
 """The benchmark's simulator process: a DLI world of N running batches served on 127.0.0.1 until stdin closes.
 
 Prints one JSON line ``{"url", "ids_file", "project_id", "batches"}`` once bound. Besides the
-simulator's own routes it answers ``GET /_bench/stats`` with the per-route request counters and
-this process's CPU seconds, so the bench can count requests per batch-poll and check the server
-is not the bottleneck.
+simulator's own routes it answers ``GET /_bench/stats`` with the per-route request counters, when
+the first API request since the last stats came (wall time) and this process's CPU seconds, so the bench can count
+requests per batch-poll, time a first cycle and check the server is not the bottleneck.
 """
 
 from __future__ import annotations
@@ -36,19 +36,25 @@ class StatsApp:
         """Wrap ``inner``, whose per-route counters are ``counters``."""
         self._inner, self._counters = inner, counters
         self.requests = counters
+        self.first_request: float | None = None
 
     def __call__(self, req: Request) -> Response:
         """Answer the stats route, or pass the request on."""
         if req.path == STATS_PATH:
-            return json_response(200, {"requests": dict(self._counters), "cpu": time.process_time()})
+            stats = {"requests": dict(self._counters), "cpu": time.process_time(), "first_request": self.first_request}
+            self.first_request = None  # the next stats say when the first request after these came
+            return json_response(200, stats)
+        if self.first_request is None and not req.path.startswith("/_sim"):
+            self.first_request = time.time()
         return self._inner(req)
 
 
-def build_world(batches: int, lines: int, queue: str) -> World:
-    """A DLI world with ``batches`` running batches in one queue, each with ``lines`` stdout lines."""
+def build_world(batches: int, lines: int, queue: str, queues: int = 1) -> World:
+    """A DLI world of ``batches`` running batches, each with ``lines`` stdout lines, dealt over ``queues`` queues."""
     world = World("dli")
+    names = [queue] if queues == 1 else [f"{queue}-{q}" for q in range(queues)]
     for i in range(batches):
-        bid = world.add_batch(name=f"bench-job-{i % 100}", queue=queue, state="running")
+        bid = world.add_batch(name=f"bench-job-{i % 100}", queue=names[i % queues], state="running")
         world.append_stdout(bid, [f"{bid[:8]} step {n} of {lines}" for n in range(lines)])
     return world
 
@@ -59,9 +65,10 @@ def main() -> int:
     parser.add_argument("--batches", type=int, required=True)
     parser.add_argument("--lines", type=int, default=3)
     parser.add_argument("--queue", default="bench")
+    parser.add_argument("--queues", type=int, default=1, help="deal the batches over this many queues")
     parser.add_argument("--auth", choices=["none", "aksk"], default="none")
     args = parser.parse_args()
-    world = build_world(args.batches, args.lines, args.queue)
+    world = build_world(args.batches, args.lines, args.queue, args.queues)
     fd, ids_file = tempfile.mkstemp(prefix="bench-ids-", suffix=".txt")
     with os.fdopen(fd, "w") as out:
         out.write("\n".join(world.batch_ids()) + "\n")

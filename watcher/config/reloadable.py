@@ -31,6 +31,8 @@ APPLIED: frozenset[str] = frozenset(
         "watch.mode",
         "watch.list_page_size",
         "watch.max_list_pages",
+        "watch.list_lookback",
+        "watch.queues",
         "watch.shard",
         "metrics.web_config_file",
         "events.level",

@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 DEFAULT_PATH = "/etc/dli-watcher/config.toml"
 DEFAULT_PORT = 19847
 PROJECT_RE = re.compile(r"^[A-Za-z0-9]{1,64}$")
+# list mode looks for never-polled batches among those created this long ago at most
+DEFAULT_LIST_LOOKBACK = 3 * 86400.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +88,10 @@ class WatchConfig:
     mode: Mode = "details"
     list_page_size: int = 100
     max_list_pages: int = 1000
+    # list mode: how far back a sweep for never-polled batches reads (0: they are read by details)
+    list_lookback: float = DEFAULT_LIST_LOOKBACK
+    # list mode: the queues that sweep reads; empty: discovery's queues when it is on, else every queue
+    queues: tuple[str, ...] = ()
     shard: Shard = field(default_factory=Shard)
 
 
@@ -245,6 +251,8 @@ def _parse_watch(raw: object, flavor: FlavorName, env: Env, problems: Problems, 
             mode=lambda: choice(sec, "mode", MODES, "details"),
             list_page_size=lambda: positive_int(sec, "list_page_size", 100),
             max_list_pages=lambda: positive_int(sec, "max_list_pages", 1000),
+            list_lookback=lambda: seconds(sec, "list_lookback", DEFAULT_LIST_LOOKBACK, zero_ok=True),
+            queues=lambda: _queues(sec),
             shard=lambda: _parse_shard(sec, env, offline=offline),
         )
     )

@@ -49,6 +49,15 @@ class Flavor:
             filters["start"] = str(created_from_ms)
         return filters
 
+    def sweep_filters(self, queue: str, created_from_ms: int) -> dict[str, str]:
+        """Filters for batches of unknown queue: one queue (every queue when empty), oldest first from a time."""
+        if not self.lists_by_queue:
+            return {}
+        filters = {"order": "CREATE_TIME_ASC", "start": str(created_from_ms)}
+        if queue:
+            filters["queue_name"] = queue
+        return filters
+
     def discovery_filters(self, queue: str, created_after_ms: int | None) -> dict[str, str]:
         """Discovery's filters for one queue (or every queue when empty), newest first."""
         if not self.lists_by_queue:

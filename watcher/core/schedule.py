@@ -54,8 +54,35 @@ def next_poll(track: Track, now: float, timing: Timing) -> float | None:
 
 
 def first_poll(batch_id: str, now: float, timing: Timing) -> float:
-    """The first poll of a newly watched batch: its slot within the coming interval."""
-    return next_slot(batch_id, timing.interval, now, aligned=timing.aligned)
+    """The first poll of a newly watched batch: its slot within the coming interval; in list mode, now.
+
+    A list cycle reads its batches in one burst whenever it runs, so new ones need not wait up to an
+    interval for the shared slot: a start is ready one cycle after it begins. Later polls keep the slot.
+    """
+    return now if timing.aligned else next_slot(batch_id, timing.interval, now)
+
+
+def start_poll(track: Track, now: float, timing: Timing) -> float | None:
+    """A batch's first poll in this run: a new one's first slot, a restored one's next (None: it needs none).
+
+    In list mode both come at once, so a restart with a state file is ready one cycle after it begins too.
+    """
+    if track.presence == "pending":
+        return first_poll(track.batch_id, now, timing)
+    after = next_poll(track, now, timing)
+    return now if after is not None and timing.aligned else after
+
+
+def overdue(now: float, earliest_due: float | None, cycle_progress: float | None = None) -> float:
+    """How long the earliest queued poll has waited to start; behind a running list cycle, only since it last polled.
+
+    List mode runs one cycle at a time, so batches due meanwhile wait for it (a cold first cycle of
+    100,000 batches outlasts the interval): that is progress as long as the cycle keeps polling.
+    """
+    if earliest_due is None:
+        return 0.0
+    since = earliest_due if cycle_progress is None else max(earliest_due, cycle_progress)
+    return max(0.0, now - since)
 
 
 def sleep_for(now: float, next_due: float | None) -> float:

@@ -1,4 +1,4 @@
-"""Which batches to read and which to keep: discovery's matching and choosing, list mode's grouping by queue."""
+"""Which listed batches discovery keeps: matching, still relevant, newest first, within its caps."""
 
 from __future__ import annotations
 
@@ -8,11 +8,10 @@ from typing import TYPE_CHECKING, Protocol
 from watcher.core import states
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Mapping
+    from collections.abc import Collection
 
     from watcher.core.flavor import Flavor
     from watcher.core.model import Snapshot
-    from watcher.core.tracker import Track
 
 # a discovery cycle reads newest first and stops after this many times the batches it may keep:
 # deeper pages are older batches, and a server claiming a huge total must not get a request storm
@@ -53,11 +52,19 @@ def still_relevant(snap: Snapshot, now: float, retention: float) -> bool:
     return now - snap.update_time / 1000 < retention
 
 
-def choose(snaps: list[Snapshot], rules: DiscoveryRules, now: float, retention: float) -> list[str]:
-    """The IDs to watch among what ``keep_listed`` let through: still relevant, newest first, at most max_batches."""
+def chosen(snaps: list[Snapshot], rules: DiscoveryRules, now: float, retention: float) -> list[Snapshot]:
+    """What to watch of what ``keep_listed`` let through: still relevant, newest first, at most max_batches."""
     keep = [s for s in snaps if still_relevant(s, now, retention)]
     keep.sort(key=lambda s: s.create_time or 0, reverse=True)
-    return list(dict.fromkeys(s.batch_id for s in keep))[: rules.max_batches]
+    first: dict[str, Snapshot] = {}
+    for snap in keep:
+        first.setdefault(snap.batch_id, snap)  # a batch listed twice (offsets shifted) counts once
+    return list(first.values())[: rules.max_batches]
+
+
+def choose(snaps: list[Snapshot], rules: DiscoveryRules, now: float, retention: float) -> list[str]:
+    """The IDs of the ``chosen`` batches."""
+    return [s.batch_id for s in chosen(snaps, rules, now, retention)]
 
 
 def discovery_pages(rules: DiscoveryRules, page_size: int, max_pages: int) -> int:
@@ -68,27 +75,3 @@ def discovery_pages(rules: DiscoveryRules, page_size: int, max_pages: int) -> in
 def keep_listed(snaps: Collection[Snapshot], rules: DiscoveryRules, flavor: Flavor) -> list[Snapshot]:
     """Listed batches discovery may watch: matching, with an ID the flavor's rule accepts (it goes into URLs)."""
     return [s for s in snaps if matches(s, rules) and flavor.valid_id(s.batch_id)]
-
-
-def group_by_queue(
-    bids: Collection[str], tracks: Mapping[str, Track], flavor: Flavor
-) -> tuple[dict[str, list[str]], list[str]]:
-    """Batches seen before, by queue (one group where the flavor lists everything); the rest need details."""
-    groups: dict[str, list[str]] = {}
-    rest = []
-    for bid in bids:
-        track = tracks.get(bid)
-        snap = track.snapshot if track is not None and track.presence == "present" else None
-        if snap is None or (flavor.lists_by_queue and not snap.queue):
-            rest.append(bid)
-        else:
-            groups.setdefault((snap.queue or "") if flavor.lists_by_queue else "", []).append(bid)
-    return groups, rest
-
-
-def oldest_created(members: Collection[str], tracks: Mapping[str, Track]) -> int | None:
-    """The earliest creation time among the members, where list mode starts reading their queue."""
-    created = [
-        t.snapshot.create_time for b in members if (t := tracks.get(b)) and t.snapshot and t.snapshot.create_time
-    ]
-    return min(created) if created else None

@@ -14,6 +14,8 @@ Format = Literal["json", "ecs", "readable", "console", "auto"]
 # how the readable format shows times: the machine's zone with its offset, or UTC with a Z
 EventTime = Literal["local", "utc"]
 Presence = Literal["pending", "present", "not_found", "gone"]
+# the API requests the watcher makes, as its self-metrics and watcher.ready count them
+Endpoint = Literal["list", "details", "log"]
 EventName = Literal[
     "batch.discovered",
     "batch.state_changed",
@@ -28,6 +30,7 @@ EventName = Literal[
     "batch.poll_failed",
     "batch.poll_recovered",
     "watcher.started",
+    "watcher.ready",
     "watcher.stopped",
     "watcher.crashed",
     "watcher.reloaded",
@@ -49,5 +52,6 @@ AUTH_METHODS: Final[tuple[AuthMethod, ...]] = get_args(AuthMethod)
 LEVELS: Final[tuple[Level, ...]] = get_args(Level)
 FORMATS: Final[tuple[Format, ...]] = get_args(Format)
 EVENT_TIMES: Final[tuple[EventTime, ...]] = get_args(EventTime)
+ENDPOINTS: Final[tuple[Endpoint, ...]] = get_args(Endpoint)
 # every event name; the metrics pre-fill their counters from it
 EVENT_NAMES: Final[tuple[EventName, ...]] = get_args(EventName)

@@ -22,9 +22,12 @@ from watcher.api.policy import RequestPolicy
 from watcher.config.reloadable import restart_required
 from watcher.core.board import Board
 from watcher.core.events import Event
+from watcher.core.listplan import hint_of
+from watcher.core.readiness import ready_fields
 from watcher.core.recent import Recent
 from watcher.core.schedule import retained
 from watcher.daemon.abandon import run_abandonable
+from watcher.daemon.counted import CountedApi
 from watcher.daemon.discovery import Discovery, DiscoverySwitch
 from watcher.daemon.journal import Journal
 from watcher.daemon.notify import Notifier
@@ -49,6 +52,8 @@ if TYPE_CHECKING:
 
     from watcher.api.client import BatchApi
     from watcher.config.settings import Config
+    from watcher.core.listplan import Hint
+    from watcher.core.model import Snapshot
     from watcher.core.tracker import Track
     from watcher.core.vocabulary import EventName, Level
     from watcher.errors import ApiError
@@ -131,6 +136,7 @@ class Daemon:
         self._poller: Poller | None = None
         self._discovered: list[str] = []
         self._started = False
+        self._born = time.monotonic()  # run() resets it: watcher.ready says how long the start took
 
     def _say(self, name: EventName, fields: dict[str, Any], level: Level = "info") -> None:
         """Write one of the watcher's own events (no batch, no seq)."""
@@ -282,6 +288,7 @@ class Daemon:
         otherwise kill the process) and is acted on once the watcher has started, as is a reload the
         caller noted before (``reload_pending``).
         """
+        self._born = time.monotonic()
         with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
             await self._run(signals, until, on_listen, reload_pending)
 
@@ -332,7 +339,8 @@ class Daemon:
         policy = RequestPolicy(
             self.cfg.api, self.cfg.watch.concurrency, on_retry=self.stats.retried, on_throttle=self._throttled
         )
-        async with open_api(self.cfg, self._env) as api:
+        async with open_api(self.cfg, self._env) as raw_api:
+            api = CountedApi(raw_api, self.stats.requested)
             self._poller = poller = Poller(
                 api,
                 policy,
@@ -345,10 +353,16 @@ class Daemon:
             self._batch_text = partial(self._render_batches, BatchText(), poller)
             discovery = DiscoverySwitch(
                 lambda cfg: Discovery(
-                    api, policy, cfg, on_found=partial(self._discovered_now, poller), on_failed=self._discovery_failed
+                    api,
+                    policy,
+                    cfg,
+                    on_found=partial(self._discovered_now, poller),
+                    on_failed=partial(self._discovery_failed, poller),
                 ),
                 on_stopped=partial(self._discovered_now, poller, []),
             )
+            if self.cfg.discovery.enabled:
+                poller.await_first("discovery")  # the first cycle includes what its first run finds
             crash: Exception | None = None
             # a buffer of one: SIGHUPs during a reload make one more reload afterwards, not one each
             asks, hups = anyio.create_memory_object_stream[None](1)
@@ -360,7 +374,7 @@ class Daemon:
                         tg.start_soon(self._stop_after, until, tg)
                     if reload_pending():
                         asks.send_nowait(None)
-                    tg.start_soon(self._reloader, hups, Running(tg, api, policy, poller, discovery))
+                    tg.start_soon(self._reloader, hups, Running(tg, raw_api, policy, poller, discovery))
                     await self._signals(tg, signals, asks)
             except Exception as exc:  # noqa: BLE001 - reported as watcher.crashed, then re-raised
                 crash = exc
@@ -374,6 +388,8 @@ class Daemon:
         self.journal.submit(track, events, changed)
 
     def _on_ready(self) -> None:
+        fields = ready_fields(len(self.board.tracks), time.monotonic() - self._born, self.stats.requests)
+        self._say("watcher.ready", fields)
         self.notifier.send("READY=1", "STATUS=first poll cycle done")
 
     def _throttled(self, until: float) -> None:
@@ -404,20 +420,22 @@ class Daemon:
         tg.start_soon(self.journal.run)
         tg.start_soon(self.pump.run)
 
-    def _rewatch(self, poller: Poller) -> tuple[list[str], list[str]]:
-        added, removed = poller.watch(owned(self.cfg, self._discovered))
+    def _rewatch(self, poller: Poller, hints: Mapping[str, Hint] | None = None) -> tuple[list[str], list[str]]:
+        added, removed = poller.watch(owned(self.cfg, self._discovered), hints)
         self.journal.forget(removed)
         self.recent.forget(removed)
         return added, removed
 
-    def _discovered_now(self, poller: Poller, found: list[str]) -> None:
-        """Watch exactly the batches discovery found (plus the listed IDs)."""
-        self._discovered = found
-        self._rewatch(poller)
+    def _discovered_now(self, poller: Poller, found: list[Snapshot]) -> None:
+        """Watch exactly the batches discovery found (plus the listed IDs); list mode reads them in their queues."""
+        self._discovered = [s.batch_id for s in found]
+        self._rewatch(poller, {s.batch_id: hint_of(s) for s in found})
+        poller.arrived("discovery")
 
-    def _discovery_failed(self, exc: ApiError) -> None:
+    def _discovery_failed(self, poller: Poller, exc: ApiError) -> None:
         fields = {"reason": exc.reason, "status_code": exc.status_code, "error_message": exc.message}
         self._say("watcher.discovery_failed", level="warning", fields=fields)
+        poller.arrived("discovery")  # a first run that failed does not hold readiness up for good
 
     async def _stop_after(self, until: Callable[[], Awaitable[None]], tg: TaskGroup) -> None:
         await until()

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from watcher.core.selection import DiscoveryRules, choose, discovery_pages, keep_listed
+from watcher.core.selection import DiscoveryRules, chosen, discovery_pages, keep_listed
 from watcher.errors import ApiError
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ class Discovery:
         policy: RequestPolicy,
         cfg: Config,
         *,
-        on_found: Callable[[list[str]], None],
+        on_found: Callable[[list[Snapshot]], None],
         on_failed: Callable[[ApiError], None],
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -55,7 +55,7 @@ class Discovery:
         while True:
             self._wake = anyio.Event()
             try:
-                found = await self.cycle()
+                found = await self.look()
             except ApiError as exc:
                 self._on_failed(exc)
             else:
@@ -65,9 +65,13 @@ class Discovery:
 
     async def cycle(self) -> list[str]:
         """The IDs to watch now: matching, still relevant, newest first, at most ``max_batches``."""
+        return [s.batch_id for s in await self.look()]
+
+    async def look(self) -> list[Snapshot]:
+        """The batches to watch now, as listed (their queue tells list mode where to read them first)."""
         cfg = self._cfg
         listed = await self._list(cfg)
-        return choose(listed, cfg.discovery, self._clock(), cfg.watch.retention_seconds)
+        return chosen(listed, cfg.discovery, self._clock(), cfg.watch.retention_seconds)
 
     async def _list(self, cfg: Config) -> list[Snapshot]:
         return await list_matching(self._api, self._policy, cfg, cfg.discovery)

@@ -1,16 +1,19 @@
 """List polling: read many watched batches through the list endpoint, a page at a time.
 
 One request returns up to ``list_page_size`` batches, so a fleet in one queue costs a few
-requests per cycle instead of one per batch. Batches a page did not return fall back to details.
+requests per cycle instead of one per batch. Batches never polled are found by a sweep of the
+look-back window (``watcher.core.listplan`` decides what to read); whatever no page returned
+falls back to details.
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Protocol
 
 import anyio
 
-from watcher.core.selection import group_by_queue, oldest_created
+from watcher.core.listplan import SweepRules, never_polled, pages_left, plan_cycle, worth_reading
 from watcher.errors import ApiError
 
 if TYPE_CHECKING:
@@ -19,6 +22,7 @@ if TYPE_CHECKING:
     from watcher.api.client import ListPage
     from watcher.api.policy import RequestPolicy
     from watcher.config.settings import Config
+    from watcher.core.listplan import Hint
     from watcher.core.model import Snapshot
     from watcher.core.tracker import Track
 
@@ -33,53 +37,78 @@ class ListApi(Protocol):
     async def list(self, start: int, size: int, /, **filters: str) -> ListPage: ...  # noqa: D102
 
 
+def sweep_rules(cfg: Config) -> SweepRules:
+    """The sweep's queues (``watch.queues``, else discovery's while it is on, else every queue) and look-back."""
+    discovery = cfg.discovery
+    queues = cfg.watch.queues or (discovery.queues if discovery.enabled else ())
+    return SweepRules(queues, cfg.watch.list_lookback)
+
+
 class ListPoller:
-    """One list-mode cycle over the due batches: pages per queue, then details for what no page returned."""
+    """One list-mode cycle over the due batches: pages per queue and a sweep, then details for what none returned."""
 
     def __init__(
-        self, api: ListApi, policy: RequestPolicy, poll: Callable[[str, Snapshot | None], Awaitable[None]]
+        self,
+        api: ListApi,
+        policy: RequestPolicy,
+        poll: Callable[[str, Snapshot | None], Awaitable[None]],
+        clock: Callable[[], float],
     ) -> None:
-        self._api, self._policy, self._poll = api, policy, poll
+        self._api, self._policy, self._poll, self._clock = api, policy, poll, clock
+        # where a listing (discovery's) saw batches not polled yet: their first cycle reads that queue
+        self._hints: dict[str, Hint] = {}
+
+    def note_hints(self, hints: Mapping[str, Hint], watched: Collection[str], tracks: Mapping[str, Track]) -> None:
+        """Take new hints; keep only those of watched batches that were never polled."""
+        merged = {**self._hints, **hints}
+        self._hints = {b: h for b, h in merged.items() if b in watched and never_polled(tracks.get(b))}
 
     async def cycle(self, due: list[str], tracks: Mapping[str, Track], cfg: Config) -> None:
-        """Poll every due batch once: through its queue's pages when it was seen before, else its details."""
-        flavor, w = cfg.api.flavor_spec, cfg.watch
-        groups, rest = group_by_queue(due, tracks, flavor)
-        for queue, members in groups.items():
-            filters = flavor.list_filters(queue, oldest_created(members, tracks))
-            try:
-                found = await self._fetch(members, w.list_page_size, w.max_list_pages, filters)
-            except Exception:  # noqa: BLE001 - pages we could not handle: their batches fall back to details
-                found = set()
-            rest += [b for b in members if b not in found]
-        # a first cycle can leave thousands here: a fixed set of workers, not a task per batch
-        pending = iter(rest)
+        """Poll every due batch once: from the pages of its queue (or of the sweep), else by its details."""
+        w = cfg.watch
+        plan = plan_cycle(due, tracks, self._hints, cfg.api.flavor_spec, sweep_rules(cfg), self._clock())
+        found: set[str] = set()
+        for read in plan.reads:
+            wanted = {b for b in read.members if b not in found}
+            if not wanted:
+                continue
+            # pages we could not handle find nothing: their batches fall back to details
+            with contextlib.suppress(Exception):
+                await self._fetch(wanted, found, dict(read.filters), w.list_page_size, w.max_list_pages)
+        listed = dict.fromkeys(b for read in plan.reads for b in read.members)
+        await self._details([*plan.details, *(b for b in listed if b not in found)], w.concurrency)
+
+    async def _details(self, batch_ids: list[str], concurrency: int) -> None:
+        """Poll each batch by its details, with a fixed set of workers (not a task each: there can be thousands)."""
+        pending = iter(batch_ids)
 
         async def worker() -> None:
             for bid in pending:
                 await self._poll(bid, None)
 
         async with anyio.create_task_group() as workers:
-            for _ in range(min(w.concurrency, len(rest))):
+            for _ in range(min(concurrency, len(batch_ids))):
                 workers.start_soon(worker)
 
     async def _fetch(
-        self, wanted: Collection[str], page_size: int, max_pages: int, filters: dict[str, str]
-    ) -> set[str]:
-        """Poll each page's wanted batches as the page arrives; returns the IDs found.
+        self, wanted: set[str], found: set[str], filters: dict[str, str], page_size: int, max_pages: int
+    ) -> None:
+        """Poll each page's wanted batches as the page arrives, adding them to ``found``.
 
         Pages are processed one by one rather than gathered, so memory stays at a few pages whatever
         the fleet's size. A failed page just finds nothing (those batches fall back to details). The
         total is the server's word: at most ``max_pages`` pages are read, by a few workers, and
-        reading stops once every wanted batch is found or a page comes back empty.
+        reading stops once the pages left would cost more than details for the batches not found,
+        or a page comes back empty.
         """
-        wanted = set(wanted)
-        found: set[str] = set()
+        hits = 0
 
         async def take(page: ListPage) -> None:
+            nonlocal hits
             # offsets can shift between pages, so a batch may show up twice: poll it once
             fresh = [s for s in page.sessions if s.batch_id in wanted and s.batch_id not in found]
             found.update(s.batch_id for s in fresh)
+            hits += len(fresh)
             for n, snap in enumerate(fresh, 1):
                 await self._poll(snap.batch_id, snap)
                 if n % YIELD_EVERY == 0:
@@ -91,23 +120,30 @@ class ListPoller:
         try:
             first = await self._policy.call(page(0))
         except ApiError:
-            return found
+            return
         await take(first)
-        starts = iter(range(page_size, min(first.total, page_size * max_pages), page_size))
+        started, ended = 1, False
+
+        def next_start() -> int | None:
+            nonlocal started
+            left = pages_left(first.total, page_size, max_pages, started)
+            if ended or not worth_reading(left, len(wanted) - hits):
+                return None
+            started += 1
+            return (started - 1) * page_size
 
         async def worker() -> None:
-            for start in starts:
-                if len(found) >= len(wanted):
-                    return
+            nonlocal ended
+            while (start := next_start()) is not None:
                 try:
                     listed = await self._policy.call(page(start))
                 except ApiError:
                     continue
                 if not listed.sessions:
+                    ended = True
                     return
                 await take(listed)
 
         async with anyio.create_task_group() as tg:
             for _ in range(PAGES_IN_FLIGHT):
                 tg.start_soon(worker)
-        return found

@@ -14,14 +14,15 @@ from typing import TYPE_CHECKING, Protocol
 
 import anyio
 
-from watcher.core.schedule import Timing, first_poll, next_poll, sleep_for
+from watcher.core.readiness import first_cycle_done
+from watcher.core.schedule import Timing, next_poll, overdue, sleep_for, start_poll
 from watcher.core.tracker import Failure, Track, observe, observe_failure, observe_missing
 from watcher.daemon.backfill import LogApi, LogReader
 from watcher.daemon.listpoll import ListApi, ListPoller
 from watcher.errors import ApiError, NotFoundError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Mapping
 
     from anyio.abc import TaskGroup
 
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from watcher.config.settings import Config
     from watcher.core.board import Board
     from watcher.core.events import Event
+    from watcher.core.listplan import Hint
     from watcher.core.model import Snapshot
     from watcher.errors import FailureReason
 
@@ -113,7 +115,7 @@ class Poller:
         self._api, self._policy, self._board, self._sink, self._telemetry = api, policy, board, sink, telemetry
         self._hooks, self._clock, self._mono = hooks, clocks.wall, clocks.monotonic
         self._logs = LogReader(api, policy, enabled=cfg.api.log_endpoint)
-        self._lists = ListPoller(api, policy, self._poll)
+        self._lists = ListPoller(api, policy, self._poll, self._clock)
         self.configure(cfg)
         self._heap: list[tuple[float, str]] = []
         self._due: dict[str, float] = {}
@@ -123,6 +125,10 @@ class Poller:
         self._sleep_until = 0.0
         # batches that still owe their first poll before the watcher counts as ready
         self._first_cycle: set[str] = set()
+        # what else the first cycle waits for (discovery's first run)
+        self._awaited: set[str] = set()
+        # list mode: when the running cycle last finished a poll (None: no cycle runs); one runs at a time
+        self._cycle_progress: float | None = None
 
     def configure(self, cfg: Config) -> None:
         """Take new settings (on reload); the batch set is changed by ``watch``."""
@@ -142,8 +148,21 @@ class Poller:
         """The current scheduling intervals."""
         return self._timing
 
-    def watch(self, batch_ids: Iterable[str]) -> tuple[list[str], list[str]]:
-        """Set the watched batches; returns (added, removed). Removed ones leave the board."""
+    def await_first(self, name: str) -> None:
+        """Hold readiness until ``arrived(name)``: the first cycle includes it (discovery's first run)."""
+        if not self._board.ready:
+            self._awaited.add(name)
+
+    def arrived(self, name: str) -> None:
+        """What readiness waited for has happened (succeeded or failed); the batches it added still owe a poll."""
+        self._awaited.discard(name)
+        self._wake.set()
+
+    def watch(self, batch_ids: Iterable[str], hints: Mapping[str, Hint] | None = None) -> tuple[list[str], list[str]]:
+        """Set the watched batches; returns (added, removed). Removed ones leave the board.
+
+        ``hints`` say where a listing saw batches not polled yet, so list mode reads their queue.
+        """
         wanted = list(dict.fromkeys(batch_ids))
         added = [b for b in wanted if b not in self._watched]
         removed = sorted((self._watched | set(self._board.tracks)) - set(wanted))
@@ -151,12 +170,11 @@ class Poller:
         tracks = [self._board.tracks.get(bid) or Track(bid) for bid in added]
         self._board.add(tracks)
         for track in tracks:
-            fresh = track.presence == "pending"
-            when = first_poll(track.batch_id, now, self._timing) if fresh else next_poll(track, now, self._timing)
-            self._schedule(track.batch_id, when)
+            self._schedule(track.batch_id, start_poll(track, now, self._timing))
         for bid in removed:
             self._due.pop(bid, None)
         self._watched = set(wanted)
+        self._lists.note_hints(hints or {}, self._watched, self._board.tracks)
         self._board.drop(set(removed))
         self._api.forget(removed)
         # a batch restored from the state file that needs no more polls does not hold up readiness
@@ -177,18 +195,26 @@ class Poller:
             self._wake.set()  # only when it is due before the scheduler would wake anyway
 
     async def run(self, tg: TaskGroup) -> None:
-        """The scheduler loop: start a poll task for each due batch (list mode: one cycle for all), forever."""
+        """The scheduler loop: start a poll task for each due batch (list mode: one cycle for all), forever.
+
+        List mode starts a cycle only once the last one is over: overlapping cycles would read the
+        same pages twice, and batches due meanwhile join the next one.
+        """
         while True:
             now = self._mono()
             self._hooks.on_progress(now)
             self._check_ready()
-            due = self._pop_due(now)
-            if due and self._cfg.watch.mode == "list":
-                tg.start_soon(self._lists.cycle, due, self._board.tracks, self._cfg, name="list cycle")
+            listing = self._cfg.watch.mode == "list"
+            due = [] if listing and self._cycle_progress is not None else self._pop_due(now)
+            if due and listing:
+                self._cycle_progress = now
+                tg.start_soon(self._cycle, due, name="list cycle")
             else:
                 for bid in due:
                     tg.start_soon(self._poll, bid, None, name=f"poll {bid}")
-            delay = sleep_for(now, self._heap[0][0] if self._heap else None)
+            # behind a running cycle, its end is what wakes the scheduler
+            waiting = listing and self._cycle_progress is not None
+            delay = sleep_for(now, None if waiting or not self._heap else self._heap[0][0])
             self._sleep_until = now + delay
             self._wake = anyio.Event()
             with anyio.move_on_after(max(delay, 0.0)):
@@ -196,7 +222,15 @@ class Poller:
 
     def overdue(self, now: float) -> float:
         """How long (monotonic seconds) the earliest queued poll has been due without being started."""
-        return max(0.0, now - self._heap[0][0]) if self._heap else 0.0
+        return overdue(now, self._heap[0][0] if self._heap else None, self._cycle_progress)
+
+    async def _cycle(self, due: list[str]) -> None:
+        """One list cycle; its end lets the next one start."""
+        try:
+            await self._lists.cycle(due, self._board.tracks, self._cfg)
+        finally:
+            self._cycle_progress = None
+            self._wake.set()
 
     def _pop_due(self, now: float) -> list[str]:
         due = []
@@ -208,7 +242,7 @@ class Poller:
         return due
 
     def _check_ready(self) -> None:
-        if not self._board.ready and not self._first_cycle:
+        if not self._board.ready and first_cycle_done(self._first_cycle, self._awaited):
             self._board.ready = True
             self._hooks.on_ready()
 
@@ -223,6 +257,8 @@ class Poller:
             track, events, reason = (*observe_failure(old, failure, self._clock()), failure.reason)
         finally:
             self._inflight.discard(bid)
+            if self._cycle_progress is not None:
+                self._cycle_progress = self._mono()
         now = self._clock()
         self._telemetry.poll_done(self._mono() - started, reason)
         if bid not in self._watched:

@@ -13,7 +13,7 @@ from prometheus_client.registry import Collector
 
 from watcher import __version__
 from watcher.core import states
-from watcher.core.vocabulary import EVENT_NAMES
+from watcher.core.vocabulary import ENDPOINTS, EVENT_NAMES
 from watcher.errors import REASONS
 
 if TYPE_CHECKING:
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from watcher.core.board import Board, JobSummary
     from watcher.core.events import Event
+    from watcher.core.vocabulary import Endpoint
     from watcher.errors import ApiError, FailureReason
 
 
@@ -97,6 +98,7 @@ class SelfMetrics(Collector):
         # refreshed by the daemon on each scheduler pass (at least once a second)
         self.output_backlog = 0
         self.state_writable = True
+        self.requests: dict[str, int] = dict.fromkeys(ENDPOINTS, 0)
         self._buckets = [0] * (len(POLL_BUCKETS) + 1)  # the last one is +Inf
         self._seconds = 0.0
 
@@ -111,6 +113,10 @@ class SelfMetrics(Collector):
     def retried(self, err: ApiError) -> None:
         """Count one request that failed and will be tried again."""
         self.retries[err.reason] += 1
+
+    def requested(self, endpoint: Endpoint) -> None:
+        """Count one API request (each attempt of a retried call is one)."""
+        self.requests[endpoint] += 1
 
     def event(self, event: Event) -> None:
         """Count one emitted event."""
@@ -153,6 +159,9 @@ class SelfMetrics(Collector):
             "dli_watcher_throttled",
             "1 while the API has paused the whole client (429 / APIG.0308, Retry-After up to the backoff cap).",
             value=1.0 if board.throttled(self._clock()) else 0.0,
+        )
+        yield _by_label(
+            "dli_watcher_api_requests", "API requests made (each retry is one), by endpoint.", "endpoint", self.requests
         )
         yield _by_label("dli_watcher_events", "Events emitted, by name.", "event", self.events)
         yield CounterMetricFamily(

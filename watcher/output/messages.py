@@ -71,6 +71,13 @@ def _started(f: Mapping[str, Any]) -> str:
     return f"dli-watcher {_shown(f.get('version'))} started: {watching}, metrics on http://{_shown(f.get('listen'))}"
 
 
+def _ready(f: Mapping[str, Any]) -> str:
+    asked = ", ".join(f"{f.get(f'{e}_requests')} {e}" for e in ("list", "details", "log"))
+    return (
+        f"ready: first poll cycle of {f.get('batches')} batches done in {_seconds(f.get('seconds'))} ({asked} requests)"
+    )
+
+
 def _reloaded(f: Mapping[str, Any]) -> str:
     added, removed = f.get("added") or [], f.get("removed") or []
     pending = f.get("restart_required") or []
@@ -103,6 +110,7 @@ SENTENCES: dict[EventName, Callable[[Mapping[str, Any]], str]] = {
     "batch.poll_failed": lambda f: _failure("poll failed", f),
     "batch.poll_recovered": lambda f: f"polls work again after {_seconds(f.get('failed_seconds'))} of failures",
     "watcher.started": _started,
+    "watcher.ready": _ready,
     "watcher.stopped": lambda f: f"dli-watcher {_shown(f.get('version'))} stopped ({f.get('batches')} batches)",
     "watcher.crashed": lambda f: f"dli-watcher {_shown(f.get('version'))} crashed: {_shown(f.get('reason'))}",
     "watcher.reloaded": _reloaded,

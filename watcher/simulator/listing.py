@@ -9,7 +9,7 @@ from watcher.core.states import normalise
 from watcher.simulator.params import lenient_int
 
 if TYPE_CHECKING:
-    from watcher.simulator.world import World
+    from watcher.simulator.world import Items, World
 
 Session = dict[str, Any]
 # DLI list query parameter -> session field it must equal
@@ -55,29 +55,35 @@ def _filter(params: dict[str, str]) -> _Filter:
     return _Filter(equal, state, start, end)
 
 
-def _page(sessions: list[Session], params: dict[str, str]) -> tuple[int, list[Session]]:
+def _page(keys: list[str], params: dict[str, str]) -> tuple[int, list[str]]:
     """Apply ``from``/``size`` paging (size 100 by default, negative for all)."""
     start = max(0, lenient_int("from", params.get("from")) or 0)
     size = lenient_int("size", params.get("size"))
     size = 100 if size is None else size
-    return start, sessions[start:] if size < 0 else sessions[start : start + size]
+    return start, keys[start:] if size < 0 else keys[start : start + size]
 
 
 def dli_list(world: World, params: dict[str, str]) -> dict[str, Any]:
     """``GET /v2.0/{project_id}/batches``: filter, order (newest first by default), page."""
     keep = _filter(params)
-    sessions = [s for s in world.sessions() if keep.accepts(s)]
     order = params.get("order") or "CREATE_TIME_DESC"
     if order not in _ORDERS:
         raise ValueError(f"order must be one of {sorted(_ORDERS)}, not {order!r}")
-    key, reverse = _ORDERS[order]
-    sessions.sort(key=lambda s: s[key], reverse=reverse)
-    start, page = _page(sessions, params)
-    return {"from": start, "total": len(sessions), "sessions": page, "create_time": world.now_ms()}
+    field, reverse = _ORDERS[order]
+
+    def pick(items: Items) -> Items:
+        kept = [item for item in items if keep.accepts(item[1])]
+        kept.sort(key=lambda item: item[1][field], reverse=reverse)
+        return kept
+
+    # durations move with the clock: an order by them is worked out afresh for every page
+    keys = world.select(None if field == "duration" else ("dli", keep, order), pick)
+    start, page = _page(keys, params)
+    return {"from": start, "total": len(keys), "sessions": world.sessions(page), "create_time": world.now_ms()}
 
 
 def livy_list(world: World, params: dict[str, str]) -> dict[str, Any]:
     """``GET /batches``: every batch in ID order; ``total`` counts them all."""
-    sessions = sorted(world.sessions(), key=lambda s: int(s["id"]))
-    start, page = _page(sessions, params)
-    return {"from": start, "total": len(sessions), "sessions": page}
+    keys = world.select("livy", lambda items: sorted(items, key=lambda item: int(item[1]["id"])))
+    start, page = _page(keys, params)
+    return {"from": start, "total": len(keys), "sessions": world.sessions(page)}

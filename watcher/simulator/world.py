@@ -16,9 +16,14 @@ from watcher.simulator.faults import Fault, FaultBook, make_fault
 from watcher.simulator.layouts import check_layout
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator, Mapping
+    from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 
 Flavor = Literal["dli", "livy"]
+Session = dict[str, Any]
+# (batch key, list item) pairs, as a list selection filters and orders them
+Items = list[tuple[str, Session]]
+# list selections remembered at once (each is one filter and order over every batch)
+MAX_SELECTIONS = 32
 DEFAULT_PROJECT_ID = "0123456789abcdef0123456789abcdef"
 
 
@@ -48,6 +53,9 @@ class World:
         self._app_seq = itertools.count(1)
         self._tokens: dict[str, float] = {}
         self._tokens_issued = 0
+        # bumped by every change a list answer could show, so remembered selections know they are stale
+        self._version = 0
+        self._selections: dict[Hashable, tuple[int, list[str]]] = {}
 
     def now_ms(self) -> int:
         """Read the world clock in epoch milliseconds."""
@@ -101,6 +109,7 @@ class World:
                 batch.req_body = make_req_body(name, queue, batch.sc_type, conf)
             self._batches[batch.key] = batch
             self._removed.pop(batch.key, None)
+            self._version += 1
             return batch.key
 
     def _wire_id(self, batch_id: str | int | None) -> str | int:
@@ -118,6 +127,7 @@ class World:
                 raise KeyError(f"no batch {batch_id}")
             yield batch
             batch.changed()
+            self._version += 1
 
     def set_state(self, batch_id: str | int, state: str) -> None:
         """Change the raw state; bumps ``update_time`` and assigns an appId on first ``running``."""
@@ -162,6 +172,7 @@ class World:
         with self._lock:
             batch = self._batches.pop(str(batch_id))
             self._removed[batch.key] = batch
+            self._version += 1
 
     def exists(self, batch_id: str | int) -> bool:
         """Whether the batch is currently served."""
@@ -250,11 +261,29 @@ class World:
                 body = batch.cache[key] = render.dumps(build(batch))
             return body
 
-    def sessions(self) -> list[dict[str, Any]]:
-        """List items of every served batch, in creation order."""
+    def select(self, key: Hashable | None, pick: Callable[[Items], Items]) -> list[str]:
+        """The batches ``pick`` keeps of every list item, in its order; remembered under ``key`` until one changes.
+
+        Paging through 100,000 batches asks the same question a thousand times: it is answered once.
+        A ``key`` of None (an order by duration, which moves with the clock) is never remembered.
+        """
+        with self._lock:
+            hit = self._selections.get(key) if key is not None else None
+            if hit is not None and hit[0] == self._version:
+                return hit[1]
+            now = self.now_ms()
+            picked = [k for k, _ in pick([(k, render.session(self.flavor, b, now)) for k, b in self._batches.items()])]
+            if key is not None:
+                if len(self._selections) >= MAX_SELECTIONS:
+                    self._selections.clear()
+                self._selections[key] = (self._version, picked)
+            return picked
+
+    def sessions(self, keys: Iterable[str]) -> list[Session]:
+        """Fresh list items of these batches (those still served), in the given order."""
         now = self.now_ms()
         with self._lock:
-            return [render.session(self.flavor, b, now) for b in self._batches.values()]
+            return [render.session(self.flavor, b, now) for k in keys if (b := self._batches.get(k)) is not None]
 
     # --- IAM tokens --------------------------------------------------------------------------------
 
