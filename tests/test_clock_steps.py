@@ -36,6 +36,13 @@ def faketime_env(offset_file: Path) -> dict[str, str]:
     }
 
 
+def step_clock(offset: Path, step: str) -> None:
+    """Set the watcher's clock offset in one atomic rename: libfaketime must never read a half-written file."""
+    fresh = offset.with_suffix(".new")
+    fresh.write_text(step + "\n")
+    fresh.replace(offset)
+
+
 def has_line(proc: WatcherProcess, bid: str, line: str) -> bool:
     """Whether the watcher has emitted ``line`` for ``bid``."""
     return line in [e.get("line") for e in proc.of(bid, "batch.log")]
@@ -57,7 +64,7 @@ def test_wall_clock_steps_back_and_forward_an_hour_and_polling_goes_on(tmp_path:
         proc.wait_for(lambda: proc.of(bid, "batch.discovered"))
         health = proc.metrics_url + "/healthz"
         for step, line in (("-3600", "after the step back"), ("+3600", "after the step forward")):
-            offset.write_text(step + "\n")
+            step_clock(offset, step)
             time.sleep(0.5)  # the watcher's clock has moved; its next slots are computed on it
             sim.world.append_stdout(bid, [line])
             proc.wait_for(partial(has_line, proc, bid, line), timeout=10)

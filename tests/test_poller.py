@@ -437,3 +437,31 @@ async def test_no_request_starts_during_a_pause(concurrency, plan):
     early = [(n, t) for n, t in starts if any(a < t < b for a, b in pauses)]
     assert not early, f"requests started during a pause {pauses}: {early}"
     assert ("B", 11.0) in starts
+
+
+async def test_a_wall_clock_step_back_never_delays_polling():
+    """The wall clock steps back an hour after every poll: each batch is still polled once per interval."""
+    ids = [bid(n) for n in range(1, 6)]
+    rig = Rig()
+    steps = itertools.count()
+
+    def stepping_wall() -> float:
+        # every read is an hour earlier than the last, as if the clock were set back between any two reads
+        return trio.current_time() - 3600.0 * next(steps)
+
+    rig.poller = Poller(
+        rig.api,
+        rig.policy,
+        CFG,
+        rig.board,
+        rig.sink,
+        Telemetry(),
+        clocks=Clocks(stepping_wall, trio.current_time),
+    )
+    async with rig.running(ids) as start:
+        await anyio.sleep(5 * INTERVAL)
+    for b in ids:
+        times = rig.api.times(b)
+        assert times[0] < start + INTERVAL + TICK
+        assert len(times) >= 4
+        assert max(t2 - t1 for t1, t2 in itertools.pairwise(times)) <= INTERVAL + TICK

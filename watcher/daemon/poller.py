@@ -170,7 +170,7 @@ class Poller:
         tracks = [self._board.tracks.get(bid) or Track(bid) for bid in added]
         self._board.add(tracks)
         for track in tracks:
-            self._schedule(track.batch_id, start_poll(track, now, self._timing))
+            self._schedule(track.batch_id, start_poll(track, now, self._timing), now)
         for bid in removed:
             self._due.pop(bid, None)
         self._watched = set(wanted)
@@ -183,12 +183,16 @@ class Poller:
         self._wake.set()
         return added, removed
 
-    def _schedule(self, bid: str, slot: float | None) -> None:
-        """Queue the next poll at wall-clock ``slot``, kept as the monotonic time that far from now."""
+    def _schedule(self, bid: str, slot: float | None, now: float) -> None:
+        """Queue the next poll at wall-clock ``slot`` (computed at wall time ``now``), kept as a monotonic time.
+
+        The delay is measured against the same ``now`` the slot came from: reading the wall clock again
+        here would let a clock step between the two reads move the poll by the whole step.
+        """
         if slot is None:
             self._due.pop(bid, None)
             return
-        when = self._mono() + max(0.0, slot - self._clock())
+        when = self._mono() + max(0.0, slot - now)
         self._due[bid] = when
         heapq.heappush(self._heap, (when, bid))
         if when < self._sleep_until:
@@ -264,7 +268,7 @@ class Poller:
         if bid not in self._watched:
             return  # unwatched while in flight: its result no longer belongs anywhere
         if self._hooks.hold_poll():
-            self._schedule(bid, next_poll(old, now, self._timing))
+            self._schedule(bid, next_poll(old, now, self._timing), now)
             return
         before = self._board.tracks.get(bid)
         self._board.note_events(track, events, now)
@@ -273,7 +277,7 @@ class Poller:
         if reason is None:
             self._board.last_successful_poll = now
         self._first_cycle.discard(bid)
-        self._schedule(bid, next_poll(track, now, self._timing))
+        self._schedule(bid, next_poll(track, now, self._timing), now)
 
     async def _poll_batch(
         self, track: Track, listed: Snapshot | None
