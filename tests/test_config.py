@@ -179,7 +179,10 @@ def test_typo_is_reported_before_the_required_key_it_hides():
 def test_unknown_key_without_a_close_match_lists_the_known_ones():
     """When nothing is close, the problem lists what the section accepts."""
     err = error(doc(metrics={"zzz": 1}))
-    assert (err.key, err.problem) == ("metrics.zzz", "unknown key (known: listen, web_config_file)")
+    assert (err.key, err.problem) == (
+        "metrics.zzz",
+        "unknown key (known: listen, max_label_values, metric_allowlist, metric_denylist, per_batch, web_config_file)",
+    )
 
 
 def test_section_that_is_not_a_table():

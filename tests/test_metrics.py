@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.helpers import make_config, start_watch
 from tests.tools import SPEC_METRICS
-from watcher.core.states import METRIC_STATES
+from watcher.core.states import FLAVOR_STATES, METRIC_STATES
 from watcher.metrics.collectors import transitions_family
 
 pytestmark = pytest.mark.anyio
@@ -49,8 +49,11 @@ async def test_samples_follow_the_batch_through_its_life(sim):
         world.set_state(bid, "running")
         await run.wait_for(lambda: run.of(bid, "batch.state_changed"))
         samples = await scrape(run)
-        for state in METRIC_STATES:
+        for state in FLAVOR_STATES["dli"]:
             assert value(samples, "dli_batch_state", batch_id=bid, state=state) == (1.0 if state == "running" else 0.0)
+        # a DLI batch gets no series for Livy-only states
+        assert value(samples, "dli_batch_state", batch_id=bid, state="idle") is None
+        assert set(METRIC_STATES) > set(FLAVOR_STATES["dli"])
         details = world.details(bid)
         assert value(samples, "dli_batch_created_timestamp_seconds", batch_id=bid) == details["create_time"] / 1000
         assert value(samples, "dli_batch_updated_timestamp_seconds", batch_id=bid) == details["update_time"] / 1000
@@ -97,11 +100,11 @@ async def test_samples_follow_the_batch_through_its_life(sim):
 
 
 async def test_job_series_count_batches_already_finished_when_first_seen(sim):
-    """A batch first seen dead still sets its job's last outcome to failed."""
+    """A batch first seen dead still sets its job's last outcome to failed, once the terminal grace is over."""
     bid = sim.world.add_batch(name="legacy", state="dead")
     async with anyio.create_task_group() as tg:
-        run = await start_watch(tg, make_config(sim, [bid]))
-        await run.wait_for(lambda: run.of(bid, "batch.finished"))
+        run = await start_watch(tg, make_config(sim, [bid], watch={"terminal_grace_seconds": 0.3}))
+        await run.wait_for(lambda: "legacy" in run.daemon.board.jobs)
         samples = await scrape(run)
         run.stopped.set()
     assert value(samples, "dli_job_last_outcome", job_name="legacy", outcome="failed") == 1.0

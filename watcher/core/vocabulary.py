@@ -11,6 +11,8 @@ AuthMethod = Literal["aksk", "token", "password", "none"]
 Level = Literal["debug", "info", "warning", "error"]
 Format = Literal["json", "console", "auto"]
 Presence = Literal["pending", "present", "not_found", "gone"]
+# which batches get the per-batch metric families: all, the unfinished ones, or none (aggregates only)
+PerBatch = Literal["all", "active", "none"]
 EventName = Literal[
     "batch.discovered",
     "batch.state_changed",
@@ -42,6 +44,7 @@ EventName = Literal[
 FLAVORS: Final[tuple[FlavorName, ...]] = get_args(FlavorName)
 TRANSPORTS: Final[tuple[Transport, ...]] = get_args(Transport)
 MODES: Final[tuple[Mode, ...]] = get_args(Mode)
+PER_BATCH_MODES: Final[tuple[PerBatch, ...]] = get_args(PerBatch)
 AUTH_METHODS: Final[tuple[AuthMethod, ...]] = get_args(AuthMethod)
 LEVELS: Final[tuple[Level, ...]] = get_args(Level)
 FORMATS: Final[tuple[Format, ...]] = get_args(Format)

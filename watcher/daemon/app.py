@@ -13,14 +13,16 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import anyio
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 
 from watcher import __version__
 from watcher.api.http import open_api
 from watcher.api.policy import RequestPolicy
 from watcher.core.board import Board
 from watcher.core.events import Event
+from watcher.core.labels import LabelCap
 from watcher.core.schedule import retained
+from watcher.core.states import FLAVOR_STATES
 from watcher.daemon.abandon import run_abandonable
 from watcher.daemon.discovery import Discovery
 from watcher.daemon.journal import Journal
@@ -28,9 +30,11 @@ from watcher.daemon.notify import Notifier
 from watcher.daemon.poller import Poller, PollerHooks
 from watcher.daemon.store import Store
 from watcher.errors import ConfigError, SetupError
+from watcher.metrics.aggregates import aggregate_text
 from watcher.metrics.collectors import BoardCollector, SelfMetrics
 from watcher.metrics.endpoints import Endpoints
-from watcher.metrics.exposition import BatchText
+from watcher.metrics.exposition import BatchText, BatchView
+from watcher.metrics.families import FamilyFilter, Filtered
 from watcher.metrics.server import MetricsServer
 from watcher.metrics.webconfig import load_web_config
 from watcher.output.pump import OutputPump, stream_writer
@@ -41,8 +45,10 @@ if TYPE_CHECKING:
 
     from anyio.abc import TaskGroup
     from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+    from prometheus_client.registry import Collector
 
-    from watcher.config.settings import Config
+    from watcher.config.settings import Config, MetricsConfig
+    from watcher.core.tracker import Track
     from watcher.core.vocabulary import EventName, Level
     from watcher.errors import ApiError
 
@@ -73,6 +79,25 @@ def _refusal(exc: Exception) -> Exception:
     return exc
 
 
+def metrics_registry(cfg: MetricsConfig, *collectors: Collector) -> CollectorRegistry:
+    """The registry /metrics renders: ours and the client library's process metrics, through the family filter."""
+    allowed = FamilyFilter(cfg.metric_allowlist, cfg.metric_denylist)
+    registry = CollectorRegistry()
+    # the library's collectors register themselves where told: a scratch registry, so only ours holds them
+    scratch = CollectorRegistry()
+    standard = (ProcessCollector(registry=scratch), PlatformCollector(registry=scratch), GCCollector(registry=scratch))
+    for collector in (*collectors, *standard):
+        registry.register(Filtered(collector, allowed))
+    return registry
+
+
+def batch_view(cfg: Config, board: Board) -> BatchView:
+    """How the per-batch families are rendered, from the config: mode, the flavor's states, the family filter."""
+    m = cfg.metrics
+    allowed = FamilyFilter(m.metric_allowlist, m.metric_denylist)
+    return BatchView(m.per_batch, FLAVOR_STATES[cfg.api.flavor], allowed, board.labels)
+
+
 def owned(cfg: Config, discovered: Iterable[str] = ()) -> list[str]:
     """The configured and discovered batch IDs that belong to this process's shard."""
     return cfg.watch.shard.select(dict.fromkeys([*cfg.watch.batch_ids, *discovered]))
@@ -91,11 +116,9 @@ class Daemon:
         writer: EventWriter | None = None,
     ) -> None:
         self.cfg, self._reload = cfg, reload
-        self.board = Board()
+        self.board = Board(labels=LabelCap(cfg.metrics.max_label_values))
         self.stats = SelfMetrics(self.board)
-        self.registry = CollectorRegistry()
-        self.registry.register(self.stats)
-        self.registry.register(BoardCollector(self.board))
+        self.registry = metrics_registry(cfg.metrics, self.stats, BoardCollector(self.board))
         self._on_event = on_event
         self._writer = writer or EventWriter.for_format(cfg.events.format, cfg.events.level)
         # lines leave from a thread of their own: a reader that stops reading never blocks the loop
@@ -142,7 +165,8 @@ class Daemon:
         loaded = await anyio.to_thread.run_sync(store.load)
         if loaded.bad:
             self._say("watcher.state_reset", level="warning", fields={"reason": "undecodable rows", "rows": loaded.bad})
-        self.board.tracks, self.board.jobs = loaded.tracks, loaded.jobs
+        self.board.tracks = loaded.tracks
+        self.board.restore(loaded.jobs, loaded.histograms)
         if self.cfg.discovery.enabled:
             # keep what earlier runs discovered until this run's first discovery decides
             static = set(self.cfg.watch.batch_ids)
@@ -203,7 +227,19 @@ class Daemon:
     def _render_batches(self, text: BatchText, poller: Poller) -> str:
         now = time.time()
         # which batches still belong in the metrics is a scheduling decision; the exposition only renders
-        return text.render([t for t in list(self.board.tracks.values()) if retained(t, now, poller.timing)], now)
+        kept = [t for t in list(self.board.tracks.values()) if retained(t, now, poller.timing)]
+        view = text.view
+        return text.render(kept, now) + aggregate_text(kept, view.labels, view.states, view.allowed)
+
+    def _submit(self, track: Track, events: list[Event], changed: bool) -> None:
+        """A poll's result to the journal, counted as a run first once its outcome is final (marked, so kept)."""
+        settled = self.board.settle(track, time.time(), self.cfg.watch.terminal_grace_seconds)
+        self.journal.submit(settled, events, changed or settled is not track)
+
+    def _settle_restored(self) -> None:
+        """Count the runs of restored batches that became final while the watcher was away (no poll will)."""
+        for track in list(self.board.tracks.values()):
+            self._submit(track, [], False)
 
     def _status(self) -> str:
         ok = sum(1 for t in self.board.tracks.values() if t.up)
@@ -290,6 +326,7 @@ class Daemon:
         outbox = await self.open_store()
         self.journal = Journal(self.store, self.board, self._write, output=self.pump, on_state_error=self._state_error)
         await self.journal.replay(outbox)
+        self._settle_restored()
         policy = RequestPolicy(
             self.cfg.api, self.cfg.watch.concurrency, on_retry=self.stats.retried, on_throttle=self._throttled
         )
@@ -299,11 +336,11 @@ class Daemon:
                 policy,
                 self.cfg,
                 self.board,
-                self.journal.submit,
+                self._submit,
                 self.stats,
                 hooks=PollerHooks(self._on_progress, self._on_ready, self._hold_poll),
             )
-            self._batch_text = partial(self._render_batches, BatchText(), poller)
+            self._batch_text = partial(self._render_batches, BatchText(batch_view(self.cfg, self.board)), poller)
             discovery = (
                 Discovery(
                     api,

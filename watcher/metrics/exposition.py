@@ -1,6 +1,6 @@
 """The /metrics body: per-batch families rendered as text directly, the rest by prometheus_client.
 
-At 10,000 batches the per-batch families are ~180,000 samples. Building them as client objects
+At 10,000 batches the per-batch families were ~180,000 samples. Building them as client objects
 and formatting them generically took ~1.7 s of GIL-holding work per scrape, stalling the poll loop.
 Here each batch's lines are kept until its fields change, so a scrape mostly joins strings.
 """
@@ -8,30 +8,41 @@ Here each batch's lines are kept until its fields change, so a scrape mostly joi
 from __future__ import annotations
 
 import gzip
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from prometheus_client.exposition import choose_encoder
 
 from watcher.core import states
+from watcher.core.labels import LabelCap
+from watcher.core.states import METRIC_STATES
+from watcher.core.watchstatus import watch_status
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
     from prometheus_client import CollectorRegistry
 
     from watcher.core.tracker import Track
+    from watcher.core.vocabulary import PerBatch
 
 FAMILIES = (
     ("dli_batch_info", "Batch metadata that does not change; always 1."),
-    ("dli_batch_state", "1 for the batch's current state, 0 for the others."),
+    ("dli_batch_state", "1 for the batch's current state, 0 for the others of its flavor."),
     ("dli_batch_created_timestamp_seconds", "When the batch was created (create_time)."),
     ("dli_batch_updated_timestamp_seconds", "The batch's update_time."),
     ("dli_batch_update_age_seconds", "Seconds since the batch's update_time, at scrape time."),
     ("dli_batch_state_since_timestamp_seconds", "When the current state was first observed."),
-    ("dli_batch_up", "1 if the last poll of this batch succeeded."),
+    ("dli_batch_started_timestamp_seconds", "When running was first observed after waiting (within one interval)."),
+    ("dli_batch_finished_timestamp_seconds", "When the batch finished (update_time of its terminal state)."),
+    (
+        "dli_batch_up",
+        "1 if the last poll of this batch got an answer (found or not), 0 while failing or not yet polled.",
+    ),
+    ("dli_batch_watch_status", "1 for what the watcher sees of the batch: pending, ok, not_found, failing or gone."),
 )
-AGE = 4  # the one family computed afresh at every scrape
+AGE = 4  # computed afresh at every scrape
+UP, STATUS = 8, 9  # every watched batch has these, read or not (STATUS in every per-batch mode)
 
 
 def escape(value: str) -> str:
@@ -44,9 +55,26 @@ def number(value: float) -> str:
     return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
 
 
-def _key(track: Track) -> tuple[object, ...]:
+@dataclass(frozen=True, slots=True)
+class BatchView:
+    """How per-batch series are rendered: which batches get them, which families, states and label bounds."""
+
+    mode: PerBatch = "all"
+    states: tuple[str, ...] = METRIC_STATES
+    allowed: Callable[[str], bool] = lambda _: True
+    labels: LabelCap = field(default_factory=LabelCap)
+
+    def full(self, track: Track) -> bool:
+        """Whether the batch gets every per-batch family, or only its watch status."""
+        if self.mode == "all":
+            return True
+        return self.mode == "active" and (track.state is None or not states.is_terminal(track.state))
+
+
+def _key(track: Track, status: str) -> tuple[object, ...]:
     snap = track.snapshot
-    assert snap is not None
+    if snap is None:
+        return (None, track.up, status)
     return (
         snap.name,
         snap.queue,
@@ -57,17 +85,24 @@ def _key(track: Track) -> tuple[object, ...]:
         snap.create_time,
         snap.update_time,
         track.state_since,
+        track.started_at,
         track.up,
+        status,
     )
 
 
-def _lines(track: Track) -> tuple[str, ...]:
-    """A batch's sample lines for each family (the age one left empty)."""
-    snap = track.snapshot
-    assert snap is not None
+def _lines(track: Track, status: str, view: BatchView) -> tuple[str, ...]:
+    """A batch's sample lines for each family (the age one left empty; only up and status before a first read)."""
     bid = escape(track.batch_id)
+    one = f'{{batch_id="{bid}"}}'
+    up = f"dli_batch_up{one} {1 if track.up else 0}\n"
+    watch = f'dli_batch_watch_status{{batch_id="{bid}",status="{status}"}} 1\n'
+    snap = track.snapshot
+    if snap is None:
+        return ("",) * UP + (up, watch)
+    shown = view.labels.shown
     info = ",".join(
-        f'{k}="{escape(v or "")}"'
+        f'{k}="{escape(shown(k, v))}"'
         for k, v in (
             ("job_name", snap.name),
             ("queue", snap.queue),
@@ -76,15 +111,15 @@ def _lines(track: Track) -> tuple[str, ...]:
             ("sc_type", snap.sc_type),
         )
     )
-    current = states.metric_state(snap.state)
+    current = snap.state if snap.state in view.states else states.UNKNOWN
     state = "".join(
-        f'dli_batch_state{{batch_id="{bid}",state="{s}"}} {1 if s == current else 0}\n' for s in states.METRIC_STATES
+        f'dli_batch_state{{batch_id="{bid}",state="{s}"}} {1 if s == current else 0}\n' for s in view.states
     )
-    one = f'{{batch_id="{bid}"}}'
 
     def sample(name: str, value: float | None) -> str:
         return "" if value is None else f"{name}{one} {number(value)}\n"
 
+    finished = snap.update_time if states.is_terminal(snap.state) else None
     return (
         f'dli_batch_info{{batch_id="{bid}",{info}}} 1\n',
         state,
@@ -92,38 +127,50 @@ def _lines(track: Track) -> tuple[str, ...]:
         sample("dli_batch_updated_timestamp_seconds", None if snap.update_time is None else snap.update_time / 1000),
         "",
         sample("dli_batch_state_since_timestamp_seconds", track.state_since),
-        sample("dli_batch_up", 1.0 if track.up else 0.0),
+        sample("dli_batch_started_timestamp_seconds", track.started_at),
+        sample("dli_batch_finished_timestamp_seconds", None if finished is None else finished / 1000),
+        up,
+        watch,
     )
 
 
 class BatchText:
     """Per-batch families as exposition text, reusing each batch's lines while its fields are unchanged."""
 
-    def __init__(self) -> None:
+    def __init__(self, view: BatchView | None = None) -> None:
+        self.view = view or BatchView()
         self._cache: dict[str, tuple[tuple[object, ...], tuple[str, ...]]] = {}
 
     def render(self, tracks: Iterable[Track], now: float) -> str:
         """The text of every per-batch family for the given batches (the caller decides which remain)."""
+        view = self.view
+        wanted = [n for n, (name, _) in enumerate(FAMILIES) if view.allowed(name)]
         parts: list[list[str]] = [[] for _ in FAMILIES]
         cache: dict[str, tuple[tuple[object, ...], tuple[str, ...]]] = {}
+        watch, age = parts[STATUS], parts[AGE]
         for track in tracks:
-            if track.snapshot is None:
-                continue
-            key = _key(track)
+            status = watch_status(track)
+            key = _key(track, status)
             hit = self._cache.get(track.batch_id)
-            lines = hit[1] if hit is not None and hit[0] == key else _lines(track)
+            lines = hit[1] if hit is not None and hit[0] == key else _lines(track, status, view)
             cache[track.batch_id] = (key, lines)
-            for n, line in enumerate(lines):
-                parts[n].append(line)
-            update = track.snapshot.update_time
+            if not view.full(track):
+                watch.append(lines[STATUS])
+                continue
+            for n in wanted:
+                parts[n].append(lines[n])
+            update = track.snapshot.update_time if track.snapshot is not None else None
             if update is not None:
-                age = number(max(0.0, now - update / 1000))
-                parts[AGE].append(f'dli_batch_update_age_seconds{{batch_id="{escape(track.batch_id)}"}} {age}\n')
+                age.append(
+                    f'dli_batch_update_age_seconds{{batch_id="{escape(track.batch_id)}"}} '
+                    f"{number(max(0.0, now - update / 1000))}\n"
+                )
         self._cache = cache  # batches that left the metrics leave the cache with them
         out = []
-        for (name, help_text), samples in zip(FAMILIES, parts, strict=True):
+        for n in wanted:
+            name, help_text = FAMILIES[n]
             out.append(f"# HELP {name} {help_text}\n# TYPE {name} gauge\n")
-            out.extend(samples)
+            out.extend(parts[n])
         return "".join(out)
 
 
