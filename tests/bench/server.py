@@ -44,11 +44,13 @@ class StatsApp:
         return self._inner(req)
 
 
-def build_world(batches: int, lines: int, queue: str) -> World:
-    """A DLI world with ``batches`` running batches in one queue, each with ``lines`` stdout lines."""
+def build_world(batches: int, lines: int, queue: str, finished: float = 0.0) -> World:
+    """A DLI world of ``batches`` batches in one queue with ``lines`` stdout lines each; ``finished`` of them done."""
     world = World("dli")
+    done = int(batches * finished)
     for i in range(batches):
-        bid = world.add_batch(name=f"bench-job-{i % 100}", queue=queue, state="running")
+        state = "success" if i < done else "running"
+        bid = world.add_batch(name=f"bench-job-{i % 100}", queue=queue, state=state)
         world.append_stdout(bid, [f"{bid[:8]} step {n} of {lines}" for n in range(lines)])
     return world
 
@@ -60,8 +62,9 @@ def main() -> int:
     parser.add_argument("--lines", type=int, default=3)
     parser.add_argument("--queue", default="bench")
     parser.add_argument("--auth", choices=["none", "aksk"], default="none")
+    parser.add_argument("--finished", type=float, default=0.0, help="the share of batches already succeeded")
     args = parser.parse_args()
-    world = build_world(args.batches, args.lines, args.queue)
+    world = build_world(args.batches, args.lines, args.queue, args.finished)
     fd, ids_file = tempfile.mkstemp(prefix="bench-ids-", suffix=".txt")
     with os.fdopen(fd, "w") as out:
         out.write("\n".join(world.batch_ids()) + "\n")
