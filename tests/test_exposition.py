@@ -12,6 +12,7 @@ from watcher.core.labels import OVERFLOW, LabelCap
 from watcher.core.model import Snapshot
 from watcher.core.states import FLAVOR_STATES
 from watcher.core.tracker import Track
+from watcher.metrics.aggregates import aggregate_text
 from watcher.metrics.exposition import BatchText, BatchView, body
 from watcher.metrics.families import FamilyFilter
 
@@ -168,3 +169,17 @@ def test_the_family_filter_drops_denied_families():
     assert "dli_batch_state" not in families(text)
     assert not any("timestamp" in name for name in families(text))
     assert {"dli_batch_info", "dli_batch_up", "dli_batch_watch_status"} <= families(text)
+
+
+def test_aggregates_count_every_batch_in_every_mode():
+    """dli_batches counts read batches by queue and state, dli_watcher_batches every batch by status (zeros too)."""
+    done = replace(track("done"), snapshot=replace(track().snapshot, batch_id="done", state="success"))  # type: ignore[type-var]
+    tracks = [track("a"), track("b"), done, Track("p"), Track("f", failing_since=1.0)]
+    for mode in ("all", "active", "none"):
+        text = BatchText(BatchView(mode=mode, labels=admitted(track())))
+        text.render(tracks, 1_700_000_200.0)
+        got = samples(aggregate_text(text.counts, lambda _: True))
+        assert got[("dli_batches", (("queue", "q"), ("state", "running")))] == 2.0, mode
+        assert got[("dli_batches", (("queue", "q"), ("state", "success")))] == 1.0, mode
+        by_status = {dict(labels)["status"]: v for (name, labels), v in got.items() if name == "dli_watcher_batches"}
+        assert by_status == {"pending": 1, "ok": 3, "not_found": 0, "failing": 1, "gone": 0}, mode

@@ -228,8 +228,7 @@ class Daemon:
         now = time.time()
         # which batches still belong in the metrics is a scheduling decision; the exposition only renders
         kept = [t for t in list(self.board.tracks.values()) if retained(t, now, poller.timing)]
-        view = text.view
-        return text.render(kept, now) + aggregate_text(kept, view.labels, view.states, view.allowed)
+        return text.render(kept, now) + aggregate_text(text.counts, text.view.allowed)
 
     def _submit(self, track: Track, events: list[Event], changed: bool) -> None:
         """A poll's result to the journal, counted as a run first once its outcome is final (marked, so kept)."""

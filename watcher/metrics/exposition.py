@@ -8,6 +8,7 @@ Here each batch's lines are kept until its fields change, so a scrape mostly joi
 from __future__ import annotations
 
 import gzip
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -41,7 +42,7 @@ FAMILIES = (
     ),
     ("dli_batch_watch_status", "1 for what the watcher sees of the batch: pending, ok, not_found, failing or gone."),
 )
-AGE = 4  # computed afresh at every scrape
+AGE = 4  # its value is computed afresh at every scrape
 UP, STATUS = 8, 9  # every watched batch has these, read or not (STATUS in every per-batch mode)
 
 
@@ -91,8 +92,14 @@ def _key(track: Track, status: str) -> tuple[object, ...]:
     )
 
 
+def _light_key(track: Track, status: str) -> tuple[object, ...]:
+    """What a status-only batch's entry depends on: its status line and its group."""
+    snap = track.snapshot
+    return (status,) if snap is None else (status, snap.state, snap.queue)
+
+
 def _lines(track: Track, status: str, view: BatchView) -> tuple[str, ...]:
-    """A batch's sample lines for each family (the age one left empty; only up and status before a first read)."""
+    """A batch's sample lines per family (age: its name and labels only; only up and status before a first read)."""
     bid = escape(track.batch_id)
     one = f'{{batch_id="{bid}"}}'
     up = f"dli_batch_up{one} {1 if track.up else 0}\n"
@@ -125,7 +132,7 @@ def _lines(track: Track, status: str, view: BatchView) -> tuple[str, ...]:
         state,
         sample("dli_batch_created_timestamp_seconds", None if snap.create_time is None else snap.create_time / 1000),
         sample("dli_batch_updated_timestamp_seconds", None if snap.update_time is None else snap.update_time / 1000),
-        "",
+        "" if snap.update_time is None else f"dli_batch_update_age_seconds{one} ",
         sample("dli_batch_state_since_timestamp_seconds", track.state_since),
         sample("dli_batch_started_timestamp_seconds", track.started_at),
         sample("dli_batch_finished_timestamp_seconds", None if finished is None else finished / 1000),
@@ -134,38 +141,73 @@ def _lines(track: Track, status: str, view: BatchView) -> tuple[str, ...]:
     )
 
 
+Group = tuple[str, str]  # (queue as shown, state as the flavor shows it): what dli_batches counts
+# a batch's cache entry: the fields its lines were made from, its lines per family, its group
+Entry = tuple[tuple[object, ...], tuple[str, ...], Group | None]
+
+
+def _status_only(track: Track, status: str) -> tuple[str, ...]:
+    """The lines of a batch that gets only its watch status (active mode, finished; none mode)."""
+    line = f'dli_batch_watch_status{{batch_id="{escape(track.batch_id)}",status="{status}"}} 1\n'
+    return ("",) * STATUS + (line,)
+
+
+def _group(track: Track, view: BatchView) -> Group | None:
+    snap = track.snapshot
+    if snap is None:
+        return None
+    return (view.labels.shown("queue", snap.queue), snap.state if snap.state in view.states else states.UNKNOWN)
+
+
+@dataclass
+class Counts:
+    """What the last render saw: batches by (queue, state) and by watch status, for the aggregates."""
+
+    by_group: Counter[Group] = field(default_factory=Counter)
+    by_status: Counter[str] = field(default_factory=Counter)
+
+
 class BatchText:
-    """Per-batch families as exposition text, reusing each batch's lines while its fields are unchanged."""
+    """Per-batch families as exposition text, reusing each batch's lines while its fields are unchanged.
+
+    One pass over the batches also counts them for the aggregates (``counts``), so a scrape of
+    100,000 batches walks them once.
+    """
 
     def __init__(self, view: BatchView | None = None) -> None:
         self.view = view or BatchView()
-        self._cache: dict[str, tuple[tuple[object, ...], tuple[str, ...]]] = {}
+        self._cache: dict[str, Entry] = {}
+        self.counts = Counts()
 
     def render(self, tracks: Iterable[Track], now: float) -> str:
         """The text of every per-batch family for the given batches (the caller decides which remain)."""
         view = self.view
         wanted = [n for n, (name, _) in enumerate(FAMILIES) if view.allowed(name)]
+        cached = [n for n in wanted if n != AGE]
         parts: list[list[str]] = [[] for _ in FAMILIES]
-        cache: dict[str, tuple[tuple[object, ...], tuple[str, ...]]] = {}
+        old, cache, counts = self._cache, dict[str, Entry](), Counts()
         watch, age = parts[STATUS], parts[AGE]
         for track in tracks:
             status = watch_status(track)
-            key = _key(track, status)
-            hit = self._cache.get(track.batch_id)
-            lines = hit[1] if hit is not None and hit[0] == key else _lines(track, status, view)
-            cache[track.batch_id] = (key, lines)
-            if not view.full(track):
-                watch.append(lines[STATUS])
+            full = view.full(track)
+            snap = track.snapshot
+            key = _key(track, status) if full else _light_key(track, status)
+            entry = old.get(track.batch_id)
+            if entry is None or entry[0] != key:
+                lines = _lines(track, status, view) if full else _status_only(track, status)
+                entry = (key, lines, _group(track, view))
+            cache[track.batch_id] = entry
+            counts.by_status[status] += 1
+            if entry[2] is not None:
+                counts.by_group[entry[2]] += 1
+            if not full:
+                watch.append(entry[1][STATUS])
                 continue
-            for n in wanted:
-                parts[n].append(lines[n])
-            update = track.snapshot.update_time if track.snapshot is not None else None
-            if update is not None:
-                age.append(
-                    f'dli_batch_update_age_seconds{{batch_id="{escape(track.batch_id)}"}} '
-                    f"{number(max(0.0, now - update / 1000))}\n"
-                )
-        self._cache = cache  # batches that left the metrics leave the cache with them
+            for n in cached:
+                parts[n].append(entry[1][n])
+            if entry[1][AGE] and snap is not None and snap.update_time is not None:
+                age.append(f"{entry[1][AGE]}{number(max(0.0, now - snap.update_time / 1000))}\n")
+        self._cache, self.counts = cache, counts  # batches that left the metrics leave the cache with them
         out = []
         for n in wanted:
             name, help_text = FAMILIES[n]
