@@ -229,3 +229,72 @@ def test_transitions_to_different_unknown_states_share_one_series():
     """Two undocumented target states count into one to_state="unknown" series, never two with one label set."""
     family = transitions_family({("q", "weird"): 1, ("q", "odd"): 2, ("q", "running"): 4})
     assert sorted((s.labels["to_state"], s.value) for s in family.samples) == [("running", 4.0), ("unknown", 3.0)]
+
+
+async def test_runs_count_once_across_restarts_and_batches_final_while_stopped_count_at_start(sim, tmp_path):
+    """A counted success is not counted again after a restart; a batch that became final while stopped counts once."""
+    world = sim.world
+    ok = world.add_batch(name="etl", queue="q1", state="starting")
+    dead = world.add_batch(name="etl", queue="q1", state="running")
+    state = {"path": str(tmp_path / "state.db")}
+    cfg = make_config(sim, [ok, dead], state=state, watch={"terminal_grace_seconds": 1.0})
+    async with anyio.create_task_group() as tg:
+        run = await start_watch(tg, cfg)
+        await run.wait_for(lambda: run.of(ok, "batch.discovered") and run.of(dead, "batch.discovered"))
+        world.set_state(ok, "running")
+        await run.wait_for(lambda: run.of(ok, "batch.state_changed"))
+        world.set_state(ok, "success")
+        world.set_state(dead, "dead")
+        await run.wait_for(lambda: run.daemon.board.jobs.get("etl") is not None)
+        run.stopped.set()  # the dead batch is still within its grace: not counted yet
+    assert run.daemon.board.jobs["etl"].runs == (("succeeded", 1),)
+    await anyio.sleep(1.2)
+    async with anyio.create_task_group() as tg:
+        run = await start_watch(tg, cfg)
+        await run.wait_for(lambda: run.daemon.board.ready)
+        samples = await scrape(run)
+        run.stopped.set()
+    assert value(samples, "dli_job_runs_total", job_name="etl", outcome="succeeded") == 1.0
+    assert value(samples, "dli_job_runs_total", job_name="etl", outcome="failed") == 1.0
+    assert value(samples, "dli_job_duration_seconds_count", queue="q1", outcome="succeeded") == 1.0
+    assert value(samples, "dli_job_queue_wait_seconds_count", queue="q1", outcome="succeeded") == 1.0
+    assert value(samples, "dli_job_queue_wait_seconds_count", queue="q1", outcome="failed") is None
+    assert value(samples, "dli_job_last_outcome", job_name="etl", outcome="failed") == 1.0
+    assert value(samples, "dli_job_last_failure_timestamp_seconds", job_name="etl") is not None
+    assert value(samples, "dli_batch_started_timestamp_seconds", batch_id=ok) is not None
+    assert value(samples, "dli_batch_started_timestamp_seconds", batch_id=dead) is None
+
+
+async def test_a_never_found_id_is_visible_and_the_standard_families_are_there(sim):
+    """A typo'd ID has its watch status from the first poll; process, python_info and build_info are exposed."""
+    good = sim.world.add_batch(name="good", state="running")
+    typo = "0badc0de-0000-4000-8000-000000000009"
+    async with anyio.create_task_group() as tg:
+        run = await start_watch(tg, make_config(sim, [good, typo]))
+        await run.wait_for(lambda: run.of(typo, "batch.not_found"))
+        samples = await scrape(run)
+        run.stopped.set()
+    assert value(samples, "dli_batch_watch_status", batch_id=typo, status="not_found") == 1.0
+    assert value(samples, "dli_batch_watch_status", batch_id=good, status="ok") == 1.0
+    assert value(samples, "dli_watcher_batches", status="not_found") == 1.0
+    assert value(samples, "dli_batches", queue="default", state="running") == 1.0
+    assert series(samples, "dli_batch_info", typo) == []
+    names = {name for name, _ in samples}
+    assert {"process_cpu_seconds_total", "process_resident_memory_bytes", "python_info"} <= names
+    (build,) = [dict(labels) for name, labels in samples if name == "dli_watcher_build_info"]
+    assert set(build) == {"version", "revision", "python_version"}
+
+
+async def test_per_batch_mode_and_denylist_from_the_config(sim):
+    """per_batch = "none" leaves only the watch status per batch; a denylisted family is gone, process ones too."""
+    bid = sim.world.add_batch(name="quiet", state="running")
+    metrics = {"per_batch": "none", "metric_denylist": ("^process_", "^dli_watcher_poll_duration_seconds$")}
+    async with anyio.create_task_group() as tg:
+        run = await start_watch(tg, make_config(sim, [bid], metrics=metrics))
+        await run.wait_for(lambda: run.of(bid, "batch.discovered"))
+        samples = await scrape(run)
+        run.stopped.set()
+    assert [name for name, labels in samples if ("batch_id", bid) in labels] == ["dli_batch_watch_status"]
+    names = {name for name, _ in samples}
+    assert not any(name.startswith(("process_", "dli_watcher_poll_duration_seconds")) for name in names)
+    assert {"dli_batches", "dli_watcher_polls_total", "python_info"} <= names
