@@ -144,3 +144,13 @@ def test_histogram_buckets_are_cumulative_and_le_is_inclusive():
     hist = Histogram().observe(60.0).observe(86_401.0)
     pairs = dict(hist.cumulative())
     assert (pairs["30.0"], pairs["60.0"], pairs["86400.0"], pairs["+Inf"]) == (0, 1, 1, 2)
+
+
+def test_restored_batches_keep_their_label_values():
+    """Values of restored tracks and jobs are admitted at restore, before any poll, so they do not overflow."""
+    board = Board(labels=LabelCap(1))
+    restored = Track("old", snapshot=snap("success", 100.0), presence="present")
+    board.restore({"old": restored}, {}, {})
+    assert board.labels.shown("job_name", "etl") == "etl"
+    assert board.labels.shown("queue", "q1") == "q1"
+    assert board.labels.admit("queue", "q2") == OVERFLOW

@@ -81,13 +81,34 @@ class Board:
         """Whether the client is paused by the API's throttling at ``now``."""
         return now < self.throttled_until
 
-    def restore(self, jobs: dict[str, JobSummary], histograms: dict[HistogramKey, Histogram]) -> None:
-        """Take what a state file kept; its job names and queues are admitted first, so they keep their labels."""
+    def restore(
+        self, tracks: dict[str, Track], jobs: dict[str, JobSummary], histograms: dict[HistogramKey, Histogram]
+    ) -> None:
+        """Take what a state file kept, admitting its label values first so they keep their labels.
+
+        A restored batch that needs no more polls never passes ``note_events`` again, so its values
+        are admitted here or would show as the overflow value.
+        """
         for name in jobs:
             self.labels.admit("job_name", name)
         for _, queue, _ in histograms:
             self.labels.admit("queue", queue)
-        self.jobs, self.histograms = dict(jobs), dict(histograms)
+        for track in tracks.values():
+            self.admit(track)
+        self.tracks, self.jobs, self.histograms = dict(tracks), dict(jobs), dict(histograms)
+
+    def admit(self, track: Track) -> None:
+        """Admit the batch's API-supplied label values, while each label has room."""
+        snap = track.snapshot
+        if snap is not None:
+            for label, value in (
+                ("job_name", snap.name),
+                ("queue", snap.queue),
+                ("owner", snap.owner),
+                ("kind", snap.kind),
+                ("sc_type", snap.sc_type),
+            ):
+                self.labels.admit(label, value)
 
     def put(self, track: Track) -> None:
         """Store a batch's new track; a new batch swaps in a copied dict."""
@@ -110,10 +131,7 @@ class Board:
         snap = track.snapshot
         if snap is None:
             return
-        for label, value in (("job_name", snap.name), ("queue", snap.queue), ("owner", snap.owner)):
-            self.labels.admit(label, value)
-        self.labels.admit("kind", snap.kind)
-        self.labels.admit("sc_type", snap.sc_type)
+        self.admit(track)
         queue = self.labels.shown("queue", snap.queue)
         for event in events:
             if event.name == "batch.state_changed":

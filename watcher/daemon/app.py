@@ -165,8 +165,7 @@ class Daemon:
         loaded = await anyio.to_thread.run_sync(store.load)
         if loaded.bad:
             self._say("watcher.state_reset", level="warning", fields={"reason": "undecodable rows", "rows": loaded.bad})
-        self.board.tracks = loaded.tracks
-        self.board.restore(loaded.jobs, loaded.histograms)
+        self.board.restore(loaded.tracks, loaded.jobs, loaded.histograms)
         if self.cfg.discovery.enabled:
             # keep what earlier runs discovered until this run's first discovery decides
             static = set(self.cfg.watch.batch_ids)
