@@ -135,12 +135,14 @@ async def test_finished_batches_leave_after_retention_and_removed_ones_at_once(s
 
 @pytest.mark.slow
 async def test_promtool_finds_nothing_to_say(sim):
-    """``promtool check metrics`` is silent on the exposition with batches in several states."""
+    """``promtool check metrics`` is silent on the exposition with batches in several states and a counted run."""
     world = sim.world
     ids = [world.add_batch(name=f"job-{i}", state=s) for i, s in enumerate(["running", "dead", "Weird"])]
     async with anyio.create_task_group() as tg:
         run = await start_watch(tg, make_config(sim, ids))
         await run.wait_for(lambda: all(run.of(b, "batch.discovered") for b in ids))
+        # the dead batch counted (after the grace): the job families and histograms have samples too
+        await run.wait_for(lambda: "job-1" in run.daemon.board.jobs)
         async with httpx.AsyncClient() as client:
             text = (await client.get(run.metrics_url + "/metrics")).text
         run.stopped.set()
@@ -148,6 +150,8 @@ async def test_promtool_finds_nothing_to_say(sim):
         result = await anyio.run_process(["promtool", "check", "metrics"], input=text.encode(), check=False)
     assert (result.returncode, result.stdout + result.stderr) == (0, b"")
     assert f'dli_batch_state{{batch_id="{ids[2]}",state="unknown"}} 1\n' in text
+    assert 'dli_job_duration_seconds_bucket{le="+Inf",outcome="failed",queue="default"} 1.0' in text
+    assert "process_cpu_seconds_total" in text
 
 
 async def test_openmetrics_when_asked(sim):
