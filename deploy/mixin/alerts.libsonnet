@@ -16,10 +16,20 @@ local unfinished = 'success|dead|killed|error';
       {
         name: 'dli-watcher-jobs',
         rules: [
+          // the newest run of any watcher decides: in the sharded StatefulSet the next run of a job may
+          // land on another pod, whose later finish then clears the alert
           alert(
             'DLIJobLastRunFailed',
             'warning',
-            'dli_job_last_outcome{%(selector)s, outcome="failed"} == 1' % c,
+            |||
+              (dli_job_last_outcome{%(selector)s, outcome="failed"} == 1)
+                and on (instance, job_name)
+                  (
+                    dli_job_last_finish_timestamp_seconds{%(selector)s}
+                      == on (job_name) group_left ()
+                        max by (job_name) (dli_job_last_finish_timestamp_seconds{%(selector)s})
+                  )
+            ||| % c,
             'DLI job {{ $labels.job_name }}: the last run failed',
             'The most recent finished batch of job "{{ $labels.job_name }}" ended dead or error (watcher {{ $labels.instance }}). Its batch.finished and batch.log events carry the YARN diagnostics. Clears when a later batch of the job succeeds or is killed.',
           ),
