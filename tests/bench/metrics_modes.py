@@ -39,7 +39,7 @@ def start_server(batches: int, finished: float) -> tuple[subprocess.Popen[str], 
     return proc, json.loads(proc.stdout.readline())
 
 
-def config_text(info: dict[str, str], mode: str, port: int) -> str:
+def config_text(info: dict[str, str], mode: str, port: int, page_size: int) -> str:
     """A list-mode config for the bench world, auth none, per_batch ``mode``."""
     return f"""
 [api]
@@ -53,6 +53,7 @@ interval_seconds = 60
 terminal_grace_seconds = 1
 retention_seconds = 86400
 mode = "list"
+list_page_size = {page_size}
 concurrency = 16
 [metrics]
 listen = "127.0.0.1:{port}"
@@ -84,11 +85,11 @@ def scrape(url: str, gz: bool) -> tuple[float, bytes]:
     return time.perf_counter() - start, raw
 
 
-def measure(info: dict[str, str], mode: str, batches: int, scrapes: int) -> dict[str, float]:
+def measure(info: dict[str, str], mode: str, batches: int, scrapes: int, page_size: int) -> dict[str, float]:
     """Start a watcher in ``mode``, let it settle, scrape; the row's numbers."""
     port = 19900 + MODES.index(mode)
     with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as cfg:
-        cfg.write(config_text(info, mode, port))
+        cfg.write(config_text(info, mode, port, page_size))
     proc = subprocess.Popen(
         [sys.executable, "-m", "watcher", "run", "--config", cfg.name],
         stdout=subprocess.DEVNULL,
@@ -127,13 +128,16 @@ def main() -> int:
     parser.add_argument("--finished", type=float, default=0.9)
     parser.add_argument("--scrapes", type=int, default=5)
     parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
+    # the simulator renders every batch for each list request (~0.6 s at 100,000): bigger pages keep
+    # the first cycle within minutes; /metrics does not depend on it
+    parser.add_argument("--page-size", type=int, default=1000)
     args = parser.parse_args()
     rows = []
     for n in args.batches:
         server, info = start_server(n, args.finished)
         try:
             for mode in args.modes:
-                row = {"batches": n, "mode": mode, **measure(info, mode, n, args.scrapes)}
+                row = {"batches": n, "mode": mode, **measure(info, mode, n, args.scrapes, args.page_size)}
                 rows.append(row)
                 print(json.dumps(row), file=sys.stderr, flush=True)
         finally:
