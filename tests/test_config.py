@@ -15,6 +15,7 @@ from watcher.config.credentials import AuthConfig
 from watcher.config.settings import (
     DEFAULT_PATH,
     DISCOVERY_KEYS,
+    METRICS_KEYS,
     ApiConfig,
     DiscoveryConfig,
     EventsConfig,
@@ -112,7 +113,7 @@ def test_example_documents_every_key_of_the_simple_sections():
         assert set(data[name]) == {f.name for f in dataclasses.fields(cls)}, name
     # created_after is RFC 3339 in the file and milliseconds once parsed
     assert set(data["discovery"]) == set(DISCOVERY_KEYS)
-    assert set(data["metrics"]) == {"listen", "web_config_file"}
+    assert set(data["metrics"]) == set(METRICS_KEYS)
     assert {"method", "user", "domain", "project_name", "iam_endpoint", "token_file"} <= set(data["auth"])
 
 
@@ -179,7 +180,10 @@ def test_typo_is_reported_before_the_required_key_it_hides():
 def test_unknown_key_without_a_close_match_lists_the_known_ones():
     """When nothing is close, the problem lists what the section accepts."""
     err = error(doc(metrics={"zzz": 1}))
-    assert (err.key, err.problem) == ("metrics.zzz", "unknown key (known: listen, web_config_file)")
+    assert (err.key, err.problem) == (
+        "metrics.zzz",
+        "unknown key (known: listen, max_label_values, metric_allowlist, metric_denylist, per_batch, web_config_file)",
+    )
 
 
 def test_section_that_is_not_a_table():
@@ -874,3 +878,21 @@ def test_default_path():
     assert default_path({}) == DEFAULT_PATH == "/etc/dli-watcher/config.toml"
     assert default_path({"DLI_WATCHER_CONFIG": "/tmp/x.toml"}) == "/tmp/x.toml"
     assert default_path({"DLI_WATCHER_CONFIG": ""}) == DEFAULT_PATH
+
+
+def test_metrics_series_controls_are_parsed_and_checked():
+    """per_batch, the allow/deny lists (regexes, one or the other) and max_label_values."""
+    cfg = parse(doc(metrics={"per_batch": "active", "metric_denylist": ["^process_"], "max_label_values": 50}), {})
+    assert (cfg.metrics.per_batch, cfg.metrics.metric_denylist, cfg.metrics.max_label_values) == (
+        "active",
+        ("^process_",),
+        50,
+    )
+    both = error(doc(metrics={"metric_allowlist": ["^dli_"], "metric_denylist": ["x"]}))
+    assert (both.key, both.problem) == (
+        "metrics.metric_denylist",
+        "cannot be set with metric_allowlist (one or the other)",
+    )
+    assert error(doc(metrics={"metric_allowlist": ["(unclosed"]})).key == "metrics.metric_allowlist[0]"
+    assert error(doc(metrics={"per_batch": "some"})).key == "metrics.per_batch"
+    assert error(doc(metrics={"max_label_values": 0})).key == "metrics.max_label_values"

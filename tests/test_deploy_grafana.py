@@ -227,7 +227,7 @@ def test_dashboard_uses_only_spec_metrics() -> None:
 
 
 def test_dashboard_has_the_promised_panels() -> None:
-    """States over time, running/failed now, oldest age, transitions, logs and gaps, latency, errors."""
+    """States, running/failed now, oldest age, transitions, logs, latency, errors, runs, durations, waits, status."""
     exprs = {expr for _, expr in dashboard_queries()}
     joined = "\n".join(exprs)
     assert any("by (state)" in expr and "dli_batch_state" in expr for expr in exprs)
@@ -239,6 +239,12 @@ def test_dashboard_has_the_promised_panels() -> None:
     assert "dli_watcher_log_gaps_total" in joined
     assert re.search(r"histogram_quantile\(0\.\d+, sum by \(le\) \(rate\(dli_watcher_poll_duration", joined)
     assert any("by (reason)" in expr and "dli_watcher_poll_failures_total" in expr for expr in exprs)
+    assert "sum by (outcome) (increase(dli_job_runs_total" in joined
+    assert re.search(
+        r"histogram_quantile\(0\.\d+, sum by \(le, queue\) \(rate\(dli_job_duration_seconds_bucket", joined
+    )
+    assert re.search(r"histogram_quantile\(0\.\d+, sum by \(le, queue\) \(rate\(dli_job_queue_wait_seconds", joined)
+    assert "sum by (status) (dli_watcher_batches)" in joined
 
 
 @pytest.mark.slow

@@ -574,7 +574,7 @@ def test_sharded_job_success_alert_takes_the_newest_success_of_any_pod(sharded: 
     assert groups == yaml.safe_load(ALERTS.read_text())["groups"]
     rules = {r["alert"]: r for g in groups for r in g["rules"]}
     expr = " ".join(rules["DLIJobNoRecentSuccess"]["expr"].split())
-    assert "max by (job_name) (dli_job_last_success_timestamp_seconds)" in expr
+    assert "max by (job_name) (dli_job_last_success_timestamp_seconds{" in expr
 
     unit_tests = yaml.safe_load((ALERTS.parent / "alerts_test.yml").read_text())["tests"]
     pods_per_case = [

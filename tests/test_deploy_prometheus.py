@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.tools import SPEC_SERIES, promtool, run
+from tests.tools import SPEC_SERIES, promtool, require, run
 
 ROOT = Path(__file__).resolve().parents[1]
 PROMETHEUS_DIR = ROOT / "deploy" / "prometheus"
@@ -31,8 +31,25 @@ REQUIRED_ALERTS = frozenset(
         "DLIWatcherNotPolling",
         "DLIWatcherPollErrors",
         "DLIWatcherLogGaps",
+        "DLIBatchUnreadable",
+        "DLIBatchNotFound",
     }
 )
+MIXIN = ROOT / "deploy" / "mixin"
+README = ROOT / "README.md"
+
+
+def render_alerts(config: str = "{}") -> str:
+    """alerts.yml as the mixin renders it, with ``config`` (jsonnet) overriding its parameters."""
+    jsonnet = require("jsonnet", "install the Debian package 'jsonnet'")
+    result = run(jsonnet, "-S", "--tla-code", f"config={config}", MIXIN / "alerts.jsonnet")
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def github_anchor(heading: str) -> str:
+    """The anchor GitHub gives a Markdown heading."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
 
 
 def alert_rules(groups_doc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -129,3 +146,28 @@ def test_example_scrape_config_passes_promtool() -> None:
     targets = [target for static in job["static_configs"] for target in static["targets"]]
     assert targets == ["127.0.0.1:19847"]
     assert job.get("metrics_path", "/metrics") == "/metrics"
+
+
+@pytest.mark.slow
+def test_committed_alerts_are_what_the_mixin_renders() -> None:
+    """deploy/prometheus/alerts.yml equals `jsonnet -S deploy/mixin/alerts.jsonnet` (edit the mixin, then render)."""
+    assert ALERTS.read_text() == render_alerts()
+
+
+@pytest.mark.slow
+def test_mixin_parameters_change_the_selector_and_durations() -> None:
+    """Overriding _config changes every selector and the for: durations, nothing else is needed."""
+    rules = alert_rules(yaml.safe_load(render_alerts('{selector: \'job="dli"\', unreadableFor: "20s"}')))
+    by_name = {rule["alert"]: rule for rule in rules}
+    assert by_name["DLIBatchUnreadable"]["for"] == "20s"
+    assert all('job="dli-watcher"' not in rule["expr"] for rule in rules)
+    assert all('job="dli"' in rule["expr"] for rule in rules)
+
+
+def test_every_alert_links_a_readme_runbook_section() -> None:
+    """Each runbook_url ends in the anchor of a README heading named after the alert."""
+    anchors = {github_anchor(line.lstrip("#")) for line in README.read_text().splitlines() if line.startswith("#")}
+    for rule in alert_rules(yaml.safe_load(ALERTS.read_text())):
+        url = rule["annotations"]["runbook_url"]
+        assert url.endswith("README.md#" + rule["alert"].lower()), url
+        assert rule["alert"].lower() in anchors, f"README has no section {rule['alert']}"

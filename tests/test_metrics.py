@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.helpers import make_config, start_watch
 from tests.tools import SPEC_METRICS
-from watcher.core.states import METRIC_STATES
+from watcher.core.states import FLAVOR_STATES, METRIC_STATES
 from watcher.metrics.collectors import transitions_family
 
 pytestmark = pytest.mark.anyio
@@ -49,8 +49,11 @@ async def test_samples_follow_the_batch_through_its_life(sim):
         world.set_state(bid, "running")
         await run.wait_for(lambda: run.of(bid, "batch.state_changed"))
         samples = await scrape(run)
-        for state in METRIC_STATES:
+        for state in FLAVOR_STATES["dli"]:
             assert value(samples, "dli_batch_state", batch_id=bid, state=state) == (1.0 if state == "running" else 0.0)
+        # a DLI batch gets no series for Livy-only states
+        assert value(samples, "dli_batch_state", batch_id=bid, state="idle") is None
+        assert set(METRIC_STATES) > set(FLAVOR_STATES["dli"])
         details = world.details(bid)
         assert value(samples, "dli_batch_created_timestamp_seconds", batch_id=bid) == details["create_time"] / 1000
         assert value(samples, "dli_batch_updated_timestamp_seconds", batch_id=bid) == details["update_time"] / 1000
@@ -97,11 +100,11 @@ async def test_samples_follow_the_batch_through_its_life(sim):
 
 
 async def test_job_series_count_batches_already_finished_when_first_seen(sim):
-    """A batch first seen dead still sets its job's last outcome to failed."""
+    """A batch first seen dead still sets its job's last outcome to failed, once the terminal grace is over."""
     bid = sim.world.add_batch(name="legacy", state="dead")
     async with anyio.create_task_group() as tg:
-        run = await start_watch(tg, make_config(sim, [bid]))
-        await run.wait_for(lambda: run.of(bid, "batch.finished"))
+        run = await start_watch(tg, make_config(sim, [bid], watch={"terminal_grace_seconds": 0.3}))
+        await run.wait_for(lambda: "legacy" in run.daemon.board.jobs)
         samples = await scrape(run)
         run.stopped.set()
     assert value(samples, "dli_job_last_outcome", job_name="legacy", outcome="failed") == 1.0
@@ -132,12 +135,14 @@ async def test_finished_batches_leave_after_retention_and_removed_ones_at_once(s
 
 @pytest.mark.slow
 async def test_promtool_finds_nothing_to_say(sim):
-    """``promtool check metrics`` is silent on the exposition with batches in several states."""
+    """``promtool check metrics`` is silent on the exposition with batches in several states and a counted run."""
     world = sim.world
     ids = [world.add_batch(name=f"job-{i}", state=s) for i, s in enumerate(["running", "dead", "Weird"])]
     async with anyio.create_task_group() as tg:
         run = await start_watch(tg, make_config(sim, ids))
         await run.wait_for(lambda: all(run.of(b, "batch.discovered") for b in ids))
+        # the dead batch counted (after the grace): the job families and histograms have samples too
+        await run.wait_for(lambda: "job-1" in run.daemon.board.jobs)
         async with httpx.AsyncClient() as client:
             text = (await client.get(run.metrics_url + "/metrics")).text
         run.stopped.set()
@@ -145,6 +150,8 @@ async def test_promtool_finds_nothing_to_say(sim):
         result = await anyio.run_process(["promtool", "check", "metrics"], input=text.encode(), check=False)
     assert (result.returncode, result.stdout + result.stderr) == (0, b"")
     assert f'dli_batch_state{{batch_id="{ids[2]}",state="unknown"}} 1\n' in text
+    assert 'dli_job_duration_seconds_bucket{le="+Inf",outcome="failed",queue="default"} 1.0' in text
+    assert "process_cpu_seconds_total" in text
 
 
 async def test_openmetrics_when_asked(sim):
@@ -226,3 +233,72 @@ def test_transitions_to_different_unknown_states_share_one_series():
     """Two undocumented target states count into one to_state="unknown" series, never two with one label set."""
     family = transitions_family({("q", "weird"): 1, ("q", "odd"): 2, ("q", "running"): 4})
     assert sorted((s.labels["to_state"], s.value) for s in family.samples) == [("running", 4.0), ("unknown", 3.0)]
+
+
+async def test_runs_count_once_across_restarts_and_batches_final_while_stopped_count_at_start(sim, tmp_path):
+    """A counted success is not counted again after a restart; a batch that became final while stopped counts once."""
+    world = sim.world
+    ok = world.add_batch(name="etl", queue="q1", state="starting")
+    dead = world.add_batch(name="etl", queue="q1", state="running")
+    state = {"path": str(tmp_path / "state.db")}
+    cfg = make_config(sim, [ok, dead], state=state, watch={"terminal_grace_seconds": 1.0})
+    async with anyio.create_task_group() as tg:
+        run = await start_watch(tg, cfg)
+        await run.wait_for(lambda: run.of(ok, "batch.discovered") and run.of(dead, "batch.discovered"))
+        world.set_state(ok, "running")
+        await run.wait_for(lambda: run.of(ok, "batch.state_changed"))
+        world.set_state(ok, "success")
+        world.set_state(dead, "dead")
+        await run.wait_for(lambda: run.daemon.board.jobs.get("etl") is not None)
+        run.stopped.set()  # the dead batch is still within its grace: not counted yet
+    assert run.daemon.board.jobs["etl"].runs == (("succeeded", 1),)
+    await anyio.sleep(1.2)
+    async with anyio.create_task_group() as tg:
+        run = await start_watch(tg, cfg)
+        await run.wait_for(lambda: run.daemon.board.ready)
+        samples = await scrape(run)
+        run.stopped.set()
+    assert value(samples, "dli_job_runs_total", job_name="etl", outcome="succeeded") == 1.0
+    assert value(samples, "dli_job_runs_total", job_name="etl", outcome="failed") == 1.0
+    assert value(samples, "dli_job_duration_seconds_count", queue="q1", outcome="succeeded") == 1.0
+    assert value(samples, "dli_job_queue_wait_seconds_count", queue="q1", outcome="succeeded") == 1.0
+    assert value(samples, "dli_job_queue_wait_seconds_count", queue="q1", outcome="failed") is None
+    assert value(samples, "dli_job_last_outcome", job_name="etl", outcome="failed") == 1.0
+    assert value(samples, "dli_job_last_failure_timestamp_seconds", job_name="etl") is not None
+    assert value(samples, "dli_batch_started_timestamp_seconds", batch_id=ok) is not None
+    assert value(samples, "dli_batch_started_timestamp_seconds", batch_id=dead) is None
+
+
+async def test_a_never_found_id_is_visible_and_the_standard_families_are_there(sim):
+    """A typo'd ID has its watch status from the first poll; process, python_info and build_info are exposed."""
+    good = sim.world.add_batch(name="good", state="running")
+    typo = "0badc0de-0000-4000-8000-000000000009"
+    async with anyio.create_task_group() as tg:
+        run = await start_watch(tg, make_config(sim, [good, typo]))
+        await run.wait_for(lambda: run.of(typo, "batch.not_found"))
+        samples = await scrape(run)
+        run.stopped.set()
+    assert value(samples, "dli_batch_watch_status", batch_id=typo, status="not_found") == 1.0
+    assert value(samples, "dli_batch_watch_status", batch_id=good, status="ok") == 1.0
+    assert value(samples, "dli_watcher_batches", status="not_found") == 1.0
+    assert value(samples, "dli_batches", queue="default", state="running") == 1.0
+    assert series(samples, "dli_batch_info", typo) == []
+    names = {name for name, _ in samples}
+    assert {"process_cpu_seconds_total", "process_resident_memory_bytes", "python_info"} <= names
+    (build,) = [dict(labels) for name, labels in samples if name == "dli_watcher_build_info"]
+    assert set(build) == {"version", "revision", "python_version"}
+
+
+async def test_per_batch_mode_and_denylist_from_the_config(sim):
+    """per_batch = "none" leaves only the watch status per batch; a denylisted family is gone, process ones too."""
+    bid = sim.world.add_batch(name="quiet", state="running")
+    metrics = {"per_batch": "none", "metric_denylist": ("^process_", "^dli_watcher_poll_duration_seconds$")}
+    async with anyio.create_task_group() as tg:
+        run = await start_watch(tg, make_config(sim, [bid], metrics=metrics))
+        await run.wait_for(lambda: run.of(bid, "batch.discovered"))
+        samples = await scrape(run)
+        run.stopped.set()
+    assert [name for name, labels in samples if ("batch_id", bid) in labels] == ["dli_batch_watch_status"]
+    names = {name for name, _ in samples}
+    assert not any(name.startswith(("process_", "dli_watcher_poll_duration_seconds")) for name in names)
+    assert {"dli_batches", "dli_watcher_polls_total", "python_info"} <= names

@@ -19,7 +19,9 @@ import trustme
 import yaml
 
 from tests.helpers import make_config, start_watch
+from tests.procs import WatcherProcess, write_config
 from tests.test_deploy_grafana import concrete, dashboard_queries
+from tests.test_deploy_prometheus import render_alerts
 from tests.test_webconfig import HASH, PASSWORD
 
 if TYPE_CHECKING:
@@ -38,28 +40,31 @@ def free_port() -> int:
 
 
 @contextmanager
-def prometheus(target: str, tmp: Path, jobs: dict[str, dict[str, Any]] | None = None) -> Iterator[str]:
-    """Run Debian's prometheus on loopback in a temp dir, scraping ``target`` every second.
+def prometheus(
+    target: str | list[str], tmp: Path, jobs: dict[str, dict[str, Any]] | None = None, rules: str = ""
+) -> Iterator[str]:
+    """Run Debian's prometheus on loopback in a temp dir, scraping ``target`` (or several) every second.
 
     ``jobs`` maps job names to extra scrape settings (scheme, basic_auth, tls_config); by default one
-    plain job, dli-watcher.
+    plain job, dli-watcher. ``rules`` is a rule file's text, evaluated every second.
     """
     binary = shutil.which("prometheus")
     assert binary, "install the Debian package 'prometheus' (the server binary is needed)"
     port = free_port()
     config = tmp / "prometheus.yml"
+    targets = [target] if isinstance(target, str) else target
     scrape = [
-        {"job_name": name, **extra, "static_configs": [{"targets": [target]}]}
+        {"job_name": name, **extra, "static_configs": [{"targets": targets}]}
         for name, extra in (jobs or {"dli-watcher": {}}).items()
     ]
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "global": {"scrape_interval": SCRAPE, "evaluation_interval": SCRAPE},
-                "scrape_configs": scrape,
-            }
-        )
-    )
+    settings: dict[str, Any] = {
+        "global": {"scrape_interval": SCRAPE, "evaluation_interval": SCRAPE},
+        "scrape_configs": scrape,
+    }
+    if rules:
+        (tmp / "rules.yml").write_text(rules)
+        settings["rule_files"] = [str(tmp / "rules.yml")]
+    config.write_text(yaml.safe_dump(settings))
     proc = subprocess.Popen(
         [
             binary,
@@ -210,3 +215,46 @@ async def _wait_for_all_panels(url: str, timeout: float = 90.0) -> list[str]:
                     del pending[where]
             await anyio.sleep(1.0)
     return sorted(f"{where}: {promql}" for where, promql in pending.items())
+
+
+# the mixin's parameters, test-sized: every for: a few seconds, "not polling" after 10 s
+QUICK_RULES = '{unreadableFor: "5s", notFoundFor: "5s", notPollingSeconds: 10, notPollingFor: "5s"}'
+
+
+def test_shipped_alerts_fire_for_a_never_found_id_and_a_down_endpoint(sim, tmp_path):
+    """A real Prometheus runs the mixin's rules on two watchers: a typo'd ID, and an endpoint down from the start."""
+    # the first watcher polls a healthy batch next to an ID the API never knew (DLIBatchNotFound for
+    # that ID alone); the second one's endpoint has nothing listening, so its batch is never read
+    # (DLIBatchUnreadable, DLIWatcherNotPolling)
+    healthy = sim.world.add_batch(name="healthy", state="running")
+    typo, unread = "0badc0de-0000-4000-8000-000000000001", "0badc0de-0000-4000-8000-000000000002"
+    found_cfg = write_config(tmp_path / "found.toml", sim, [healthy, typo])
+    down_cfg = write_config(tmp_path / "down.toml", sim, [unread], api={"endpoint": f"http://127.0.0.1:{free_port()}"})
+    found, down = WatcherProcess(found_cfg), WatcherProcess(down_cfg)
+    try:
+        targets = [found.metrics_url.removeprefix("http://"), down.metrics_url.removeprefix("http://")]
+        with prometheus(targets, tmp_path, rules=render_alerts(QUICK_RULES)) as url:
+            firing = anyio.run(
+                _wait_for_alerts, url, {"DLIBatchNotFound", "DLIBatchUnreadable", "DLIWatcherNotPolling"}
+            )
+    finally:
+        codes = found.stop(), down.stop()
+    assert codes == (0, 0)
+    by_name: dict[str, list[dict[str, str]]] = {}
+    for alert in firing:
+        by_name.setdefault(alert["labels"]["alertname"], []).append(alert["labels"])
+    assert [(a["batch_id"], a["instance"]) for a in by_name["DLIBatchNotFound"]] == [(typo, targets[0])]
+    assert [(a["batch_id"], a["status"]) for a in by_name["DLIBatchUnreadable"]] == [(unread, "failing")]
+    assert [a["instance"] for a in by_name["DLIWatcherNotPolling"]] == [targets[1]]
+
+
+async def _wait_for_alerts(url: str, names: set[str], timeout: float = 90.0) -> list[dict[str, Any]]:
+    """The firing alerts once every one of ``names`` fires (or what fires at the deadline)."""
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient() as client:
+        while True:
+            alerts = (await client.get(url + "/api/v1/alerts")).json()["data"]["alerts"]
+            firing = [a for a in alerts if a["state"] == "firing"]
+            if names <= {a["labels"]["alertname"] for a in firing} or time.monotonic() > deadline:
+                return firing
+            await anyio.sleep(1.0)

@@ -7,12 +7,14 @@ import os
 import sqlite3
 import threading
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import pytest
 
-from watcher.core.board import JobSummary
+from watcher.core.board import DURATION, JobSummary
 from watcher.core.events import Event
+from watcher.core.histogram import Histogram
 from watcher.core.logdiff import LogTrack, StreamTrack
 from watcher.core.model import Snapshot
 from watcher.core.tracker import Track
@@ -201,3 +203,57 @@ def test_a_new_state_file_is_private(tmp_path):
     """The watcher creates its state file readable by its owner only."""
     Store.open(str(tmp_path / "s.db"))[0].close()
     assert (tmp_path / "s.db").stat().st_mode & 0o777 == 0o600
+
+
+def test_a_schema_3_file_loads_its_tracks_and_jobs_and_gains_the_histograms(tmp_path):
+    """Rows written before schema 4 (no waited/started_at/outcome, no runs) load with their defaults."""
+    path = tmp_path / "v3.db"
+    db = sqlite3.connect(path)
+    for step in (1, 2, 3):
+        for sql in MIGRATIONS[step]:
+            db.execute(sql)
+    old_track = json.loads(encode_track(sample_track()))
+    for key in ("waited", "started_at", "outcome"):
+        del old_track[key]
+    db.execute("INSERT INTO batches VALUES (?, ?)", ("b1", json.dumps(old_track)))
+    old_job = {"job_name": "job", "last_outcome": "failed", "last_finish": 5.0, "last_success": None}
+    db.execute("INSERT INTO jobs VALUES (?, ?)", ("job", json.dumps(old_job)))
+    db.execute("PRAGMA user_version=3")
+    db.commit()
+    db.close()
+    store, problem = Store.open(str(path))
+    loaded = store.load()
+    assert problem is None and loaded.bad == []
+    assert loaded.tracks["b1"] == sample_track()
+    assert loaded.jobs["job"] == JobSummary("job", "failed", 5.0)
+    assert store._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    store.close()
+
+
+def test_runs_histograms_and_counted_marks_survive_a_restart(tmp_path):
+    """A counted track, its job's runs and the histograms come back as they were committed."""
+    path = str(tmp_path / "s.db")
+    counted = replace(sample_track(), waited=True, started_at=12.5, outcome="succeeded")
+    job = JobSummary("job", "succeeded", 5.0, 5.0, None, 4.0, (("succeeded", 2), ("failed", 1)))
+    hist = Histogram().observe(4.0).observe(3600.0)
+    store, _ = Store.open(path)
+    store.commit(Change([counted], [job], histograms=[((DURATION, "q", "succeeded"), hist)]))
+    store.close()
+    store, _ = Store.open(path)
+    loaded = store.load()
+    store.close()
+    assert loaded.tracks["b1"] == counted
+    assert loaded.jobs["job"] == job
+    assert loaded.histograms == {(DURATION, "q", "succeeded"): hist}
+
+
+def test_histograms_with_other_buckets_are_reported_not_loaded(tmp_path):
+    """Counts kept with another version's buckets cannot be re-bucketed: the row is named as bad."""
+    path = str(tmp_path / "s.db")
+    store, _ = Store.open(path)
+    odd = Histogram(bounds=(1.0,), counts=(1, 0), total=0.5)
+    store.commit(Change(histograms=[((DURATION, "q", "failed"), odd)]))
+    loaded = store.load()
+    store.close()
+    assert loaded.histograms == {}
+    assert len(loaded.bad) == 1

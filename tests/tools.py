@@ -11,7 +11,7 @@ import pytest
 if TYPE_CHECKING:
     from pathlib import Path
 
-# SPEC §6: every metric the watcher exposes.
+# SPEC §6 and issue 14: every dli_* family the watcher exposes (README's metrics table lists them).
 SPEC_METRICS = frozenset(
     {
         "dli_batch_info",
@@ -21,9 +21,20 @@ SPEC_METRICS = frozenset(
         "dli_batch_update_age_seconds",
         "dli_batch_state_since_timestamp_seconds",
         "dli_batch_up",
+        "dli_batch_watch_status",
+        "dli_batch_started_timestamp_seconds",
+        "dli_batch_finished_timestamp_seconds",
         "dli_batch_transitions_total",
+        "dli_batches",
+        "dli_job_runs_total",
         "dli_job_last_success_timestamp_seconds",
+        "dli_job_last_failure_timestamp_seconds",
+        "dli_job_last_finish_timestamp_seconds",
+        "dli_job_last_duration_seconds",
         "dli_job_last_outcome",
+        "dli_job_duration_seconds",
+        "dli_job_queue_wait_seconds",
+        "dli_watcher_batches",
         "dli_watcher_build_info",
         "dli_watcher_watched_batches",
         "dli_watcher_polls_total",
@@ -35,7 +46,8 @@ SPEC_METRICS = frozenset(
     }
 )
 # ... and the series names a histogram adds.
-SPEC_SERIES = SPEC_METRICS | {f"dli_watcher_poll_duration_seconds{suffix}" for suffix in ("_bucket", "_sum", "_count")}
+HISTOGRAMS = ("dli_watcher_poll_duration_seconds", "dli_job_duration_seconds", "dli_job_queue_wait_seconds")
+SPEC_SERIES = SPEC_METRICS | {f"{name}{suffix}" for name in HISTOGRAMS for suffix in ("_bucket", "_sum", "_count")}
 
 
 def require(tool: str, install: str) -> str:

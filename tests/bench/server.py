@@ -49,12 +49,14 @@ class StatsApp:
         return self._inner(req)
 
 
-def build_world(batches: int, lines: int, queue: str, queues: int = 1) -> World:
-    """A DLI world of ``batches`` running batches, each with ``lines`` stdout lines, dealt over ``queues`` queues."""
+def build_world(batches: int, lines: int, queue: str, queues: int = 1, finished: float = 0.0) -> World:
+    """A DLI world: ``batches`` batches over ``queues`` queues, ``lines`` stdout lines each, ``finished`` done."""
     world = World("dli")
     names = [queue] if queues == 1 else [f"{queue}-{q}" for q in range(queues)]
+    done = int(batches * finished)
     for i in range(batches):
-        bid = world.add_batch(name=f"bench-job-{i % 100}", queue=names[i % queues], state="running")
+        state = "success" if i < done else "running"
+        bid = world.add_batch(name=f"bench-job-{i % 100}", queue=names[i % queues], state=state)
         world.append_stdout(bid, [f"{bid[:8]} step {n} of {lines}" for n in range(lines)])
     return world
 
@@ -67,8 +69,9 @@ def main() -> int:
     parser.add_argument("--queue", default="bench")
     parser.add_argument("--queues", type=int, default=1, help="deal the batches over this many queues")
     parser.add_argument("--auth", choices=["none", "aksk"], default="none")
+    parser.add_argument("--finished", type=float, default=0.0, help="the share of batches already succeeded")
     args = parser.parse_args()
-    world = build_world(args.batches, args.lines, args.queue, args.queues)
+    world = build_world(args.batches, args.lines, args.queue, args.queues, args.finished)
     fd, ids_file = tempfile.mkstemp(prefix="bench-ids-", suffix=".txt")
     with os.fdopen(fd, "w") as out:
         out.write("\n".join(world.batch_ids()) + "\n")

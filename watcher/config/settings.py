@@ -24,12 +24,14 @@ from watcher.core.vocabulary import (
     FORMATS,
     LEVELS,
     MODES,
+    PER_BATCH_MODES,
     TRANSPORTS,
     EventTime,
     FlavorName,
     Format,
     Level,
     Mode,
+    PerBatch,
     Transport,
 )
 from watcher.errors import ConfigError
@@ -102,6 +104,12 @@ class MetricsConfig:
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     web_config_file: str = ""  # TLS and basic auth, in the Prometheus exporter-toolkit's format
+    per_batch: PerBatch = "all"  # which batches get the per-batch families (README: what each costs)
+    # kube-state-metrics' --metric-allowlist / --metric-denylist: regular expressions, one or the other
+    metric_allowlist: tuple[str, ...] = ()
+    metric_denylist: tuple[str, ...] = ()
+    # distinct values per API-supplied label (job_name, queue, owner, kind, sc_type); more fold into one
+    max_label_values: int = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,10 +278,35 @@ def parse_listen(value: str, key: str = "metrics.listen") -> tuple[str, int]:
     return host or "0.0.0.0", int(port_text)  # noqa: S104 - ":PORT" means every address
 
 
+METRICS_KEYS = ("listen", "web_config_file", "per_batch", "metric_allowlist", "metric_denylist", "max_label_values")
+
+
 def _parse_metrics(raw: object, problems: Problems) -> MetricsConfig:
-    sec = Table("metrics", raw, {"listen", "web_config_file"}, problems)
+    sec = Table("metrics", raw, METRICS_KEYS, problems)
     host, port = parse_listen(sec.get("listen", str, f"127.0.0.1:{DEFAULT_PORT}"))
-    return MetricsConfig(host=host, port=port, web_config_file=sec.get("web_config_file", str, ""))
+    values = problems.values(
+        web_config_file=lambda: sec.get("web_config_file", str, ""),
+        per_batch=lambda: choice(sec, "per_batch", PER_BATCH_MODES, "all"),
+        metric_allowlist=lambda: _patterns(sec, "metric_allowlist"),
+        metric_denylist=lambda: _patterns(sec, "metric_denylist"),
+        max_label_values=lambda: positive_int(sec, "max_label_values", 1000),
+    )
+    if values.get("metric_allowlist") and values.get("metric_denylist"):
+        problems.add(ConfigError(sec.key("metric_denylist"), "cannot be set with metric_allowlist (one or the other)"))
+    return MetricsConfig(host=host, port=port, **values)
+
+
+def _patterns(sec: Table, key: str) -> tuple[str, ...]:
+    """A list of regular expressions, each checked to compile."""
+    items = sec.get(key, list, [])
+    for n, item in enumerate(items):
+        if not isinstance(item, str) or not item:
+            raise ConfigError(f"{sec.key(key)}[{n}]", "must be a non-empty string")
+        try:
+            re.compile(item)
+        except re.error as exc:
+            raise ConfigError(f"{sec.key(key)}[{n}]", f"is not a regular expression: {exc}") from None
+    return tuple(items)
 
 
 def _parse_state(raw: object, problems: Problems) -> StateConfig:

@@ -1,6 +1,6 @@
 """The shared picture of every watched batch: written by the poll loop, read by metrics and health.
 
-Tracks are immutable and replaced by reference; the dict is copied whenever its membership
+Tracks are immutable and replaced by reference; the dicts are copied whenever their membership
 changes, so a scrape in another thread iterates a dict that never changes size under it.
 """
 
@@ -10,35 +10,66 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from watcher.core import states
+from watcher.core.histogram import Histogram
+from watcher.core.labels import LabelCap
+from watcher.core.runs import settle
+
 if TYPE_CHECKING:
     from watcher.core.events import Event
+    from watcher.core.runs import Run
     from watcher.core.tracker import Track
+
+# the histograms the job families keep per (queue, outcome)
+DURATION, QUEUE_WAIT = "duration", "queue_wait"
+HistogramKey = tuple[str, str, str]  # (DURATION or QUEUE_WAIT, queue, outcome)
 
 
 @dataclass(frozen=True, slots=True)
 class JobSummary:
-    """What the last finished batches of one job name say."""
+    """What the finished batches of one job name say: last outcome, times, runs by outcome."""
 
     job_name: str
     last_outcome: str | None = None
     last_finish: float | None = None
     last_success: float | None = None
+    last_failure: float | None = None
+    last_duration: float | None = None
+    # (outcome, count) for every outcome counted so far, in states.OUTCOMES order
+    runs: tuple[tuple[str, int], ...] = ()
 
 
-def record_finish(summary: JobSummary, outcome: str, finished_at: float) -> JobSummary:
-    """Fold one finished batch into its job's summary; an older finish never overrides a newer one."""
-    if summary.last_finish is not None and finished_at < summary.last_finish:
-        return summary
-    success = finished_at if outcome == "succeeded" else summary.last_success
-    return replace(summary, last_outcome=outcome, last_finish=finished_at, last_success=success)
+def record_run(summary: JobSummary, run: Run) -> JobSummary:
+    """Fold one counted run into its job's summary; an older finish never overrides the latest ones."""
+    counts = dict(summary.runs)
+    counts[run.outcome] = counts.get(run.outcome, 0) + 1
+    runs = tuple((o, counts[o]) for o in states.OUTCOMES if o in counts)
+    if summary.last_finish is not None and run.finished_at < summary.last_finish:
+        return replace(summary, runs=runs)
+    return replace(
+        summary,
+        last_outcome=run.outcome,
+        last_finish=run.finished_at,
+        last_success=run.finished_at if run.outcome == "succeeded" else summary.last_success,
+        last_failure=run.finished_at if run.outcome == "failed" else summary.last_failure,
+        last_duration=run.duration,
+        runs=runs,
+    )
 
 
 class Board:
-    """Current tracks, job summaries, transition counts and loop progress."""
+    """Current tracks, job summaries and histograms, transition counts, label bounds and loop progress."""
 
-    def __init__(self, tracks: dict[str, Track] | None = None, jobs: dict[str, JobSummary] | None = None) -> None:
+    def __init__(
+        self,
+        tracks: dict[str, Track] | None = None,
+        jobs: dict[str, JobSummary] | None = None,
+        labels: LabelCap | None = None,
+    ) -> None:
         self.tracks: dict[str, Track] = dict(tracks or {})
         self.jobs: dict[str, JobSummary] = dict(jobs or {})
+        self.histograms: dict[HistogramKey, Histogram] = {}
+        self.labels = labels or LabelCap()
         self.transitions: Counter[tuple[str, str]] = Counter()
         self.last_progress = 0.0
         self.last_successful_poll: float | None = None
@@ -49,6 +80,35 @@ class Board:
     def throttled(self, now: float) -> bool:
         """Whether the client is paused by the API's throttling at ``now``."""
         return now < self.throttled_until
+
+    def restore(
+        self, tracks: dict[str, Track], jobs: dict[str, JobSummary], histograms: dict[HistogramKey, Histogram]
+    ) -> None:
+        """Take what a state file kept, admitting its label values first so they keep their labels.
+
+        A restored batch that needs no more polls never passes ``note_events`` again, so its values
+        are admitted here or would show as the overflow value.
+        """
+        for name in jobs:
+            self.labels.admit("job_name", name)
+        for _, queue, _ in histograms:
+            self.labels.admit("queue", queue)
+        for track in tracks.values():
+            self.admit(track)
+        self.tracks, self.jobs, self.histograms = dict(tracks), dict(jobs), dict(histograms)
+
+    def admit(self, track: Track) -> None:
+        """Admit the batch's API-supplied label values, while each label has room."""
+        snap = track.snapshot
+        if snap is not None:
+            for label, value in (
+                ("job_name", snap.name),
+                ("queue", snap.queue),
+                ("owner", snap.owner),
+                ("kind", snap.kind),
+                ("sc_type", snap.sc_type),
+            ):
+                self.labels.admit(label, value)
 
     def put(self, track: Track) -> None:
         """Store a batch's new track; a new batch swaps in a copied dict."""
@@ -66,16 +126,38 @@ class Board:
         if batch_ids & self.tracks.keys():
             self.tracks = {k: v for k, v in self.tracks.items() if k not in batch_ids}
 
-    def note_events(self, track: Track, events: list[Event], now: float) -> None:
-        """Update transition counts and job summaries from a batch's new events."""
-        queue = (track.snapshot.queue if track.snapshot else None) or ""
+    def note_events(self, track: Track, events: list[Event], now: float) -> None:  # noqa: ARG002 - the poller's call
+        """Admit the batch's label values and count its state transitions."""
+        snap = track.snapshot
+        if snap is None:
+            return
+        self.admit(track)
+        queue = self.labels.shown("queue", snap.queue)
         for event in events:
             if event.name == "batch.state_changed":
                 self.transitions[(queue, str(event.fields["to_state"]))] += 1
-            elif event.name == "batch.finished" and track.snapshot and track.snapshot.name:
-                name = track.snapshot.name
-                at = track.snapshot.update_time / 1000 if track.snapshot.update_time else now
-                self.jobs = {
-                    **self.jobs,
-                    name: record_finish(self.jobs.get(name, JobSummary(name)), str(event.fields["outcome"]), at),
-                }
+
+    def settle(self, track: Track, now: float, grace: float) -> Track:
+        """Count the batch's run once its outcome is final; the track as it must be kept (marked when counted)."""
+        settled, run = settle(track, now, grace)
+        if run is not None:
+            self.put(settled)
+            self.record(run)
+        return settled
+
+    def record(self, run: Run) -> None:
+        """Fold a counted run into its job summary (named jobs only) and the histograms by queue and outcome."""
+        if run.job_name:
+            name = self.labels.admit("job_name", run.job_name)
+            self.jobs = {**self.jobs, name: record_run(self.jobs.get(name, JobSummary(name)), run)}
+        queue = self.labels.admit("queue", run.queue)
+        observed = {
+            (family, queue, run.outcome): value
+            for family, value in ((DURATION, run.duration), (QUEUE_WAIT, run.queue_wait))
+            if value is not None
+        }
+        if observed:
+            self.histograms = {
+                **self.histograms,
+                **{key: self.histograms.get(key, Histogram()).observe(v) for key, v in observed.items()},
+            }

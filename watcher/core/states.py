@@ -17,6 +17,10 @@ UNKNOWN: Final = "unknown"
 METRIC_STATES: Final = (*KNOWN, UNKNOWN)
 
 OUTCOMES: Final = ("succeeded", "failed", "killed")
+# waiting for resources, before the first "running": a batch seen in one of these has a known queue wait
+WAITING: Final = frozenset({"not_started", "starting"})
+# dli_batch_state's label values per flavor: a DLI batch never gets Livy-only series
+FLAVOR_STATES: Final = {"dli": (*DLI_ACTIVE, *DLI_TERMINAL, UNKNOWN), "livy": METRIC_STATES}
 
 
 def normalise(raw: str) -> str:

@@ -44,6 +44,12 @@ class Track:
     warned_states: frozenset[str] = frozenset()
     # wire fields already reported as repaired (batch.field_repaired is sent once per batch and field)
     repaired_fields: frozenset[str] = frozenset()
+    # seen waiting for resources (not_started, starting): only then is the first "running" a start time
+    waited: bool = False
+    # when "running" was first seen after waiting (watcher clock, within one interval of the real start)
+    started_at: float | None = None
+    # the final outcome once counted (core.runs.settle): a batch counts once, restarts included
+    outcome: str | None = None
 
     @property
     def state(self) -> str | None:
@@ -151,7 +157,16 @@ def _next_track(track: Track, snap: Snapshot, now: float, log: LogResult, change
         last_failure_report=None,
         warned_states=warned,
         repaired_fields=repaired,
+        waited=track.waited or snap.state in states.WAITING,
+        started_at=_started_at(track, snap, now),
     )
+
+
+def _started_at(track: Track, snap: Snapshot, now: float) -> float | None:
+    """The first "running" seen after a waiting state; never guessed for a batch first seen already running."""
+    if track.started_at is not None or not track.waited or snap.state != "running":
+        return track.started_at
+    return now
 
 
 def _kept(snap: Snapshot) -> Snapshot:

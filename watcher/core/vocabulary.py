@@ -16,6 +16,8 @@ EventTime = Literal["local", "utc"]
 Presence = Literal["pending", "present", "not_found", "gone"]
 # the API requests the watcher makes, as its self-metrics and watcher.ready count them
 Endpoint = Literal["list", "details", "log"]
+# which batches get the per-batch metric families: all, the unfinished ones, or none (aggregates only)
+PerBatch = Literal["all", "active", "none"]
 EventName = Literal[
     "batch.discovered",
     "batch.state_changed",
@@ -48,6 +50,7 @@ EventName = Literal[
 FLAVORS: Final[tuple[FlavorName, ...]] = get_args(FlavorName)
 TRANSPORTS: Final[tuple[Transport, ...]] = get_args(Transport)
 MODES: Final[tuple[Mode, ...]] = get_args(Mode)
+PER_BATCH_MODES: Final[tuple[PerBatch, ...]] = get_args(PerBatch)
 AUTH_METHODS: Final[tuple[AuthMethod, ...]] = get_args(AuthMethod)
 LEVELS: Final[tuple[Level, ...]] = get_args(Level)
 FORMATS: Final[tuple[Format, ...]] = get_args(Format)

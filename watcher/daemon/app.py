@@ -14,7 +14,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import anyio
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 
 from watcher import __version__
 from watcher.api.http import open_api
@@ -22,10 +22,12 @@ from watcher.api.policy import RequestPolicy
 from watcher.config.reloadable import restart_required
 from watcher.core.board import Board
 from watcher.core.events import Event
+from watcher.core.labels import LabelCap
 from watcher.core.listplan import hint_of
 from watcher.core.readiness import ready_fields
 from watcher.core.recent import Recent
 from watcher.core.schedule import retained
+from watcher.core.states import FLAVOR_STATES
 from watcher.daemon.abandon import run_abandonable
 from watcher.daemon.counted import CountedApi
 from watcher.daemon.discovery import Discovery, DiscoverySwitch
@@ -34,9 +36,11 @@ from watcher.daemon.notify import Notifier
 from watcher.daemon.poller import Poller, PollerHooks
 from watcher.daemon.store import Store
 from watcher.errors import ConfigError, SetupError
+from watcher.metrics.aggregates import aggregate_text
 from watcher.metrics.collectors import BoardCollector, SelfMetrics
 from watcher.metrics.endpoints import Endpoints
-from watcher.metrics.exposition import BatchText
+from watcher.metrics.exposition import BatchText, BatchView
+from watcher.metrics.families import FamilyFilter, Filtered
 from watcher.metrics.server import MetricsServer
 from watcher.metrics.status.index import About
 from watcher.metrics.status.pages import StatusPages, StatusSource
@@ -49,9 +53,10 @@ if TYPE_CHECKING:
 
     from anyio.abc import TaskGroup
     from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+    from prometheus_client.registry import Collector
 
     from watcher.api.client import BatchApi
-    from watcher.config.settings import Config
+    from watcher.config.settings import Config, MetricsConfig
     from watcher.core.listplan import Hint
     from watcher.core.model import Snapshot
     from watcher.core.tracker import Track
@@ -85,6 +90,25 @@ def _refusal(exc: Exception) -> Exception:
     return exc
 
 
+def metrics_registry(cfg: MetricsConfig, *collectors: Collector) -> CollectorRegistry:
+    """The registry /metrics renders: ours and the client library's process metrics, through the family filter."""
+    allowed = FamilyFilter(cfg.metric_allowlist, cfg.metric_denylist)
+    registry = CollectorRegistry()
+    # the library's collectors register themselves where told: a scratch registry, so only ours holds them
+    scratch = CollectorRegistry()
+    standard = (ProcessCollector(registry=scratch), PlatformCollector(registry=scratch), GCCollector(registry=scratch))
+    for collector in (*collectors, *standard):
+        registry.register(Filtered(collector, allowed))
+    return registry
+
+
+def batch_view(cfg: Config, board: Board) -> BatchView:
+    """How the per-batch families are rendered, from the config: mode, the flavor's states, the family filter."""
+    m = cfg.metrics
+    allowed = FamilyFilter(m.metric_allowlist, m.metric_denylist)
+    return BatchView(m.per_batch, FLAVOR_STATES[cfg.api.flavor], allowed, board.labels)
+
+
 @dataclass(frozen=True, slots=True)
 class Running:
     """The parts a reload reconfigures, as the running daemon built them."""
@@ -115,11 +139,9 @@ class Daemon:
     ) -> None:
         self.cfg, self._reload = cfg, reload
         self._started_cfg = cfg  # what the parts set up once (connections, listen address) were built from
-        self.board = Board()
+        self.board = Board(labels=LabelCap(cfg.metrics.max_label_values))
         self.stats = SelfMetrics(self.board)
-        self.registry = CollectorRegistry()
-        self.registry.register(self.stats)
-        self.registry.register(BoardCollector(self.board))
+        self.registry = metrics_registry(cfg.metrics, self.stats, BoardCollector(self.board))
         self.recent = Recent()  # each watched batch's last events, for the status page
         self._born = time.monotonic()
         self._on_event = on_event
@@ -172,7 +194,7 @@ class Daemon:
         loaded = await anyio.to_thread.run_sync(store.load)
         if loaded.bad:
             self._say("watcher.state_reset", level="warning", fields={"reason": "undecodable rows", "rows": loaded.bad})
-        self.board.tracks, self.board.jobs = loaded.tracks, loaded.jobs
+        self.board.restore(loaded.tracks, loaded.jobs, loaded.histograms)
         if self.cfg.discovery.enabled:
             # keep what earlier runs discovered until this run's first discovery decides
             static = set(self.cfg.watch.batch_ids)
@@ -233,7 +255,18 @@ class Daemon:
     def _render_batches(self, text: BatchText, poller: Poller) -> str:
         now = time.time()
         # which batches still belong in the metrics is a scheduling decision; the exposition only renders
-        return text.render([t for t in list(self.board.tracks.values()) if retained(t, now, poller.timing)], now)
+        kept = [t for t in list(self.board.tracks.values()) if retained(t, now, poller.timing)]
+        return text.render(kept, now) + aggregate_text(text.counts, text.view.allowed)
+
+    def _submit(self, track: Track, events: list[Event], changed: bool) -> None:
+        """A poll's result to the journal, counted as a run first once its outcome is final (marked, so kept)."""
+        settled = self.board.settle(track, time.time(), self.cfg.watch.terminal_grace_seconds)
+        self.journal.submit(settled, events, changed or settled is not track)
+
+    def _settle_restored(self) -> None:
+        """Count the runs of restored batches that became final while the watcher was away (no poll will)."""
+        for track in list(self.board.tracks.values()):
+            self._submit(track, [], False)
 
     def _status(self) -> str:
         ok = sum(1 for t in self.board.tracks.values() if t.up)
@@ -336,6 +369,7 @@ class Daemon:
         outbox = await self.open_store()
         self.journal = Journal(self.store, self.board, self._write, output=self.pump, on_state_error=self._state_error)
         await self.journal.replay(outbox)
+        self._settle_restored()
         policy = RequestPolicy(
             self.cfg.api, self.cfg.watch.concurrency, on_retry=self.stats.retried, on_throttle=self._throttled
         )
@@ -350,7 +384,7 @@ class Daemon:
                 self.stats,
                 hooks=PollerHooks(self._on_progress, self._on_ready, self._hold_poll),
             )
-            self._batch_text = partial(self._render_batches, BatchText(), poller)
+            self._batch_text = partial(self._render_batches, BatchText(batch_view(self.cfg, self.board)), poller)
             discovery = DiscoverySwitch(
                 lambda cfg: Discovery(
                     api,
@@ -385,7 +419,7 @@ class Daemon:
     def _polled(self, track: Track, events: list[Event], changed: bool) -> None:
         """A poll's outcome: noted for the status page (whatever it was), then committed and written."""
         self.recent.polled(track.batch_id, time.time())
-        self.journal.submit(track, events, changed)
+        self._submit(track, events, changed)
 
     def _on_ready(self) -> None:
         fields = ready_fields(len(self.board.tracks), time.monotonic() - self._born, self.stats.requests)

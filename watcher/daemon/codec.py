@@ -8,6 +8,7 @@ from typing import Any
 
 from watcher.core.board import JobSummary
 from watcher.core.events import Event
+from watcher.core.histogram import Histogram
 from watcher.core.logdiff import LogTrack, StreamTrack
 from watcher.core.model import Snapshot
 from watcher.core.tracker import Track
@@ -73,8 +74,24 @@ def encode_job(job: JobSummary) -> str:
 
 def decode_job(text: str) -> JobSummary:
     """A JobSummary from JSON."""
+    data = {k: v for k, v in json.loads(text).items() if k in _JOB_FIELDS}
+    # JSON has no tuples; a summary from before schema 4 has no runs
+    data["runs"] = tuple((str(o), int(n)) for o, n in data.get("runs", ()))
+    return JobSummary(**data)
+
+
+def encode_histogram(hist: Histogram) -> str:
+    """A Histogram as JSON: its bounds, so a file from a version with other buckets is recognised."""
+    return json.dumps({"bounds": hist.bounds, "counts": hist.counts, "total": hist.total}, separators=(",", ":"))
+
+
+def decode_histogram(text: str) -> Histogram:
+    """A Histogram from JSON; ValueError when its buckets are not this version's (the old counts cannot be split)."""
     data = json.loads(text)
-    return JobSummary(**{k: v for k, v in data.items() if k in _JOB_FIELDS})
+    hist = Histogram(tuple(map(float, data["bounds"])), tuple(map(int, data["counts"])), float(data["total"]))
+    if hist.bounds != Histogram().bounds or len(hist.counts) != len(hist.bounds) + 1:
+        raise ValueError("histogram buckets differ from this version's")
+    return hist
 
 
 def encode_event(event: Event) -> str:

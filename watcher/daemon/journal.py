@@ -26,8 +26,9 @@ from watcher.daemon.store import Change, Store
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    from watcher.core.board import Board, JobSummary
+    from watcher.core.board import Board, HistogramKey, JobSummary
     from watcher.core.events import Event
+    from watcher.core.histogram import Histogram
     from watcher.core.tracker import Track
 
 
@@ -85,6 +86,7 @@ class Journal:
         self._writing = False
         self._removed: set[str] = set()
         self._saved_jobs: dict[str, JobSummary] = dict(board.jobs)
+        self._saved_histograms: dict[HistogramKey, Histogram] = dict(board.histograms)
         self._written_upto = 0
         # (output ticket, last outbox id) of committed lots not yet known to be written
         self._unacked: deque[tuple[int, int]] = deque()
@@ -148,7 +150,9 @@ class Journal:
             return
         self._acknowledge()
         jobs = [j for n, j in self._board.jobs.items() if self._saved_jobs.get(n) is not j]
-        change = Change(list(self._tracks.values()), jobs, sorted(self._removed), self._events, self._written_upto)
+        hists = [(k, h) for k, h in self._board.histograms.items() if self._saved_histograms.get(k) is not h]
+        removed = sorted(self._removed)
+        change = Change(list(self._tracks.values()), jobs, removed, self._events, self._written_upto, hists)
         self._tracks, self._events, self._removed = {}, [], set()
         # once taken from the buffers, a change must reach both the file and stdout, even on shutdown
         with anyio.CancelScope(shield=True):
@@ -160,6 +164,7 @@ class Journal:
                 return
             self._recovered()
             self._saved_jobs.update((j.job_name, j) for j in jobs)
+            self._saved_histograms.update(hists)
             ticket = await self._write_chunked(change.events)
         if change.events:
             self._unacked.append((ticket, last))

@@ -5,10 +5,14 @@ Schema history (``PRAGMA user_version``):
   2: + outbox(id, data JSON): events committed with their state, deleted once written to stdout
   3: no req_body in stored snapshots (it may hold Spark conf secrets); removed from older files, with
      secure_delete so the old text does not linger in free pages
+  4: + histograms(key JSON [family, queue, outcome], data JSON): the job duration and queue-wait
+     histograms, so counted runs survive a restart (tracks gain waited/started_at/outcome, which
+     older rows lack and load with their defaults)
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import stat
@@ -17,18 +21,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from watcher.daemon.codec import decode_event, decode_job, decode_track, encode_event, encode_job, encode_track
+from watcher.daemon.codec import (
+    decode_event,
+    decode_histogram,
+    decode_job,
+    decode_track,
+    encode_event,
+    encode_histogram,
+    encode_job,
+    encode_track,
+)
 from watcher.daemon.statelock import StateLock
 from watcher.errors import SetupError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    from watcher.core.board import JobSummary
+    from watcher.core.board import HistogramKey, JobSummary
     from watcher.core.events import Event
+    from watcher.core.histogram import Histogram
     from watcher.core.tracker import Track
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (
         "CREATE TABLE IF NOT EXISTS batches (batch_id TEXT PRIMARY KEY, data TEXT NOT NULL)",
@@ -36,6 +50,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     ),
     2: ("CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, data TEXT NOT NULL)",),
     3: ("UPDATE batches SET data = json_remove(data, '$.snapshot.req_body') WHERE data LIKE '%\"req_body\"%'",),
+    4: ("CREATE TABLE IF NOT EXISTS histograms (key TEXT PRIMARY KEY, data TEXT NOT NULL)",),
 }
 
 
@@ -66,6 +81,7 @@ class Loaded:
 
     tracks: dict[str, Track] = field(default_factory=dict)
     jobs: dict[str, JobSummary] = field(default_factory=dict)
+    histograms: dict[HistogramKey, Histogram] = field(default_factory=dict)
     outbox: dict[int, Event] = field(default_factory=dict)
     bad: list[str] = field(default_factory=list)
 
@@ -79,6 +95,7 @@ class Change:
     removed: Sequence[str] = ()
     events: Sequence[Event] = ()
     written_upto: int = 0
+    histograms: Sequence[tuple[HistogramKey, Histogram]] = ()
 
 
 K = TypeVar("K")
@@ -183,6 +200,8 @@ class Store:
             _decode_into(loaded.tracks, batch_id, data, decode_track, loaded.bad)
         for name, data in self._db.execute("SELECT job_name, data FROM jobs"):
             _decode_into(loaded.jobs, name, data, decode_job, loaded.bad)
+        for key, data in self._db.execute("SELECT key, data FROM histograms"):
+            _decode_into(loaded.histograms, _histogram_key(key), data, decode_histogram, loaded.bad)
         for row_id, data in self._db.execute("SELECT id, data FROM outbox ORDER BY id"):
             _decode_into(loaded.outbox, row_id, data, decode_event, loaded.bad)
         return loaded
@@ -199,6 +218,10 @@ class Store:
             db.executemany(
                 "INSERT OR REPLACE INTO jobs VALUES (?, ?)",
                 ((j.job_name, encode_job(j)) for j in change.jobs),
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO histograms VALUES (?, ?)",
+                ((json.dumps(k), encode_histogram(h)) for k, h in change.histograms),
             )
             db.executemany("DELETE FROM batches WHERE batch_id = ?", ((b,) for b in change.removed))
             db.execute("DELETE FROM outbox WHERE id <= ?", (change.written_upto,))
@@ -218,6 +241,15 @@ class Store:
         self._db.close()
         if self._lock is not None:
             self._lock.release()
+
+
+def _histogram_key(text: str) -> HistogramKey:
+    """A histograms row's key; a malformed one decodes to a key no family uses, and is reported as bad."""
+    try:
+        family, queue, outcome = json.loads(text)
+    except (ValueError, TypeError):
+        return ("", "", text)
+    return (str(family), str(queue), str(outcome))
 
 
 def _primary(exc: sqlite3.Error) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import platform
+import re
 import time
 from bisect import bisect_left
 from collections import Counter
@@ -13,20 +15,22 @@ from prometheus_client.registry import Collector
 
 from watcher import __version__
 from watcher.core import states
+from watcher.core.board import DURATION, QUEUE_WAIT
 from watcher.core.vocabulary import ENDPOINTS, EVENT_NAMES
 from watcher.errors import REASONS
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
 
-    from watcher.core.board import Board, JobSummary
+    from watcher.core.board import Board, HistogramKey, JobSummary
     from watcher.core.events import Event
+    from watcher.core.histogram import Histogram
     from watcher.core.vocabulary import Endpoint
     from watcher.errors import ApiError, FailureReason
 
 
 class BoardCollector(Collector):
-    """The per-job families and transition counts, from the Board at scrape time.
+    """The job families and transition counts, from the Board at scrape time.
 
     The per-batch families are rendered by ``watcher.exposition`` (far faster at scale).
     """
@@ -37,28 +41,67 @@ class BoardCollector(Collector):
     def describe(self) -> Iterator[Metric]:
         """The families without samples, so registering does not collect."""
         yield from _job_families({})
+        yield from _histograms({})
         yield transitions_family({})
 
     def collect(self) -> Iterator[Metric]:
-        """Fresh families from the current job summaries and counts."""
+        """Fresh families from the current job summaries, histograms and counts."""
         yield from _job_families(self._board.jobs)
+        yield from _histograms(self._board.histograms)
         yield transitions_family(self._board.transitions)
 
 
-def _job_families(jobs: Mapping[str, JobSummary]) -> Iterator[GaugeMetricFamily]:
-    success = GaugeMetricFamily(
-        "dli_job_last_success_timestamp_seconds", "When a batch of this job name last succeeded.", labels=["job_name"]
+def _job_families(jobs: Mapping[str, JobSummary]) -> Iterator[Metric]:
+    runs = CounterMetricFamily(
+        "dli_job_runs",
+        "Batches of this job name counted once, with their final outcome.",
+        labels=["job_name", "outcome"],
     )
     outcome = GaugeMetricFamily(
         "dli_job_last_outcome", "1 for the outcome of the job's last finished batch.", labels=["job_name", "outcome"]
     )
+    stamps = {
+        "last_finish": GaugeMetricFamily(
+            "dli_job_last_finish_timestamp_seconds", "When a batch of this job name last finished.", labels=["job_name"]
+        ),
+        "last_success": GaugeMetricFamily(
+            "dli_job_last_success_timestamp_seconds",
+            "When a batch of this job name last succeeded.",
+            labels=["job_name"],
+        ),
+        "last_failure": GaugeMetricFamily(
+            "dli_job_last_failure_timestamp_seconds", "When a batch of this job name last failed.", labels=["job_name"]
+        ),
+        "last_duration": GaugeMetricFamily(
+            "dli_job_last_duration_seconds", "How long the job's last finished batch took.", labels=["job_name"]
+        ),
+    }
     for job in list(jobs.values()):
-        if job.last_success is not None:
-            success.add_metric([job.job_name], job.last_success)
+        counted = dict(job.runs)
         for name in states.OUTCOMES:
-            outcome.add_metric([job.job_name, name], 1.0 if job.last_outcome == name else 0.0)
-    yield success
+            if job.runs:
+                runs.add_metric([job.job_name, name], counted.get(name, 0))
+            if job.last_outcome is not None:
+                outcome.add_metric([job.job_name, name], 1.0 if job.last_outcome == name else 0.0)
+        for attr, family in stamps.items():
+            value = getattr(job, attr)
+            if value is not None:
+                family.add_metric([job.job_name], value)
+    yield runs
     yield outcome
+    yield from stamps.values()
+
+
+def _histograms(hists: Mapping[HistogramKey, Histogram]) -> Iterator[Metric]:
+    docs = {
+        DURATION: ("dli_job_duration_seconds", "How long finished batches took (create to finish), by final outcome."),
+        QUEUE_WAIT: ("dli_job_queue_wait_seconds", "Create to first running, for batches seen waiting, by outcome."),
+    }
+    families = {key: HistogramMetricFamily(name, doc, labels=["queue", "outcome"]) for key, (name, doc) in docs.items()}
+    for (kind, queue, outcome), hist in sorted(hists.items()):
+        if kind in families:
+            families[kind].add_metric([queue, outcome], hist.cumulative(), hist.total)
+    yield from families.values()
 
 
 def transitions_family(counts: Mapping[tuple[str, str], int]) -> CounterMetricFamily:
@@ -131,9 +174,7 @@ class SelfMetrics(Collector):
     def collect(self) -> Iterator[Metric]:
         """Every self-metric family, from the numbers as they are now."""
         board = self._board
-        build = GaugeMetricFamily("dli_watcher_build_info", "The running version; always 1.", labels=["version"])
-        build.add_metric([__version__], 1)
-        yield build
+        yield build_info()
         yield GaugeMetricFamily("dli_watcher_watched_batches", "Batches currently watched.", value=len(board.tracks))
         yield CounterMetricFamily("dli_watcher_polls", "Batch polls finished, successful or not.", value=self.polls)
         yield _by_label("dli_watcher_poll_failures", "Polls that failed, by reason.", "reason", self.failures)
@@ -187,6 +228,21 @@ class SelfMetrics(Collector):
             "Event lines queued for stdout and not yet written (grows while the reader is not reading).",
             value=self.output_backlog,
         )
+
+
+def build_info() -> GaugeMetricFamily:
+    """dli_watcher_build_info: the version, the git revision it was built from (when known) and the Python."""
+    build = GaugeMetricFamily(
+        "dli_watcher_build_info", "The running build; always 1.", labels=["version", "revision", "python_version"]
+    )
+    build.add_metric([__version__, revision(__version__), platform.python_version()], 1)
+    return build
+
+
+def revision(version: str) -> str:
+    """The git commit in a setuptools-scm version (``0.2.0.dev5+g1a2b3c4``); empty for a tagged release."""
+    found = re.search(r"\+g([0-9a-f]+)", version)
+    return found.group(1) if found else ""
 
 
 def _by_label(name: str, doc: str, label: str, counts: Mapping[str, int]) -> CounterMetricFamily:

@@ -1,6 +1,6 @@
 """The /metrics body: per-batch families rendered as text directly, the rest by prometheus_client.
 
-At 10,000 batches the per-batch families are ~180,000 samples. Building them as client objects
+At 10,000 batches the per-batch families were ~180,000 samples. Building them as client objects
 and formatting them generically took ~1.7 s of GIL-holding work per scrape, stalling the poll loop.
 Here each batch's lines are kept until its fields change, so a scrape mostly joins strings.
 """
@@ -8,30 +8,42 @@ Here each batch's lines are kept until its fields change, so a scrape mostly joi
 from __future__ import annotations
 
 import gzip
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from prometheus_client.exposition import choose_encoder
 
 from watcher.core import states
+from watcher.core.labels import LabelCap
+from watcher.core.states import METRIC_STATES
+from watcher.core.watchstatus import watch_status
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
     from prometheus_client import CollectorRegistry
 
     from watcher.core.tracker import Track
+    from watcher.core.vocabulary import PerBatch
 
 FAMILIES = (
     ("dli_batch_info", "Batch metadata that does not change; always 1."),
-    ("dli_batch_state", "1 for the batch's current state, 0 for the others."),
+    ("dli_batch_state", "1 for the batch's current state, 0 for the others of its flavor."),
     ("dli_batch_created_timestamp_seconds", "When the batch was created (create_time)."),
     ("dli_batch_updated_timestamp_seconds", "The batch's update_time."),
     ("dli_batch_update_age_seconds", "Seconds since the batch's update_time, at scrape time."),
     ("dli_batch_state_since_timestamp_seconds", "When the current state was first observed."),
-    ("dli_batch_up", "1 if the last poll of this batch succeeded."),
+    ("dli_batch_started_timestamp_seconds", "When running was first observed after waiting (within one interval)."),
+    ("dli_batch_finished_timestamp_seconds", "When the batch finished (update_time of its terminal state)."),
+    (
+        "dli_batch_up",
+        "1 if the last poll of this batch got an answer (found or not), 0 while failing or not yet polled.",
+    ),
+    ("dli_batch_watch_status", "1 for what the watcher sees of the batch: pending, ok, not_found, failing or gone."),
 )
-AGE = 4  # the one family computed afresh at every scrape
+AGE = 4  # its value is computed afresh at every scrape
+UP, STATUS = 8, 9  # every watched batch has these, read or not (STATUS in every per-batch mode)
 
 
 def escape(value: str) -> str:
@@ -44,9 +56,26 @@ def number(value: float) -> str:
     return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
 
 
-def _key(track: Track) -> tuple[object, ...]:
+@dataclass(frozen=True, slots=True)
+class BatchView:
+    """How per-batch series are rendered: which batches get them, which families, states and label bounds."""
+
+    mode: PerBatch = "all"
+    states: tuple[str, ...] = METRIC_STATES
+    allowed: Callable[[str], bool] = lambda _: True
+    labels: LabelCap = field(default_factory=LabelCap)
+
+    def full(self, track: Track) -> bool:
+        """Whether the batch gets every per-batch family, or only its watch status."""
+        if self.mode == "all":
+            return True
+        return self.mode == "active" and (track.state is None or not states.is_terminal(track.state))
+
+
+def _key(track: Track, status: str) -> tuple[object, ...]:
     snap = track.snapshot
-    assert snap is not None
+    if snap is None:
+        return (None, track.up, status)
     return (
         snap.name,
         snap.queue,
@@ -57,17 +86,30 @@ def _key(track: Track) -> tuple[object, ...]:
         snap.create_time,
         snap.update_time,
         track.state_since,
+        track.started_at,
         track.up,
+        status,
     )
 
 
-def _lines(track: Track) -> tuple[str, ...]:
-    """A batch's sample lines for each family (the age one left empty)."""
+def _light_key(track: Track, status: str) -> tuple[object, ...]:
+    """What a status-only batch's entry depends on: its status line and its group."""
     snap = track.snapshot
-    assert snap is not None
+    return (status,) if snap is None else (status, snap.state, snap.queue)
+
+
+def _lines(track: Track, status: str, view: BatchView) -> tuple[str, ...]:
+    """A batch's sample lines per family (age: its name and labels only; only up and status before a first read)."""
     bid = escape(track.batch_id)
+    one = f'{{batch_id="{bid}"}}'
+    up = f"dli_batch_up{one} {1 if track.up else 0}\n"
+    watch = f'dli_batch_watch_status{{batch_id="{bid}",status="{status}"}} 1\n'
+    snap = track.snapshot
+    if snap is None:
+        return ("",) * UP + (up, watch)
+    shown = view.labels.shown
     info = ",".join(
-        f'{k}="{escape(v or "")}"'
+        f'{k}="{escape(shown(k, v))}"'
         for k, v in (
             ("job_name", snap.name),
             ("queue", snap.queue),
@@ -76,54 +118,101 @@ def _lines(track: Track) -> tuple[str, ...]:
             ("sc_type", snap.sc_type),
         )
     )
-    current = states.metric_state(snap.state)
+    current = snap.state if snap.state in view.states else states.UNKNOWN
     state = "".join(
-        f'dli_batch_state{{batch_id="{bid}",state="{s}"}} {1 if s == current else 0}\n' for s in states.METRIC_STATES
+        f'dli_batch_state{{batch_id="{bid}",state="{s}"}} {1 if s == current else 0}\n' for s in view.states
     )
-    one = f'{{batch_id="{bid}"}}'
 
     def sample(name: str, value: float | None) -> str:
         return "" if value is None else f"{name}{one} {number(value)}\n"
 
+    finished = snap.update_time if states.is_terminal(snap.state) else None
     return (
         f'dli_batch_info{{batch_id="{bid}",{info}}} 1\n',
         state,
         sample("dli_batch_created_timestamp_seconds", None if snap.create_time is None else snap.create_time / 1000),
         sample("dli_batch_updated_timestamp_seconds", None if snap.update_time is None else snap.update_time / 1000),
-        "",
+        "" if snap.update_time is None else f"dli_batch_update_age_seconds{one} ",
         sample("dli_batch_state_since_timestamp_seconds", track.state_since),
-        sample("dli_batch_up", 1.0 if track.up else 0.0),
+        sample("dli_batch_started_timestamp_seconds", track.started_at),
+        sample("dli_batch_finished_timestamp_seconds", None if finished is None else finished / 1000),
+        up,
+        watch,
     )
 
 
-class BatchText:
-    """Per-batch families as exposition text, reusing each batch's lines while its fields are unchanged."""
+Group = tuple[str, str]  # (queue as shown, state as the flavor shows it): what dli_batches counts
+# a batch's cache entry: the fields its lines were made from, its lines per family, its group
+Entry = tuple[tuple[object, ...], tuple[str, ...], Group | None]
 
-    def __init__(self) -> None:
-        self._cache: dict[str, tuple[tuple[object, ...], tuple[str, ...]]] = {}
+
+def _status_only(track: Track, status: str) -> tuple[str, ...]:
+    """The lines of a batch that gets only its watch status (active mode, finished; none mode)."""
+    line = f'dli_batch_watch_status{{batch_id="{escape(track.batch_id)}",status="{status}"}} 1\n'
+    return ("",) * STATUS + (line,)
+
+
+def _group(track: Track, view: BatchView) -> Group | None:
+    snap = track.snapshot
+    if snap is None:
+        return None
+    return (view.labels.shown("queue", snap.queue), snap.state if snap.state in view.states else states.UNKNOWN)
+
+
+@dataclass
+class Counts:
+    """What the last render saw: batches by (queue, state) and by watch status, for the aggregates."""
+
+    by_group: Counter[Group] = field(default_factory=Counter)
+    by_status: Counter[str] = field(default_factory=Counter)
+
+
+class BatchText:
+    """Per-batch families as exposition text, reusing each batch's lines while its fields are unchanged.
+
+    One pass over the batches also counts them for the aggregates (``counts``), so a scrape of
+    100,000 batches walks them once.
+    """
+
+    def __init__(self, view: BatchView | None = None) -> None:
+        self.view = view or BatchView()
+        self._cache: dict[str, Entry] = {}
+        self.counts = Counts()
 
     def render(self, tracks: Iterable[Track], now: float) -> str:
         """The text of every per-batch family for the given batches (the caller decides which remain)."""
+        view = self.view
+        wanted = [n for n, (name, _) in enumerate(FAMILIES) if view.allowed(name)]
+        cached = [n for n in wanted if n != AGE]
         parts: list[list[str]] = [[] for _ in FAMILIES]
-        cache: dict[str, tuple[tuple[object, ...], tuple[str, ...]]] = {}
+        old, cache, counts = self._cache, dict[str, Entry](), Counts()
+        watch, age = parts[STATUS], parts[AGE]
         for track in tracks:
-            if track.snapshot is None:
+            status = watch_status(track)
+            full = view.full(track)
+            snap = track.snapshot
+            key = _key(track, status) if full else _light_key(track, status)
+            entry = old.get(track.batch_id)
+            if entry is None or entry[0] != key:
+                lines = _lines(track, status, view) if full else _status_only(track, status)
+                entry = (key, lines, _group(track, view))
+            cache[track.batch_id] = entry
+            counts.by_status[status] += 1
+            if entry[2] is not None:
+                counts.by_group[entry[2]] += 1
+            if not full:
+                watch.append(entry[1][STATUS])
                 continue
-            key = _key(track)
-            hit = self._cache.get(track.batch_id)
-            lines = hit[1] if hit is not None and hit[0] == key else _lines(track)
-            cache[track.batch_id] = (key, lines)
-            for n, line in enumerate(lines):
-                parts[n].append(line)
-            update = track.snapshot.update_time
-            if update is not None:
-                age = number(max(0.0, now - update / 1000))
-                parts[AGE].append(f'dli_batch_update_age_seconds{{batch_id="{escape(track.batch_id)}"}} {age}\n')
-        self._cache = cache  # batches that left the metrics leave the cache with them
+            for n in cached:
+                parts[n].append(entry[1][n])
+            if entry[1][AGE] and snap is not None and snap.update_time is not None:
+                age.append(f"{entry[1][AGE]}{number(max(0.0, now - snap.update_time / 1000))}\n")
+        self._cache, self.counts = cache, counts  # batches that left the metrics leave the cache with them
         out = []
-        for (name, help_text), samples in zip(FAMILIES, parts, strict=True):
+        for n in wanted:
+            name, help_text = FAMILIES[n]
             out.append(f"# HELP {name} {help_text}\n# TYPE {name} gauge\n")
-            out.extend(samples)
+            out.extend(parts[n])
         return "".join(out)
 
 

@@ -1,0 +1,159 @@
+"""Benchmark of /metrics per per-batch mode: series per batch, bytes (plain and gzip) and render time.
+
+Run by hand (``python tests/bench/metrics_modes.py``; ``--batches 10000 100000`` by default). For
+each fleet size it starts the bench simulator with ``--finished`` of the batches already
+succeeded (90%: 10% active), then for each ``[metrics] per_batch`` mode a real ``dli-watcher run``
+in list mode (60 s interval), waits for its first poll cycle and the terminal grace, and scrapes
+/metrics back to back. Numbers are printed, never asserted; the ratios are against the "all" mode
+measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+MODES = ("all", "active", "none")
+
+
+def start_server(batches: int, finished: float) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    """The simulator process and the JSON line it printed once bound."""
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / "server.py"), "--batches", str(batches), "--finished", str(finished)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    return proc, json.loads(proc.stdout.readline())
+
+
+def config_text(info: dict[str, str], mode: str, port: int, page_size: int) -> str:
+    """A list-mode config for the bench world, auth none, per_batch ``mode``."""
+    return f"""
+[api]
+endpoint = "{info["url"]}"
+project_id = "{info["project_id"]}"
+# a batch first seen finished has its log read once; 90,000 such reads are not what this measures
+log_endpoint = false
+[auth]
+method = "none"
+[watch]
+batch_ids_file = "{info["ids_file"]}"
+interval_seconds = 60
+terminal_grace_seconds = 1
+retention_seconds = 86400
+mode = "list"
+list_page_size = {page_size}
+concurrency = 16
+[metrics]
+listen = "127.0.0.1:{port}"
+per_batch = "{mode}"
+[events]
+format = "json"
+"""
+
+
+def wait_ready(url: str, timeout: float) -> float:
+    """Seconds until /readyz answers 200 (every batch polled once)."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        try:
+            if httpx.get(url + "/readyz", timeout=5).status_code == 200:
+                return time.monotonic() - start
+        except httpx.HTTPError:
+            pass
+        time.sleep(1.0)
+    raise TimeoutError("the watcher did not become ready")
+
+
+def scrape(url: str, gz: bool) -> tuple[float, bytes]:
+    """One /metrics GET: seconds and the body as sent."""
+    headers = {"Accept-Encoding": "gzip" if gz else "identity"}
+    start = time.perf_counter()
+    with httpx.stream("GET", url + "/metrics", headers=headers, timeout=120) as resp:
+        raw = b"".join(resp.iter_raw())
+    return time.perf_counter() - start, raw
+
+
+def measure(info: dict[str, str], mode: str, batches: int, scrapes: int, page_size: int) -> dict[str, float]:
+    """Start a watcher in ``mode``, let it settle, scrape; the row's numbers."""
+    port = 19900 + MODES.index(mode)
+    with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as cfg:
+        cfg.write(config_text(info, mode, port, page_size))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "watcher", "run", "--config", cfg.name],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        ready = wait_ready(url, timeout=900)
+        time.sleep(5)  # the terminal grace (1 s) has passed for every finished batch
+        _, plain = scrape(url, gz=False)
+        text = plain.decode()
+        samples = [line for line in text.splitlines() if line and not line.startswith("#")]
+        per_batch = sum(1 for line in samples if 'batch_id="' in line)
+        plain_times = [scrape(url, gz=False)[0] for _ in range(scrapes)]
+        gz = [scrape(url, gz=True) for _ in range(scrapes)]
+        return {
+            "ready_s": ready,
+            "series": len(samples),
+            "series_per_batch": per_batch / batches,
+            "bytes": len(plain),
+            "gzip_bytes": len(gz[-1][1]),
+            "plain_s_p50": statistics.median(plain_times),
+            "gzip_s_p50": statistics.median(t for t, _ in gz),
+            "gzip_check": len(gzip.decompress(gz[-1][1])) > 0,
+        }
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+        os.unlink(cfg.name)
+
+
+def main() -> int:
+    """Measure every mode at every size and print one table."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--batches", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--finished", type=float, default=0.9)
+    parser.add_argument("--scrapes", type=int, default=5)
+    parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
+    # the simulator renders every batch for each list request (~0.6 s at 100,000): bigger pages keep
+    # the first cycle within minutes; /metrics does not depend on it
+    parser.add_argument("--page-size", type=int, default=1000)
+    args = parser.parse_args()
+    rows = []
+    for n in args.batches:
+        server, info = start_server(n, args.finished)
+        try:
+            for mode in args.modes:
+                row = {"batches": n, "mode": mode, **measure(info, mode, n, args.scrapes, args.page_size)}
+                rows.append(row)
+                print(json.dumps(row), file=sys.stderr, flush=True)
+        finally:
+            assert server.stdin is not None
+            server.stdin.close()
+            server.wait(timeout=60)
+    print(f"{'batches':>8} {'mode':>7} {'series/batch':>13} {'series':>9} {'MB':>8} {'MB gz':>7} {'s':>6} {'s gz':>6}")
+    for r in rows:
+        print(
+            f"{r['batches']:>8} {r['mode']:>7} {r['series_per_batch']:>13.2f} {r['series']:>9} "
+            f"{r['bytes'] / 1e6:>8.2f} {r['gzip_bytes'] / 1e6:>7.2f} {r['plain_s_p50']:>6.2f} {r['gzip_s_p50']:>6.2f}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
