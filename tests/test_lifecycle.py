@@ -14,7 +14,8 @@ import pytest
 
 from tests.helpers import make_config
 from tests.procs import WatcherProcess, write_config
-from watcher.daemon.app import Daemon, crash_reason
+from watcher.daemon.app import Daemon
+from watcher.daemon.ending import crash_reason
 from watcher.output.writer import EventWriter
 
 if TYPE_CHECKING:

@@ -14,7 +14,6 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import anyio
-from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 
 from watcher import __version__
 from watcher.api.http import open_api
@@ -27,10 +26,12 @@ from watcher.core.listplan import hint_of
 from watcher.core.readiness import ready_fields
 from watcher.core.recent import Recent
 from watcher.core.schedule import retained
-from watcher.core.states import FLAVOR_STATES
 from watcher.daemon.abandon import run_abandonable
+from watcher.daemon.conditions import Conditions
 from watcher.daemon.counted import CountedApi
 from watcher.daemon.discovery import Discovery, DiscoverySwitch
+from watcher.daemon.ending import crash_reason, refusal
+from watcher.daemon.exposure import batch_view, metrics_registry
 from watcher.daemon.journal import Journal
 from watcher.daemon.notify import Notifier
 from watcher.daemon.poller import Poller, PollerHooks
@@ -39,8 +40,7 @@ from watcher.errors import ConfigError, SetupError
 from watcher.metrics.aggregates import aggregate_text
 from watcher.metrics.collectors import BoardCollector, SelfMetrics
 from watcher.metrics.endpoints import Endpoints
-from watcher.metrics.exposition import BatchText, BatchView
-from watcher.metrics.families import FamilyFilter, Filtered
+from watcher.metrics.exposition import BatchText
 from watcher.metrics.server import MetricsServer
 from watcher.metrics.status.index import About
 from watcher.metrics.status.pages import StatusPages, StatusSource
@@ -53,10 +53,9 @@ if TYPE_CHECKING:
 
     from anyio.abc import TaskGroup
     from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
-    from prometheus_client.registry import Collector
 
     from watcher.api.client import BatchApi
-    from watcher.config.settings import Config, MetricsConfig
+    from watcher.config.settings import Config
     from watcher.core.listplan import Hint
     from watcher.core.model import Snapshot
     from watcher.core.tracker import Track
@@ -64,49 +63,6 @@ if TYPE_CHECKING:
     from watcher.errors import ApiError
 
 STOP_GRACE_SECONDS = 5.0
-# watcher.crashed carries the cause in one line of at most this many characters
-MAX_REASON_CHARS = 1024
-
-
-def crash_reason(exc: BaseException) -> str:
-    """What went wrong, in one line: each underlying exception's type and message."""
-    leaves = exc.exceptions if isinstance(exc, BaseExceptionGroup) else (exc,)
-    parts = [
-        crash_reason(leaf) if isinstance(leaf, BaseExceptionGroup) else f"{type(leaf).__name__}: {leaf}"
-        for leaf in leaves
-    ]
-    return " ".join("; ".join(parts).split())[:MAX_REASON_CHARS]
-
-
-def _refusal(exc: Exception) -> Exception:
-    """A SetupError out of the task group (a busy port), unwrapped so the caller exits 2 with one line."""
-    if isinstance(exc, BaseExceptionGroup):
-        refused, rest = exc.split(SetupError)
-        if refused is not None and rest is None:
-            leaf: BaseException = refused
-            while isinstance(leaf, BaseExceptionGroup):
-                leaf = leaf.exceptions[0]
-            return leaf if isinstance(leaf, Exception) else exc
-    return exc
-
-
-def metrics_registry(cfg: MetricsConfig, *collectors: Collector) -> CollectorRegistry:
-    """The registry /metrics renders: ours and the client library's process metrics, through the family filter."""
-    allowed = FamilyFilter(cfg.metric_allowlist, cfg.metric_denylist)
-    registry = CollectorRegistry()
-    # the library's collectors register themselves where told: a scratch registry, so only ours holds them
-    scratch = CollectorRegistry()
-    standard = (ProcessCollector(registry=scratch), PlatformCollector(registry=scratch), GCCollector(registry=scratch))
-    for collector in (*collectors, *standard):
-        registry.register(Filtered(collector, allowed))
-    return registry
-
-
-def batch_view(cfg: Config, board: Board) -> BatchView:
-    """How the per-batch families are rendered, from the config: mode, the flavor's states, the family filter."""
-    m = cfg.metrics
-    allowed = FamilyFilter(m.metric_allowlist, m.metric_denylist)
-    return BatchView(m.per_batch, FLAVOR_STATES[cfg.api.flavor], allowed, board.labels)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,12 +106,11 @@ class Daemon:
         )
         # lines leave from a thread of their own: a reader that stops reading never blocks the loop
         self.pump = OutputPump(stream_writer(self._writer.stream), cfg.events.buffer_lines)
-        self._output_stalled = False
+        self.conditions = Conditions(self.board, self.stats, self.pump, self._say)
         self.notifier = Notifier(env)
         self._env = env  # proxies and default CAs come from it too
         self.store: Store | None = None
         self.server: MetricsServer | None = None
-        self._poller: Poller | None = None
         self._discovered: list[str] = []
         self._started = False
         self._born = time.monotonic()  # run() resets it: watcher.ready says how long the start took
@@ -202,55 +157,14 @@ class Daemon:
         return loaded.outbox
 
     def _healthy(self) -> bool:
-        """Polls are being started: the scheduler passes at least every second and starts each due poll.
-
-        Whether they succeed is not liveness (a restart would not mend the API); that is /readyz's and
-        the metrics' business. Monotonic time, so a stepped wall clock cannot hide a stall.
-        """
-        if self._poller is None:
-            return True  # still starting (a state file lock is waited out, with its own deadline)
-        stale = max(30.0, 3 * self.cfg.watch.interval_seconds)
-        now = time.monotonic()
-        return now - self.board.last_progress < stale and self._poller.overdue(now) < stale
-
-    def _not_ready(self) -> str | None:
-        if not self.board.ready:
-            return "first poll cycle not done"
-        if self.board.throttled(time.monotonic()):
-            # readiness, not liveness: a restart would not make DLI throttle any less
-            return "throttled by the API"
-        return self.journal.held
+        return self.conditions.healthy(self.cfg.watch.interval_seconds)
 
     def _on_progress(self, now: float) -> None:
-        self.board.last_progress = now
+        self.conditions.progress(now)
         self.notifier.progress(now, self._status)
-        self.stats.output_backlog = self.pump.backlog
-        if self.pump.full != self._output_stalled:
-            self._output_stalled = self.pump.full
-            # the report queues behind the stall, so a reader that comes back learns what happened
-            if self.pump.full:
-                self._say("watcher.output_stalled", {"backlog": self.pump.backlog}, "warning")
-            else:
-                self._say("watcher.output_resumed", {"backlog": self.pump.backlog})
-
-    def _hold_poll(self) -> bool:
-        """Set a poll's answer aside while its events could not be committed or written (counted)."""
-        held = self.journal.held is not None
-        self.stats.held_polls += held
-        return held
 
     def _state_error(self, reason: str | None) -> None:
-        """A commit failed (``reason``) or, with None, commits work again; each change of state is reported once."""
-        path = self.cfg.state.path
-        if reason is None:
-            self.stats.state_writable = True
-            self._say("watcher.state_write_recovered", {"path": path})
-            return
-        self.stats.commit_failures += 1
-        if self.stats.state_writable:
-            self.stats.state_writable = False
-            fields = {"path": path, "reason": reason, "retrying": True}
-            self._say("watcher.state_write_failed", fields, "error")
+        self.conditions.state_error(self.store.path if self.store is not None else self.cfg.state.path, reason)
 
     def _render_batches(self, text: BatchText, poller: Poller) -> str:
         now = time.time()
@@ -343,11 +257,11 @@ class Daemon:
         """The watcher as the status page shows it (called from the render thread: reads only)."""
         watch = self.cfg.watch
         uptime = time.monotonic() - self._born
-        return About(__version__, uptime, str(watch.shard), watch.mode, self._not_ready(), self._healthy())
+        return About(__version__, uptime, str(watch.shard), watch.mode, self.conditions.not_ready(), self._healthy())
 
     async def _bind(self) -> MetricsServer:
         pages = StatusPages(StatusSource(self._about, lambda: self.board.tracks, self.recent))
-        endpoints = Endpoints(self.registry, self._metrics_batches, self._healthy, self._not_ready, pages)
+        endpoints = Endpoints(self.registry, self._metrics_batches, self._healthy, self.conditions.not_ready, pages)
         metrics = self.cfg.metrics
         # in worker threads: certificates are files, and when the port is busy finding out who holds it
         # takes a request or two
@@ -368,6 +282,7 @@ class Daemon:
     ) -> None:
         outbox = await self.open_store()
         self.journal = Journal(self.store, self.board, self._write, output=self.pump, on_state_error=self._state_error)
+        self.conditions.journal = self.journal
         await self.journal.replay(outbox)
         self._settle_restored()
         policy = RequestPolicy(
@@ -375,14 +290,14 @@ class Daemon:
         )
         async with open_api(self.cfg, self._env) as raw_api:
             api = CountedApi(raw_api, self.stats.requested)
-            self._poller = poller = Poller(
+            self.conditions.poller = poller = Poller(
                 api,
                 policy,
                 self.cfg,
                 self.board,
                 self._polled,
                 self.stats,
-                hooks=PollerHooks(self._on_progress, self._on_ready, self._hold_poll),
+                hooks=PollerHooks(self._on_progress, self._on_ready, self.conditions.hold_poll),
             )
             self._batch_text = partial(self._render_batches, BatchText(batch_view(self.cfg, self.board)), poller)
             discovery = DiscoverySwitch(
@@ -412,7 +327,7 @@ class Daemon:
                     await self._signals(tg, signals, asks)
             except Exception as exc:  # noqa: BLE001 - reported as watcher.crashed, then re-raised
                 crash = exc
-                raise _refusal(exc) from None
+                raise refusal(exc) from None
             finally:
                 await self._shutdown(crash)
 
@@ -503,7 +418,7 @@ class Daemon:
         end = {"version": __version__, "batches": len(self.board.tracks)}
         if crash is None:
             self._say("watcher.stopped", end)
-        elif self._started and not isinstance(_refusal(crash), SetupError):
+        elif self._started and not isinstance(refusal(crash), SetupError):
             self._say("watcher.crashed", {**end, "reason": crash_reason(crash)}, "error")
         # the last lines get what is left of the grace (none when stdout itself is what failed)
         await self.pump.drain(max(0.0, deadline - time.monotonic()))

@@ -1,0 +1,85 @@
+"""The watcher's own conditions and their reports: liveness, readiness, held polls, a stalled stdout, state-file errors.
+
+Each condition is reported once when it starts and once when it ends (an event), and is visible all
+along (a self-metric, /readyz), so neither a stuck reader nor a full disk is ever silent.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from watcher.core.board import Board
+    from watcher.core.vocabulary import EventName, Level
+    from watcher.daemon.journal import Journal
+    from watcher.daemon.poller import Poller
+    from watcher.metrics.collectors import SelfMetrics
+    from watcher.output.pump import OutputPump
+
+
+class Say(Protocol):
+    """Writes one of the watcher's own events."""
+
+    def __call__(self, name: EventName, fields: dict[str, Any], level: Level = "info") -> None: ...  # noqa: D102
+
+
+class Conditions:
+    """Decides health and readiness from the board, journal, poller and output, and reports their changes."""
+
+    def __init__(self, board: Board, stats: SelfMetrics, pump: OutputPump, say: Say) -> None:
+        self._board, self._stats, self._pump, self._say = board, stats, pump, say
+        # set once the daemon has built them: before, the watcher is starting
+        self.journal: Journal | None = None
+        self.poller: Poller | None = None
+        self._output_stalled = False
+
+    def healthy(self, interval: float) -> bool:
+        """Polls are being started: the scheduler passes at least every second and starts each due poll.
+
+        Whether they succeed is not liveness (a restart would not mend the API); that is /readyz's and
+        the metrics' business. Monotonic time, so a stepped wall clock cannot hide a stall.
+        """
+        if self.poller is None:
+            return True  # still starting (a state file lock is waited out, with its own deadline)
+        stale = max(30.0, 3 * interval)
+        now = time.monotonic()
+        return now - self._board.last_progress < stale and self.poller.overdue(now) < stale
+
+    def not_ready(self) -> str | None:
+        """Why the watcher is not ready (None when it is)."""
+        if not self._board.ready:
+            return "first poll cycle not done"
+        if self._board.throttled(time.monotonic()):
+            # readiness, not liveness: a restart would not make DLI throttle any less
+            return "throttled by the API"
+        return self.journal.held if self.journal is not None else None
+
+    def progress(self, now: float) -> None:
+        """A pass of the scheduler: stamp it, and report a stdout that stopped (or resumed) keeping up."""
+        self._board.last_progress = now
+        self._stats.output_backlog = self._pump.backlog
+        if self._pump.full != self._output_stalled:
+            self._output_stalled = self._pump.full
+            # the report queues behind the stall, so a reader that comes back learns what happened
+            if self._pump.full:
+                self._say("watcher.output_stalled", {"backlog": self._pump.backlog}, "warning")
+            else:
+                self._say("watcher.output_resumed", {"backlog": self._pump.backlog})
+
+    def hold_poll(self) -> bool:
+        """Set a poll's answer aside while its events could not be committed or written (counted)."""
+        held = self.journal is not None and self.journal.held is not None
+        self._stats.held_polls += held
+        return held
+
+    def state_error(self, path: str, reason: str | None) -> None:
+        """A commit failed (``reason``) or, with None, commits work again; each change of state is reported once."""
+        if reason is None:
+            self._stats.state_writable = True
+            self._say("watcher.state_write_recovered", {"path": path})
+            return
+        self._stats.commit_failures += 1
+        if self._stats.state_writable:
+            self._stats.state_writable = False
+            self._say("watcher.state_write_failed", {"path": path, "reason": reason, "retrying": True}, "error")
