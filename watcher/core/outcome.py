@@ -23,22 +23,29 @@ EXIT_CODES: Final[dict[Outcome, int]] = {"succeeded": 0, "failed": 3, "killed": 
 SEVERITY: Final[tuple[Outcome, ...]] = ("failed", "killed", "missing", "timed_out")
 
 
-def final_outcome(track: Track, now: float, grace: float, *, revivable: bool) -> Outcome | None:
-    """The batch's outcome if it is final at ``now``, else None (still running, or dead within the grace).
+def terminal_outcome(track: Track, now: float, grace: float, *, revivable: bool) -> str | None:
+    """The outcome of the batch's terminal state once it can no longer change (succeeded, failed, killed), else None.
 
-    ``revivable``: the API can bring a dead batch back (DLI's auto-recovery), so ``dead`` is final only
-    once it has stayed dead for ``grace`` seconds; Livy has no revival.
+    ``revivable``: the API can bring a dead batch back (DLI's auto-recovery: dead, recovering, success),
+    so ``dead`` is final only once it has stayed dead for ``grace`` seconds, or once the batch is gone.
+    Success, killed and error never revive. The one decision behind `wait`'s exit code and the runs the
+    job families count.
     """
-    if track.presence in ("not_found", "gone"):
-        return "missing"
     snap = track.snapshot
-    if track.presence != "present" or snap is None or not states.is_terminal(snap.state):
+    if snap is None or track.presence not in ("present", "gone") or not states.is_terminal(snap.state):
         return None
-    result = states.outcome(snap.state)
-    if result == "failed" and revivable and snap.state == "dead":
+    if revivable and snap.state == "dead" and track.presence == "present":
         since = track.terminal_at if track.terminal_at is not None else now
         if now - since < grace:
             return None
+    return states.outcome(snap.state)
+
+
+def final_outcome(track: Track, now: float, grace: float, *, revivable: bool) -> Outcome | None:
+    """A followed batch's outcome if it is final at ``now``: its terminal state's, or ``missing``; else None."""
+    result = terminal_outcome(track, now, grace, revivable=revivable)
+    if result is None:
+        return "missing" if track.presence in ("not_found", "gone") else None
     return "succeeded" if result == "succeeded" else "killed" if result == "killed" else "failed"
 
 

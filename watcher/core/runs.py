@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from watcher.core import states
+from watcher.core.outcome import terminal_outcome
 from watcher.core.tracker import duration_seconds
 
 if TYPE_CHECKING:
@@ -31,14 +31,9 @@ def final_outcome(track: Track, now: float, grace: float) -> str | None:
     only after the terminal grace, when the watcher stops polling it, or once the batch is gone.
     Success, killed and error never revive.
     """
-    snap = track.snapshot
-    if track.outcome is not None or snap is None or track.terminal_at is None:
+    if track.outcome is not None or track.terminal_at is None:
         return None
-    if not states.is_terminal(snap.state) or track.presence not in ("present", "gone"):
-        return None
-    if snap.state == "dead" and track.presence == "present" and now - track.terminal_at < grace:
-        return None
-    return states.outcome(snap.state)
+    return terminal_outcome(track, now, grace, revivable=True)
 
 
 def queue_wait(track: Track) -> float | None:
