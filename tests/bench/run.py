@@ -237,14 +237,21 @@ def delays(sent: dict[str, float], emitted: dict[str, list[float]]) -> dict[str,
 
 
 def run_watcher(
-    server: Server, transport: str, mode: str, plan: Plan, floor_us: float | None, profile: bool, pyspy: bool
+    server: Server,
+    transport: str,
+    mode: str,
+    plan: Plan,
+    floor_us: float | None,
+    profile: bool,
+    pyspy: bool,
+    tag: str = "",
 ) -> dict[str, Any]:
     """One watcher process against ``server``: every watcher measurement for this N and transport."""
     n = server.batches
     interval = n / plan.rate
     # whole intervals, so a list-mode run (one aligned burst per interval) sees a whole number of cycles
     window = interval * math.ceil(max(plan.window_intervals * interval, interval + 3.0, plan.min_window) / interval)
-    label = f"watcher({mode or transport})"
+    label = f"watcher({mode or transport}{tag})"
     say(f"  {label} N={n}: interval {interval:g} s, window {window:g} s")
     w = WatcherProc(server, interval, transport, mode, plan.concurrency)
     try:
@@ -334,6 +341,16 @@ LAYERS = (
     "prometheus_client/",
     "structlog/",
 )
+
+
+def run_dead(n: int, share: float, plan: Plan, floor: float | None, args: argparse.Namespace) -> dict[str, Any]:
+    """The same watcher against a world where ``share`` of the batches are dead (windows all diagnostics)."""
+    say(f"N={n}: a simulator with {share:.0%} of the batches dead")
+    server = Server(n, extra=("--dead", str(share)))
+    try:
+        return run_watcher(server, "aiohttp", "", plan, floor, args.profile, args.py_spy, tag=f", {share:.0%} dead")
+    finally:
+        server.close()
 
 
 def layer(frame: str) -> str:
@@ -638,6 +655,7 @@ def main() -> int:
         "--transports", default="aiohttp,httpx,aiohttp+uvloop", help="watcher transports (+uvloop: on uvloop) to run"
     )
     parser.add_argument("--no-protocols", action="store_true", help="skip the HTTP/1.1 vs HTTP/2 comparison")
+    parser.add_argument("--dead", type=float, default=0.0, help="also a run with this share of batches dead")
     args = parser.parse_args()
     plan = QUICK if args.quick else Plan()
     if args.rate:
@@ -664,6 +682,8 @@ def main() -> int:
                 report["watchers"].append(run_watcher(server, transport, mode, plan, floor, args.profile, args.py_spy))
         finally:
             server.close()
+        if args.dead:
+            report["watchers"].append(run_dead(n, args.dead, plan, floor, args))
     if not list_mode:
         say("list mode: not available")
     if not args.no_protocols and installed("hypercorn", "h2"):

@@ -61,6 +61,18 @@ def build_world(batches: int, lines: int, queue: str, queues: int = 1, finished:
     return world
 
 
+def kill(world: World, share: float) -> None:
+    """Make the last ``share`` of the batches dead with a YARN report longer than the 10-line window.
+
+    Their windows then show no stdout section: the case where the watcher once read the log endpoint on
+    every poll (issue 12, item 4), which the req/poll column shows.
+    """
+    ids = world.batch_ids()
+    for bid in ids[len(ids) - int(len(ids) * share) :]:
+        world.set_diagnostics(bid, [f"Diagnostics: container exited with code 137, line {n}" for n in range(12)])
+        world.set_state(bid, "dead")
+
+
 def main() -> int:
     """Build the world, serve it, print where, and stop when stdin reaches EOF."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -70,8 +82,10 @@ def main() -> int:
     parser.add_argument("--queues", type=int, default=1, help="deal the batches over this many queues")
     parser.add_argument("--auth", choices=["none", "aksk"], default="none")
     parser.add_argument("--finished", type=float, default=0.0, help="the share of batches already succeeded")
+    parser.add_argument("--dead", type=float, default=0.0, help="the share of batches dead, windows all diagnostics")
     args = parser.parse_args()
     world = build_world(args.batches, args.lines, args.queue, args.queues, args.finished)
+    kill(world, args.dead)
     fd, ids_file = tempfile.mkstemp(prefix="bench-ids-", suffix=".txt")
     with os.fdopen(fd, "w") as out:
         out.write("\n".join(world.batch_ids()) + "\n")
