@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 
 import anyio
 import pytest
 
-from watcher.output.pump import OutputPump
+from watcher.output.pump import OutputPump, stream_writer
 
 pytestmark = pytest.mark.anyio
 
@@ -62,3 +64,24 @@ async def test_a_failed_output_ends_run_and_is_never_acknowledged():
         with anyio.fail_after(5):
             await pump.run()
     assert pump.put(["also lost\n"]) > pump.written
+
+
+async def test_a_non_blocking_stdout_is_waited_on_not_fatal():
+    """A pipe its parent made non-blocking fills up: the writer waits for room instead of failing (EAGAIN)."""
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, 4096)
+    write = stream_writer(os.fdopen(write_end, "w", closefd=False))
+    pump = OutputPump(write)
+    ticket = pump.put([f"{n:05d} {'x' * 200}\n" for n in range(200)])  # ~41 KB: ten times the pipe
+    received = bytearray()
+    with anyio.fail_after(10):
+        while pump.written < ticket and pump.failure is None:
+            received += os.read(read_end, 65536)
+            await anyio.sleep(0.01)
+    assert pump.failure is None
+    while len(received) < 200 * 207:
+        received += os.read(read_end, 65536)
+    os.close(read_end)
+    os.close(write_end)
+    assert received.decode().splitlines()[-1].startswith("00199 ")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import select
 import threading
 from collections import deque
 from typing import TYPE_CHECKING, TextIO
@@ -52,7 +53,11 @@ def _flushing(stream: TextIO) -> Callable[[str], None]:
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view) :]
+        try:
+            view = view[os.write(fd, view) :]
+        except BlockingIOError:
+            # a stdout its parent left non-blocking: wait until the reader makes room, as a blocking fd would
+            select.select([], [fd], [])
 
 
 class OutputPump:
