@@ -99,7 +99,6 @@ class Daemon:
         self.stats = SelfMetrics(self.board)
         self.registry = metrics_registry(cfg.metrics, self.stats, BoardCollector(self.board))
         self.recent = Recent()  # each watched batch's last events, for the status page
-        self._born = time.monotonic()
         self._on_event = on_event
         self._writer = writer or EventWriter.for_format(
             cfg.events.format, cfg.events.level, env=env, time=cfg.events.time
