@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -78,3 +79,16 @@ def test_each_shape_masks_only_the_secret():
     assert redact(["--db-password", "hunter2", "--date", "x"]) == ["--db-password", REDACTED, "--date", "x"]
     assert redact({"spark.x.pwd": "hunter2"}) == {"spark.x.pwd": REDACTED}
     assert redact_req_body("not json") == REDACTED
+
+
+@pytest.mark.parametrize("blob", ["a" * 200_000, "a=" * 100_000, "x://" * 50_000, "-Dk" * 60_000])
+def test_a_huge_hostile_value_is_one_pass_not_a_quadratic_search(blob):
+    """A 200 KB run (a base64 argument, repeated separators) is redacted in one pass: quadratic it took minutes.
+
+    Before the patterns were possessive, 16 KB of letters took 8 s on the event loop; this size would
+    outlast the suite's 300 s timeout.
+    """
+    body = {"args": [blob, f"--conf spark.x.secret.key=QXZ0123456789 {blob}"], "conf": {"spark.x": blob}}
+    out = redact(body)
+    assert "QXZ0123456789" not in str(out)
+    assert out["conf"]["spark.x"] == redact_text(blob)

@@ -19,22 +19,37 @@ _SECRETISH = r"secret|passw(?:or)?d|pwd|passphrase|token|credential|private|api[
 SECRET_KEY_RE = re.compile(_SECRETISH, re.IGNORECASE)
 REDACTED = "***"
 
+# Each pattern starts only where a run of its characters starts and never backtracks into a run
+# (possessive quantifiers): a 64 KiB base64 argument costs one pass, not a quadratic search that would
+# hold the event loop for minutes. Whether a name is secret is decided afterwards, on the name alone.
+
 # name=value inside a string; the name may carry -D, --, dots and dashes; the value runs to whitespace
 # (or to a closing quote when quoted)
 _PAIR_RE = re.compile(
-    r"(?P<name>[\w.\-]*(?:" + _SECRETISH + r")[\w.\-]*)(?P<sep>\s*[=:]\s*)(?P<value>\"[^\"]*\"|'[^']*'|[^\s,;&\"']+)",
-    re.IGNORECASE,
+    r"(?<![\w.\-])(?P<name>[\w.\-]++)(?P<sep>\s*+[=:]\s*+)(?P<value>\"[^\"]*+\"|'[^']*+'|[^\s,;&\"']++)"
 )
 # scheme://user:password@host: the password part, never the user or host
-_URL_AUTH_RE = re.compile(r"(?P<head>[a-z][a-z0-9+.\-]*://[^\s/:@]*:)(?P<password>[^\s/@]+)(?P<at>@)", re.IGNORECASE)
-# a command-line flag that announces a secret as the next argument
-_FLAG_RE = re.compile(r"^-{1,2}[\w.\-]*(?:" + _SECRETISH + r")[\w.\-]*$", re.IGNORECASE)
+_URL_AUTH_RE = re.compile(
+    r"(?<![a-z0-9+.\-])(?P<head>[a-z][a-z0-9+.\-]*+://[^\s/:@]*+:)(?P<password>[^\s/@]++)(?P<at>@)", re.IGNORECASE
+)
+# a command-line flag (a secret-looking one announces a secret as the next argument)
+_FLAG_RE = re.compile(r"-{1,2}[\w.\-]++")
+
+
+def _pair(match: re.Match[str]) -> str:
+    if not SECRET_KEY_RE.search(match["name"]):
+        return match[0]
+    return match["name"] + match["sep"] + REDACTED
 
 
 def redact_text(text: str) -> str:
     """A string with secret ``name=value`` values and URL passwords masked."""
     text = _URL_AUTH_RE.sub(lambda m: m["head"] + REDACTED + m["at"], text)
-    return _PAIR_RE.sub(lambda m: m["name"] + m["sep"] + REDACTED, text)
+    return _PAIR_RE.sub(_pair, text)
+
+
+def _announces_secret(item: str) -> bool:
+    return bool(_FLAG_RE.fullmatch(item)) and bool(SECRET_KEY_RE.search(item))
 
 
 def _redact_list(items: list[Any]) -> list[Any]:
@@ -45,7 +60,7 @@ def _redact_list(items: list[Any]) -> list[Any]:
             out.append(REDACTED)
         else:
             out.append(redact(item))
-        hide_next = isinstance(item, str) and bool(_FLAG_RE.match(item))
+        hide_next = isinstance(item, str) and _announces_secret(item)
     return out
 
 
