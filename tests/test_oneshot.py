@@ -16,6 +16,10 @@ import pytest
 
 from tests.helpers import simulator
 from tests.schemas import assert_valid
+from watcher.api.client import LogPage
+from watcher.api.policy import RequestPolicy
+from watcher.commands.follow import read_history
+from watcher.config.settings import ApiConfig
 from watcher.core.model import Snapshot
 from watcher.core.outcome import EXIT_CODES, exit_code, final_outcome
 from watcher.core.tracker import Track
@@ -358,3 +362,25 @@ def read_all(fd: int) -> bytes:
         chunks.append(chunk)
     os.close(fd)
     return b"".join(chunks)
+
+
+class LyingLog:
+    """A log endpoint that answers every page with the first one and claims an endless log."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def log(self, batch_id: str, start: int | None, size: int, log_type: str | None = None) -> LogPage:
+        """Whatever was asked, the first page."""
+        del batch_id, start, log_type
+        self.calls += 1
+        return LogPage(0, 10**12, tuple(f"line {n}" for n in range(size)))
+
+
+@pytest.mark.anyio
+async def test_a_log_endpoint_that_does_not_page_is_read_once_not_for_ever():
+    """`from` not what was asked: the history stops there, instead of a million repeated lines."""
+    api = LyingLog()
+    history = await read_history(api, RequestPolicy(ApiConfig(), 1), "b")  # type: ignore[arg-type]
+    assert api.calls == 2
+    assert [line for _, line in history.lines] == [f"line {n}" for n in range(1000)]

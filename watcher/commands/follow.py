@@ -31,8 +31,9 @@ if TYPE_CHECKING:
     from watcher.errors import FailureReason
 
 LOG_PAGE = 1000
-# the most pages one log is read in: a server claiming a huge total must not get a request storm
-MAX_LOG_PAGES = 10_000
+# the most pages one log is read in (a million lines): a server claiming a huge total must not get a
+# request storm, nor fill the memory
+MAX_LOG_PAGES = 1_000
 # a finished batch is followed this long for its last lines when the log endpoint cannot be read
 SETTLE_SECONDS = 5.0
 
@@ -51,8 +52,10 @@ async def read_history(api: BatchApi, policy: RequestPolicy, batch_id: str) -> H
     start = 0
     for _ in range(MAX_LOG_PAGES):
         page = await policy.call(_page(api, batch_id, start))
+        if page.start != start:
+            break  # not the slice asked for: a server that does not page would repeat itself for ever
         raw.extend(page.lines)
-        start = page.start + len(page.lines)
+        start += len(page.lines)
         if not page.lines or start >= page.total:
             break
     diff = diff_log(LogTrack(), (), backfill=raw, from_start=True)
