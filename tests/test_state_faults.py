@@ -21,6 +21,7 @@ import pytest
 
 from tests.helpers import simulator
 from tests.procs import WatcherProcess, write_config
+from tests.test_store import hold_exclusive
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -82,9 +83,7 @@ def test_a_lock_at_start_is_waited_out_reported_and_seq_continues(tmp_path):
         first = WatcherProcess(config)
         first.wait_for(lambda: first.of(A, "batch.discovered"))
         assert first.stop() == 0
-        holder = sqlite3.connect(state, isolation_level=None, check_same_thread=False)
-        holder.execute("PRAGMA locking_mode=EXCLUSIVE")
-        holder.execute("BEGIN EXCLUSIVE")
+        holder = hold_exclusive(state)
         proc = WatcherProcess(config)
         proc.wait_for(lambda: any(e["event"] == "watcher.state_locked" for e in proc.events))
         assert not any(e["event"] == "watcher.started" for e in proc.events)
@@ -105,9 +104,7 @@ def test_a_lock_held_past_the_wait_exits_2_and_keeps_the_file(tmp_path):
     config, _ = seqs_after_a_first_run(tmp_path, state)
     with config.open("a") as fh:
         fh.write("lock_wait_seconds = 1\n")  # [state] is the last section written
-    holder = sqlite3.connect(state, isolation_level=None)
-    holder.execute("PRAGMA locking_mode=EXCLUSIVE")
-    holder.execute("BEGIN EXCLUSIVE")
+    holder = hold_exclusive(state)
     done = run_briefly(config)
     holder.close()
     refused(done, str(state), "locked by another program")
