@@ -275,7 +275,8 @@ async def test_a_never_found_id_is_visible_and_the_standard_families_are_there(s
     typo = "0badc0de-0000-4000-8000-000000000009"
     async with anyio.create_task_group() as tg:
         run = await start_watch(tg, make_config(sim, [good, typo]))
-        await run.wait_for(lambda: run.of(typo, "batch.not_found"))
+        # each batch's first poll has its own slot in the interval: wait for both, not only the typo's
+        await run.wait_for(lambda: run.of(typo, "batch.not_found") and run.of(good, "batch.discovered"))
         samples = await scrape(run)
         run.stopped.set()
     assert value(samples, "dli_batch_watch_status", batch_id=typo, status="not_found") == 1.0
