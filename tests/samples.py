@@ -45,6 +45,7 @@ SAMPLES: dict[str, Event] = {
         batch("batch.finished", "warning", state="dead", outcome="failed", duration_seconds=None),
         batch("batch.log", stream="stderr", line="ERROR Executor: Exception in task 0.0 \u2028 \x1b[31m"),
         batch("batch.log_gap", "warning", stream="stdout", missed_lines=None),
+        batch("batch.log_unavailable", "warning", failed_reads=3),
         batch("batch.changed", changes={"appId": {"old": None, "new": "application_1712345678901_0042"}}),
         batch("batch.unknown_state", "warning", state="Shutting-Down"),
         batch("batch.field_repaired", "warning", field="update_time", problem="out of range"),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from watcher.core.events import Event
 from watcher.core.logdiff import LogTrack, StreamTrack
 from watcher.core.tracker import Track
@@ -12,16 +14,31 @@ from watcher.daemon.codec import decode_event, decode_track, encode_event, encod
 
 def test_layout_and_final_read_round_trip():
     """A Livy <= 0.3 track whose final read is done loads back the same."""
-    track = Track("7", log=LogTrack({"log": StreamTrack(("o1",), 1)}, window=("o1",), legacy=True, settled=True))
+    track = Track("7", log=LogTrack({"log": StreamTrack(("o1",), 1)}, window=("o1",), layout="legacy", settled=True))
+    assert decode_track(encode_track(track)) == track
+
+
+def test_a_local_layout_and_the_endpoint_pacing_round_trip():
+    """Livy without YARN: the layout, when the endpoint was last read and its misses in a row survive a restart."""
+    track = Track("7", log=LogTrack(window=("x",) * 10, layout="local", read_at=1_700_000_000.5, misses=3))
     assert decode_track(encode_track(track)) == track
 
 
 def test_a_track_written_before_the_layout_keys_loads():
-    """State files from before legacy/settled existed: no legacy layout, the final read still owed."""
-    data = json.loads(encode_track(Track("7", log=LogTrack(sectioned=True))))
-    del data["log"]["legacy"], data["log"]["settled"]
+    """Rows from before legacy/settled existed (a sectioned flag only): no legacy layout, the final read still owed."""
+    data = json.loads(encode_track(Track("7", log=LogTrack(layout="sectioned"))))
+    del data["log"]["layout"], data["log"]["settled"], data["log"]["read_at"], data["log"]["misses"]
+    data["log"]["sectioned"] = True
     log = decode_track(json.dumps(data)).log
-    assert (log.layout, log.settled) == ("sectioned", False)
+    assert (log.layout, log.settled, log.read_at, log.misses) == ("sectioned", False, None, 0)
+
+
+def test_an_unknown_layout_is_damage():
+    """A layout name this version does not know is a damaged row, not a guess."""
+    data = json.loads(encode_track(Track("7")))
+    data["log"]["layout"] = "mesos"
+    with pytest.raises(ValueError, match="mesos"):
+        decode_track(json.dumps(data))
 
 
 def test_outbox_events_keep_their_timestamp():

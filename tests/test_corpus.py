@@ -69,8 +69,9 @@ async def replay(case: dict[str, Any], spec: dict[str, Any]) -> tuple[list[Any],
     track, events = Track(bid), []
     for n, index in enumerate(spec["polls"]):
         snap = decode_snapshot(details(payloads[index], bid), spec.get("state_map"))
-        log = await reader.diff(track, snap)
-        track, new = observe(track, snap, 1_700_000_000.0 + 15 * n, log)
+        now = 1_700_000_000.0 + 15 * n
+        log = await reader.diff(track, snap, now)
+        track, new = observe(track, snap, now, log)
         events += new
     return events, endpoint.reads
 

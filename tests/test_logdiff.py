@@ -385,9 +385,70 @@ class TestHidden:
     def test_stdout_hidden_when_the_window_starts_past_it(self):
         """Long stderr pushes stdout out of the window; that is what asks for the log endpoint."""
         window = render(["o1"], [f"e{i}" for i in range(9)], [], LIVY)[-WINDOW_SIZE:]
-        assert hides_output(LogTrack(sectioned=True), window)
+        assert hides_output(LogTrack(layout="sectioned"), window)
 
     def test_stdout_visible_even_when_empty(self):
         """An empty stdout whose marker is in view is not hidden; nor is an unsectioned log."""
-        assert not hides_output(LogTrack(sectioned=True), render([], ["e"], ["d"], DLI))
+        assert not hides_output(LogTrack(layout="sectioned"), render([], ["e"], ["d"], DLI))
         assert not hides_output(LogTrack(), ["x"] * 10)
+
+
+# a blank line and a repeated stack frame: the identical lines that make an overlap ambiguous
+REPEATED = ["", "\tat org.apache.spark.deploy.yarn.Client.run(Client.scala:1134)"]
+
+
+def room(layout, stderr, diag):
+    """How many output lines a full window shows above the other sections."""
+    rest = len(render_log(layout, [], stderr, diag)) - (0 if layout == LEGACY else 1)
+    return WINDOW_SIZE - rest
+
+
+def straddle(layout, before, repeated, stderr, diag):
+    """Steps whose two polls cut an identical pair of output lines: the second copy opens the second window."""
+    stderr = [] if layout == LEGACY else [f"err {i}" for i in range(stderr)]  # Livy <= 0.3 merges it into the output
+    diag = [f"diag {i}" for i in range(diag)]
+    first = [f"out {i}" for i in range(before)] + [repeated]
+    after = [f"new {i}" for i in range(room(layout, stderr, diag) - 1)]
+    steps = [("stdout", first), ("stderr", stderr), ("diag", diag), ("poll", []), ("stdout", [repeated, *after])]
+    return steps, first, [repeated, *after]
+
+
+class TestStraddle:
+    def test_emr_pair_cut_by_two_polls_is_a_gap_without_the_log_endpoint(self):
+        """Two identical consecutive lines, cut by two polls: the second copy is not taken for the first silently."""
+        frame = REPEATED[1]
+        w1 = render(["Exception in thread main", frame], [], [], LIVY)
+        after = [f"at line {i}" for i in range(7)]
+        w2 = render(["Exception in thread main", frame, frame, *after], [], [], LIVY)[-WINDOW_SIZE:]
+        assert w2[0] == frame  # the window opens at the second copy
+        lines, gaps = feed([w1, w2])
+        assert [line for _, line in lines] == ["Exception in thread main", frame, *after]
+        assert gaps == ["stdout"]
+
+    @settings(max_examples=200, deadline=None)
+    @given(
+        st.sampled_from(LAYOUTS),
+        st.sampled_from([None, "marked", "unmarked"]),
+        st.sampled_from(REPEATED),
+        st.integers(0, 2),
+        st.integers(0, 2),
+        st.data(),
+    )
+    def test_a_repeated_line_straddling_two_polls(self, layout, backfill, repeated, stderr, diag, data):
+        """With the log endpoint every line arrives once, no gap; without it a gap sits where the copy was lost."""
+        shown = room(layout, [] if layout == LEGACY else ["e"] * stderr, ["d"] * diag)
+        # the first poll shows the output from its start, the second starts at the pair's second copy
+        before = data.draw(st.integers(0, shown - 2), label="before")
+        steps, first, second = straddle(layout, before, repeated, stderr, diag)
+        # a last poll overlapping by more than one line: nothing repeats after the pair
+        more = data.draw(st.integers(0, shown - 2), label="more")
+        steps += [("poll", []), ("stdout", [f"more {i}" for i in range(more)])]
+        truth, _, gaps, ordered = run_ordered(layout, steps, backfill)
+        out = out_stream(layout)
+        got = [line for stream, line in ordered if stream == out]
+        rest = truth[out][len(first) + len(second) :]
+        if backfill:
+            assert got == [*first, *second, *rest]
+            assert out not in gaps
+        else:
+            assert got == [*first, None, *second[1:], *rest]

@@ -37,7 +37,7 @@ def sample_track(bid: str = "b1", seq: int = 3) -> Track:
         update_time=2,
         log=("stdout: ", "x", "stderr: ", "YARN Diagnostics: "),
     )
-    log = LogTrack({"stdout": StreamTrack(("x",), 1)}, window=snap.log, sectioned=True)
+    log = LogTrack({"stdout": StreamTrack(("x",), 1)}, window=snap.log, layout="sectioned")
     return Track(
         bid,
         seq=seq,
@@ -226,7 +226,34 @@ def test_a_schema_3_file_loads_its_tracks_and_jobs_and_gains_the_histograms(tmp_
     assert problem is None and loaded.bad == []
     assert loaded.tracks["b1"] == sample_track()
     assert loaded.jobs["job"] == JobSummary("job", "failed", 5.0)
-    assert store._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    assert store._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+    store.close()
+
+
+@pytest.mark.parametrize(
+    ("flags", "layout"),
+    [({"sectioned": True, "legacy": False}, "sectioned"), ({"sectioned": False, "legacy": True}, "legacy"), ({}, "plain")],
+)
+def test_a_schema_4_file_keeps_each_tracks_log_layout(tmp_path, flags, layout):
+    """Schema 4 kept the layout as sectioned/legacy flags (or neither, older still): migrated to its one name."""
+    path = tmp_path / "v4.db"
+    db = sqlite3.connect(path)
+    for step in (1, 2, 3, 4):
+        for sql in MIGRATIONS[step]:
+            db.execute(sql)
+    old_track = json.loads(encode_track(sample_track()))
+    del old_track["log"]["layout"], old_track["log"]["read_at"], old_track["log"]["misses"]
+    old_track["log"].update(flags)
+    db.execute("INSERT INTO batches VALUES (?, ?)", ("b1", json.dumps(old_track)))
+    db.execute("PRAGMA user_version=4")
+    db.commit()
+    db.close()
+    store, problem = Store.open(str(path))
+    assert problem is None
+    row = json.loads(store._db.execute("SELECT data FROM batches").fetchone()[0])
+    assert (row["log"]["layout"], "sectioned" in row["log"], "legacy" in row["log"]) == (layout, False, False)
+    loaded = store.load().tracks["b1"]
+    assert loaded == replace(sample_track(), log=replace(sample_track().log, layout=layout))
     store.close()
 
 

@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from watcher.core.logdiff import TAIL_KEEP, LogDiff, StreamTrack, alignments, diff_log, exact_end, unmarked_stream
-from watcher.core.loglayout import WINDOW_SIZE, marker, output_hidden, output_stream, split_window, stream_rank
+from watcher.core.loglayout import MARKED, WINDOW_SIZE, marker, output_hidden, output_stream, split_window, stream_rank
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -50,8 +50,10 @@ def bridge(prev: StreamTrack, shown: Sequence[str], lines: Sequence[str], from_s
     return readings.pop() if len(readings) == 1 else None
 
 
-def _bridged(track: LogTrack, diff: LogDiff, window: Sequence[str], lines: Sequence[str], from_start: bool) -> LogDiff:
-    """The window's diff with the one stream marker-less ``lines`` continue filled in, when exactly one does."""
+def _bridged(
+    track: LogTrack, diff: LogDiff, window: Sequence[str], lines: Sequence[str], from_start: bool
+) -> LogDiff | None:
+    """The window's diff with the one stream marker-less ``lines`` continue filled in; None unless exactly one does."""
     layout, complete = diff.track.layout, len(window) < WINDOW_SIZE
     sections = split_window(window, layout, complete, unmarked_stream(layout, window, track.streams))
     shown = {s.stream: s.lines for s in sections}
@@ -65,7 +67,7 @@ def _bridged(track: LogTrack, diff: LogDiff, window: Sequence[str], lines: Seque
         if recovered is not None:
             found[stream] = recovered
     if len(found) != 1:
-        return diff  # none fits, or the text fits several streams: it is not clear whose it is
+        return None  # none fits, or the text fits several streams: it is not clear whose it is
     [(stream, recovered)] = found.items()
     kept = [(s, line) for s, line in diff.lines if s != stream]
     merged = sorted([*kept, *((stream, line) for line in recovered)], key=lambda item: stream_rank(item[0]))
@@ -76,13 +78,22 @@ def _bridged(track: LogTrack, diff: LogDiff, window: Sequence[str], lines: Seque
     return LogDiff(tuple(merged), uncertain, replace(diff.track, streams=streams))
 
 
+def join_answer(
+    track: LogTrack, diff: LogDiff, window: Sequence[str], lines: Sequence[str], *, from_start: bool
+) -> tuple[LogDiff, bool]:
+    """A poll's diff once the log endpoint answered ``lines`` (read after the window), from ``track``.
+
+    ``from_start`` says ``lines`` begin at the log's first line. The flag says the answer was of use:
+    it has markers, the log has none, or its text continues exactly one stream that needed it.
+    """
+    if any(marker(line) for line in lines) or diff.track.layout not in MARKED:
+        return diff_log(track, window, backfill=lines, from_start=from_start), True
+    joined = _bridged(track, diff, window, lines, from_start)
+    return (joined or diff), joined is not None
+
+
 def join_backfill(
     track: LogTrack, diff: LogDiff, window: Sequence[str], lines: Sequence[str], *, from_start: bool
 ) -> LogDiff:
-    """A poll's diff once the log endpoint answered ``lines`` (read after the window), from ``track``.
-
-    ``from_start`` says ``lines`` begin at the log's first line.
-    """
-    if any(marker(line) for line in lines) or diff.track.layout != "sectioned":
-        return diff_log(track, window, backfill=lines, from_start=from_start)
-    return _bridged(track, diff, window, lines, from_start)
+    """``join_answer``'s diff alone."""
+    return join_answer(track, diff, window, lines, from_start=from_start)[0]

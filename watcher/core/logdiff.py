@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from watcher.core.loglayout import WINDOW_SIZE, layout_of, split_window
+from watcher.core.loglayout import MARKED, WINDOW_SIZE, layout_of, split_window
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -40,19 +40,16 @@ class LogTrack:
     """Per-batch log diff state: one StreamTrack per stream, the last raw window and the layout seen.
 
     ``settled`` says the log endpoint has been read since the batch last finished, so a finished
-    batch whose window does not change needs no more reads.
+    batch whose window does not change needs no more reads. ``read_at`` is when the log endpoint was
+    last asked (wall clock, None: never), ``misses`` how many answers in a row were of no use.
     """
 
     streams: dict[str, StreamTrack] = field(default_factory=dict)
     window: tuple[str, ...] = ()
-    sectioned: bool = False
-    legacy: bool = False
+    layout: Layout = "plain"
     settled: bool = False
-
-    @property
-    def layout(self) -> Layout:
-        """The layout this batch's log has shown so far."""
-        return "sectioned" if self.sectioned else "legacy" if self.legacy else "plain"
+    read_at: float | None = None
+    misses: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +81,17 @@ def exact_end(prev: StreamTrack, new: Sequence[str]) -> bool:
     return n >= 0 and len(new) >= n and _ends_at(prev.tail, new, n)
 
 
+def _may_not_overlap(section: Section, end: int) -> bool:
+    """Whether the window's only agreement with our tail, its first line, could be a repeat of that line.
+
+    With the section's start out of view, a window whose first line equals the last one we saw reads
+    two ways: that line again and the rest new, or a second copy (a blank line, a repeated stack frame)
+    that scrolled the first away, with lines perhaps lost between. Only a section that shows new
+    lines counts: one showing nothing past our line is the window we saw, whatever came in between.
+    """
+    return end == 1 < len(section.lines) and not section.starts
+
+
 def diff_section(prev: StreamTrack, section: Section) -> tuple[tuple[str, ...], bool, StreamTrack]:
     """New lines of one section, whether they are uncertain, and the stream's next track.
 
@@ -100,7 +108,7 @@ def diff_section(prev: StreamTrack, section: Section) -> tuple[tuple[str, ...], 
     # with an exact count, our last line cannot sit further into the window than lines we have seen
     ends = [e for e in alignments(prev.tail, new) if n < 0 or e <= n]
     if ends:
-        return new[ends[0] :], len(ends) > 1, observed
+        return new[ends[0] :], len(ends) > 1 or _may_not_overlap(section, ends[0]), observed
     # no alignment: every visible line comes after the last one we saw
     fresh_start = not prev.tail or (section.starts and section.stream in REPLACEABLE)
     return new, (not section.starts) if fresh_start else True, observed
@@ -113,7 +121,7 @@ def first_track(streams: dict[str, StreamTrack], section: Section, layout: Layou
     up in one of them: a section that continues that track starts from it, so they are not repeated.
     """
     log = streams.get("log")
-    if layout == "sectioned" and log is not None and alignments(log.tail, section.lines):
+    if layout in MARKED and log is not None and alignments(log.tail, section.lines):
         return StreamTrack(log.tail, -1)
     return StreamTrack()
 
@@ -121,11 +129,14 @@ def first_track(streams: dict[str, StreamTrack], section: Section, layout: Layou
 def unmarked_stream(layout: Layout, window: Sequence[str], streams: dict[str, StreamTrack]) -> str:
     """The stream of a window without any marker.
 
-    Sectioned: the inside of the last section. Livy <= 0.3 shows its header only while YARN has
-    diagnostics, so there a window without one is diagnostics only if it continues them.
+    Sectioned: the inside of the last section, diagnostics; local: stderr, there is nothing after it.
+    Livy <= 0.3 shows its header only while YARN has diagnostics, so there a window without one is
+    diagnostics only if it continues them.
     """
     if layout == "sectioned":
         return "diagnostics"
+    if layout == "local":
+        return "stderr"
     diagnostics = streams.get("diagnostics")
     if layout == "legacy" and diagnostics is not None and alignments(diagnostics.tail, window):
         return "diagnostics"
@@ -154,7 +165,5 @@ def diff_log(
         lines.extend((section.stream, line) for line in fresh)
         if unsure:
             uncertain.append(section.stream)
-    next_track = replace(
-        track, streams=streams, window=window, sectioned=layout == "sectioned", legacy=layout == "legacy"
-    )
+    next_track = replace(track, streams=streams, window=window, layout=layout)
     return LogDiff(tuple(lines), tuple(uncertain), next_track)

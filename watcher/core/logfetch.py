@@ -12,6 +12,12 @@ from typing import TYPE_CHECKING
 from watcher.core.logdiff import unmarked_stream
 from watcher.core.loglayout import WINDOW_SIZE, output_hidden, split_window
 
+# answers in a row that were of no use (not found, or text that continues nothing) before the endpoint is
+# read only when the batch finishes
+UNAVAILABLE_AFTER = 3
+# while the output is hidden, the endpoint is read at most once per this long, or the interval if longer
+HIDDEN_READ_SECONDS = 60.0
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -25,16 +31,39 @@ def hides_output(track: LogTrack, window: Sequence[str]) -> bool:
     return output_hidden(split_window(window, layout, complete, unmarked), layout, complete)
 
 
-def wants_log_endpoint(prev: LogTrack, diff: LogDiff, window: Sequence[str], *, terminal: bool) -> bool:
+def wants_log_endpoint(
+    prev: LogTrack, diff: LogDiff, window: Sequence[str], *, terminal: bool, now: float | None = None, every: float = 0.0
+) -> bool:
     """Whether to read the log endpoint after diffing ``window`` against ``prev``.
 
-    Yes when the diff is uncertain; once after the batch finishes (the final lines), until a read
-    answers; and when the output is hidden behind later sections, if the window changed or the
-    batch still runs (its output can grow unseen). A finished batch's unchanged window: no.
+    Once after the batch finishes (the final lines), until a read answers. While it runs, not at all
+    once the endpoint has been of no use UNAVAILABLE_AFTER times in a row; else when the diff is
+    uncertain, and when the output is hidden behind later sections, if the window changed or the
+    batch still runs (its output can grow unseen), at most once per ``every`` seconds (from ``now``,
+    wall clock; without it, every time). A finished batch's unchanged window: no.
     """
-    if diff.uncertain or (terminal and not prev.settled):
+    if terminal and not prev.settled:
         return True
-    return hides_output(diff.track, window) and (tuple(window) != prev.window or not terminal)
+    if unavailable(prev):
+        return False
+    if diff.uncertain:
+        return True
+    if not hides_output(diff.track, window) or (tuple(window) == prev.window and terminal):
+        return False
+    last = prev.read_at
+    # a wall clock that stepped back counts as due: the pacing must never stop the reads for good
+    return now is None or last is None or not last <= now < last + every
+
+
+def unavailable(track: LogTrack) -> bool:
+    """Whether the log endpoint has been of no use too often in a row to be read before the batch finishes."""
+    return track.misses >= UNAVAILABLE_AFTER
+
+
+def answered(track: LogTrack, *, now: float, useful: bool | None) -> LogTrack:
+    """The track after a read at ``now``: ``useful`` says whether the answer was of use, None: no answer came."""
+    misses = track.misses if useful is None else 0 if useful else track.misses + 1
+    return replace(track, read_at=now, misses=misses)
 
 
 def settle(track: LogTrack, *, terminal: bool, read: bool) -> LogTrack:

@@ -6,9 +6,15 @@ Three layouts are served (the Livy source of each version, ``SparkYarnApp.log()`
 - ``sectioned``: ``stdout: `` / lines / ``stderr: `` / lines / a diagnostics header / lines. Livy >= 0.4
   prefixes the last two markers with a newline, DLI does not; the header is ``YARN Diagnostics: ``, or
   ``Kubernetes Diagnostics: `` for Livy on Kubernetes.
+- ``local``: Livy >= 0.4 without YARN (``SparkProcApp.log()``, local or standalone Spark): ``stdout: `` / lines /
+  ``\nstderr: `` / lines, and no diagnostics at all.
 - ``legacy``: Livy <= 0.3 has no stdout/stderr markers: the process output, then, only while YARN reports
   diagnostics, a bare ``YARN Diagnostics:`` (no newline, no trailing space) and the diagnostics.
 - ``plain``: no marker seen yet; the whole log is one ``log`` stream.
+
+A window that shows the stderr marker shows everything after it, and YARN and Kubernetes always
+follow stderr with their header: so such a window tells ``sectioned`` from ``local`` for sure, and
+the layout is the one the last such window showed.
 """
 
 from __future__ import annotations
@@ -20,7 +26,9 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-Layout = Literal["plain", "legacy", "sectioned"]
+Layout = Literal["plain", "legacy", "sectioned", "local"]
+# the layouts with stdout and stderr markers
+MARKED: tuple[Layout, ...] = ("sectioned", "local")
 WINDOW_SIZE = 10
 STREAMS = ("stdout", "stderr", "diagnostics")
 # every stream a line can be reported in, in the order a log lays them out
@@ -51,11 +59,19 @@ def _bare_header(line: str) -> bool:
 
 
 def layout_of(previous: Layout, lines: Sequence[str]) -> Layout:
-    """The layout once ``lines`` are seen: sectioned sticks, bare headers alone mean legacy, else as before."""
-    found = [line for line in lines if marker(line)]
-    if previous == "sectioned" or not all(_bare_header(line) for line in found):
-        return "sectioned"
-    return "legacy" if found else previous
+    """The layout once ``lines`` are seen.
+
+    No marker: as before. A stderr marker with no header after it: local. Bare headers alone, before
+    any output marker was seen: legacy. Any other marker: sectioned.
+    """
+    found = [marker(line) for line in lines if marker(line)]
+    if not found:
+        return previous
+    if "stderr" in found and "diagnostics" not in found[len(found) - found[::-1].index("stderr") :]:
+        return "local"
+    if previous not in MARKED and all(_bare_header(line) for line in lines if marker(line)):
+        return "legacy"
+    return "sectioned"
 
 
 def _before(first: str, layout: Layout) -> str:
@@ -82,7 +98,7 @@ def split_window(window: Sequence[str], layout: Layout, complete: bool, unmarked
 
 def output_stream(layout: Layout) -> str:
     """The stream the job's own output is reported in."""
-    return "stdout" if layout == "sectioned" else "log"
+    return "stdout" if layout in MARKED else "log"
 
 
 def output_hidden(sections: Sequence[Section], layout: Layout, complete: bool) -> bool:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from watcher.core import states
 from watcher.core.events import Event, rfc3339, rfc3339_millis
 from watcher.core.logdiff import LogTrack
+from watcher.core.logfetch import UNAVAILABLE_AFTER
 from watcher.core.loglayout import interleave
 from watcher.core.redact import redact_req_body
 
@@ -64,6 +65,8 @@ class LogResult:
     lines: tuple[tuple[str, str], ...] = ()
     gaps: tuple[tuple[str, int | None], ...] = ()
     track: LogTrack | None = None
+    # this poll found the log endpoint of no use once too often: it is read only when the batch finishes
+    unavailable: bool = False
 
 
 def context(snap: Snapshot | None) -> dict[str, Any]:
@@ -131,6 +134,8 @@ def _log(out: _Out, log: LogResult) -> None:
             out.add("batch.log_gap", "warning", stream=stream, missed_lines=missed[stream])
         else:
             out.add("batch.log", stream=stream, line=line)
+    if log.unavailable:
+        out.add("batch.log_unavailable", "warning", failed_reads=UNAVAILABLE_AFTER)
 
 
 def _next_track(track: Track, snap: Snapshot, now: float, log: LogResult, changed: bool, seq: int) -> Track:

@@ -24,6 +24,7 @@ EventName = Literal[
     "batch.finished",
     "batch.log",
     "batch.log_gap",
+    "batch.log_unavailable",
     "batch.changed",
     "batch.unknown_state",
     "batch.field_repaired",

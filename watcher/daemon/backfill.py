@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 from watcher.core import states
-from watcher.core.logbridge import join_backfill
+from watcher.core.logbridge import join_answer
 from watcher.core.logdiff import diff_log
-from watcher.core.logfetch import settle, wants_log_endpoint
+from watcher.core.logfetch import HIDDEN_READ_SECONDS, answered, settle, unavailable, wants_log_endpoint
 from watcher.core.tracker import LogResult
 from watcher.errors import ApiError, TransientApiError
 
@@ -28,25 +28,31 @@ class LogApi(Protocol):
 
 
 class LogReader:
-    """Diffs a batch's log window, and backfills from the log endpoint when the window cannot tell."""
+    """Diffs a batch's log window, and backfills from the log endpoint when the window cannot tell.
 
-    def __init__(self, api: LogApi, policy: RequestPolicy, *, enabled: bool) -> None:
+    ``every`` paces the reads made only because the output is hidden (seconds between two).
+    """
+
+    def __init__(self, api: LogApi, policy: RequestPolicy, *, enabled: bool, every: float = HIDDEN_READ_SECONDS) -> None:
         self._api, self._policy = api, policy
-        self.enabled = enabled
+        self.enabled, self.every = enabled, every
 
-    async def diff(self, track: Track, snap: Snapshot) -> LogResult:
-        """The new lines and gaps of this poll, and the log track to keep."""
+    async def diff(self, track: Track, snap: Snapshot, now: float) -> LogResult:
+        """The new lines and gaps of this poll at wall-clock ``now``, and the log track to keep."""
         prev = track.log
         result = diff_log(prev, snap.log)
         terminal = states.is_terminal(snap.state)
-        read = False
-        if self.enabled and wants_log_endpoint(prev, result, snap.log, terminal=terminal):
+        read, log = False, result.track
+        if self.enabled and wants_log_endpoint(prev, result, snap.log, terminal=terminal, now=now, every=self.every):
             # the URL is built from the watched ID only: the answer's own id is the server's word
             page, read = await self._tail(track.batch_id)
+            useful: bool | None = False if read else None
             if page is not None:
-                result = join_backfill(prev, result, snap.log, page.lines, from_start=page.start == 0)
+                result, useful = join_answer(prev, result, snap.log, page.lines, from_start=page.start == 0)
+            log = answered(result.track, now=now, useful=useful)
         gaps = tuple((stream, None) for stream in result.uncertain)
-        return LogResult(result.lines, gaps, settle(result.track, terminal=terminal, read=read))
+        gave_up = unavailable(log) and not unavailable(prev)
+        return LogResult(result.lines, gaps, settle(log, terminal=terminal, read=read), unavailable=gave_up)
 
     async def _tail(self, bid: str) -> tuple[LogPage | None, bool]:
         """The log's last BACKFILL_MAX lines (all of it when shorter) in one request, or None if it fails.

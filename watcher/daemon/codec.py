@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, fields, replace
-from typing import Any
+from typing import Any, cast, get_args
 
 from watcher.core.board import JobSummary
 from watcher.core.events import Event
 from watcher.core.histogram import Histogram
 from watcher.core.logdiff import LogTrack, StreamTrack
+from watcher.core.loglayout import Layout
 from watcher.core.model import Snapshot
 from watcher.core.tracker import Track
 
@@ -25,9 +26,10 @@ def encode_track(track: Track) -> str:
     data["log"] = {
         "streams": {k: [list(v.tail), v.seen] for k, v in track.log.streams.items()},
         "window": list(track.log.window),
-        "sectioned": track.log.sectioned,
-        "legacy": track.log.legacy,
+        "layout": track.log.layout,
         "settled": track.log.settled,
+        "read_at": track.log.read_at,
+        "misses": track.log.misses,
     }
     data["warned_states"] = sorted(track.warned_states)
     data["repaired_fields"] = sorted(track.repaired_fields)
@@ -45,14 +47,28 @@ def decode_track(text: str) -> Track:
     data["log"] = LogTrack(
         streams={k: StreamTrack(tuple(v[0]), int(v[1])) for k, v in log["streams"].items()},
         window=tuple(log["window"]),
-        sectioned=bool(log["sectioned"]),
-        # state files written before these keys existed: no legacy layout seen, no final read recorded
-        legacy=bool(log.get("legacy", False)),
+        layout=_layout(log["layout"] if "layout" in log else _flagged(log)),
+        # state files written before these keys existed: no final read recorded, no endpoint read paced
         settled=bool(log.get("settled", False)),
+        read_at=None if log.get("read_at") is None else float(log["read_at"]),
+        misses=int(log.get("misses", 0)),
     )
     data["warned_states"] = frozenset(data["warned_states"])
     data["repaired_fields"] = frozenset(data.get("repaired_fields", ()))
     return Track(**data)
+
+
+def _flagged(log: dict[str, Any]) -> str:
+    """The layout of a row from before schema 5, which kept it as two flags (the migration rewrites them)."""
+    return "sectioned" if log.get("sectioned") else "legacy" if log.get("legacy") else "plain"
+
+
+def _layout(name: object) -> Layout:
+    """A stored layout name; ValueError for one this version does not know."""
+    for layout in get_args(Layout):
+        if name == layout:
+            return cast("Layout", layout)
+    raise ValueError(f"unknown log layout {name!r}")
 
 
 def _snapshot_dict(snap: Snapshot) -> dict[str, Any]:

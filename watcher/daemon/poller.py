@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import anyio
 
+from watcher.core.logfetch import HIDDEN_READ_SECONDS
 from watcher.core.readiness import first_cycle_done
 from watcher.core.schedule import Timing, next_poll, overdue, sleep_for, start_poll
 from watcher.core.tracker import Failure, Track, observe, observe_failure, observe_missing
@@ -135,6 +136,7 @@ class Poller:
         self._cfg = cfg
         self._logs.enabled = cfg.api.log_endpoint
         w = cfg.watch
+        self._logs.every = max(w.interval_seconds, HIDDEN_READ_SECONDS)
         self._timing = Timing(
             w.interval_seconds,
             w.terminal_grace_seconds,
@@ -289,6 +291,6 @@ class Poller:
             return (*observe_missing(track, self._clock()), None)
         except ApiError as err:
             return (*observe_failure(track, failure_of(err), self._clock()), err.reason)
-        log = await self._logs.diff(track, snap)
+        log = await self._logs.diff(track, snap, self._clock())
         new, events = observe(track, snap, self._clock(), log, include_req_body=self._cfg.events.include_req_body)
         return new, events, None

@@ -8,6 +8,8 @@ Schema history (``PRAGMA user_version``):
   4: + histograms(key JSON [family, queue, outcome], data JSON): the job duration and queue-wait
      histograms, so counted runs survive a restart (tracks gain waited/started_at/outcome, which
      older rows lack and load with their defaults)
+  5: a track's log layout is one name (``plain``, ``legacy``, ``sectioned``, or the new ``local``) instead of
+     the ``sectioned``/``legacy`` flags, which rows of older files are rewritten from
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ if TYPE_CHECKING:
     from watcher.core.histogram import Histogram
     from watcher.core.tracker import Track
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (
         "CREATE TABLE IF NOT EXISTS batches (batch_id TEXT PRIMARY KEY, data TEXT NOT NULL)",
@@ -51,6 +53,12 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     2: ("CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, data TEXT NOT NULL)",),
     3: ("UPDATE batches SET data = json_remove(data, '$.snapshot.req_body') WHERE data LIKE '%\"req_body\"%'",),
     4: ("CREATE TABLE IF NOT EXISTS histograms (key TEXT PRIMARY KEY, data TEXT NOT NULL)",),
+    5: (
+        "UPDATE batches SET data = json_remove(json_set(data, '$.log.layout', CASE"
+        " WHEN json_extract(data, '$.log.sectioned') THEN 'sectioned'"
+        " WHEN json_extract(data, '$.log.legacy') THEN 'legacy' ELSE 'plain' END),"
+        " '$.log.sectioned', '$.log.legacy') WHERE json_type(data, '$.log.layout') IS NULL",
+    ),
 }
 
 

@@ -102,6 +102,10 @@ SENTENCES: dict[EventName, Callable[[Mapping[str, Any]], str]] = {
     "batch.finished": _finished,
     "batch.log": lambda f: str(f.get("line", "")),
     "batch.log_gap": _gap,
+    "batch.log_unavailable": lambda f: (
+        f"the log endpoint was of no use {f.get('failed_reads')} times in a row (not found, or text that continues"
+        " no stream): it is read again only when the batch finishes, and lines it cannot recover are gaps"
+    ),
     "batch.changed": _changed,
     "batch.unknown_state": lambda f: f"unknown state {f.get('state')!r}",
     "batch.field_repaired": lambda f: f"field {_shown(f.get('field'))} repaired: {_shown(f.get('problem'))}",

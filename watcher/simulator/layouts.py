@@ -4,6 +4,10 @@
 ``kubernetes``: Livy >= 0.9 on Kubernetes, ``Kubernetes Diagnostics`` for the last header.
 ``livy-0.3``: Livy <= 0.3, the process output (stderr merged into it) and, only while YARN reports
 diagnostics, a bare ``YARN Diagnostics:`` and the diagnostics.
+``local``: Livy >= 0.4 on local or standalone Spark (no YARN, ``livy.spark.master = local[*]`` or
+``spark://``): ``SparkProcApp.log()`` is ``("stdout: " +: inputLines) ++ ("\nstderr: " +: errorLines)``, with
+no diagnostics header and no diagnostics (apache/incubator-livy v0.5.0-v0.7.1,
+``server/src/main/scala/org/apache/livy/utils/SparkProcApp.scala``).
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ MARKERS: Final = {
     "kubernetes": ("stdout: ", "\nstderr: ", "\nKubernetes Diagnostics: "),
 }
 LEGACY: Final = "livy-0.3"
-LAYOUTS: Final = (*MARKERS, LEGACY)
+LOCAL: Final = "local"
+LAYOUTS: Final = (*MARKERS, LEGACY, LOCAL)
 
 
 def render_log(layout: str, stdout: Iterable[str], stderr: Iterable[str], diagnostics: Iterable[str]) -> list[str]:
@@ -27,6 +32,8 @@ def render_log(layout: str, stdout: Iterable[str], stderr: Iterable[str], diagno
     if layout == LEGACY:
         diag = list(diagnostics)
         return [*stdout, *stderr, *(["YARN Diagnostics:", *diag] if diag else [])]
+    if layout == LOCAL:
+        return ["stdout: ", *stdout, "\nstderr: ", *stderr]  # no cluster manager: nothing to diagnose
     out, err, diag_header = MARKERS[layout]
     return [out, *stdout, err, *stderr, diag_header, *diagnostics]
 
