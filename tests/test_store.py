@@ -232,7 +232,11 @@ def test_a_schema_3_file_loads_its_tracks_and_jobs_and_gains_the_histograms(tmp_
 
 @pytest.mark.parametrize(
     ("flags", "layout"),
-    [({"sectioned": True, "legacy": False}, "sectioned"), ({"sectioned": False, "legacy": True}, "legacy"), ({}, "plain")],
+    [
+        ({"sectioned": True, "legacy": False}, "sectioned"),
+        ({"sectioned": False, "legacy": True}, "legacy"),
+        ({}, "plain"),
+    ],
 )
 def test_a_schema_4_file_keeps_each_tracks_log_layout(tmp_path, flags, layout):
     """Schema 4 kept the layout as sectioned/legacy flags (or neither, older still): migrated to its one name."""

@@ -32,7 +32,13 @@ def hides_output(track: LogTrack, window: Sequence[str]) -> bool:
 
 
 def wants_log_endpoint(
-    prev: LogTrack, diff: LogDiff, window: Sequence[str], *, terminal: bool, now: float | None = None, every: float = 0.0
+    prev: LogTrack,
+    diff: LogDiff,
+    window: Sequence[str],
+    *,
+    terminal: bool,
+    now: float | None = None,
+    every: float = 0.0,
 ) -> bool:
     """Whether to read the log endpoint after diffing ``window`` against ``prev``.
 

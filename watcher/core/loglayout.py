@@ -7,7 +7,7 @@ Three layouts are served (the Livy source of each version, ``SparkYarnApp.log()`
   prefixes the last two markers with a newline, DLI does not; the header is ``YARN Diagnostics: ``, or
   ``Kubernetes Diagnostics: `` for Livy on Kubernetes.
 - ``local``: Livy >= 0.4 without YARN (``SparkProcApp.log()``, local or standalone Spark): ``stdout: `` / lines /
-  ``\nstderr: `` / lines, and no diagnostics at all.
+  the newline-prefixed ``stderr: `` / lines, and no diagnostics at all.
 - ``legacy``: Livy <= 0.3 has no stdout/stderr markers: the process output, then, only while YARN reports
   diagnostics, a bare ``YARN Diagnostics:`` (no newline, no trailing space) and the diagnostics.
 - ``plain``: no marker seen yet; the whole log is one ``log`` stream.

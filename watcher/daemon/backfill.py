@@ -33,7 +33,9 @@ class LogReader:
     ``every`` paces the reads made only because the output is hidden (seconds between two).
     """
 
-    def __init__(self, api: LogApi, policy: RequestPolicy, *, enabled: bool, every: float = HIDDEN_READ_SECONDS) -> None:
+    def __init__(
+        self, api: LogApi, policy: RequestPolicy, *, enabled: bool, every: float = HIDDEN_READ_SECONDS
+    ) -> None:
         self._api, self._policy = api, policy
         self.enabled, self.every = enabled, every
 
@@ -43,7 +45,8 @@ class LogReader:
         result = diff_log(prev, snap.log)
         terminal = states.is_terminal(snap.state)
         read, log = False, result.track
-        if self.enabled and wants_log_endpoint(prev, result, snap.log, terminal=terminal, now=now, every=self.every):
+        wanted = wants_log_endpoint(prev, result, snap.log, terminal=terminal, now=now, every=self.every)
+        if self.enabled and wanted:
             # the URL is built from the watched ID only: the answer's own id is the server's word
             page, read = await self._tail(track.batch_id)
             useful: bool | None = False if read else None

@@ -54,10 +54,12 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     3: ("UPDATE batches SET data = json_remove(data, '$.snapshot.req_body') WHERE data LIKE '%\"req_body\"%'",),
     4: ("CREATE TABLE IF NOT EXISTS histograms (key TEXT PRIMARY KEY, data TEXT NOT NULL)",),
     5: (
-        "UPDATE batches SET data = json_remove(json_set(data, '$.log.layout', CASE"
-        " WHEN json_extract(data, '$.log.sectioned') THEN 'sectioned'"
-        " WHEN json_extract(data, '$.log.legacy') THEN 'legacy' ELSE 'plain' END),"
-        " '$.log.sectioned', '$.log.legacy') WHERE json_type(data, '$.log.layout') IS NULL",
+        (
+            "UPDATE batches SET data = json_remove(json_set(data, '$.log.layout', CASE"
+            " WHEN json_extract(data, '$.log.sectioned') THEN 'sectioned'"
+            " WHEN json_extract(data, '$.log.legacy') THEN 'legacy' ELSE 'plain' END),"
+            " '$.log.sectioned', '$.log.legacy') WHERE json_type(data, '$.log.layout') IS NULL"
+        ),
     ),
 }
 

@@ -5,8 +5,8 @@
 ``livy-0.3``: Livy <= 0.3, the process output (stderr merged into it) and, only while YARN reports
 diagnostics, a bare ``YARN Diagnostics:`` and the diagnostics.
 ``local``: Livy >= 0.4 on local or standalone Spark (no YARN, ``livy.spark.master = local[*]`` or
-``spark://``): ``SparkProcApp.log()`` is ``("stdout: " +: inputLines) ++ ("\nstderr: " +: errorLines)``, with
-no diagnostics header and no diagnostics (apache/incubator-livy v0.5.0-v0.7.1,
+``spark://``): ``SparkProcApp.log()`` is the ``stdout: `` marker and the output, then the newline-prefixed
+``stderr: `` marker and the errors, with no diagnostics header and no diagnostics (apache/incubator-livy v0.5.0-v0.7.1,
 ``server/src/main/scala/org/apache/livy/utils/SparkProcApp.scala``).
 """
 
