@@ -133,9 +133,10 @@ async def two_more_polls(run: WatchRun, server: SimServer) -> None:
     await run.wait_for(lambda: server.requests["details"] >= target)
 
 
-async def test_a_local_livy_batch_reports_stderr_and_never_diagnostics():
+@pytest.mark.parametrize("endpoint", [True, False], ids=["log-endpoint", "no-log-endpoint"])
+async def test_a_local_livy_batch_reports_stderr_and_never_diagnostics(endpoint):
     """Simulated Livy on local Spark: every stdout and stderr line once, in its stream; no diagnostics, no gap."""
-    with simulator("livy") as server:
+    with simulator("livy", log_endpoint=endpoint) as server:
         world = server.world
         bid = world.add_batch(name="local-pi", state="running", layout="local")
         world.append_stdout(bid, OUT)

@@ -1,7 +1,8 @@
 """Seeded random stories driven while the real daemon polls; the event stream must match the simulator's truth.
 
 Batches are laid out as their servers do: DLI; Livy >= 0.4, Livy <= 0.3 (no stdout/stderr markers, the
-output reported as ``log``) and Livy on Kubernetes; and some log endpoints answer without markers.
+output reported as ``log``), Livy on Kubernetes and Livy on local Spark (no diagnostics); and some log endpoints
+answer without markers.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ NEXT = {
     "recovering": ["running"],
     "success": [],
 }
-LAYOUTS = {"dli": ["dli"], "livy": ["livy", "livy-0.3", "kubernetes"]}
+LAYOUTS = {"dli": ["dli"], "livy": ["livy", "livy-0.3", "kubernetes", "local"]}
 FAULTS: list[tuple[str, dict[str, Any]]] = [
     ("status", {"status": 503}),
     ("throttle", {"retry_after": 0.05}),
