@@ -153,6 +153,8 @@ async def test_a_local_livy_batch_reports_stderr_and_never_diagnostics(endpoint)
     assert run.lines(bid, "stdout") == OUT
     assert run.lines(bid, "stderr") == ERR
     assert not run.of(bid, "batch.log_gap")
+    # stdout hidden for many 0.1 s polls: one read when it hid (paced to a minute after), one at the finish
+    assert server.requests["log"] == 2
     assert {e.fields["stream"] for e in run.of(bid, "batch.log")} == {"stdout", "stderr"}
 
 
