@@ -25,6 +25,11 @@ def problem(version: str, revision: str) -> str:
         return f"VERSION {version!r} is not a version: give what `python -m setuptools_scm` prints"
     if revision and not REVISION.fullmatch(revision):
         return f"REVISION {revision!r} is not a git commit: give `git rev-parse HEAD`"
+    return _mislabelled(version, revision)
+
+
+def _mislabelled(version: str, revision: str) -> str:
+    """Whether a well-formed pair would make the image claim to be something it is not."""
     if "+" not in version:
         if not RELEASE.fullmatch(version):
             return f"VERSION {version} is a dev version without its commit: give the whole setuptools-scm version"

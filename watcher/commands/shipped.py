@@ -35,9 +35,6 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 def run(args: argparse.Namespace) -> int:
     """Print the file asked for on stdout, exactly as shipped."""
-    if args.config_command == "example":
-        name = EXAMPLE
-    else:
-        name = SCHEMAS["ecs" if args.ecs else "json"]
+    name = EXAMPLE if args.config_command == "example" else SCHEMAS["ecs" if args.ecs else "json"]
     sys.stdout.write(shipped(name))
     return 0
