@@ -57,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     from watcher.commands.oneshot import add_parsers
 
     add_parsers(sub)
+    from watcher.commands import shipped
+
+    shipped.add_parsers(sub)
     demo = sub.add_parser("demo", help="run a scripted story against the built-in simulator")
     demo.add_argument("--forever", action="store_true", help="keep running after the story ends")
     demo.add_argument("--listen", default="127.0.0.1:0", help="metrics address (default: a free loopback port)")
@@ -158,6 +161,12 @@ def _one_line(text: str) -> str:
     return " ".join(text.split("\n")).replace("\r", " ").strip()
 
 
+def _shipped(args: argparse.Namespace) -> int:
+    from watcher.commands import shipped
+
+    return shipped.run(args)
+
+
 def _oneshot(args: argparse.Namespace) -> int:
     from watcher.commands import oneshot
 
@@ -172,6 +181,7 @@ COMMANDS = {
     "wait": _oneshot,
     "logs": _oneshot,
     "ls": _oneshot,
+    "config": _shipped,
 }
 
 

@@ -4,9 +4,10 @@
   _config+:: {
     // which scrape job is the watcher (prometheus.example.yml and the ServiceMonitor call it dli-watcher)
     selector: 'job="dli-watcher"',
-    // where the runbook_url annotations point: the README's "Runbook" section, one anchor per alert;
-    // set it to the README of the copy you deploy
-    runbookURLBase: 'https://github.com/OWNER/dli-watcher/blob/main/README.md',
+    // where the runbook_url annotations point: the README's "Runbook" section, one anchor per alert.
+    // It is pyproject.toml's Documentation URL (tests/test_release.py checks they agree); point it at
+    // your own copy of the README if you deploy a fork
+    runbookURLBase: 'https://github.com/dli-watcher/dli-watcher/blob/main/README.md',
 
     stuckStartingSeconds: 1800,
     stuckStartingText: '30m',

@@ -240,9 +240,15 @@ def build_info() -> GaugeMetricFamily:
 
 
 def revision(version: str) -> str:
-    """The git commit in a setuptools-scm version (``0.2.0.dev5+g1a2b3c4``); empty for a tagged release."""
+    """The git commit in a setuptools-scm version (``0.2.0.dev5+g1a2b3c4``); empty for a tagged release.
+
+    A local part without a commit (``0.0.0+unknown``: an image or a tree built without git) is "unknown",
+    so an unknown build never reads as a release.
+    """
     found = re.search(r"\+g([0-9a-f]+)", version)
-    return found.group(1) if found else ""
+    if found:
+        return found.group(1)
+    return "unknown" if "+" in version else ""
 
 
 def _by_label(name: str, doc: str, label: str, counts: Mapping[str, int]) -> CounterMetricFamily:
