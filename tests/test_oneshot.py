@@ -381,6 +381,8 @@ class LyingLog:
 async def test_a_log_endpoint_that_does_not_page_is_read_once_not_for_ever():
     """`from` not what was asked: the history stops there, instead of a million repeated lines."""
     api = LyingLog()
-    history = await read_history(api, RequestPolicy(ApiConfig(), 1), "b")  # type: ignore[arg-type]
+    shown: list[tuple[str, str]] = []
+    history = await read_history(api, RequestPolicy(ApiConfig(), 1), "b", shown.extend)  # type: ignore[arg-type]
     assert api.calls == 2
-    assert [line for _, line in history.lines] == [f"line {n}" for n in range(1000)]
+    assert [line for _, line in shown] == [f"line {n}" for n in range(1000)]
+    assert history.lines == 1000 and "asked for line 1000" in history.cut
