@@ -8,6 +8,7 @@ order 3, 4, 5, 7, 6.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -40,8 +41,10 @@ EXIT_HELP = """exit codes: 0 all succeeded, 1 a bug (please report it), 2 config
 3 failed (dead/error), 4 killed, 5 not found or gone, 6 timed out (--timeout), 7 the API gave no usable
 answer for --unreachable-timeout (retry the step), 130 interrupted; several batches: the most severe in
 the order 3, 4, 5, 7, 6"""
-# the most log text `logs --tail` holds, whatever N is: a tail of huge lines is cut to fit and says so
-MAX_TAIL_CHARS = 32 * 1024 * 1024
+# the most memory the lines `logs --tail` holds take, whatever N is (the issue's bound is 32 MiB; with the
+# page in flight and the interpreter, a process stays well under 100 MB): a tail of huge lines is cut to
+# fit, and says so
+MAX_TAIL_BYTES = 24 * 1024 * 1024
 WATCHDOG_SECONDS = 0.05
 
 
@@ -106,24 +109,27 @@ class Printer:
 
 
 class TailRing:
-    """The last ``size`` lines of a log read from its start, never more than ``max_chars`` of text."""
+    """The last ``size`` lines of a log read from its start, never more than ``max_bytes`` of them in memory."""
 
-    def __init__(self, size: int, max_chars: int = MAX_TAIL_CHARS) -> None:
-        self._size, self._max = size, max_chars
+    def __init__(self, size: int, max_bytes: int = MAX_TAIL_BYTES) -> None:
+        self._size, self._max = size, max_bytes
         self._kept: deque[tuple[str, str]] = deque()
         self._chars = 0
         self.seen = 0
-        self.cut = 0  # lines --tail asked for that did not fit in max_chars
 
     def add(self, lines: list[tuple[str, str]]) -> None:
         """Take a page's lines (those of the wanted streams)."""
         for item in lines:
             self._kept.append(item)
-            self._chars += len(item[1])
+            self._chars += sys.getsizeof(item[1])  # what the line takes: 4 bytes a character for emoji
             self.seen += 1
             while len(self._kept) > self._size or (self._chars > self._max and len(self._kept) > 1):
-                self.cut += len(self._kept) <= self._size
-                self._chars -= len(self._kept.popleft()[1])
+                self._chars -= sys.getsizeof(self._kept.popleft()[1])
+
+    @property
+    def cut(self) -> int:
+        """Lines of the last ``size`` that did not fit in ``max_bytes``."""
+        return min(self._size, self.seen) - len(self._kept)
 
     def lines(self) -> list[tuple[str, str]]:
         """What is kept, oldest first."""
@@ -267,7 +273,7 @@ def _tail_note(batch_id: str, tail: int, ring: TailRing, err: TextIO) -> None:
         shown = len(ring.lines())
         note = (
             f"--tail {tail}: showing the last {shown} of {ring.seen} lines; {ring.cut} more were skipped "
-            f"to stay within {MAX_TAIL_CHARS // (1024 * 1024)} MiB"
+            f"to stay within {MAX_TAIL_BYTES // (1024 * 1024)} MiB"
         )
         err.write(f"dli-watcher: {printable(batch_id)}: {note}\n")
 
