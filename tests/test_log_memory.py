@@ -108,7 +108,7 @@ def vm_hwm(pid: int) -> int:
 
 @pytest.mark.slow
 def test_an_honest_200_mb_log_streams_within_100_mb():
-    """200 MB of log, whole and as a --tail longer than 32 MiB: peak RSS under 100 MB; the tail says what it skipped."""  # noqa: E501
+    """200 MB of log, whole and as a --tail over 32 MiB: peak RSS under 100 MB; the tail says what it skipped."""
     lines = 200 * MB // WIDTH
     with LogServer("honest", total=lines, width=WIDTH) as whole, LogServer("honest", total=lines, width=WIDTH) as tail:
         procs = [start(whole, "logs", BATCH), start(tail, "logs", BATCH, "--tail", str(lines))]
@@ -142,7 +142,8 @@ def test_an_endless_log_is_streamed_within_100_mb():
         for proc in procs:
             if proc.stderr:
                 proc.stderr.close()
-    shown = [f"{rss / 2**20:.1f} MiB (VmHWM {peak / 2**20:.1f} MiB)" for (_, rss), peak in zip(results, hwm, strict=True)]
+    pairs = zip(results, hwm, strict=True)
+    shown = [f"{rss / 2**20:.1f} MiB (VmHWM {peak / 2**20:.1f} MiB)" for (_, rss), peak in pairs]
     print(f"peak RSS of logs, wait after {read} pages of an endless log: {shown}")
     assert max(hwm) < PEAK_RSS_LIMIT
     assert min(read) >= ENDLESS_PAGES, read

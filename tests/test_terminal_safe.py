@@ -11,8 +11,10 @@ import pytest
 from tests.helpers import simulator
 from watcher import cli
 from watcher.commands.check import Report, render_table
+from watcher.commands.listing import render_table as ls_table
 from watcher.commands.preflight import Finding
 from watcher.core.events import Event
+from watcher.core.model import Snapshot
 from watcher.core.printable import printable, raw_line
 from watcher.output.readable import ReadableRenderer
 
@@ -142,11 +144,8 @@ def test_every_one_shot_output_escapes_name_state_and_line(capsys):
     assert_safe(out + err)
 
 
-def test_ls_table_escapes_every_field(capsys):
+def test_ls_table_escapes_every_field():
     """The table a terminal gets from `ls`: the name, owner and state escaped, the columns still one line each."""
-    from watcher.commands.listing import render_table as ls_table
-    from watcher.core.model import Snapshot
-
     snap = Snapshot("b1", EVIL, EVIL, name=EVIL, queue="q", owner=EVIL)
     table = ls_table([snap])
     assert len(table.splitlines()) == 2

@@ -6,8 +6,7 @@ import os
 import socket
 import subprocess
 import sys
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -25,6 +24,9 @@ from watcher.errors import (
     TimeoutApiError,
     TransientApiError,
 )
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 FAST = ("--interval", "0.1", "--unreachable-timeout", "1s")
 ONCE = ("--unreachable-timeout", "1s")  # ls takes no --interval
@@ -116,7 +118,7 @@ def assert_one_line(stderr: str, *needles: str) -> None:
 
 @pytest.mark.slow
 def test_a_refused_port_and_an_unknown_host_exit_7_with_one_line():
-    """wait stops after --unreachable-timeout; logs and ls once their retries are spent: exit 7, one line each."""
+    """`wait` stops after --unreachable-timeout; logs and ls once their retries are spent: exit 7, one line each."""
     refused = env_for(f"http://127.0.0.1:{closed_port()}")
     unknown = env_for("http://dli.no-such-host.invalid")
     results = run_all(
