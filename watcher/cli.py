@@ -232,6 +232,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         cli.print_help(sys.stderr)
         return EXIT_CONFIG
     debug = args.debug or os.environ.get("DLI_WATCHER_DEBUG", "") not in ("", "0")
+    if sys.stdout is None:  # started with stdout closed (`>&-`): Python did not even make a stream for it
+        _say("cannot write to stdout: it is closed")
+        return EXIT_CONFIG
     try:
         return COMMANDS[args.command](args)
     except KeyboardInterrupt:
