@@ -14,9 +14,10 @@ import anyio
 import pytest
 
 from tests.logserver import BATCH, PROJECT, LogServer
-from watcher.commands.follow import LOG_PAGE
+from watcher.commands.follow import LOG_PAGE, Labeller
 from watcher.commands.wait import TailRing, WaitOptions, logs, wait
 from watcher.config.settings import parse
+from watcher.core.logdiff import LogTrack, diff_log
 
 if TYPE_CHECKING:
     from watcher.config.settings import Config
@@ -150,3 +151,25 @@ def test_an_endless_log_is_streamed_within_100_mb():
     for code, rss in results:
         assert code in (0, 130)
         assert rss < PEAK_RSS_LIMIT
+
+
+LOGS = {
+    "dli": ["stdout: ", "a", "b", "stderr: ", "e1", "YARN Diagnostics: ", "d1"],
+    "livy": ["stdout: ", "a", "\nstderr: ", "e1", "e2", "\nKubernetes Diagnostics: ", "d1", "d2"],
+    "livy-0.3": ["out 1", "out 2", "YARN Diagnostics:", "d1"],
+    "plain": ["just", "lines", "here"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(LOGS))
+@pytest.mark.parametrize("page", [1, 2, 3, 100])
+def test_labelling_a_page_at_a_time_is_labelling_the_whole_log(name: str, page: int):
+    """The streamed labels and the track they leave are the whole-log diff's, whatever the page size."""
+    lines = LOGS[name]
+    whole = diff_log(LogTrack(), (), backfill=lines, from_start=True)
+    labeller = Labeller()
+    streamed = [item for at in range(0, len(lines), page) for item in labeller.feed(lines[at : at + page])]
+    assert streamed == list(whole.lines)
+    track = labeller.track()
+    assert track.streams == whole.track.streams
+    assert (track.sectioned, track.legacy) == (whole.track.sectioned, whole.track.legacy)
