@@ -85,7 +85,7 @@ def test_readable_events_escape_the_job_name_the_state_and_the_line():
 
 def test_checks_table_escapes_what_the_api_said():
     """`check`'s table: a detail from the network and a batch's fields are escaped."""
-    report = Report(findings=[Finding("api", "fail", EVIL)])
+    report = Report(findings=[Finding("api", "failed", EVIL)])
     table = render_table(report)
     assert SHOWN in table
     assert_safe(table)
