@@ -336,7 +336,8 @@ def test_progress_shows_on_a_terminal_and_never_on_a_pipe():
     with simulator("dli") as server:
         bid = server.world.add_batch(name="job", state="running")
         primary, secondary = pty.openpty()
-        later(1.5, lambda: server.world.set_state(bid, "success"))
+        # after two polls, not after a delay: a loaded machine may take longer than any delay to start
+        in_step(server, lambda: server.world.set_state(bid, "success"))
         proc = subprocess.Popen(
             [sys.executable, "-m", "watcher", "wait", bid, *FAST],
             env=target_env(server),
