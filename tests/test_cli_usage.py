@@ -69,9 +69,22 @@ def test_an_unexpected_error_is_one_line_saying_it_is_a_bug(capsys, monkeypatch)
     assert "Traceback" not in err
     code, _, err = main(capsys, "--debug", "ls")
     assert code == 1 and "Traceback" in err and "in broken" in err
+    code, _, err = main(capsys, "ls", "--debug")
+    assert code == 1 and "Traceback" in err
     monkeypatch.setenv("DLI_WATCHER_DEBUG", "1")
     code, _, err = main(capsys, "ls")
     assert code == 1 and "Traceback" in err
+
+
+def test_a_reader_that_went_away_ends_a_one_shot_command_silently(capsys, monkeypatch):
+    """`logs ID | head`: exit 141 as for any Unix tool, and no line about it."""
+    target(monkeypatch)
+
+    def hung_up(_: object) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(oneshot, "run", hung_up)
+    assert main(capsys, "logs", "x") == (141, "", "")
 
 
 def test_an_error_inside_a_task_group_is_still_one_line(capsys, monkeypatch):

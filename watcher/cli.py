@@ -32,6 +32,9 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
 EXIT_OK, EXIT_ERROR, EXIT_CONFIG = 0, 1, 2
+# what a shell reports for a process SIGPIPE ended: a one-shot command whose reader went away
+EXIT_PIPE = 141
+READERS = frozenset({"wait", "logs", "ls", "completion"})
 # SIGHUPs that came before the daemon took over its signals: a reload asked for during start-up
 _EARLY_HUPS: list[int] = []
 
@@ -105,6 +108,8 @@ def parser() -> argparse.ArgumentParser:
     add_arguments(sub.add_parser("simulate", help="run the DLI/Livy simulator alone"))
     done = sub.add_parser("completion", help="print a shell completion script: bash or zsh")
     done.add_argument("shell", choices=("bash", "zsh"))
+    for command in sub.choices.values():  # after the command too; SUPPRESS keeps one given before it
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 
 
@@ -240,7 +245,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return EXIT_OK
     except Exception as exc:  # noqa: BLE001 - the one place every failure becomes a line and an exit code
-        return _failed(_leaf(exc), debug=debug)
+        leaf = _leaf(exc)
+        if isinstance(leaf, BrokenPipeError) and args.command in READERS:
+            _stdout_closed(leaf)
+            return EXIT_PIPE  # `logs | head`: the reader has what it wanted, as with any Unix tool
+        return _failed(leaf, debug=debug)
 
 
 def _leaf(exc: BaseException) -> BaseException:
@@ -274,7 +283,8 @@ def _stdout_closed(exc: BaseException) -> bool:
     """A write to a closed pipe or a closed stdout (``ValueError: I/O operation on closed file``)."""
     if isinstance(exc, BrokenPipeError):
         # what is left in stdout's buffer would fail again at exit: point it at nothing
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return True
     return sys.stdout.closed or "closed file" in str(exc)
 
