@@ -82,7 +82,6 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
     ls.add_argument("--limit", type=_positive, default=50, help="at most N batches (default 50)")
     ls.add_argument("--json", action="store_true", default=None, help="JSON lines even on a terminal")
-    _unreachable_argument(ls)
     add_target_arguments(ls)
 
 
