@@ -14,10 +14,11 @@ import anyio
 import pytest
 
 from tests.logserver import BATCH, PROJECT, LogServer
-from watcher.commands.follow import LOG_PAGE, Labeller
+from watcher.commands.follow import LOG_PAGE
 from watcher.commands.wait import TailRing, WaitOptions, logs, wait
 from watcher.config.settings import parse
 from watcher.core.logdiff import LogTrack, diff_log
+from watcher.core.loghistory import Labeller
 
 if TYPE_CHECKING:
     from watcher.config.settings import Config

@@ -8,7 +8,6 @@ prints each later line once, with the daemon's own backfill when a burst outruns
 from __future__ import annotations
 
 import time
-from collections import deque
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -16,20 +15,19 @@ import anyio
 
 from watcher.core.board import Board
 from watcher.core.events import Event
-from watcher.core.logdiff import TAIL_KEEP, LogTrack, StreamTrack
-from watcher.core.loglayout import layout_of, marker
+from watcher.core.loghistory import Labeller
 from watcher.core.outcome import Outcome, final_outcome
 from watcher.core.tracker import Track, context
 from watcher.daemon.poller import Poller
 from watcher.errors import ApiError
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Mapping, Sequence
+    from collections.abc import Awaitable, Callable, Mapping
 
     from watcher.api.client import BatchApi, LogPage
     from watcher.api.policy import RequestPolicy
     from watcher.config.settings import Config
-    from watcher.core.loglayout import Layout
+    from watcher.core.logdiff import LogTrack
     from watcher.core.model import Snapshot
     from watcher.errors import FailureReason
 
@@ -52,41 +50,6 @@ class History:
     track: LogTrack
     lines: int = 0
     cut: str = ""
-
-
-class Labeller:
-    """Labels a log read from its first line with its stream, a page at a time, keeping only each stream's tail.
-
-    The same reading ``diff_log`` gives a whole log at once, without holding the log: markers open
-    sections (and are not lines of their own), lines before any marker are the unsectioned ``log``.
-    """
-
-    def __init__(self) -> None:
-        self._layout: Layout = "plain"
-        self._stream = "log"
-        self._tails: dict[str, deque[str]] = {}
-        self._seen: dict[str, int] = {}
-
-    def feed(self, lines: Sequence[str]) -> list[tuple[str, str]]:
-        """The page's lines with their streams, in order."""
-        self._layout = layout_of(self._layout, lines)
-        out: list[tuple[str, str]] = []
-        for line in lines:
-            opened = marker(line)
-            if opened is not None and (self._layout == "sectioned" or opened == "diagnostics"):
-                self._stream = opened
-                self._tails.setdefault(opened, deque(maxlen=TAIL_KEEP))
-                self._seen.setdefault(opened, 0)
-                continue
-            self._tails.setdefault(self._stream, deque(maxlen=TAIL_KEEP)).append(line)
-            self._seen[self._stream] = self._seen.get(self._stream, 0) + 1
-            out.append((self._stream, line))
-        return out
-
-    def track(self) -> LogTrack:
-        """The log track after every line fed: each stream's tail and exact count."""
-        streams = {name: StreamTrack(tuple(tail), self._seen[name]) for name, tail in self._tails.items() if tail}
-        return LogTrack(streams=streams, sectioned=self._layout == "sectioned", legacy=self._layout == "legacy")
 
 
 async def read_history(
