@@ -239,7 +239,9 @@ def test_sigint_stops_a_wait_cleanly_with_130():
             stderr=subprocess.PIPE,
             text=True,
         )
-        time.sleep(2.0)
+        deadline = time.monotonic() + 30
+        while server.requests["details"] < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)  # following: its first polls are in
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=20)
     assert proc.returncode == 130, err

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_ERROR, EXIT_CONFIG = 0, 1, 2
 # what a shell reports for a process SIGPIPE ended: a one-shot command whose reader went away
 EXIT_PIPE = 141
+EXIT_INTERRUPTED = 130
 READERS = frozenset({"wait", "logs", "ls", "completion"})
 # SIGHUPs that came before the daemon took over its signals: a reload asked for during start-up
 _EARLY_HUPS: list[int] = []
@@ -231,15 +232,13 @@ COMMANDS = {
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments and run a command: every failure one line on stderr and an exit code, never a traceback."""
     signal.signal(signal.SIGHUP, _remember_hup)
-    cli = parser()
-    args = cli.parse_args(argv)
-    if args.command is None:
-        cli.print_help(sys.stderr)
-        return EXIT_CONFIG
-    debug = args.debug or os.environ.get("DLI_WATCHER_DEBUG", "") not in ("", "0")
+    args = _arguments(argv)
+    if isinstance(args, int):
+        return args
     if sys.stdout is None:  # started with stdout closed (`>&-`): Python did not even make a stream for it
         _say("cannot write to stdout: it is closed")
         return EXIT_CONFIG
+    debug = args.debug or os.environ.get("DLI_WATCHER_DEBUG", "") not in ("", "0")
     try:
         return COMMANDS[args.command](args)
     except KeyboardInterrupt:
@@ -250,6 +249,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             _stdout_closed(leaf)
             return EXIT_PIPE  # `logs | head`: the reader has what it wanted, as with any Unix tool
         return _failed(leaf, debug=debug)
+
+
+def _arguments(argv: Sequence[str] | None) -> argparse.Namespace | int:
+    """The parsed command line, or the exit code when there is no command to run."""
+    try:
+        cli = parser()  # imports most of the watcher: a Ctrl-C may well land here
+        args = cli.parse_args(argv)
+    except KeyboardInterrupt:
+        _say("interrupted")
+        return EXIT_INTERRUPTED
+    if args.command is None:
+        cli.print_help(sys.stderr)
+        return EXIT_CONFIG
+    return args
 
 
 def _leaf(exc: BaseException) -> BaseException:
