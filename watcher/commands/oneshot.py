@@ -52,7 +52,12 @@ def _positive(text: str) -> int:
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """`wait`, `logs` and `ls`, each with the target flags (no config file needed)."""
     epilog = EXIT_HELP
-    w = sub.add_parser("wait", help="follow batches to their end; the exit code says how they ended", epilog=epilog)
+    w = sub.add_parser(
+        "wait",
+        help="follow batches to their end; the exit code says how they ended",
+        description="Print each batch's log so far, then every change and new line, until every batch is final.",
+        epilog=epilog,
+    )
     w.add_argument("batch_ids", nargs="+", metavar="ID")
     w.add_argument("--timeout", type=duration, help="give up after this long (exit 6), e.g. 2h (default: never)")
     w.add_argument(
@@ -61,7 +66,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     w.add_argument("--json", action="store_true", help="JSON event lines (the daemon's schema) instead of text")
     w.add_argument("--quiet", action="store_true", help="print nothing; only the exit code")
     _follow_arguments(w)
-    lg = sub.add_parser("logs", help="print a job's log (paged through the log endpoint)", epilog=epilog)
+    lg = sub.add_parser(
+        "logs",
+        help="print a job's log (paged through the log endpoint)",
+        description="Print a job's log as it is read, page by page, a header per section; --follow continues.",
+        epilog=epilog,
+    )
     lg.add_argument("batch_id", metavar="ID")
     lg.add_argument("--follow", "-f", action="store_true", help="keep printing new lines until the job ends")
     lg.add_argument("--stream", choices=STREAM_CHOICES, action="append", help="only this section (repeatable)")
@@ -72,7 +82,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     lg.add_argument("--timeout", type=duration, help="with --follow: give up after this long (exit 6)")
     lg.add_argument("--grace", type=duration, help="with --follow on DLI: how long 'dead' must last to be final")
     _follow_arguments(lg)
-    ls = sub.add_parser("ls", help="list batches (find the IDs to wait on)", epilog=LS_EXIT_HELP)
+    ls = sub.add_parser(
+        "ls",
+        help="list batches (find the IDs to wait on)",
+        description="List batches, newest first: a table on a terminal, JSON lines on a pipe.",
+        epilog=LS_EXIT_HELP,
+    )
     ls.add_argument("--queue", action="append", default=[], help="only this queue (repeatable; DLI only)")
     ls.add_argument("--state", default="", help=f"only batches in this state: {', '.join(states.KNOWN)}")
     ls.add_argument("--name", default="", metavar="PATTERN", help="job name pattern, e.g. 'etl-*'")

@@ -39,8 +39,8 @@ if TYPE_CHECKING:
 
 EXIT_HELP = """exit codes: 0 all succeeded, 1 a bug (please report it), 2 config or credentials rejected,
 3 failed (dead/error), 4 killed, 5 not found or gone, 6 timed out (--timeout), 7 the API gave no usable
-answer for --unreachable-timeout (retry the step), 130 interrupted; several batches: the most severe in
-the order 3, 4, 5, 7, 6"""
+answer for --unreachable-timeout (retry the step), 130 interrupted, 141 stdout's reader went away;
+several batches: the most severe in the order 3, 4, 5, 7, 6"""
 # the most memory the lines `logs --tail` holds take, whatever N is (the issue's bound is 32 MiB; with the
 # page in flight and the interpreter, a process stays well under 100 MB): a tail of huge lines is cut to
 # fit, and says so
