@@ -176,3 +176,16 @@ def test_labelling_a_page_at_a_time_is_labelling_the_whole_log(name: str, page: 
     track = labeller.track()
     assert track.streams == whole.track.streams
     assert (track.sectioned, track.legacy) == (whole.track.sectioned, whole.track.legacy)
+
+
+def test_a_lying_log_endpoint_is_read_once_and_said_to_be_incomplete():
+    """A server that answers every page with the first and claims an endless log: one page out, and a note."""
+    with LogServer("lying") as server:
+        out, err = io.StringIO(), io.StringIO()
+        opts = WaitOptions(logs_only=True, streams=frozenset({"stdout"}))
+        code = anyio.run(logs, config(server), BATCH, None, opts, out, err)
+        pages = server.pages
+    assert code == 0
+    assert pages == 2  # the first page, and the one that gave itself away
+    assert len(out.getvalue().splitlines()) == LOG_PAGE - 1  # the stdout marker is not a line
+    assert "answered line 0 when asked for line 1000" in err.getvalue()
