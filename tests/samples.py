@@ -64,7 +64,14 @@ SAMPLES: dict[str, Event] = {
         own("watcher.started", version="0.2.0", batches=3, listen="127.0.0.1:19847", shard="0/1", pid=4242),
         own("watcher.ready", batches=3, seconds=1.25, list_requests=1, details_requests=0, log_requests=0),
         own("watcher.stopped", version="0.2.0", batches=3),
-        own("watcher.crashed", "error", version="0.2.0", batches=3, reason="RuntimeError: boom"),
+        own(
+            "watcher.crashed",
+            "error",
+            version="0.2.0",
+            batches=3,
+            reason="RuntimeError: boom",
+            traceback="Traceback (most recent call last):\n  ...\nRuntimeError: boom\n",
+        ),
         own(
             "watcher.reloaded", version="0.2.0", batches=4, added=[BATCH], removed=[], restart_required=["api.endpoint"]
         ),

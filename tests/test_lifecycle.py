@@ -51,6 +51,8 @@ async def test_a_crash_is_reported_once_as_crashed_not_stopped(sim: SimServer):
     assert [e["event"] for e in ends] == ["watcher.crashed"]
     assert ends[0]["level"] == "error"
     assert ends[0]["reason"] == "RuntimeError: the embedding hook failed"
+    # the traceback goes into the event for the bug report, innermost frame included
+    assert "in explode" in ends[0]["traceback"] and "RuntimeError: the embedding hook failed" in ends[0]["traceback"]
 
 
 @pytest.mark.slow

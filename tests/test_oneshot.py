@@ -239,7 +239,9 @@ def test_sigint_stops_a_wait_cleanly_with_130():
             stderr=subprocess.PIPE,
             text=True,
         )
-        time.sleep(2.0)
+        deadline = time.monotonic() + 30
+        while server.requests["details"] < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)  # following: its first polls are in
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=20)
     assert proc.returncode == 130, err
@@ -336,7 +338,8 @@ def test_progress_shows_on_a_terminal_and_never_on_a_pipe():
     with simulator("dli") as server:
         bid = server.world.add_batch(name="job", state="running")
         primary, secondary = pty.openpty()
-        later(1.5, lambda: server.world.set_state(bid, "success"))
+        # after two polls, not after a delay: a loaded machine may take longer than any delay to start
+        in_step(server, lambda: server.world.set_state(bid, "success"))
         proc = subprocess.Popen(
             [sys.executable, "-m", "watcher", "wait", bid, *FAST],
             env=target_env(server),
@@ -381,6 +384,8 @@ class LyingLog:
 async def test_a_log_endpoint_that_does_not_page_is_read_once_not_for_ever():
     """`from` not what was asked: the history stops there, instead of a million repeated lines."""
     api = LyingLog()
-    history = await read_history(api, RequestPolicy(ApiConfig(), 1), "b")  # type: ignore[arg-type]
+    shown: list[tuple[str, str]] = []
+    history = await read_history(api, RequestPolicy(ApiConfig(), 1), "b", shown.extend)  # type: ignore[arg-type]
     assert api.calls == 2
-    assert [line for _, line in history.lines] == [f"line {n}" for n in range(1000)]
+    assert [line for _, line in shown] == [f"line {n}" for n in range(1000)]
+    assert history.lines == 1000 and "asked for line 1000" in history.cut

@@ -1,12 +1,20 @@
-"""The ``dli-watcher`` command line: run, check, demo, simulate; maps errors to exit codes."""
+"""The ``dli-watcher`` command line: run, check, demo, simulate, wait, logs, ls; maps errors to exit codes.
+
+A person never sees a traceback: every failure is one line on stderr with a documented exit code, and
+an exception nobody expected is one line saying it is a bug (exit 1). ``--debug`` (or
+``DLI_WATCHER_DEBUG=1``) shows the traceback as well.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import logging
 import os
 import signal
 import sys
+import traceback
 from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING
@@ -16,6 +24,7 @@ import anyio
 from watcher import __version__
 from watcher.config.duration import parse_duration
 from watcher.config.settings import Config, default_path, load
+from watcher.core.printable import printable
 from watcher.errors import ConfigError, SetupError
 from watcher.output.writer import EventWriter
 
@@ -23,6 +32,10 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
 EXIT_OK, EXIT_ERROR, EXIT_CONFIG = 0, 1, 2
+# what a shell reports for a process SIGPIPE ended: a one-shot command whose reader went away
+EXIT_PIPE = 141
+EXIT_INTERRUPTED = 130
+READERS = frozenset({"wait", "logs", "ls", "completion"})
 # SIGHUPs that came before the daemon took over its signals: a reload asked for during start-up
 _EARLY_HUPS: list[int] = []
 
@@ -32,19 +45,48 @@ def _remember_hup(signum: int, _: object) -> None:
     _EARLY_HUPS.append(signum)
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dli-watcher", description="Watch DLI / Livy Spark batch jobs.")
+RUN_HELP = """exit codes: 0 stopped (SIGTERM/SIGINT), 1 crashed (one line on stderr, the traceback in the
+watcher.crashed event), 2 could not start: config, credentials file, state file held or unusable,
+port busy, stdout closed or the disk full"""
+CHECK_HELP = """exit codes: 0 everything run needs is there, 1 a check failed (see the table), 2 the config
+is invalid or the credentials were rejected"""
+BUG = "this is a bug in dli-watcher {version}; please report it to the dli-watcher issue tracker with this line"
+
+
+def parser() -> argparse.ArgumentParser:
+    """The whole command line, also the source of the shell completion scripts."""
+    parser = argparse.ArgumentParser(
+        prog="dli-watcher",
+        description="Watch DLI / Livy Spark batch jobs.",
+        epilog="exit codes: see each command's --help; 1 is always a bug, 2 always config or credentials",
+    )
     parser.add_argument("--version", action="version", version=f"dli-watcher {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run the watcher daemon")
-    run.add_argument("--config", help="config file (default: $DLI_WATCHER_CONFIG, then /etc/dli-watcher/config.toml)")
+    parser.add_argument(
+        "--debug", action="store_true", help="show the traceback of an unexpected error (also: DLI_WATCHER_DEBUG=1)"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    run = sub.add_parser(
+        "run",
+        help="run the watcher daemon",
+        description="Run the watcher: poll the batches, write events on stdout, serve /metrics.",
+        epilog=RUN_HELP,
+    )
+    run.add_argument(
+        "--config",
+        help="config file (default: $DLI_WATCHER_CONFIG, then /etc/dli-watcher/config.toml)",
+    )
     _no_color(run)
     run.add_argument(
         "--web-config-file",
         help="TLS and basic auth for the endpoints (exporter-toolkit format); overrides metrics.web_config_file",
     )
-    check = sub.add_parser("check", help="the preflight: validate the config, check what run needs, read each batch")
-    check.add_argument("--config", help="config file")
+    check = sub.add_parser(
+        "check",
+        help="the preflight: validate the config, check what run needs, read each batch",
+        description="Validate the config, check everything `run` needs (secrets, files, port, API), read each batch.",
+        epilog=CHECK_HELP,
+    )
+    check.add_argument("--config", help="config file (default: $DLI_WATCHER_CONFIG, then /etc/dli-watcher/config.toml)")
     check.add_argument("--json", action="store_true", help="print JSON instead of a table")
     check.add_argument(
         "--offline", action="store_true", help="validate the file alone: no secrets, files or network (for CI)"
@@ -68,6 +110,10 @@ def _parser() -> argparse.ArgumentParser:
     from watcher.simulator.cli import add_arguments
 
     add_arguments(sub.add_parser("simulate", help="run the DLI/Livy simulator alone"))
+    done = sub.add_parser("completion", help="print a shell completion script: bash or zsh")
+    done.add_argument("shell", choices=("bash", "zsh"))
+    for command in sub.choices.values():  # after the command too; SUPPRESS keeps one given before it
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 
 
@@ -158,7 +204,14 @@ def _simulate(args: argparse.Namespace) -> int:
 
 def _one_line(text: str) -> str:
     """Messages from config keys or servers may hold newlines; stderr gets exactly one line."""
-    return " ".join(text.split("\n")).replace("\r", " ").strip()
+    return printable(" ".join(text.split("\n")).replace("\r", " ").strip())
+
+
+def _completion(args: argparse.Namespace) -> int:
+    import shtab
+
+    print(shtab.complete(parser(), shell=args.shell))
+    return EXIT_OK
 
 
 def _shipped(args: argparse.Namespace) -> int:
@@ -182,20 +235,83 @@ COMMANDS = {
     "logs": _oneshot,
     "ls": _oneshot,
     "config": _shipped,
+    "completion": _completion,
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse arguments and run a command; config errors exit 2 with one line, no traceback."""
+    """Parse arguments and run a command: every failure one line on stderr and an exit code, never a traceback."""
     signal.signal(signal.SIGHUP, _remember_hup)
-    args = _parser().parse_args(argv)
+    args = _arguments(argv)
+    if isinstance(args, int):
+        return args
+    if sys.stdout is None:  # started with stdout closed (`>&-`): Python did not even make a stream for it
+        _say("cannot write to stdout: it is closed")
+        return EXIT_CONFIG
+    debug = args.debug or os.environ.get("DLI_WATCHER_DEBUG", "") not in ("", "0")
     try:
         return COMMANDS[args.command](args)
-    except ConfigError as exc:
-        print(f"dli-watcher: config error: {_one_line(str(exc))}", file=sys.stderr)
-        return EXIT_CONFIG
-    except SetupError as exc:
-        print(f"dli-watcher: cannot start: {_one_line(str(exc))}", file=sys.stderr)
-        return EXIT_CONFIG
     except KeyboardInterrupt:
         return EXIT_OK
+    except Exception as exc:  # noqa: BLE001 - the one place every failure becomes a line and an exit code
+        leaf = _leaf(exc)
+        if isinstance(leaf, BrokenPipeError) and args.command in READERS:
+            _stdout_closed(leaf)
+            return EXIT_PIPE  # `logs | head`: the reader has what it wanted, as with any Unix tool
+        return _failed(leaf, debug=debug)
+
+
+def _arguments(argv: Sequence[str] | None) -> argparse.Namespace | int:
+    """The parsed command line, or the exit code when there is no command to run."""
+    try:
+        cli = parser()  # imports most of the watcher: a Ctrl-C may well land here
+        args = cli.parse_args(argv)
+    except KeyboardInterrupt:
+        _say("interrupted")
+        return EXIT_INTERRUPTED
+    if args.command is None:
+        cli.print_help(sys.stderr)
+        return EXIT_CONFIG
+    return args
+
+
+def _leaf(exc: BaseException) -> BaseException:
+    """The one exception inside task groups that hold only one (anyio wraps what a task raises)."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
+
+
+def _failed(exc: BaseException, *, debug: bool) -> int:
+    """One line on stderr for ``exc`` (and its traceback with --debug); the exit code."""
+    if debug:
+        traceback.print_exception(exc, file=sys.stderr)
+    if isinstance(exc, ConfigError):
+        _say(f"config error: {exc}")
+        return EXIT_CONFIG
+    if isinstance(exc, SetupError):
+        _say(f"cannot start: {exc}")
+        return EXIT_CONFIG
+    if isinstance(exc, BrokenPipeError | ValueError) and _stdout_closed(exc):
+        _say("cannot write to stdout: it is closed")
+        return EXIT_CONFIG
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+        _say(f"cannot write: {exc.strerror} ({exc.filename or 'stdout'})")
+        return EXIT_CONFIG
+    _say(f"{BUG.format(version=__version__)}: {type(exc).__name__}: {exc}")
+    return EXIT_ERROR
+
+
+def _stdout_closed(exc: BaseException) -> bool:
+    """A write to a closed pipe or a closed stdout (``ValueError: I/O operation on closed file``)."""
+    if isinstance(exc, BrokenPipeError):
+        # what is left in stdout's buffer would fail again at exit: point it at nothing
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return True
+    return sys.stdout.closed or "closed file" in str(exc)
+
+
+def _say(text: str) -> None:
+    with contextlib.suppress(OSError, ValueError):  # stderr gone as well: the exit code is all that is left
+        print(f"dli-watcher: {_one_line(text)}", file=sys.stderr, flush=True)

@@ -20,6 +20,7 @@ from watcher.commands.preflight import Finding, listen_address, state_file, watc
 from watcher.config.problems import Problems
 from watcher.config.settings import load_all
 from watcher.core.events import rfc3339_millis
+from watcher.core.printable import printable
 from watcher.daemon.discovery import Discovery
 from watcher.errors import ApiError, AuthError, ConfigError, NotFoundError, TimeoutApiError
 from watcher.metrics.webconfig import load_web_config
@@ -208,7 +209,8 @@ def _columns(rows: Sequence[Sequence[str]]) -> list[str]:
 
 def render_table(report: Report) -> str:
     """The findings, then the batches, as tables for people."""
-    out = _columns([("CHECK", "RESULT", "DETAIL"), *((f.name, f.status, f.detail) for f in report.findings)])
+    found = ((f.name, f.status, printable(f.detail)) for f in report.findings)
+    out = _columns([("CHECK", "RESULT", "DETAIL"), *found])
     if report.rows:
         header = ("BATCH", "STATE", "JOB", "QUEUE", "UPDATED / ERROR")
         body = [
@@ -222,7 +224,7 @@ def render_table(report: Report) -> str:
             for r in report.rows
             for d in [r.as_dict()]
         ]
-        out += ["", *_columns([header, *body])]
+        out += ["", *_columns([header, *(tuple(printable(cell) for cell in row) for row in body)])]
     return "\n".join(out)
 
 

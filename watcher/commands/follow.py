@@ -15,7 +15,7 @@ import anyio
 
 from watcher.core.board import Board
 from watcher.core.events import Event
-from watcher.core.logdiff import LogTrack, diff_log
+from watcher.core.loghistory import Labeller
 from watcher.core.outcome import Outcome, final_outcome
 from watcher.core.tracker import Track, context
 from watcher.daemon.poller import Poller
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from watcher.api.client import BatchApi, LogPage
     from watcher.api.policy import RequestPolicy
     from watcher.config.settings import Config
+    from watcher.core.logdiff import LogTrack
     from watcher.core.model import Snapshot
     from watcher.errors import FailureReason
 
@@ -40,26 +41,47 @@ SETTLE_SECONDS = 5.0
 
 @dataclass(frozen=True, slots=True)
 class History:
-    """A batch's log so far, labelled by stream, and the log track that knows all of it."""
+    """What reading a batch's log so far found: the track that knows all of it, how many lines, why it stopped.
 
-    lines: tuple[tuple[str, str], ...]
+    ``cut`` says why the read stopped before the log's end (a server that does not page, the page
+    cap), empty when it read everything.
+    """
+
     track: LogTrack
+    lines: int = 0
+    cut: str = ""
 
 
-async def read_history(api: BatchApi, policy: RequestPolicy, batch_id: str) -> History:
-    """The whole log through the log endpoint, page by page; raises ApiError when it cannot be read."""
-    raw: list[str] = []
-    start = 0
-    for _ in range(MAX_LOG_PAGES):
-        page = await policy.call(_page(api, batch_id, start))
+async def read_history(
+    api: BatchApi, policy: RequestPolicy, batch_id: str, show: Callable[[list[tuple[str, str]]], None]
+) -> History:
+    """The whole log through the log endpoint, each page handed to ``show`` before the next is asked for.
+
+    Nothing but one page and each stream's tail is held, however long the log. Raises ApiError when
+    the first page cannot be read; a later page that fails ends the read with what was shown so far.
+    """
+    labeller = Labeller()
+    start, cut = 0, ""
+    for n in range(MAX_LOG_PAGES + 1):
+        if n == MAX_LOG_PAGES:
+            cut = f"stopped after {MAX_LOG_PAGES * LOG_PAGE} lines"
+            break
+        try:
+            page = await policy.call(_page(api, batch_id, start))
+        except ApiError as exc:
+            if start == 0:
+                raise
+            cut = f"stopped at line {start}: {exc.reason}: {exc.message}"
+            break
         if page.start != start:
-            break  # not the slice asked for: a server that does not page would repeat itself for ever
-        raw.extend(page.lines)
+            # not the slice asked for: a server that does not page would repeat itself for ever
+            cut = f"the log endpoint answered line {page.start} when asked for line {start}" if start else ""
+            break
+        show(labeller.feed(page.lines))
         start += len(page.lines)
         if not page.lines or start >= page.total:
             break
-    diff = diff_log(LogTrack(), (), backfill=raw, from_start=True)
-    return History(diff.lines, diff.track)
+    return History(labeller.track(), start, cut)
 
 
 def _page(api: BatchApi, batch_id: str, start: int) -> Callable[[], Awaitable[LogPage]]:
@@ -95,19 +117,29 @@ class Follower:
         polling = replace(cfg, watch=replace(cfg.watch, terminal_grace_seconds=keep))
         self._poller = Poller(api, policy, polling, self.board, self._sink, _Uncounted())
         self._revivable = cfg.api.flavor == "dli"
+        self._seqs: dict[str, int] = {}
 
-    def seed(self, batch_id: str, history: History, snap: Snapshot | None) -> None:
-        """Print the log so far (as ``batch.log`` events, seq from 1) and start the batch's track after it.
+    def history_sink(self, batch_id: str, snap: Snapshot | None) -> Callable[[list[tuple[str, str]]], None]:
+        """Where the log so far goes, a page at a time: ``batch.log`` events numbered from 1.
 
         ``snap`` (the batch's details, when read) gives the events the context every batch event carries.
         """
         about = context(snap)
-        events = [
-            Event("batch.log", "info", batch_id, n, {**about, "stream": stream, "line": line})
-            for n, (stream, line) in enumerate(history.lines, start=1)
-        ]
-        self.board.tracks[batch_id] = Track(batch_id, seq=len(events), log=history.track)
-        self._show(events)
+
+        def show(lines: list[tuple[str, str]]) -> None:
+            seq = self._seqs.get(batch_id, 0)
+            events = [
+                Event("batch.log", "info", batch_id, n, {**about, "stream": stream, "line": line})
+                for n, (stream, line) in enumerate(lines, start=seq + 1)
+            ]
+            self._seqs[batch_id] = seq + len(events)
+            self._show(events)
+
+        return show
+
+    def seed(self, batch_id: str, track: LogTrack) -> None:
+        """Start the batch's track after the log so far, so the poll loop prints each later line once."""
+        self.board.tracks[batch_id] = Track(batch_id, seq=self._seqs.get(batch_id, 0), log=track)
 
     @property
     def log_endpoint(self) -> bool:
@@ -156,10 +188,10 @@ class Follower:
 
 
 async def history_or_none(
-    api: BatchApi, policy: RequestPolicy, batch_id: str
+    api: BatchApi, policy: RequestPolicy, batch_id: str, show: Callable[[list[tuple[str, str]]], None]
 ) -> tuple[History | None, ApiError | None]:
-    """The log so far, or None and the error that kept it from being read (the log endpoint is optional)."""
+    """The log so far (shown as it is read), or None and the error that kept it from being read at all."""
     try:
-        return await read_history(api, policy, batch_id), None
+        return await read_history(api, policy, batch_id, show), None
     except ApiError as exc:
         return None, exc

@@ -16,7 +16,7 @@ from watcher.config.duration import parse_duration
 from watcher.config.settings import parse_time_ms
 from watcher.core import states
 from watcher.core.events import rfc3339_millis
-from watcher.core.untrusted import valid_unicode
+from watcher.core.printable import printable
 from watcher.daemon.discovery import list_matching
 
 if TYPE_CHECKING:
@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from watcher.core.model import Snapshot
 
 COLUMNS = ("BATCH ID", "STATE", "JOB NAME", "QUEUE", "OWNER", "CREATED")
-_CONTROLS = {c: f"\\x{c:02x}" for c in [*range(32), 127, *range(0x80, 0xA0)]}
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +53,10 @@ def since_ms(text: str, now: float) -> int:
     return stamp
 
 
-async def list_batches(cfg: Config, wanted: ListFilter) -> list[Snapshot]:
+async def list_batches(cfg: Config, wanted: ListFilter, policy: RequestPolicy | None = None) -> list[Snapshot]:
     """The matching batches, newest first, at most ``max_batches``."""
     state = states.normalise(wanted.state)
-    policy = RequestPolicy(cfg.api, cfg.watch.concurrency)
+    policy = policy or RequestPolicy(cfg.api, cfg.watch.concurrency)
     async with open_api(cfg) as api:
         found = await list_matching(api, policy, cfg, wanted, also=lambda s: not state or s.state == state)
     found.sort(key=lambda s: s.create_time or 0, reverse=True)
@@ -66,7 +65,7 @@ async def list_batches(cfg: Config, wanted: ListFilter) -> list[Snapshot]:
 
 def shown(text: str | None) -> str:
     """API text made safe for a terminal: valid Unicode, control characters spelled out."""
-    return valid_unicode(text or "").translate(_CONTROLS)
+    return printable(text or "")
 
 
 def _row(snap: Snapshot) -> tuple[str, ...]:

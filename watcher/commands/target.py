@@ -30,15 +30,22 @@ FLAGS: dict[str, tuple[str, str]] = {
     "auth.project_name": ("--project-name", "DLI_WATCHER_PROJECT_NAME"),
 }
 
+# what a flag left unset means, for --help
+DEFAULTS = {"api.flavor": "dli", "auth.method": "aksk on DLI, none on Livy"}
+
 
 def add_target_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags that say which API to use (each also read from its ``DLI_WATCHER_*`` variable)."""
     group = parser.add_argument_group(
         "target", "without --config: flags, else DLI_WATCHER_* variables; credentials as for the daemon"
     )
-    group.add_argument("--config", help="a config file instead of the flags below")
+    group.add_argument(
+        "--config", help="a config file instead of the flags below (default: $DLI_WATCHER_CONFIG when none is set)"
+    )
     for key, (flag, var) in FLAGS.items():
-        group.add_argument(flag, dest=_dest(flag), metavar=key.split(".")[1].upper(), help=f"{key} (${var})")
+        default = DEFAULTS.get(key)
+        shown = f"{key} (${var}; default {default})" if default else f"{key} (${var})"
+        group.add_argument(flag, dest=_dest(flag), metavar=key.split(".")[1].upper(), help=shown)
 
 
 def _dest(flag: str) -> str:

@@ -1,8 +1,8 @@
 """When a followed batch has reached its final outcome, and the exit code a one-shot command gives for outcomes.
 
 The exit codes are a public contract for scripts (README "One-off use", ``wait --help``):
-0 all succeeded, 3 failed, 4 killed, 5 not found or gone, 6 timed out; several batches give the most
-severe outcome present, in that order of severity (3 first).
+0 all succeeded, 3 failed, 4 killed, 5 not found or gone, 6 timed out, 7 the API gave no usable answer
+for --unreachable-timeout; several batches give the most severe outcome present, in the order 3, 4, 5, 7, 6.
 """
 
 from __future__ import annotations
@@ -16,11 +16,19 @@ if TYPE_CHECKING:
 
     from watcher.core.tracker import Track
 
-Outcome = Literal["succeeded", "failed", "killed", "missing", "timed_out"]
+Outcome = Literal["succeeded", "failed", "killed", "missing", "unreachable", "timed_out"]
 
-EXIT_CODES: Final[dict[Outcome, int]] = {"succeeded": 0, "failed": 3, "killed": 4, "missing": 5, "timed_out": 6}
-# most severe first: a failed batch among several decides the exit code before a killed one does
-SEVERITY: Final[tuple[Outcome, ...]] = ("failed", "killed", "missing", "timed_out")
+EXIT_CODES: Final[dict[Outcome, int]] = {
+    "succeeded": 0,
+    "failed": 3,
+    "killed": 4,
+    "missing": 5,
+    "timed_out": 6,
+    "unreachable": 7,
+}
+# most severe first: a failed batch among several decides the exit code before a killed one does; an API
+# that stopped answering says less about a batch than its end, more than a deadline the caller chose
+SEVERITY: Final[tuple[Outcome, ...]] = ("failed", "killed", "missing", "unreachable", "timed_out")
 
 
 def terminal_outcome(track: Track, now: float, grace: float, *, revivable: bool) -> str | None:

@@ -30,7 +30,7 @@ from watcher.daemon.abandon import run_abandonable
 from watcher.daemon.conditions import Conditions
 from watcher.daemon.counted import CountedApi
 from watcher.daemon.discovery import Discovery, DiscoverySwitch
-from watcher.daemon.ending import crash_reason, refusal
+from watcher.daemon.ending import crash_reason, crash_traceback, refusal
 from watcher.daemon.exposure import batch_view, metrics_registry
 from watcher.daemon.journal import Journal
 from watcher.daemon.notify import Notifier
@@ -418,7 +418,8 @@ class Daemon:
         if crash is None:
             self._say("watcher.stopped", end)
         elif self._started and not isinstance(refusal(crash), SetupError):
-            self._say("watcher.crashed", {**end, "reason": crash_reason(crash)}, "error")
+            fields = {**end, "reason": crash_reason(crash), "traceback": crash_traceback(crash)}
+            self._say("watcher.crashed", fields, "error")
         # the last lines get what is left of the grace (none when stdout itself is what failed)
         await self.pump.drain(max(0.0, deadline - time.monotonic()))
         self.notifier.send("STOPPING=1")

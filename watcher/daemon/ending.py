@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import traceback
+
 from watcher.errors import SetupError
 
 # watcher.crashed carries the cause in one line of at most this many characters
 MAX_REASON_CHARS = 1024
+# and the traceback, its innermost frames kept when it is longer
+MAX_TRACEBACK_CHARS = 16 * 1024
 
 
 def crash_reason(exc: BaseException) -> str:
@@ -16,6 +20,11 @@ def crash_reason(exc: BaseException) -> str:
         for leaf in leaves
     ]
     return " ".join("; ".join(parts).split())[:MAX_REASON_CHARS]
+
+
+def crash_traceback(exc: BaseException) -> str:
+    """The crash's traceback as text, for the bug report (the person at the terminal sees one line)."""
+    return "".join(traceback.format_exception(exc))[-MAX_TRACEBACK_CHARS:]
 
 
 def refusal(exc: Exception) -> Exception:

@@ -6,12 +6,12 @@ the one-shot commands): ``ReadableRenderer(color=..., time=...).render(event)``.
 
 from __future__ import annotations
 
-import re
 import time as clock
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from watcher.core.events import rfc3339
+from watcher.core.printable import printable
 from watcher.output.messages import message
 
 if TYPE_CHECKING:
@@ -26,12 +26,6 @@ WATCHER = "dli-watcher"
 _RESET = "\x1b[0m"
 _DIM, _BOLD = "\x1b[2m", "\x1b[1m"
 LEVEL_COLORS: dict[Level, str] = {"debug": _DIM, "info": "", "warning": "\x1b[33m", "error": "\x1b[31m"}
-# a job's log is untrusted: its control characters must not move the cursor or recolour the terminal
-_CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
-
-
-def _visible(text: str) -> str:
-    return _CONTROLS.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 class ReadableRenderer:
@@ -51,7 +45,8 @@ class ReadableRenderer:
 
     def __call__(self, event: Event, timestamp: str) -> str:
         """The line for ``event`` written at ``timestamp`` (RFC 3339), as EventWriter asks for it."""
-        when, who, what = self.clock(timestamp), self.who(event), _visible(self.what(event))
+        # a job's name and log are untrusted: their control characters must not reach the terminal
+        when, who, what = self.clock(timestamp), printable(self.who(event)), printable(self.what(event))
         if not self.color:
             return f"{when}  {who:<{WHO_WIDTH}} {what}"
         tint = LEVEL_COLORS[event.level]
