@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from typing import Final, Literal, get_args
 
-FailureReason = Literal["timeout", "connect", "http", "throttled", "auth", "decode"]
+# internal: not the API's fault but the watcher's own (a bug); no ApiError carries it
+FailureReason = Literal["timeout", "connect", "http", "throttled", "auth", "decode", "internal"]
 # every poll_failed reason; the metrics pre-fill their counters from it
 REASONS: Final[tuple[FailureReason, ...]] = get_args(FailureReason)
 

@@ -35,6 +35,7 @@ EventName = Literal[
     "watcher.ready",
     "watcher.stopped",
     "watcher.crashed",
+    "watcher.internal_error",
     "watcher.reloaded",
     "watcher.reload_failed",
     "watcher.state_reset",
