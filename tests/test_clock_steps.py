@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.procs import WatcherProcess, write_config
+from tests.tools import require_file
 
 if TYPE_CHECKING:
     from watcher.simulator import SimServer
@@ -26,10 +27,8 @@ LIBFAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
 
 def faketime_env(offset_file: Path) -> dict[str, str]:
     """Environment for a process whose wall clock follows ``offset_file`` (e.g. ``-3600``) and monotonic does not."""
-    if not LIBFAKETIME.exists():
-        pytest.fail(f"{LIBFAKETIME} not found: install the Debian package 'faketime'")
     return {
-        "LD_PRELOAD": str(LIBFAKETIME),
+        "LD_PRELOAD": str(require_file(LIBFAKETIME, "faketime")),
         "FAKETIME_TIMESTAMP_FILE": str(offset_file),
         "FAKETIME_NO_CACHE": "1",
         "FAKETIME_DONT_FAKE_MONOTONIC": "1",

@@ -41,7 +41,7 @@ README = ROOT / "README.md"
 
 def render_alerts(config: str = "{}") -> str:
     """alerts.yml as the mixin renders it, with ``config`` (jsonnet) overriding its parameters."""
-    jsonnet = require("jsonnet", "install the Debian package 'jsonnet'")
+    jsonnet = require("jsonnet", "jsonnet")
     result = run(jsonnet, "-S", "--tla-code", f"config={config}", MIXIN / "alerts.jsonnet")
     assert result.returncode == 0, result.stderr
     return result.stdout

@@ -16,7 +16,7 @@ from watcher.metrics.server import MAX_CONNECTIONS
 
 def systemd_analyze() -> str:
     """Path of systemd-analyze."""
-    return require("systemd-analyze", "install the Debian package 'systemd'")
+    return require("systemd-analyze", "systemd")
 
 
 ROOT = Path(__file__).resolve().parents[1]

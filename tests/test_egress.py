@@ -204,7 +204,7 @@ async def test_ca_dir_in_openssl_hashed_layout(tmp_path, pki):
     ca_dir = tmp_path / "cas"
     ca_dir.mkdir()
     (ca_dir / "corp-ca.pem").write_bytes(pki.ca.cert_pem.bytes())
-    result = run(require("openssl", "install the Debian package 'openssl'"), "rehash", ca_dir)
+    result = run(require("openssl", "openssl"), "rehash", ca_dir)
     assert result.returncode == 0, result.stderr
     with tls_simulator(pki.server_context()) as server:
         cfg = make_config(server, [server.world.add_batch(state="running")], api={"ca_dir": str(ca_dir)})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -23,6 +22,7 @@ from tests.procs import WatcherProcess, write_config
 from tests.test_deploy_grafana import concrete, dashboard_queries
 from tests.test_deploy_prometheus import render_alerts
 from tests.test_webconfig import HASH, PASSWORD
+from tests.tools import require
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -48,8 +48,7 @@ def prometheus(
     ``jobs`` maps job names to extra scrape settings (scheme, basic_auth, tls_config); by default one
     plain job, dli-watcher. ``rules`` is a rule file's text, evaluated every second.
     """
-    binary = shutil.which("prometheus")
-    assert binary, "install the Debian package 'prometheus' (the server binary is needed)"
+    binary = require("prometheus", "prometheus")
     port = free_port()
     config = tmp / "prometheus.yml"
     targets = [target] if isinstance(target, str) else target

@@ -22,6 +22,7 @@ import pytest
 from tests.helpers import simulator
 from tests.procs import WatcherProcess, write_config
 from tests.test_store import hold_exclusive
+from tests.tools import require
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -34,7 +35,11 @@ NOBODY = 65534
 
 def run_briefly(config: Path, *, as_nobody: bool = False, timeout: float = 30) -> subprocess.CompletedProcess[str]:
     """One ``dli-watcher run`` that is expected to refuse to start."""
-    prefix = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"] if as_nobody else []
+    prefix = (
+        [require("setpriv", "util-linux"), f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+        if as_nobody
+        else []
+    )
     return subprocess.run(
         [*prefix, sys.executable, "-m", "watcher", "run", "--config", str(config)],
         capture_output=True,

@@ -39,8 +39,8 @@ NIGHTLY = 18  # nightly-etl jobs in queue etl, beside 8 ad-hoc ones: more than o
 @contextmanager
 def chromium() -> Iterator[WebDriver]:
     """Headless Debian Chromium through its own chromedriver (no download, no network)."""
-    binary = require("chromium", "install the Debian packages 'chromium' and 'chromium-driver'")
-    driver_path = require("chromedriver", "install the Debian package 'chromium-driver'")
+    binary = require("chromium", "chromium")
+    driver_path = require("chromedriver", "chromium-driver")
     options = webdriver.ChromeOptions()
     options.binary_location = binary
     # no sandbox: CI runs as root; no /dev/shm: containers give it 64 MB
