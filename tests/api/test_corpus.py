@@ -23,7 +23,7 @@ from watcher.core.tracker import Track, observe
 from watcher.daemon.backfill import LogReader
 from watcher.errors import NotFoundError, TransientApiError
 
-CORPUS = Path(__file__).parent / "corpus"
+CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 FILES = sorted(CORPUS.glob("*.json"))
 LABELS = {"captured", "composite", "derived"}
 

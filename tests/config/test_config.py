@@ -32,7 +32,7 @@ from watcher.errors import ConfigError
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "config.example.toml"
+EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
 DLI = "https://dli.cn-north-4.myhuaweicloud.com"
 PID = "0123456789abcdef0123456789abcdef"
 ID1 = "0a324461-d9d9-45da-a52a-3b3c7a3d809e"

@@ -72,7 +72,8 @@ async def test_discovery_finds_new_matching_batches_and_forgets_finished_ones(si
         started = time.monotonic()
         await run.wait_for(lambda: wanted not in run.daemon.board.tracks, timeout=10)
         forgotten_after = time.monotonic() - started
-        await anyio.sleep(0.6)
+        listed = sim.requests["list"]
+        await run.wait_for(lambda: sim.requests["list"] >= listed + 2)  # two more discovery cycles
         run.stopped.set()
     discovered = {e.batch_id for e in run.events if e.name == "batch.discovered"}
     assert discovered == {wanted, later}

@@ -52,7 +52,7 @@ async def test_full_disk_is_reported_holds_polls_and_loses_nothing(sim: SimServe
             assert ready.status_code == 503 and "state file not writable" in ready.text
             assert (await http.get("/healthz")).status_code == 200
             sim.world.append_stdout(bid, [f"held {n} {BIG}" for n in range(25)])  # past the 10-line window
-            await anyio.sleep(1.0)
+            await run.wait_for(lambda: run.daemon.stats.held_polls >= 3)  # polls held, not committed
             metrics = (await http.get("/metrics")).text
         assert "dli_watcher_state_writable 0.0" in metrics
         assert not run.lines(bid)  # nothing was written that was not committed

@@ -58,7 +58,7 @@ async def story(mode: str):
             world.set_diagnostics(IDS[4], ["boom"])
             await step(lambda: world.set_state(IDS[4], "dead"), lambda: run.of(IDS[4], "batch.finished"))
             await step(lambda: world.set_state(IDS[5], "success"), lambda: run.of(IDS[5], "batch.finished"))
-            await anyio.sleep(0.5)
+            await run.wait_polls(len(IDS))
             run.stopped.set()
         return run.events, dict(server.requests)
 

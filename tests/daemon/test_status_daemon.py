@@ -9,8 +9,8 @@ import anyio
 import httpx
 import pytest
 
+from tests.config.test_reload import reload_to, start, with_section
 from tests.helpers import make_config
-from tests.test_reload import reload_to, start, with_section
 
 if TYPE_CHECKING:
     from watcher.simulator import SimServer

@@ -34,7 +34,7 @@ async def test_dli_lifecycle_is_one_event_per_change_in_order(sim):
         await run.wait_for(lambda: len(run.lines(bid)) == 3)
         world.set_state(bid, "success")
         await run.wait_for(lambda: run.of(bid, "batch.finished"))
-        await anyio.sleep(0.5)
+        await run.wait_polls(3)  # the other batch's: anything more about this one would have come by now
         run.stopped.set()
     assert names(run.of(bid)) == [
         "batch.discovered",
@@ -90,7 +90,7 @@ async def test_livy_markers_title_case_and_unknown_state(livy_sim):
         await run.wait_for(lambda: len(run.lines(bid)) == 3)
         world.set_state(bid, "Weird")
         await run.wait_for(lambda: run.of(bid, "batch.unknown_state"))
-        await anyio.sleep(0.6)  # several more polls of the same unknown state
+        await run.wait_polls(3)  # several more polls of the same unknown state
         world.set_state(bid, "Success")
         await run.wait_for(lambda: run.of(bid, "batch.finished"))
         run.stopped.set()

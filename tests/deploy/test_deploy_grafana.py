@@ -20,7 +20,7 @@ from tests.tools import SPEC_SERIES, promtool
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD = ROOT / "deploy" / "grafana" / "dashboard.json"
 GRID_WIDTH = 24
 

@@ -23,7 +23,7 @@ from watcher.metrics.webconfig import load_web_config
 # the `built` and `sharded` fixtures run `kubectl kustomize`: nearly every test here needs a subprocess
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 KUBERNETES_DIR = ROOT / "deploy" / "kubernetes"
 # The single-pod base; deploy/kubernetes/kustomization.yaml only points at it (`kubectl apply -k deploy/kubernetes`).
 BASE_DIR = KUBERNETES_DIR / "base"

@@ -19,7 +19,7 @@ def systemd_analyze() -> str:
     return require("systemd-analyze", "systemd")
 
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "deploy" / "systemd" / "dli-watcher.service"
 CONFIG = ROOT / "deploy" / "systemd" / "config.toml"
 SHIPPED_EXEC = "/usr/bin/dli-watcher"

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
+from tests.commands.test_check_preflight import DripServer
+from tests.e2e.test_cli import PID, UNKNOWN_ID, clean_env, cli, config_for, findings, serve, table_rows, write_config
 from tests.proxies import Tinyproxy
-from tests.test_check_preflight import DripServer
-from tests.test_cli import PID, UNKNOWN_ID, clean_env, cli, config_for, findings, serve, table_rows, write_config
 
 pytestmark = pytest.mark.slow  # every test runs dli-watcher as a subprocess
 

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.slow  # every test runs dli-watcher as a subprocess
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PID = "0123456789abcdef0123456789abcdef"
 UNKNOWN_ID = "0a324461-d9d9-45da-a52a-3b3c7a3d809e"
 TIMEOUT = 20

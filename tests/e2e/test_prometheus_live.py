@@ -17,11 +17,11 @@ import pytest
 import trustme
 import yaml
 
+from tests.deploy.test_deploy_grafana import concrete, dashboard_queries
+from tests.deploy.test_deploy_prometheus import render_alerts
 from tests.helpers import make_config, start_watch
+from tests.metrics.test_webconfig import HASH, PASSWORD
 from tests.procs import WatcherProcess, write_config
-from tests.test_deploy_grafana import concrete, dashboard_queries
-from tests.test_deploy_prometheus import render_alerts
-from tests.test_webconfig import HASH, PASSWORD
 from tests.tools import require
 
 if TYPE_CHECKING:

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.daemon.test_store import hold_exclusive
 from tests.helpers import simulator
 from tests.procs import WatcherProcess, write_config
-from tests.test_store import hold_exclusive
 from tests.tools import require
 
 if TYPE_CHECKING:

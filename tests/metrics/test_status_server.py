@@ -10,8 +10,8 @@ import anyio
 import httpx
 import pytest
 
-from tests.test_metrics_server import endpoints, serving
-from tests.test_webconfig import PASSWORD, TLS, USERS, ca, ca_context, pki, web_file  # noqa: F401 - fixtures
+from tests.metrics.test_metrics_server import endpoints, serving
+from tests.metrics.test_webconfig import PASSWORD, TLS, USERS, ca, ca_context, pki, web_file  # noqa: F401 - fixtures
 from watcher.core.model import Snapshot
 from watcher.core.recent import Recent
 from watcher.core.tracker import Track

@@ -16,7 +16,7 @@ import pytest
 import trustme
 
 from tests.helpers import make_config, start_watch
-from tests.test_metrics_server import endpoints, serving
+from tests.metrics.test_metrics_server import endpoints, serving
 from watcher import cli
 from watcher.errors import ConfigError
 from watcher.metrics.basicauth import BasicAuth, credentials

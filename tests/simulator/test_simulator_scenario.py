@@ -103,7 +103,7 @@ def test_run_rejects_bad_scenario(tmp_path, capsys):
 @pytest.mark.slow
 def test_simulate_command_serves_until_sigterm():
     """``python -m watcher.simulator.cli`` prints its URL and IDs, serves, and exits 0 on SIGTERM."""
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PYTHONPATH": str(root)}
     cmd = [sys.executable, "-m", "watcher.simulator.cli", "--port", "0", "--flavor", "livy", "--speed", "100"]
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env, cwd=root) as proc:
