@@ -206,7 +206,8 @@ def test_sigterm_stops_within_seconds_even_with_hanging_requests(tmp_path):
         proc = WatcherProcess(config)
         proc.wait_for(lambda: proc.of(A, "batch.discovered"))
         server.world.inject("latency", None, None, seconds=60.0)
-        time.sleep(1.0)
+        asked = server.requests["details"]
+        proc.wait_for(lambda: server.requests["details"] > asked)  # a request now hangs in the watcher
         started = time.monotonic()
         code = proc.stop(timeout=15)
         elapsed = time.monotonic() - started

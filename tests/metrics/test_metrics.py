@@ -189,8 +189,7 @@ async def test_health_ready_and_landing(sim):
         run = await start_watch(tg, make_config(sim, [bid]))
         async with httpx.AsyncClient(base_url=run.metrics_url) as client:
             before = (await client.get("/readyz")).status_code
-            await run.wait_for(lambda: run.of(bid, "batch.discovered"))
-            await anyio.sleep(0.1)
+            await run.wait_for(lambda: run.daemon.board.ready)  # the first cycle is complete
             after = (await client.get("/readyz")).status_code
             health = (await client.get("/healthz")).status_code
             landing = await client.get("/")
