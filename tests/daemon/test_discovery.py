@@ -11,7 +11,7 @@ from tests.helpers import make_config, start_watch
 from watcher.config.settings import DiscoveryConfig
 from watcher.core.flavor import DLI
 from watcher.core.model import Snapshot
-from watcher.core.selection import choose, discovery_pages, keep_listed, matches
+from watcher.core.selection import chosen, discovery_pages, keep_listed, matches
 
 NOW_MS = 1_800_000_000_000
 
@@ -50,7 +50,7 @@ class TestRules:
             snap("mid", created=NOW_MS - 1),
             snap("done", state="success", updated=NOW_MS - 7_200_000, created=NOW_MS + 5),
         ]
-        assert choose(snaps, rules, NOW_MS / 1000, retention=3600) == ["new", "mid"]
+        assert [s.batch_id for s in chosen(snaps, rules, NOW_MS / 1000, retention=3600)] == ["new", "mid"]
 
 
 @pytest.mark.anyio

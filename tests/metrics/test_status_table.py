@@ -11,9 +11,10 @@ from watcher.core.events import Event
 from watcher.core.model import Snapshot
 from watcher.core.recent import Recent
 from watcher.core.tracker import Track
+from watcher.core.watchstatus import watch_status
 from watcher.metrics.httpwire import parse_head
 from watcher.metrics.status.query import DEFAULT, Query, link, parse
-from watcher.metrics.status.table import NO_STATE, select, watch_status
+from watcher.metrics.status.table import NO_STATE, select
 
 
 def track(bid, state="running", name=None, queue="q", up=True, presence="present", since=100.0, **kw):
@@ -82,7 +83,7 @@ def test_failing_and_never_read_batches_come_first():
         track("e", state=None, up=False, failing_since=1.0),
     ]
     assert ids(select(tracks, Recent(), DEFAULT)) == ["c", "e", "b", "d", "a"]
-    assert [watch_status(t) for t in tracks] == ["watching", "pending", "failing", "not_found", "failing"]
+    assert [watch_status(t) for t in tracks] == ["ok", "pending", "failing", "not_found", "failing"]
 
 
 def test_filters_combine_and_the_name_filter_matches_ids_too():
@@ -106,7 +107,8 @@ def test_counts_cover_the_fleet_not_the_filter():
     selection = select(tracks, Recent(), Query(state="dead"))
     assert (selection.total, selection.matched) == (3, 1)
     assert selection.by_state == (("running", 2), ("dead", 1))
-    assert selection.by_watch == (("failing", 1), ("finished", 1), ("watching", 1))
+    # one vocabulary with dli_batch_watch_status: a finished batch is "ok" (its state says finished)
+    assert selection.by_watch == (("failing", 1), ("ok", 2))
     assert selection.queues == ("q", "z")
 
 

@@ -14,6 +14,7 @@ import anyio
 import httpx
 import pytest
 
+from tests.simulator.recording import CountingPlayer, RecordingWorld
 from watcher.simulator import ScenarioPlayer, SimServer, World, demo_scenario
 from watcher.simulator.cli import EXAMPLE_AK, EXAMPLE_SK, add_arguments, build_auth, run
 from watcher.simulator.scenario import parse_steps
@@ -34,8 +35,8 @@ STEPS = [
 
 def test_player_applies_steps_in_time():
     """A sped-up player applies every step and maps keys to the IDs it announced."""
-    world = World("livy")
-    player = ScenarioPlayer(world, parse_steps(STEPS), speed=50)
+    world = RecordingWorld("livy")
+    player = CountingPlayer(world, parse_steps(STEPS), speed=50)
     assert player.ids == {"etl": "1", "ml": "2"}
     assert player.duration == 0.1
     anyio.run(player.run, backend="asyncio")

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.simulator.recording import RecordingWorld
 from watcher.simulator import World, demo_scenario, due_steps, load_scenario
 from watcher.simulator.faults import FaultBook, make_fault
 from watcher.simulator.params import ParamError, lenient_int, log_slice
@@ -132,7 +133,7 @@ def test_eviction_at_cap_keeps_truth():
 
 def test_diagnostics_replaced_wholesale():
     """set_diagnostics replaces the section and records each version."""
-    world = World("dli")
+    world = RecordingWorld("dli")
     bid = world.add_batch()
     world.set_diagnostics(bid, ["a", "b"])
     world.set_diagnostics(bid, ["c"])
