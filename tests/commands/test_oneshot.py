@@ -59,34 +59,22 @@ def cli(server: SimServer, *args: str, env: dict[str, str] | None = None, timeou
     )
 
 
-def later(delay: float, *steps: Callable[[], object]) -> threading.Thread:
-    """Change the world from another thread once the command is following it."""
-
-    def play() -> None:
-        time.sleep(delay)
-        for step in steps:
-            step()
-            time.sleep(0.4)
-
-    thread = threading.Thread(target=play, daemon=True)
-    thread.start()
-    return thread
+def polled(server: SimServer, more: int = 2) -> None:
+    """Block until the simulator has answered ``more`` further details requests (30 s at most)."""
+    seen = server.requests["details"]
+    deadline = time.monotonic() + 30
+    while server.requests["details"] < seen + more and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 def in_step(server: SimServer, *steps: Callable[[], object]) -> threading.Thread:
     """Change the world one step per poll the command makes, so it sees every step whatever its start-up costs."""
 
-    def polled_twice_more() -> None:
-        seen = server.requests["details"]
-        deadline = time.monotonic() + 30
-        while server.requests["details"] < seen + 2 and time.monotonic() < deadline:
-            time.sleep(0.02)
-
     def play() -> None:
-        polled_twice_more()  # the command has started following
+        polled(server)  # the command has started following
         for step in steps:
             step()
-            polled_twice_more()
+            polled(server)
 
     thread = threading.Thread(target=play, daemon=True)
     thread.start()
@@ -134,8 +122,8 @@ def test_wait_prints_history_and_every_later_line_once_and_exits_0():
         world = server.world
         bid = world.add_batch(name="etl", state="running")
         world.append_stdout(bid, [f"early {n}" for n in range(30)])
-        later(
-            1.0,
+        in_step(
+            server,
             lambda: world.append_stdout(bid, [f"burst {n}" for n in range(200)]),
             lambda: world.set_state(bid, "success"),
         )
@@ -155,7 +143,7 @@ def test_wait_exit_code_per_outcome(flavor, final, code):
     """A failed batch exits 3, a killed one 4 (DLI's dead after a short grace)."""
     with simulator(flavor) as server:
         bid = server.world.add_batch(name="job", state="running")
-        later(0.8, lambda: server.world.set_state(bid, final))
+        in_step(server, lambda: server.world.set_state(bid, final))
         done = cli(server, "wait", bid, "--grace", "0.5s", *FAST)
     assert done.returncode == code, done.stderr
 
@@ -186,7 +174,7 @@ def test_two_batches_with_mixed_outcomes_and_a_missing_one():
         good = world.add_batch(name="good", state="running")
         bad = world.add_batch(name="bad", state="running")
         missing = "99999999-9999-4999-8999-999999999999"
-        later(0.8, lambda: world.set_state(good, "success"), lambda: world.set_state(bad, "dead"))
+        in_step(server, lambda: world.set_state(good, "success"), lambda: world.set_state(bad, "dead"))
         done = cli(server, "wait", good, bad, missing, "--grace", "0.3s", *FAST)
     assert done.returncode == 3, done.stderr
     assert f"{good}: succeeded" in done.stderr and f"{bad}: failed" in done.stderr
@@ -239,7 +227,7 @@ def test_sigint_stops_a_wait_cleanly_with_130():
             stderr=subprocess.PIPE,
             text=True,
         )
-        time.sleep(2.0)
+        polled(server)  # it is following the batch
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=20)
     assert proc.returncode == 130, err
@@ -286,7 +274,9 @@ def test_logs_follow_continues_until_the_end():
         world = server.world
         bid = world.add_batch(name="job", state="running")
         world.append_stdout(bid, ["before"])
-        later(1.0, lambda: world.append_stdout(bid, ["after 1", "after 2"]), lambda: world.set_state(bid, "success"))
+        in_step(
+            server, lambda: world.append_stdout(bid, ["after 1", "after 2"]), lambda: world.set_state(bid, "success")
+        )
         done = cli(server, "logs", bid, "--follow", "--stream", "stdout", *FAST)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["before", "after 1", "after 2"]
@@ -319,7 +309,7 @@ def test_progress_shows_on_a_terminal_and_never_on_a_pipe():
         world = server.world
         bid = world.add_batch(name="job", state="running")
         primary, secondary = pty.openpty()
-        later(1.5, lambda: world.set_state(bid, "success"))
+        in_step(server, lambda: world.set_state(bid, "success"))
         proc = subprocess.Popen(
             [sys.executable, "-m", "watcher", "wait", bid, "--quiet", *FAST],
             env=target_env(server),
@@ -336,7 +326,7 @@ def test_progress_shows_on_a_terminal_and_never_on_a_pipe():
     with simulator("dli") as server:
         bid = server.world.add_batch(name="job", state="running")
         primary, secondary = pty.openpty()
-        later(1.5, lambda: server.world.set_state(bid, "success"))
+        in_step(server, lambda: server.world.set_state(bid, "success"))
         proc = subprocess.Popen(
             [sys.executable, "-m", "watcher", "wait", bid, *FAST],
             env=target_env(server),
