@@ -2,7 +2,7 @@
 
 The slow lane is where a test lives, not a mark someone must remember: everything under tests/e2e and
 tests/deploy is marked ``slow``, so ``pytest -m "not slow"`` is the fast lane. Fast tests get a 30 s
-timeout each; slow ones keep pyproject's.
+timeout each (property tests 120 s); slow ones keep pyproject's.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from hypothesis import is_hypothesis_test
 
 from tests.helpers import RUNS, simulator
 from tests.schemas import assert_valid
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
 TESTS = Path(__file__).resolve().parent
 SLOW_DIRS = frozenset({"e2e", "deploy"})
 FAST_TIMEOUT_SECONDS = 30
+# a Hypothesis test runs hundreds of examples: CPU-bound, and several times slower on a busy machine
+PROPERTY_TIMEOUT_SECONDS = 120
 
 
 def lane_is_slow(path: Path) -> bool:
@@ -41,7 +44,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if lane_is_slow(item.path):
             item.add_marker(pytest.mark.slow)
         elif item.get_closest_marker("slow") is None and item.get_closest_marker("timeout") is None:
-            item.add_marker(pytest.mark.timeout(FAST_TIMEOUT_SECONDS))
+            prop = isinstance(item, pytest.Function) and is_hypothesis_test(item.obj)
+            item.add_marker(pytest.mark.timeout(PROPERTY_TIMEOUT_SECONDS if prop else FAST_TIMEOUT_SECONDS))
 
 
 @pytest.fixture(autouse=True)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import lane_is_slow
 from tests.tools import ROOT, in_ci, require, require_file
 
 NO_TOOL = "dli-watcher-no-such-tool"
@@ -62,3 +63,11 @@ def test_ci_sets_ci_and_installs_every_package_the_tests_and_readme_name():
     required -= {"some-pkg", "libx", "dash", "python3"}  # this module's own examples
     assert required, "no test asks for a tool: the pattern is stale"
     assert required <= installed, f"tests need packages .ci/run does not install: {required - installed}"
+
+
+def test_the_slow_lane_is_e2e_and_deploy_by_path():
+    """tests/e2e and tests/deploy are slow wherever pytest is started from; the other folders and the top are not."""
+    tests = ROOT / "tests"
+    assert lane_is_slow(tests / "e2e" / "test_daemon.py") and lane_is_slow(tests / "deploy" / "test_x.py")
+    assert not lane_is_slow(tests / "daemon" / "test_poller.py") and not lane_is_slow(tests / "test_tools.py")
+    assert not lane_is_slow(ROOT / "e2e" / "test_x.py")  # outside tests/: not ours to judge

@@ -338,8 +338,6 @@ CROSS = settings(max_examples=250, deadline=None, suppress_health_check=[HealthC
 
 
 @CROSS
-# 250 examples signed twice, once by the official SDK: CPU-bound, ~16 s on a busy 2-core machine, more under coverage
-@pytest.mark.timeout(120)
 @given(requests())
 def test_signer_matches_official_sdk(request_parts):
     """watcher.signer.authorization equals the SDK's Authorization header for arbitrary requests."""
@@ -349,7 +347,6 @@ def test_signer_matches_official_sdk(request_parts):
 
 
 @CROSS
-@pytest.mark.timeout(120)  # as above
 @given(requests())
 def test_httpx_sign_request_matches_official_sdk(request_parts):
     """auth.sign_request on a real httpx.Request (what goes on the wire) matches the SDK."""
