@@ -1,11 +1,18 @@
-"""Shared fixtures: the asyncio backend, a simulator on loopback, the schema check of every watcher run's events."""
+"""Shared fixtures and the lanes: the asyncio backend, a simulator on loopback, the schema check of every run's events.
+
+The slow lane is where a test lives, not a mark someone must remember: everything under tests/e2e and
+tests/deploy is marked ``slow``, so ``pytest -m "not slow"`` is the fast lane. Fast tests get a 30 s
+timeout each (property tests 120 s); slow ones keep pyproject's.
+"""
 
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from hypothesis import is_hypothesis_test
 
 from tests.helpers import RUNS, simulator
 from tests.schemas import assert_valid
@@ -15,6 +22,30 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from watcher.simulator import SimServer
+
+TESTS = Path(__file__).resolve().parent
+SLOW_DIRS = frozenset({"e2e", "deploy"})
+FAST_TIMEOUT_SECONDS = 30
+# a Hypothesis test runs hundreds of examples: CPU-bound, and several times slower on a busy machine
+PROPERTY_TIMEOUT_SECONDS = 120
+
+
+def lane_is_slow(path: Path) -> bool:
+    """Whether a test file is in the slow lane by where it lives (tests/e2e, tests/deploy)."""
+    resolved = path.resolve()
+    parts = resolved.relative_to(TESTS).parts if resolved.is_relative_to(TESTS) else ()
+    return len(parts) > 1 and parts[0] in SLOW_DIRS
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects: the mark must be there when it looks
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the slow lane by path; give every other test the fast lane's timeout unless it sets its own."""
+    for item in items:
+        if lane_is_slow(item.path):
+            item.add_marker(pytest.mark.slow)
+        elif item.get_closest_marker("slow") is None and item.get_closest_marker("timeout") is None:
+            prop = isinstance(item, pytest.Function) and is_hypothesis_test(item.obj)
+            item.add_marker(pytest.mark.timeout(PROPERTY_TIMEOUT_SECONDS if prop else FAST_TIMEOUT_SECONDS))
 
 
 @pytest.fixture(autouse=True)

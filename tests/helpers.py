@@ -96,6 +96,11 @@ class WatchRun:
     def json_lines(self) -> list[dict[str, Any]]:
         return [json.loads(line) for line in self.out.getvalue().splitlines()]
 
+    async def wait_polls(self, count: int, timeout: float = 10.0) -> None:
+        """Wait until the watcher has finished ``count`` more polls: progress, so a slow machine just takes longer."""
+        target = self.daemon.stats.polls + count
+        await self.wait_for(lambda: self.daemon.stats.polls >= target, timeout)
+
     async def wait_for(self, predicate: Callable[[], object], timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout
         while not predicate():

@@ -34,7 +34,7 @@ class Tinyproxy:
     """``tinyproxy -d`` with a generated config; its log shows every request that went through it."""
 
     def __init__(self, workdir: Path, credentials: tuple[str, str] | None = None) -> None:
-        self.binary = require("tinyproxy", "install the Debian package 'tinyproxy' (.ci/run does)")
+        self.binary = require("tinyproxy", "tinyproxy")
         self.workdir, self.credentials = workdir, credentials
         self.logfile = workdir / "tinyproxy.log"
         self.port = 0

@@ -73,6 +73,13 @@ SAMPLES: dict[str, Event] = {
             traceback="Traceback (most recent call last):\n  ...\nRuntimeError: boom\n",
         ),
         own(
+            "watcher.internal_error",
+            "error",
+            exception="KeyError",
+            where="watcher/core/tracker.py:120 in observe",
+            traceback="Traceback (most recent call last):\n  ...\nKeyError: 'x'\n",
+        ),
+        own(
             "watcher.reloaded", version="0.2.0", batches=4, added=[BATCH], removed=[], restart_required=["api.endpoint"]
         ),
         own("watcher.reload_failed", "error", key="watch.bogus", error_message="unknown key"),

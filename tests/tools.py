@@ -1,15 +1,24 @@
-"""What several test modules share: the SPEC's metric names and finding and running real tools."""
+"""What several test modules share: the SPEC's metric names, and finding and running real tools.
+
+A test that needs a system tool asks ``require``: on a newcomer's machine without it the test skips,
+naming the Debian package; under ``CI=true`` (.ci/run sets it) a missing tool fails, so CI cannot skip.
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 import pytest
 
 if TYPE_CHECKING:
-    from pathlib import Path
+    from collections.abc import Mapping
+
+# the checkout: tests/ lives at its top
+ROOT = Path(__file__).resolve().parent.parent
 
 # SPEC §6 and issue 14: every dli_* family the watcher exposes (README's metrics table lists them).
 SPEC_METRICS = frozenset(
@@ -50,17 +59,37 @@ HISTOGRAMS = ("dli_watcher_poll_duration_seconds", "dli_job_duration_seconds", "
 SPEC_SERIES = SPEC_METRICS | {f"{name}{suffix}" for name in HISTOGRAMS for suffix in ("_bucket", "_sum", "_count")}
 
 
-def require(tool: str, install: str) -> str:
-    """The path of ``tool``, or fail the test saying how to install it (no silent skips)."""
+def in_ci(env: Mapping[str, str] = os.environ) -> bool:
+    """Whether the tests run in CI (``CI=true``, as .ci/run and most CI services set it)."""
+    return env.get("CI", "").strip().lower() in {"true", "1", "yes"}
+
+
+def missing(what: str, package: str, env: Mapping[str, str] = os.environ) -> NoReturn:
+    """Skip the test naming the Debian package that provides ``what``; in CI fail instead (CI must not skip)."""
+    reason = f"{what} not found: install the Debian package '{package}'"
+    if in_ci(env):
+        pytest.fail(f"{reason} (CI=true: a missing tool is a failure)")
+    pytest.skip(reason)
+
+
+def require(tool: str, package: str, env: Mapping[str, str] = os.environ) -> str:
+    """The path of ``tool`` on PATH; when it is missing, skip naming ``package`` (fail under ``CI=true``)."""
     path = shutil.which(tool)
     if path is None:
-        pytest.fail(f"{tool} not found: {install}")
+        missing(tool, package, env)
+    return path
+
+
+def require_file(path: Path, package: str, env: Mapping[str, str] = os.environ) -> Path:
+    """``path`` (a library, not a command); when it is missing, skip naming ``package`` (fail under ``CI=true``)."""
+    if not path.exists():
+        missing(str(path), package, env)
     return path
 
 
 def promtool() -> str:
     """Path of promtool."""
-    return require("promtool", "install the Debian package 'prometheus'")
+    return require("promtool", "prometheus")
 
 
 def run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

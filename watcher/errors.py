@@ -1,21 +1,25 @@
 """The watcher's exception tree; everything raised across a module boundary is one of these.
 
 WatcherError
-├── ConfigError          bad config or credentials: exit 2, message names the key
-├── SetupError           the environment cannot work (state file held or unusable, port busy): exit 2
-└── ApiError             a request to DLI/Livy failed; ``reason`` is the poll_failed reason
-├── TransientApiError    timeouts, connect errors, 5xx, 429, APIG.0308: retry with backoff
-├── AuthError            401/403: refresh an IAM token once, else report
-├── NotFoundError        DLI.0002 / 404: the batch does not exist (any more)
-├── PermanentApiError    any other 4xx: not retried
-└── DecodeError          a body that is not the JSON we need
+├── ConfigError              bad config or credentials: exit 2, message names the key
+├── SetupError               the environment cannot work (state file held or unusable, port busy): exit 2
+└── ApiError                 a request to DLI/Livy failed; ``reason`` is the poll_failed reason
+    ├── TransientApiError    timeouts, connect errors, 5xx, 429, APIG.0308: retry with backoff
+    │   ├── TimeoutApiError  the request did not finish in time
+    │   ├── ConnectApiError  no connection, or it broke mid-request
+    │   └── ThrottledError   429 / APIG.0308: the whole client slows down
+    ├── AuthError            401/403: refresh an IAM token once, else report
+    ├── NotFoundError        DLI.0002 / 404: the batch does not exist (any more)
+    ├── PermanentApiError    any other 4xx: not retried
+    └── DecodeError          a body that is not the JSON we need
 """
 
 from __future__ import annotations
 
 from typing import Final, Literal, get_args
 
-FailureReason = Literal["timeout", "connect", "http", "throttled", "auth", "decode"]
+# internal: not the API's fault but the watcher's own (a bug); no ApiError carries it
+FailureReason = Literal["timeout", "connect", "http", "throttled", "auth", "decode", "internal"]
 # every poll_failed reason; the metrics pre-fill their counters from it
 REASONS: Final[tuple[FailureReason, ...]] = get_args(FailureReason)
 

@@ -210,18 +210,18 @@ def map_errors(scrub: Scrubber = NO_SECRETS, route: Route | None = None) -> Iter
     except ApiError:
         raise
     except (httpx.TimeoutException, TimeoutError) as exc:
-        raise TimeoutApiError(f"request{_to(route)} timed out ({type(exc).__name__})") from None
+        raise TimeoutApiError(f"request{_to(route)} timed out ({type(exc).__name__})") from exc
     except httpx.DecodingError as exc:  # a Content-Encoding (gzip, br...) body that does not decode
-        raise DecodeError(f"response body could not be decoded ({type(exc).__name__})") from None
+        raise DecodeError(f"response body could not be decoded ({type(exc).__name__})") from exc
     except httpx.RemoteProtocolError as exc:
         detail = f"{type(exc).__name__}: {scrub(str(exc), 120)}"
-        raise ConnectApiError(f"malformed or broken HTTP response{_to(route, 'from')} ({detail})") from None
+        raise ConnectApiError(f"malformed or broken HTTP response{_to(route, 'from')} ({detail})") from exc
     except httpx.RequestError as exc:  # TransportError and the rest: TooManyRedirects...
         if route is None:
-            raise ConnectApiError(f"connection failed ({cause(exc, NO_ROUTE, scrub)})") from None
-        raise ConnectApiError(connect_failure(exc, route, scrub)) from None
-    except Exception as exc:  # noqa: BLE001 - anything else a transport raises is one failed request, not a crash
-        raise ConnectApiError(f"transport error ({type(exc).__name__}: {scrub(str(exc), 120)})") from None
+            raise ConnectApiError(f"connection failed ({cause(exc, NO_ROUTE, scrub)})") from exc
+        raise ConnectApiError(connect_failure(exc, route, scrub)) from exc
+    except Exception as exc:  # anything else a transport raises is one failed request, not a crash
+        raise ConnectApiError(f"transport error ({type(exc).__name__}: {scrub(str(exc), 120)})") from exc
 
 
 def _to(route: Route | None, word: str = "to") -> str:

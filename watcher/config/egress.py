@@ -15,8 +15,6 @@ if TYPE_CHECKING:
 
     from watcher.config.tomltable import Table
 
-EGRESS_KEYS = ("proxy", "no_proxy", "ca_file", "ca_dir", "client_cert_file", "client_key_file")
-
 
 def proxy_url(sec: Table, key: str = "proxy") -> str:
     """``http://host[:port]``, or empty for the environment's; never credentials in the file."""

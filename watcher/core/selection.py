@@ -62,11 +62,6 @@ def chosen(snaps: list[Snapshot], rules: DiscoveryRules, now: float, retention: 
     return list(first.values())[: rules.max_batches]
 
 
-def choose(snaps: list[Snapshot], rules: DiscoveryRules, now: float, retention: float) -> list[str]:
-    """The IDs of the ``chosen`` batches."""
-    return [s.batch_id for s in chosen(snaps, rules, now, retention)]
-
-
 def discovery_pages(rules: DiscoveryRules, page_size: int, max_pages: int) -> int:
     """How many pages one discovery cycle may read per queue: enough for SCAN_FACTOR x max_batches, capped."""
     return min(max_pages, SCAN_FACTOR * -(-rules.max_batches // page_size))

@@ -36,6 +36,7 @@ EventName = Literal[
     "watcher.ready",
     "watcher.stopped",
     "watcher.crashed",
+    "watcher.internal_error",
     "watcher.reloaded",
     "watcher.reload_failed",
     "watcher.state_reset",

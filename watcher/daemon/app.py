@@ -27,6 +27,7 @@ from watcher.core.readiness import ready_fields
 from watcher.core.recent import Recent
 from watcher.core.schedule import retained
 from watcher.daemon.abandon import run_abandonable
+from watcher.daemon.bugs import BugReporter
 from watcher.daemon.conditions import Conditions
 from watcher.daemon.counted import CountedApi
 from watcher.daemon.discovery import Discovery, DiscoverySwitch
@@ -296,7 +297,7 @@ class Daemon:
                 self.board,
                 self._polled,
                 self.stats,
-                hooks=PollerHooks(self._on_progress, self._on_ready, self.conditions.hold_poll),
+                hooks=PollerHooks(self._on_progress, self._on_ready, self.conditions.hold_poll, BugReporter(self._say)),
             )
             self._batch_text = partial(self._render_batches, BatchText(batch_view(self.cfg, self.board)), poller)
             discovery = DiscoverySwitch(

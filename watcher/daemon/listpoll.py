@@ -8,7 +8,6 @@ falls back to details.
 
 from __future__ import annotations
 
-import contextlib
 from typing import TYPE_CHECKING, Protocol
 
 import anyio
@@ -53,8 +52,11 @@ class ListPoller:
         policy: RequestPolicy,
         poll: Callable[[str, Snapshot | None], Awaitable[None]],
         clock: Callable[[], float],
+        *,
+        on_bug: Callable[[BaseException], None] = lambda _: None,
     ) -> None:
         self._api, self._policy, self._poll, self._clock = api, policy, poll, clock
+        self._on_bug = on_bug
         # where a listing (discovery's) saw batches not polled yet: their first cycle reads that queue
         self._hints: dict[str, Hint] = {}
 
@@ -72,9 +74,12 @@ class ListPoller:
             wanted = {b for b in read.members if b not in found}
             if not wanted:
                 continue
-            # pages we could not handle find nothing: their batches fall back to details
-            with contextlib.suppress(Exception):
+            # API errors are handled inside; anything else is a bug, reported, and its pages find nothing
+            # (their batches fall back to details)
+            try:
                 await self._fetch(wanted, found, dict(read.filters), w.list_page_size, w.max_list_pages)
+            except Exception as exc:  # noqa: BLE001 - a bug costs one cycle's pages, never the daemon
+                self._on_bug(exc)
         listed = dict.fromkeys(b for read in plan.reads for b in read.members)
         await self._details([*plan.details, *(b for b in listed if b not in found)], w.concurrency)
 

@@ -84,6 +84,8 @@ class PollerHooks:
     # asked once per finished poll: whether to set its answer aside, because what it produced could
     # not be committed or written now (the batch then stays where it was, and is diffed again later)
     hold_poll: Callable[[], bool] = lambda: False
+    # an exception no poll should raise: a bug of the watcher's, reported with its traceback
+    on_bug: Callable[[BaseException], None] = _nothing
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +118,7 @@ class Poller:
         self._api, self._policy, self._board, self._sink, self._telemetry = api, policy, board, sink, telemetry
         self._hooks, self._clock, self._mono = hooks, clocks.wall, clocks.monotonic
         self._logs = LogReader(api, policy, enabled=cfg.api.log_endpoint)
-        self._lists = ListPoller(api, policy, self._poll, self._clock)
+        self._lists = ListPoller(api, policy, self._poll, self._clock, on_bug=hooks.on_bug)
         self.configure(cfg)
         self._heap: list[tuple[float, str]] = []
         self._due: dict[str, float] = {}
@@ -258,8 +260,9 @@ class Poller:
         old = self._board.tracks.get(bid) or Track(bid)
         try:
             track, events, reason = await self._poll_batch(old, listed)
-        except Exception as exc:  # noqa: BLE001 - one answer we could not handle costs one failed poll, never the daemon
-            failure = Failure("decode", f"the answer could not be handled ({type(exc).__name__})")
+        except Exception as exc:  # noqa: BLE001 - a bug costs one failed poll, never the daemon
+            self._hooks.on_bug(exc)
+            failure = Failure("internal", f"internal error ({type(exc).__name__}): a bug, see watcher.internal_error")
             track, events, reason = (*observe_failure(old, failure, self._clock()), failure.reason)
         finally:
             self._inflight.discard(bid)

@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from watcher.metrics.exposition import Variant
     from watcher.metrics.status.pages import StatusPages
 
-PROBES = frozenset({"/healthz", "/readyz"})
 LANDING = """<!doctype html><html><head><title>dli-watcher</title></head><body>
 <h1>dli-watcher {version}</h1><p>Watches Huawei Cloud DLI / Apache Livy batch jobs.</p>
 <ul><li><a href="/metrics">/metrics</a></li><li><a href="/healthz">/healthz</a></li>

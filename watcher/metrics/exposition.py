@@ -42,8 +42,12 @@ FAMILIES = (
     ),
     ("dli_batch_watch_status", "1 for what the watcher sees of the batch: pending, ok, not_found, failing or gone."),
 )
-AGE = 4  # its value is computed afresh at every scrape
-UP, STATUS = 8, 9  # every watched batch has these, read or not (STATUS in every per-batch mode)
+# a batch's lines are a tuple with one slot per family, in FAMILIES' order; these slots are found by name
+SLOT = {name: n for n, (name, _) in enumerate(FAMILIES)}
+AGE = SLOT["dli_batch_update_age_seconds"]  # its value is computed afresh at every scrape
+# every watched batch has these, read or not (STATUS in every per-batch mode): the last two slots
+UP, STATUS = SLOT["dli_batch_up"], SLOT["dli_batch_watch_status"]
+assert (len(FAMILIES) - 2, len(FAMILIES) - 1) == (UP, STATUS), "up and watch status must be the last families"
 
 
 def escape(value: str) -> str:

@@ -117,6 +117,10 @@ SENTENCES: dict[EventName, Callable[[Mapping[str, Any]], str]] = {
     "watcher.ready": _ready,
     "watcher.stopped": lambda f: f"dli-watcher {_shown(f.get('version'))} stopped ({f.get('batches')} batches)",
     "watcher.crashed": lambda f: f"dli-watcher {_shown(f.get('version'))} crashed: {_shown(f.get('reason'))}",
+    "watcher.internal_error": lambda f: (
+        f"internal error {_shown(f.get('exception'))} at {_shown(f.get('where'))}: a bug, please report it"
+        " with this event's traceback"
+    ),
     "watcher.reloaded": _reloaded,
     "watcher.reload_failed": lambda f: (
         f"reload failed, the old config is kept: {_shown(f.get('key'))}: {_shown(f.get('error_message'))}"

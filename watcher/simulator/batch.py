@@ -66,7 +66,6 @@ class SimBatch:
     extra: dict[str, Any] = field(default_factory=dict)
     stdout_all: list[str] = field(default_factory=list)
     stderr_all: list[str] = field(default_factory=list)
-    diagnostics_all: list[list[str]] = field(default_factory=list)
     states: list[str] = field(default_factory=list)
     cache: dict[str, Any] = field(default_factory=dict)
 

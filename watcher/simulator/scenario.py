@@ -105,7 +105,6 @@ class ScenarioPlayer:
         self.world = world
         self.steps = sorted(steps, key=lambda s: s.at)
         self.speed = speed
-        self.applied = 0
         self.ids: dict[str, str] = {}
         for step in self.steps:
             if step.action == "add" and step.batch is not None and step.batch not in self.ids:
@@ -142,7 +141,6 @@ class ScenarioPlayer:
                 self._fault(args, bid or None)
             case _:
                 world.clear_faults()
-        self.applied += 1
 
     def _fault(self, args: dict[str, Any], batch_id: str | None) -> None:
         """Inject the fault a ``fault`` step describes."""

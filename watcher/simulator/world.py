@@ -160,7 +160,6 @@ class World:
         """Replace the YARN diagnostics wholesale."""
         with self._edit(batch_id) as batch:
             batch.diagnostics = list(lines)
-            batch.diagnostics_all.append(list(batch.diagnostics))
 
     def set_field(self, batch_id: str | int, name: str, value: object) -> None:
         """Set any wire field by its wire name (``appId``, ``name``, ``queue``...)."""
@@ -211,11 +210,6 @@ class World:
         with self._lock:
             batch = self._any(batch_id)
             return list(batch.stdout_all if stream == "stdout" else batch.stderr_all)
-
-    def diagnostics_history(self, batch_id: str | int) -> list[list[str]]:
-        """Every diagnostics list ever set, in order."""
-        with self._lock:
-            return [list(d) for d in self._any(batch_id).diagnostics_all]
 
     def state_history(self, batch_id: str | int) -> list[str]:
         """Every raw state the batch had, in order, starting with its initial one."""

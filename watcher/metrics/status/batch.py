@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from watcher.core.tracker import shown_state
+from watcher.core.watchstatus import watch_status
 from watcher.metrics.status.index import REFRESH_CHOICES, last_poll
 from watcher.metrics.status.markup import batch_path, esc, page
-from watcher.metrics.status.table import watch_status
 from watcher.metrics.status.units import DASH, age, millis_stamp, span, stamp
 
 if TYPE_CHECKING:

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from watcher.core.tracker import shown_state
+from watcher.core.watchstatus import watch_status
 from watcher.metrics.status.markup import batch_link, esc, page
 from watcher.metrics.status.query import PAGE_SIZES, link, params
-from watcher.metrics.status.table import NO_STATE, WATCH_STATUSES, watch_status
+from watcher.metrics.status.table import NO_STATE, WATCH_STATUSES
 from watcher.metrics.status.units import DASH, age, span
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
-from watcher.core import states
+from watcher.core.watchstatus import watch_status
 from watcher.metrics.status.query import SORTS
 
 if TYPE_CHECKING:
@@ -20,10 +20,11 @@ if TYPE_CHECKING:
 
     from watcher.core.recent import Recent
     from watcher.core.tracker import Track
+    from watcher.core.watchstatus import WatchStatus
     from watcher.metrics.status.query import Query
 
-# how the watcher stands with a batch, worst first: the table's "watch" column and filter
-WATCH_STATUSES = ("failing", "pending", "not_found", "gone", "finished", "watching")
+# how the watcher stands with a batch, in dli_batch_watch_status' words, worst first: the "watch" column and filter
+WATCH_STATUSES: tuple[WatchStatus, ...] = ("failing", "pending", "not_found", "gone", "ok")
 NO_STATE = "(none)"  # the state filter's name for batches never read
 MAX_QUEUE_CHOICES = 200
 
@@ -32,18 +33,6 @@ BY_ID = attrgetter("batch_id")
 
 # this module runs over every watched batch per page: 10,000 calls of each function here, so they
 # read the track's fields directly rather than through helpers and properties
-
-
-def watch_status(track: Track) -> str:
-    """Failing (its last poll failed), pending, not_found, gone, finished (terminal), or watching."""
-    if not track.up and track.failing_since is not None:
-        return "failing"
-    if track.presence != "present":
-        return track.presence
-    snap = track.snapshot
-    if snap is not None and snap.state in states.TERMINAL:
-        return "finished"
-    return "watching"
 
 
 def state_of(track: Track) -> str:

@@ -1,0 +1,166 @@
+"""SIGHUP, section by section: each changed key is applied to the running watcher or named in restart_required."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import pytest
+
+from tests.helpers import WatchRun, make_config, start_watch
+from watcher.config.credentials import AuthConfig
+from watcher.config.reloadable import APPLIED, LOWER_ONLY, changed_keys, config_keys, restart_required
+from watcher.config.settings import Config, DiscoveryConfig
+
+if TYPE_CHECKING:
+    from watcher.simulator import SimServer
+
+pytestmark = pytest.mark.anyio
+
+
+def with_section(cfg: Config, section: str, **values: Any) -> Config:
+    """``cfg`` with some fields of one section replaced."""
+    return replace(cfg, **{section: replace(getattr(cfg, section), **values)})
+
+
+async def reload_to(run: WatchRun, new: Config, holder: list[Config]) -> dict[str, Any]:
+    """Send SIGHUP with ``new`` as the re-read config; the fields of the resulting `watcher.reloaded`."""
+    holder[0] = new
+    before = sum(1 for e in run.events if e.name == "watcher.reloaded")
+    os.kill(os.getpid(), signal.SIGHUP)
+    await run.wait_for(lambda: sum(1 for e in run.events if e.name == "watcher.reloaded") > before)
+    return [e for e in run.events if e.name == "watcher.reloaded"][-1].fields
+
+
+async def start(tg: Any, cfg: Config) -> tuple[WatchRun, list[Config]]:
+    """A watcher whose reloads read whatever config the returned holder has."""
+    holder = [cfg]
+    run = await start_watch(tg, cfg, lambda: holder[0])
+    return run, holder
+
+
+def test_the_readme_says_of_every_key_whether_a_reload_applies_it():
+    """The README's reload table lists every config key once, under the row that matches the code."""
+    rows: dict[str, set[str]] = {}
+    for line in (Path(__file__).resolve().parents[2] / "README.md").read_text().splitlines():
+        if line.startswith("| reload: "):
+            row, listed = line.split("|")[1:3]
+            rows[row.strip()] = set(re.findall(r"`([a-z_]+\.[a-z_]+)`", listed))
+    keys = config_keys(Config())
+    assert rows["reload: applied at once"] == set(APPLIED)
+    assert rows["reload: applied when lowered"] == set(LOWER_ONLY)
+    assert rows["reload: restart required"] == set(keys) - APPLIED - LOWER_ONLY
+    assert set(APPLIED) | LOWER_ONLY <= set(keys)
+
+
+def test_changed_keys_use_the_config_file_names():
+    """Fields stored under another name are reported by the key the operator wrote."""
+    old = Config()
+    assert changed_keys(old, old) == []
+    assert "metrics.listen" in changed_keys(old, with_section(old, "metrics", port=1))
+    assert "discovery.created_after" in changed_keys(old, with_section(old, "discovery", created_after_ms=5))
+    assert restart_required(old, old, with_section(old, "watch", concurrency=4)) == []
+    assert restart_required(old, old, with_section(old, "watch", concurrency=64)) == ["watch.concurrency"]
+    assert APPLIED.isdisjoint(LOWER_ONLY)
+
+
+async def test_api_section_applies_retries_and_timeout_and_names_the_endpoint(sim: SimServer):
+    """[api]: retry and timeout settings apply at once; a new endpoint needs a restart and the old one is kept."""
+    bid = sim.world.add_batch(name="job", state="running")
+    cfg = make_config(sim, [bid])
+    async with anyio.create_task_group() as tg:
+        run, holder = await start(tg, cfg)
+        await run.wait_for(lambda: run.of(bid, "batch.discovered"))
+        new = with_section(cfg, "api", max_attempts=1, timeout_seconds=1.0, endpoint="http://127.0.0.1:9")
+        fields = await reload_to(run, new, holder)
+        sim.world.append_stdout(bid, ["still read from the old endpoint"])
+        await run.wait_for(lambda: run.lines(bid) == ["still read from the old endpoint"])
+        run.stopped.set()
+    assert fields["restart_required"] == ["api.endpoint"]
+
+
+async def test_auth_section_is_named_never_echoed(sim: SimServer):
+    """[auth]: credentials are set up once; a changed secret is named by its key, its value never shown."""
+    bid = sim.world.add_batch(name="job", state="running")
+    cfg = make_config(sim, [bid])
+    async with anyio.create_task_group() as tg:
+        run, holder = await start(tg, cfg)
+        await run.wait_for(lambda: run.of(bid, "batch.discovered"))
+        fields = await reload_to(run, replace(cfg, auth=AuthConfig(method="token", token="s3cr3t-tok")), holder)
+        run.stopped.set()
+    assert fields["restart_required"] == ["auth.method", "auth.token"]
+    assert "s3cr3t-tok" not in run.out.getvalue()
+
+
+async def test_watch_section_applies_the_interval_and_names_a_raised_concurrency(sim: SimServer):
+    """[watch]: a longer interval slows polling at once; concurrency above the start value needs a restart."""
+    bid = sim.world.add_batch(name="job", state="running")
+    cfg = make_config(sim, [bid])
+    async with anyio.create_task_group() as tg:
+        run, holder = await start(tg, cfg)
+        await run.wait_for(lambda: run.of(bid, "batch.discovered"))
+        slow = with_section(cfg, "watch", interval_seconds=30.0, concurrency=cfg.watch.concurrency * 4)
+        fields = await reload_to(run, slow, holder)
+        await anyio.sleep(0.5)  # a poll already due may still run
+        before = sim.requests["details"]
+        await anyio.sleep(1.5)  # at the old 0.2 s interval: about seven polls
+        polled = sim.requests["details"] - before
+        lowered = await reload_to(run, with_section(slow, "watch", concurrency=1), holder)
+        run.stopped.set()
+    assert polled <= 1
+    assert fields["restart_required"] == ["watch.concurrency"]
+    assert lowered["restart_required"] == []
+
+
+async def test_metrics_and_state_sections_are_named(sim: SimServer, tmp_path):
+    """[metrics] listen and [state] path are bound at start: both are named, the old ones kept."""
+    bid = sim.world.add_batch(name="job", state="running")
+    cfg = make_config(sim, [bid], state={"path": str(tmp_path / "a.db")})
+    async with anyio.create_task_group() as tg:
+        run, holder = await start(tg, cfg)
+        await run.wait_for(lambda: run.of(bid, "batch.discovered"))
+        moved = with_section(with_section(cfg, "metrics", port=1), "state", path=str(tmp_path / "b.db"))
+        fields = await reload_to(run, moved, holder)
+        run.stopped.set()
+    assert fields["restart_required"] == ["metrics.listen", "state.path"]
+    assert not (tmp_path / "b.db").exists()
+
+
+async def test_events_section_applies_the_level_and_names_the_format(sim: SimServer):
+    """[events]: a new level filters the stream at once; a new format needs a restart."""
+    bid = sim.world.add_batch(name="job", state="running")
+    cfg = make_config(sim, [bid])
+    async with anyio.create_task_group() as tg:
+        run, holder = await start(tg, cfg)
+        await run.wait_for(lambda: run.of(bid, "batch.discovered"))
+        fields = await reload_to(run, with_section(cfg, "events", level="warning", format="console"), holder)
+        sim.world.append_stdout(bid, ["an info event now below the level"])
+        await run.wait_for(lambda: run.lines(bid))
+        run.stopped.set()  # the stop drains the output: what was queued is in run.out afterwards
+    written = [json.loads(line) for line in run.out.getvalue().splitlines()]
+    assert fields["restart_required"] == ["events.format"]
+    assert not [e for e in written if e["event"] == "batch.log"]
+
+
+async def test_discovery_section_turns_discovery_on_and_off(sim: SimServer):
+    """[discovery]: enabling it finds matching batches at once; disabling it drops them again."""
+    listed = sim.world.add_batch(name="listed", state="running")
+    found = sim.world.add_batch(name="etl-nightly", state="running")
+    cfg = make_config(sim, [listed])
+    async with anyio.create_task_group() as tg:
+        run, holder = await start(tg, cfg)
+        await run.wait_for(lambda: run.of(listed, "batch.discovered"))
+        rules = DiscoveryConfig(enabled=True, job_name="etl-*", interval_seconds=3600.0)
+        on = await reload_to(run, replace(cfg, discovery=rules), holder)
+        await run.wait_for(lambda: run.of(found, "batch.discovered"))
+        assert found in run.daemon.board.tracks
+        off = await reload_to(run, cfg, holder)
+        await run.wait_for(lambda: found not in run.daemon.board.tracks)
+        run.stopped.set()
+    assert on["restart_required"] == [] and off["restart_required"] == []
