@@ -160,6 +160,7 @@ LOGS = {
     "dli": ["stdout: ", "a", "b", "stderr: ", "e1", "YARN Diagnostics: ", "d1"],
     "livy": ["stdout: ", "a", "\nstderr: ", "e1", "e2", "\nKubernetes Diagnostics: ", "d1", "d2"],
     "livy-0.3": ["out 1", "out 2", "YARN Diagnostics:", "d1"],
+    "livy-local": ["stdout: ", "a", "\nstderr: ", "e1", "e2"],
     "plain": ["just", "lines", "here"],
 }
 
@@ -175,7 +176,7 @@ def test_labelling_a_page_at_a_time_is_labelling_the_whole_log(name: str, page: 
     assert streamed == list(whole.lines)
     track = labeller.track()
     assert track.streams == whole.track.streams
-    assert (track.sectioned, track.legacy) == (whole.track.sectioned, whole.track.legacy)
+    assert track.layout == whole.track.layout
 
 
 def test_a_lying_log_endpoint_is_read_once_and_said_to_be_incomplete():

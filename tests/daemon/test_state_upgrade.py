@@ -12,7 +12,7 @@ import pytest
 from watcher.core.events import Event
 from watcher.daemon.store import SCHEMA_VERSION, Change, Store
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 NAMED = (re.fullmatch(r"state-v(\d+)\.sqlite", p.name) for p in DATA.iterdir())
 KEPT = {int(m.group(1)): DATA / m.group(0) for m in NAMED if m}
 # tests/data/make_state_files.py puts it in the schema-2 file's snapshot; migration 3 must erase it

@@ -20,12 +20,12 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.test_deploy_container import CONTAINERFILE, instructions
+from tests.deploy.test_deploy_container import CONTAINERFILE, instructions
 from watcher.cli import main
 from watcher.commands.shipped import EXAMPLE, SCHEMAS, shipped
 from watcher.metrics.collectors import revision
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
 URLS: dict[str, str] = PYPROJECT["urls"]
 # sha256 of the Apache License 2.0 as apache.org publishes it (https://www.apache.org/licenses/LICENSE-2.0.txt)
@@ -284,7 +284,7 @@ def test_both_artifacts_pass_twine_and_check_wheel_contents_and_carry_the_licens
     wanted = [n for n in tracked_files() if n.startswith(SDIST_TREES) or n in SDIST_FILES]
     missing = [n for n in wanted if n not in members]
     assert not missing, f"the sdist lacks what the tests need (MANIFEST.in): {missing[:10]}"
-    assert "tests/test_release.py" in members
+    assert "tests/deploy/test_release.py" in members
 
 
 @pytest.mark.slow

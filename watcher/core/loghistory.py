@@ -10,7 +10,7 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 from watcher.core.logdiff import TAIL_KEEP, LogTrack, StreamTrack
-from watcher.core.loglayout import layout_of, marker
+from watcher.core.loglayout import MARKED, layout_of, marker
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -37,7 +37,7 @@ class Labeller:
         out: list[tuple[str, str]] = []
         for line in lines:
             opened = marker(line)
-            if opened is not None and (self._layout == "sectioned" or opened == "diagnostics"):
+            if opened is not None and (self._layout in MARKED or opened == "diagnostics"):
                 self._stream = opened
                 self._tails.setdefault(opened, deque(maxlen=TAIL_KEEP))
                 self._seen.setdefault(opened, 0)
@@ -50,4 +50,4 @@ class Labeller:
     def track(self) -> LogTrack:
         """The log track after every line fed: each stream's tail and exact count."""
         streams = {name: StreamTrack(tuple(tail), self._seen[name]) for name, tail in self._tails.items() if tail}
-        return LogTrack(streams=streams, sectioned=self._layout == "sectioned", legacy=self._layout == "legacy")
+        return LogTrack(streams=streams, layout=self._layout)
