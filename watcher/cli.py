@@ -7,20 +7,23 @@ import logging
 import os
 import signal
 import sys
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import anyio
 
 from watcher import __version__
 from watcher.config.duration import parse_duration
-from watcher.config.settings import Config, default_path, load
+from watcher.config.settings import Config, default_path, load, load_all, parse_listen
+from watcher.core.vocabulary import FORMATS, LEVELS
 from watcher.errors import ConfigError, SetupError
 from watcher.output.writer import EventWriter
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+
+    from watcher.core.vocabulary import Format, Level
 
 EXIT_OK, EXIT_ERROR, EXIT_CONFIG = 0, 1, 2
 # SIGHUPs that came before the daemon took over its signals: a reload asked for during start-up
@@ -39,10 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the watcher daemon")
     run.add_argument("--config", help="config file (default: $DLI_WATCHER_CONFIG, then /etc/dli-watcher/config.toml)")
     _no_color(run)
-    run.add_argument(
-        "--web-config-file",
-        help="TLS and basic auth for the endpoints (exporter-toolkit format); overrides metrics.web_config_file",
-    )
+    _exporter_flags(run)
     check = sub.add_parser("check", help="the preflight: validate the config, check what run needs, read each batch")
     check.add_argument("--config", help="config file")
     check.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -68,6 +68,29 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _exporter_flags(run: argparse.ArgumentParser) -> None:
+    """The Prometheus exporter-toolkit's flag names beside ours: each beats its config key."""
+    run.add_argument(
+        "--web-config-file",
+        "--web.config.file",
+        dest="web_config_file",
+        help="TLS and basic auth for the endpoints (exporter-toolkit format); overrides metrics.web_config_file",
+    )
+    run.add_argument(
+        "--web.listen-address", dest="listen", metavar="HOST:PORT", help="where to serve; overrides metrics.listen"
+    )
+    run.add_argument(
+        "--web.enable-lifecycle",
+        dest="enable_lifecycle",
+        action="store_true",
+        help="serve POST /-/reload; sets metrics.enable_lifecycle",
+    )
+    run.add_argument(
+        "--log.level", dest="level", choices=(*LEVELS, "warn"), help="overrides events.level (warn means warning)"
+    )
+    run.add_argument("--log.format", dest="format", choices=FORMATS, help="overrides events.format")
+
+
 def _no_color(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--no-color", action="store_true", help="no colours in readable events (also: a non-empty NO_COLOR)"
@@ -85,12 +108,69 @@ def _duration(text: str) -> float:
     return seconds
 
 
-def _load(path: str | None, web_config_file: str | None = None) -> Config:
-    cfg = load(path or default_path(os.environ))
-    if web_config_file is None:
-        return cfg
-    # like an exporter's --web.config.file: a deployment can add TLS without editing the config file
-    return replace(cfg, metrics=replace(cfg.metrics, web_config_file=web_config_file))
+@dataclass(frozen=True, slots=True)
+class Flags:
+    """What ``run``'s flags set over the config file, at start and on every reload alike.
+
+    Applied to each config read, a flag's value never differs between the running config and a
+    reloaded one, so it is never in ``restart_required``.
+    """
+
+    web_config_file: str | None = None
+    listen: str | None = None
+    enable_lifecycle: bool = False
+    level: str | None = None
+    format: str | None = None
+
+    @classmethod
+    def of(cls, args: argparse.Namespace) -> Flags:
+        """The flags ``run`` was given."""
+        return cls(
+            getattr(args, "web_config_file", None),
+            getattr(args, "listen", None),
+            bool(getattr(args, "enable_lifecycle", False)),
+            getattr(args, "level", None),
+            getattr(args, "format", None),
+        )
+
+    def apply(self, cfg: Config) -> Config:
+        """``cfg`` with what the flags set."""
+        metrics, events = cfg.metrics, cfg.events
+        if self.web_config_file is not None:
+            # like an exporter's --web.config.file: a deployment can add TLS without editing the config file
+            metrics = replace(metrics, web_config_file=self.web_config_file)
+        if self.listen is not None:
+            host, port = parse_listen(self.listen, "--web.listen-address")
+            metrics = replace(metrics, host=host, port=port)
+        if self.enable_lifecycle:
+            metrics = replace(metrics, enable_lifecycle=True)
+        if self.level is not None:
+            events = replace(events, level="warning" if self.level == "warn" else cast("Level", self.level))
+        if self.format is not None:
+            events = replace(events, format=cast("Format", self.format))
+        return replace(cfg, metrics=metrics, events=events)
+
+
+def _load(path: str | None, flags: Flags = Flags()) -> Config:
+    return flags.apply(load(path or default_path(os.environ)))
+
+
+def _load_at_start(path: str | None, flags: Flags) -> Config:
+    """The config ``run`` starts with: every problem in it reported at once (as ``check --offline`` does)."""
+    cfg, problems = load_all(path or default_path(os.environ), os.environ)
+    if len(problems) > 1:
+        raise ConfigProblemsError(problems)
+    if problems:
+        raise problems[0]
+    return flags.apply(cfg)
+
+
+class ConfigProblemsError(Exception):
+    """More than one config problem, each reported on a line of its own."""
+
+    def __init__(self, problems: list[ConfigError]) -> None:
+        super().__init__(f"{len(problems)} config problems")
+        self.problems = problems
 
 
 def process_settings() -> None:
@@ -105,12 +185,13 @@ def process_settings() -> None:
 def _run(args: argparse.Namespace) -> int:
     from watcher.daemon.app import Daemon
 
-    cfg = _load(args.config, args.web_config_file)
+    flags = Flags.of(args)
+    cfg = _load_at_start(args.config, flags)
     process_settings()
     writer = EventWriter.for_format(
         cfg.events.format, cfg.events.level, env=os.environ, time=cfg.events.time, no_color=args.no_color
     )
-    daemon = Daemon(cfg, partial(_load, args.config, args.web_config_file), os.environ, writer=writer)
+    daemon = Daemon(cfg, partial(_load, args.config, flags), os.environ, writer=writer)
     anyio.run(partial(daemon.run, reload_pending=lambda: bool(_EARLY_HUPS)))
     return EXIT_OK
 
@@ -183,6 +264,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[args.command](args)
     except ConfigError as exc:
         print(f"dli-watcher: config error: {_one_line(str(exc))}", file=sys.stderr)
+        return EXIT_CONFIG
+    except ConfigProblemsError as exc:
+        for problem in exc.problems:  # every one, one line each, as check --offline prints them
+            print(f"dli-watcher: config error: {_one_line(str(problem))}", file=sys.stderr)
         return EXIT_CONFIG
     except SetupError as exc:
         print(f"dli-watcher: cannot start: {_one_line(str(exc))}", file=sys.stderr)

@@ -110,6 +110,8 @@ class MetricsConfig:
     metric_denylist: tuple[str, ...] = ()
     # distinct values per API-supplied label (job_name, queue, owner, kind, sc_type); more fold into one
     max_label_values: int = 1000
+    # Prometheus' --web.enable-lifecycle: POST /-/reload reloads as SIGHUP does (behind the web config's auth)
+    enable_lifecycle: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,7 +280,15 @@ def parse_listen(value: str, key: str = "metrics.listen") -> tuple[str, int]:
     return host or "0.0.0.0", int(port_text)  # noqa: S104 - ":PORT" means every address
 
 
-METRICS_KEYS = ("listen", "web_config_file", "per_batch", "metric_allowlist", "metric_denylist", "max_label_values")
+METRICS_KEYS = (
+    "listen",
+    "web_config_file",
+    "per_batch",
+    "metric_allowlist",
+    "metric_denylist",
+    "max_label_values",
+    "enable_lifecycle",
+)
 
 
 def _parse_metrics(raw: object, problems: Problems) -> MetricsConfig:
@@ -290,6 +300,7 @@ def _parse_metrics(raw: object, problems: Problems) -> MetricsConfig:
         metric_allowlist=lambda: _patterns(sec, "metric_allowlist"),
         metric_denylist=lambda: _patterns(sec, "metric_denylist"),
         max_label_values=lambda: positive_int(sec, "max_label_values", 1000),
+        enable_lifecycle=lambda: sec.get("enable_lifecycle", bool, False),
     )
     if values.get("metric_allowlist") and values.get("metric_denylist"):
         problems.add(ConfigError(sec.key("metric_denylist"), "cannot be set with metric_allowlist (one or the other)"))

@@ -113,6 +113,10 @@ class Daemon:
         self._discovered: list[str] = []
         self._started = False
         self._born = time.monotonic()  # run() resets it: watcher.ready says how long the start took
+        # POST /-/reload reaches the loop through the portal, once the watcher has started
+        self._portal: anyio.from_thread.BlockingPortal | None = None
+        self._running: Running | None = None
+        self._reloading = anyio.Lock()
 
     def _say(self, name: EventName, fields: dict[str, Any], level: Level = "info") -> None:
         """Write one of the watcher's own events (no batch, no seq)."""
@@ -185,10 +189,21 @@ class Daemon:
         ok = sum(1 for t in self.board.tracks.values() if t.up)
         return f"watching {len(self.board.tracks)} batches, {ok} up"
 
-    async def reload(self, running: Running) -> None:
+    def _lifecycle(self) -> Callable[[], str | None] | None:
+        """POST /-/reload's reload (called from the server's worker thread), or None while it is off."""
+        if not self.cfg.metrics.enable_lifecycle or self._portal is None or self._running is None:
+            return None
+        return partial(self._portal.call, self._reload_one, self._running)
+
+    async def _reload_one(self, running: Running) -> str | None:
+        """One reload at a time, whether a SIGHUP or POST /-/reload asked for it."""
+        async with self._reloading:
+            return await self.reload(running)
+
+    async def reload(self, running: Running) -> str | None:
         """SIGHUP: re-read the config and the batch IDs; apply every key that can be, name the others.
 
-        A bad new config is reported and the old one kept.
+        A bad new config is reported and the old one kept; the one-line error is returned (None: reloaded).
         """
         try:
             # config, ID, secret and certificate files are read off the loop, in a thread a SIGTERM can walk
@@ -197,8 +212,9 @@ class Daemon:
             web = await run_abandonable(partial(load_web_config, new.metrics.web_config_file), "dli-watcher reload")
         except ConfigError as exc:
             self._say("watcher.reload_failed", level="error", fields={"key": exc.key, "error_message": exc.problem})
-            return
-        restart = restart_required(self._started_cfg, self.cfg, new)
+            self.stats.reload_ok = False
+            return str(exc)
+        restart = restart_required(self._started_cfg, new)
         # the connection pool was sized at start: more slots than connections would only queue for them
         running.policy.configure(new.api, min(new.watch.concurrency, self._started_cfg.watch.concurrency))
         running.api.configure(new.api)
@@ -220,6 +236,9 @@ class Daemon:
                 "restart_required": restart,
             },
         )
+        self.stats.reload_ok, self.stats.reload_success_at = True, time.time()
+        self.stats.restart_pending = bool(restart)
+        return None
 
     async def run(
         self,
@@ -260,7 +279,9 @@ class Daemon:
 
     async def _bind(self) -> MetricsServer:
         pages = StatusPages(StatusSource(self._about, lambda: self.board.tracks, self.recent))
-        endpoints = Endpoints(self.registry, self._metrics_batches, self._healthy, self.conditions.not_ready, pages)
+        endpoints = Endpoints(
+            self.registry, self._metrics_batches, self._healthy, self.conditions.not_ready, pages, self._lifecycle
+        )
         metrics = self.cfg.metrics
         # in worker threads: certificates are files, and when the port is busy finding out who holds it
         # takes a request or two
@@ -315,19 +336,22 @@ class Daemon:
             # a buffer of one: SIGHUPs during a reload make one more reload afterwards, not one each
             asks, hups = anyio.create_memory_object_stream[None](1)
             try:
-                async with anyio.create_task_group() as tg, asks, hups:
+                async with anyio.from_thread.BlockingPortal() as portal, anyio.create_task_group() as tg, asks, hups:
                     await self._start(tg, server, poller, on_listen)
                     discovery.apply(tg, self.cfg)
                     if until is not None:
                         tg.start_soon(self._stop_after, until, tg)
                     if reload_pending():
                         asks.send_nowait(None)
-                    tg.start_soon(self._reloader, hups, Running(tg, raw_api, policy, poller, discovery))
+                    self._running = Running(tg, raw_api, policy, poller, discovery)
+                    self._portal = portal
+                    tg.start_soon(self._reloader, hups, self._running)
                     await self._signals(tg, signals, asks)
             except Exception as exc:  # noqa: BLE001 - reported as watcher.crashed, then re-raised
                 crash = exc
                 raise refusal(exc) from None
             finally:
+                self._portal = None
                 await self._shutdown(crash)
 
     def _polled(self, track: Track, events: list[Event], changed: bool) -> None:
@@ -402,7 +426,7 @@ class Daemon:
     async def _reloader(self, hups: MemoryObjectReceiveStream[None], running: Running) -> None:
         """Reloads one at a time, in a task of its own so that the signal loop is never blocked by one."""
         async for _ in hups:
-            await self.reload(running)
+            await self._reload_one(running)
 
     async def _shutdown(self, crash: Exception | None) -> None:
         deadline = time.monotonic() + STOP_GRACE_SECONDS

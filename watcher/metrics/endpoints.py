@@ -37,6 +37,9 @@ class Endpoints:
     healthy: Callable[[], bool]
     not_ready: Callable[[], str | None]
     pages: StatusPages | None = None
+    # POST /-/reload: None while the lifecycle API is off; else reloads (blocking, from a worker thread)
+    # and gives the error line (None: reloaded)
+    lifecycle: Callable[[], Callable[[], str | None] | None] = lambda: None
 
     def probe(self, path: str) -> Response | None:
         """The answer of /healthz or /readyz; None for any other path."""
@@ -51,6 +54,11 @@ class Endpoints:
         """A fresh /metrics answer; holds the GIL for up to a second at 10,000 batches, so never on a loop."""
         data, headers = render(self.registry, self.batches(), variant)
         return Response(200, data, tuple(headers))
+
+
+def reload_answer(error: str | None) -> Response:
+    """POST /-/reload's answer: 200, or 500 with the one-line error (the old config is kept)."""
+    return text(200, "reloaded\n") if error is None else text(500, " ".join(error.split()) + "\n")
 
 
 def landing() -> Response:
