@@ -182,7 +182,10 @@ def test_unknown_key_without_a_close_match_lists_the_known_ones():
     err = error(doc(metrics={"zzz": 1}))
     assert (err.key, err.problem) == (
         "metrics.zzz",
-        "unknown key (known: enable_lifecycle, listen, max_label_values, metric_allowlist, metric_denylist, per_batch, web_config_file)",
+        (
+            "unknown key (known: enable_lifecycle, listen, max_label_values, metric_allowlist, metric_denylist, "
+            "per_batch, web_config_file)"
+        ),
     )
 
 

@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import httpx
 import pytest
 
 from tests.helpers import WatchRun, make_config, start_watch
 from watcher.config.credentials import AuthConfig
 from watcher.config.reloadable import APPLIED, LOWER_ONLY, changed_keys, config_keys, restart_required
 from watcher.config.settings import Config, DiscoveryConfig
+from watcher.errors import ConfigError
 
 if TYPE_CHECKING:
     from watcher.simulator import SimServer
@@ -176,8 +178,6 @@ def metric_value(text: str, name: str) -> float:
 
 async def test_two_sighups_in_a_row_still_name_what_waits_for_a_restart(sim: SimServer):
     """restart_required compares with the running process: a second SIGHUP still names the unapplied listen change."""
-    import httpx
-
     bid = sim.world.add_batch(name="job", state="running")
     cfg = make_config(sim, [bid])
     async with anyio.create_task_group() as tg:
@@ -207,7 +207,9 @@ async def test_a_lowered_level_never_hides_the_watchers_own_events(sim: SimServe
         run, holder = await start(tg, cfg)
         await run.wait_for(lambda: run.of(bid, "batch.discovered"))
         await reload_to(run, with_section(cfg, "events", level="error"), holder)
-        await reload_to(run, with_section(cfg, "events", level="error", buffer_lines=cfg.events.buffer_lines + 1), holder)
+        await reload_to(
+            run, with_section(cfg, "events", level="error", buffer_lines=cfg.events.buffer_lines + 1), holder
+        )
         run.stopped.set()
     written = [e["event"] for e in run.json_lines()]
     assert written.count("watcher.reloaded") == 2
@@ -215,10 +217,6 @@ async def test_a_lowered_level_never_hides_the_watchers_own_events(sim: SimServe
 
 async def test_a_failed_reload_shows_in_the_metrics_and_post_reload_answers(sim: SimServer, tmp_path):
     """POST /-/reload: 405 while off; on, 200 or 500 with the error line, and the reload gauges follow."""
-    import httpx
-
-    from watcher.errors import ConfigError
-
     bid = sim.world.add_batch(name="job", state="running")
     cfg = make_config(sim, [bid])
     broken = [False]
@@ -248,3 +246,16 @@ async def test_a_failed_reload_shows_in_the_metrics_and_post_reload_answers(sim:
     assert failed.text == "watch.interval_seconds: must be > 0, got -1\n"
     assert metric_value(metrics, "dli_watcher_config_last_reload_successful") == 0
     assert metric_value(metrics, "dli_watcher_config_last_reload_success_timestamp_seconds") > 0
+
+
+def test_a_flag_beats_the_file_and_is_never_in_restart_required():
+    """--web.listen-address and --log.level hold at start and on reload: a file change under them needs no restart."""
+    from watcher.cli import Flags  # noqa: PLC0415 - the command line is the subject here
+
+    flags = Flags(listen="127.0.0.1:9999", level="warn", enable_lifecycle=True)
+    started = flags.apply(Config())
+    edited = with_section(with_section(Config(), "metrics", port=1234), "events", level="debug")
+    reloaded = flags.apply(edited)
+    assert (started.metrics.port, started.events.level, started.metrics.enable_lifecycle) == (9999, "warning", True)
+    assert restart_required(started, reloaded) == []
+    assert reloaded.events.level == "warning"

@@ -23,7 +23,8 @@ from watcher.core.board import Board
 from watcher.core.events import Event
 from watcher.core.labels import LabelCap
 from watcher.core.listplan import hint_of
-from watcher.core.readiness import ready_fields
+from watcher.core.plural import plural
+from watcher.core.readiness import credentials_rejected, ready_fields
 from watcher.core.recent import Recent
 from watcher.core.schedule import retained
 from watcher.daemon.abandon import run_abandonable
@@ -187,7 +188,7 @@ class Daemon:
 
     def _status(self) -> str:
         ok = sum(1 for t in self.board.tracks.values() if t.up)
-        return f"watching {len(self.board.tracks)} batches, {ok} up"
+        return f"watching {plural(len(self.board.tracks), 'batch')}, {ok} up"
 
     def _lifecycle(self) -> Callable[[], str | None] | None:
         """POST /-/reload's reload (called from the server's worker thread), or None while it is off."""
@@ -280,7 +281,13 @@ class Daemon:
     async def _bind(self) -> MetricsServer:
         pages = StatusPages(StatusSource(self._about, lambda: self.board.tracks, self.recent))
         endpoints = Endpoints(
-            self.registry, self._metrics_batches, self._healthy, self.conditions.not_ready, pages, self._lifecycle
+            self.registry,
+            self._metrics_batches,
+            self._healthy,
+            self.conditions.not_ready,
+            pages,
+            self._lifecycle,
+            self.conditions.counts,
         )
         metrics = self.cfg.metrics
         # in worker threads: certificates are files, and when the port is busy finding out who holds it
@@ -360,9 +367,28 @@ class Daemon:
         self._submit(track, events, changed)
 
     def _on_ready(self) -> None:
-        fields = ready_fields(len(self.board.tracks), time.monotonic() - self._born, self.stats.requests)
-        self._say("watcher.ready", fields)
-        self.notifier.send("READY=1", "STATUS=first poll cycle done")
+        """The first cycle is done: READY=1 with watcher.ready, unless every batch it read was answered 401.
+
+        Wrong credentials exit 2 (the unit's RestartPreventExitStatus=2 ends the loop); a 403 keeps the
+        watcher running, ready to systemd and not ready on /readyz, since a grant can mend it.
+        """
+        answers = self.board.answers
+        rejected = credentials_rejected(answers.keys(), answers)
+        if rejected is not None:
+            method = self.cfg.auth.method
+            fields: dict[str, object] = {
+                "batches": len(answers),
+                "status_code": rejected.status_code,
+                "error_code": rejected.error_code,
+                "error_message": rejected.message,
+                "auth_method": method,
+            }
+            self._say("watcher.credentials_rejected", fields, "error")
+            problem = f"credentials rejected: every batch ({plural(len(answers), 'batch')}) was answered 401"
+            raise SetupError(f"auth.method {method}", f"{problem}: {rejected.message}")
+        took = time.monotonic() - self._born
+        self._say("watcher.ready", ready_fields(len(self.board.tracks), took, self.stats.requests))
+        self.notifier.send("READY=1", f"STATUS={self.conditions.not_ready() or 'first poll cycle done'}")
 
     def _throttled(self, until: float) -> None:
         self.board.throttled_until = until

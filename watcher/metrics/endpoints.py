@@ -40,14 +40,17 @@ class Endpoints:
     # POST /-/reload: None while the lifecycle API is off; else reloads (blocking, from a worker thread)
     # and gives the error line (None: reloaded)
     lifecycle: Callable[[], Callable[[], str | None] | None] = lambda: None
+    # /readyz's second line: how many batches are in which condition (no IDs: it needs no login)
+    counts: Callable[[], str] = lambda: ""
 
     def probe(self, path: str) -> Response | None:
         """The answer of /healthz or /readyz; None for any other path."""
         if path == "/healthz":
             return text(200, "ok\n") if self.healthy() else text(503, "stalled\n")
         if path == "/readyz":
-            reason = self.not_ready()
-            return text(200, "ready\n") if reason is None else text(503, reason + "\n")
+            reason, counts = self.not_ready(), self.counts()
+            body = f"{reason or 'ready'}\n" + (f"{counts}\n" if counts else "")
+            return text(200 if reason is None else 503, body)
         return None
 
     def metrics(self, variant: Variant) -> Response:
