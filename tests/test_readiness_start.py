@@ -72,8 +72,8 @@ def test_a_restored_not_found_id_does_not_hold_ready_1(tmp_path):
     assert ready["batches"] == 2
     assert any("READY=1" in m for m in messages)
     assert probe.status_code == 200
-    assert probe.text.splitlines() == ["ready", "2 batches watched: 1 read, 0 failing, 1 not found, "
-                                       "0 waiting for a first poll, 0 rejected (401/403)"]  # fmt: skip
+    counts = "2 batches watched: 1 read, 0 failing, 1 not found, 0 waiting for a first poll, 0 rejected (401/403)"
+    assert probe.text.splitlines() == ["ready", counts]
     assert TYPO not in probe.text
 
 
