@@ -46,6 +46,7 @@ APPLIED: frozenset[str] = frozenset(
         "discovery.created_after",
         "discovery.max_batches",
         "discovery.interval_seconds",
+        "status.links",
     }
 )
 # applied when lowered; raised above the value the watcher started with, they need a restart

@@ -14,6 +14,7 @@ from watcher.config.batchids import merge_file_ids, parse_batch_ids
 from watcher.config.credentials import AuthConfig, Env, parse_auth
 from watcher.config.egress import check_tls_combination, no_proxy, proxy_url, tls_path
 from watcher.config.problems import Problems
+from watcher.config.statuslinks import StatusConfig, parse_status
 from watcher.config.tomltable import Table, choice, did_you_mean, positive_int, seconds, url
 from watcher.core.flavor import BY_NAME, Flavor
 from watcher.core.shard import Shard, parse_shard
@@ -159,6 +160,7 @@ class Config:
     state: StateConfig = field(default_factory=StateConfig)
     events: EventsConfig = field(default_factory=EventsConfig)
     discovery: DiscoveryConfig = field(default_factory=DiscoveryConfig)
+    status: StatusConfig = field(default_factory=StatusConfig)
 
 
 T = TypeVar("T")
@@ -343,7 +345,7 @@ def _parse_events(raw: object, problems: Problems) -> EventsConfig:
     )
 
 
-SECTIONS = ("api", "auth", "watch", "metrics", "state", "events", "discovery")
+SECTIONS = ("api", "auth", "watch", "metrics", "state", "events", "discovery", "status")
 
 
 def parse_time_ms(text: str) -> int | None:
@@ -419,6 +421,7 @@ def parse(data: Mapping[str, Any], env: Env, problems: Problems | None = None, *
         state=part("state", lambda raw: _parse_state(raw, problems), StateConfig),
         events=part("events", lambda raw: _parse_events(raw, problems), EventsConfig),
         discovery=part("discovery", lambda raw: _parse_discovery(raw, problems), DiscoveryConfig),
+        status=part("status", lambda raw: parse_status(raw, problems), StatusConfig),
     )
 
 

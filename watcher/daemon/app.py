@@ -44,8 +44,10 @@ from watcher.metrics.endpoints import Endpoints
 from watcher.metrics.exposition import BatchText
 from watcher.metrics.server import MetricsServer
 from watcher.metrics.status.index import About
+from watcher.metrics.status.oncall import PageSettings
 from watcher.metrics.status.pages import StatusPages, StatusSource
 from watcher.metrics.webconfig import load_web_config
+from watcher.output.messages import message
 from watcher.output.pump import OutputPump, stream_writer
 from watcher.output.writer import EventWriter
 
@@ -99,7 +101,7 @@ class Daemon:
         self.board = Board(labels=LabelCap(cfg.metrics.max_label_values))
         self.stats = SelfMetrics(self.board)
         self.registry = metrics_registry(cfg.metrics, self.stats, BoardCollector(self.board))
-        self.recent = Recent()  # each watched batch's last events, for the status page
+        self.recent = Recent(describe=message)  # each watched batch's last events, for the status page
         self._on_event = on_event
         self._writer = writer or EventWriter.for_format(
             cfg.events.format, cfg.events.level, env=env, time=cfg.events.time
@@ -278,8 +280,18 @@ class Daemon:
         uptime = time.monotonic() - self._born
         return About(__version__, uptime, str(watch.shard), watch.mode, self.conditions.not_ready(), self._healthy())
 
+    def _page_settings(self) -> PageSettings:
+        """What the status pages follow of the config (read per page, so a reload applies)."""
+        cfg = self.cfg
+        links = tuple((link.name, link.url) for link in cfg.status.links)
+        # DLI's auto-recovery can revive a dead batch; Livy's terminal states are final
+        revivable = cfg.api.flavor == "dli"
+        return PageSettings(cfg.watch.terminal_grace_seconds, revivable, cfg.api.project_id, links)
+
     async def _bind(self) -> MetricsServer:
-        pages = StatusPages(StatusSource(self._about, lambda: self.board.tracks, self.recent))
+        pages = StatusPages(
+            StatusSource(self._about, lambda: self.board.tracks, self.recent, settings=self._page_settings)
+        )
         endpoints = Endpoints(
             self.registry,
             self._metrics_batches,
