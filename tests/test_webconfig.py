@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import ssl
@@ -263,3 +264,30 @@ async def test_sighup_rereads_the_web_config(sim, pki, ca):
     failed = next(e for e in run.events if e.name == "watcher.reload_failed")
     assert (secured, still) == (200, 200)
     assert failed.fields["key"].startswith("tls_server_config.cert_fil")
+
+
+def https_client(url: str, ca: trustme.CA) -> httpx.AsyncClient:
+    """A client of the server at ``url`` over TLS, trusting ``ca``."""
+    return httpx.AsyncClient(base_url=url.replace("http://", "https://"), verify=ca_context(ca))
+
+
+@pytest.mark.anyio
+async def test_post_reload_is_behind_basic_auth(pki, ca):
+    """POST /-/reload: without the password 401 and no reload; with it the reload runs; off it is 405."""
+    reloads: list[int] = []
+
+    def reload() -> str | None:
+        reloads.append(1)
+        return None
+
+    web = load_web_config(web_file(pki, TLS + USERS))
+    on = dataclasses.replace(endpoints(), lifecycle=lambda: reload)
+    async with serving(on, web) as (_, url), https_client(url, ca) as client:
+        anonymous = await client.post("/-/reload")
+        refused = len(reloads)
+        good = await client.post("/-/reload", auth=("prometheus", PASSWORD))
+    async with serving(endpoints(), web) as (_, url), https_client(url, ca) as client:
+        off = await client.post("/-/reload", auth=("prometheus", PASSWORD))
+    assert (anonymous.status_code, refused) == (401, 0)
+    assert (good.status_code, good.text, len(reloads)) == (200, "reloaded\n", 1)
+    assert off.status_code == 405 and "enable_lifecycle" in off.text
