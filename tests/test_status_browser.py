@@ -22,7 +22,8 @@ from jsonschema import Draft202012Validator
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.helpers import simulator
 from tests.procs import WatcherProcess, write_config
@@ -30,7 +31,7 @@ from tests.schemas import load
 from tests.tools import require
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from selenium.webdriver.remote.webdriver import WebDriver
 
@@ -161,26 +162,33 @@ def check_outcomes(driver: WebDriver, rows: dict[str, object], roles: dict[str, 
     assert hover is not None and hover.endswith("Z")
 
 
+def follow(driver: WebDriver, go: Callable[[], object]) -> None:
+    """Do what loads another page (a click, a submit) and wait until the old page is gone: no reading it half-way."""
+    old = driver.find_element(By.TAG_NAME, "html")
+    go()
+    WebDriverWait(driver, 20).until(expected_conditions.staleness_of(old))
+
+
 def check_filter_and_pages(driver: WebDriver, roles: dict[str, str], directory: Path) -> None:
     """The form filters by queue and name; 25 a page splits the matches over two pages, none lost or repeated."""
     Select(driver.find_element(By.NAME, "queue")).select_by_value("etl")
     box = driver.find_element(By.NAME, "name")
     box.clear()
     box.send_keys("NIGHTLY")
-    box.submit()
+    follow(driver, box.submit)
     names = column(driver, 2)
     assert len(names) == NIGHTLY
     assert all(name.startswith("nightly-etl-") for name in names)
     assert set(column(driver, 3)) == {"etl"}
-    driver.find_element(By.LINK_TEXT, "25").click()  # page size: the filter stays
-    driver.find_element(By.LINK_TEXT, "Job name").click()  # sort by name
+    follow(driver, driver.find_element(By.LINK_TEXT, "25").click)  # page size: the filter stays
+    follow(driver, driver.find_element(By.LINK_TEXT, "Job name").click)  # sort by name
     assert "page 1 of 1" in driver.find_element(By.CLASS_NAME, "pager").text
     assert column(driver, 2) == sorted(names)
     driver.save_screenshot(str(directory / "status-index-filtered.png"))
-    driver.find_element(By.LINK_TEXT, "clear").click()
+    follow(driver, driver.find_element(By.LINK_TEXT, "clear").click)
     assert "page 1 of 2" in driver.find_element(By.CLASS_NAME, "pager").text
     page_one = column(driver, 1)
-    driver.find_element(By.PARTIAL_LINK_TEXT, "next").click()
+    follow(driver, driver.find_element(By.PARTIAL_LINK_TEXT, "next").click)
     page_two = column(driver, 1)
     assert "page 2 of 2" in driver.find_element(By.CLASS_NAME, "pager").text
     assert (len(page_one), len(page_two)) == (25, len(roles) - 25)
@@ -191,7 +199,7 @@ def check_filter_and_pages(driver: WebDriver, roles: dict[str, str], directory: 
 def check_batch_page(driver: WebDriver, url: str, roles: dict[str, str], directory: Path) -> None:
     """The hostile batch's page: its fields, its events, its log lines labelled by stream, all as text."""
     driver.get(url + "/?name=" + roles["evil"][:8])
-    driver.find_element(By.LINK_TEXT, roles["evil"]).click()
+    follow(driver, driver.find_element(By.LINK_TEXT, roles["evil"]).click)
     assert driver.current_url == f"{url}/batches/{roles['evil']}"
     assert roles["evil"] in driver.find_element(By.TAG_NAME, "h1").text
     fields = dict(
