@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     from selenium.webdriver.remote.webdriver import WebDriver
+    from selenium.webdriver.remote.webelement import WebElement
 
 # a script in a job name and one in a log line: each would change the title and set a global if it ran
 NAME_SCRIPT = "<script>document.title='pwned';window.pwned='name'</script>"
@@ -146,12 +147,12 @@ def check_index(driver: WebDriver, url: str, roles: dict[str, str], directory: P
     driver.save_screenshot(str(directory / "status-index.png"))
 
 
-def check_outcomes(driver: WebDriver, rows: dict[str, object], roles: dict[str, str]) -> None:
+def check_outcomes(driver: WebDriver, rows: dict[str, WebElement], roles: dict[str, str]) -> None:
     """Needs attention names the failing and the missing batch; dead reads (and looks) failed, success succeeded."""
     summary = driver.find_element(By.CLASS_NAME, "attention").text
     assert "Needs attention" in summary and "1 failing to be read" in summary and "1 not found" in summary
-    dead = rows[roles["dead"]].find_elements(By.TAG_NAME, "td")  # type: ignore[attr-defined]
-    good = rows[roles["adhoc0"]].find_elements(By.TAG_NAME, "td")  # type: ignore[attr-defined]
+    dead = rows[roles["dead"]].find_elements(By.TAG_NAME, "td")
+    good = rows[roles["adhoc0"]].find_elements(By.TAG_NAME, "td")
     assert dead[STATE - 1].text == "dead" and dead[OUTCOME - 1].text.startswith("✗ failed (")
     assert good[OUTCOME - 1].text == "✓ succeeded (final)"
     # colour too, never alone: dead in red, success in green
