@@ -299,7 +299,7 @@ class Daemon:
             self.conditions.not_ready,
             pages,
             self._lifecycle,
-            self.conditions.counts,
+            self.conditions.readyz_details,
         )
         metrics = self.cfg.metrics
         # in worker threads: certificates are files, and when the port is busy finding out who holds it

@@ -50,21 +50,32 @@ class Conditions:
         return now - self._board.last_progress < stale and self.poller.overdue(now) < stale
 
     def not_ready(self) -> str | None:
-        """Why the watcher is not ready (None when it is): the one rule of ``core.readiness``."""
+        """Why the watcher is not ready (None when it is): the first reason the one rule of ``core.readiness`` finds."""
+        reasons = self.reasons()
+        return reasons[0] if reasons else None
+
+    def reasons(self) -> list[str]:
+        """Every reason the watcher is not ready now, the first cycle first (empty when ready)."""
         board = self._board
+        found = []
         if not board.ready:
-            return "first poll cycle not done"
+            found.append("first poll cycle not done")
         if board.throttled(time.monotonic()):
             # readiness, not liveness: a restart would not make DLI throttle any less
-            return "throttled by the API"
+            found.append("throttled by the API")
         held = self.journal.held if self.journal is not None else None
         if held is not None:
-            return held
+            found.append(held)
         tracks = board.tracks
-        common = common_rejection(tracks.keys(), board.answers)
+        common = common_rejection(tracks.keys(), board.answers) if board.ready else None
         if common is not None:
-            return f"every watched batch ({plural(len(tracks), 'batch')}) was last answered {common.describe()}"
-        return None
+            found.append(f"every watched batch ({plural(len(tracks), 'batch')}) was last answered {common.describe()}")
+        return found
+
+    def readyz_details(self) -> str:
+        """What /readyz adds to its first reason: the other reasons ("also: ..."), then the counts line."""
+        others = [f"also: {reason}" for reason in self.reasons()[1:]]
+        return "\n".join([*others, self.counts()])
 
     def counts(self) -> str:
         """What /readyz adds to its reason: how many batches are in which condition (it needs no login: no IDs)."""

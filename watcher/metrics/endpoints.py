@@ -40,7 +40,8 @@ class Endpoints:
     # POST /-/reload: None while the lifecycle API is off; else reloads (blocking, from a worker thread)
     # and gives the error line (None: reloaded)
     lifecycle: Callable[[], Callable[[], str | None] | None] = lambda: None
-    # /readyz's second line: how many batches are in which condition (no IDs: it needs no login)
+    # /readyz's lines after the reason: other reasons, how many batches are in which condition (no IDs:
+    # it needs no login)
     counts: Callable[[], str] = lambda: ""
 
     def probe(self, path: str) -> Response | None:
