@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from watcher import __version__
+from watcher.config.flags import Flags
 from watcher.config.settings import Config
 from watcher.simulator import SimAuth, SimServer, World
 from watcher.simulator.cli import (
@@ -196,7 +197,7 @@ def test_exporter_toolkit_flags_beside_ours():
     from watcher import cli as entry  # noqa: PLC0415 - the parser itself, without another subprocess
 
     argv = ["run", "--log.level", "warn", "--log.format", "ecs", "--web.listen-address", "[::1]:9100"]
-    flags = entry.Flags.of(entry._parser().parse_args([*argv, "--web.enable-lifecycle"]))
+    flags = Flags.of(entry._parser().parse_args([*argv, "--web.enable-lifecycle"]))
     cfg = flags.apply(Config())
     assert (cfg.events.level, cfg.events.format) == ("warning", "ecs")
     assert (cfg.metrics.host, cfg.metrics.port, cfg.metrics.enable_lifecycle) == ("::1", 9100, True)

@@ -16,6 +16,7 @@ import pytest
 
 from tests.helpers import WatchRun, make_config, start_watch
 from watcher.config.credentials import AuthConfig
+from watcher.config.flags import Flags
 from watcher.config.reloadable import APPLIED, LOWER_ONLY, changed_keys, config_keys, restart_required
 from watcher.config.settings import Config, DiscoveryConfig
 from watcher.errors import ConfigError
@@ -250,8 +251,6 @@ async def test_a_failed_reload_shows_in_the_metrics_and_post_reload_answers(sim:
 
 def test_a_flag_beats_the_file_and_is_never_in_restart_required():
     """--web.listen-address and --log.level hold at start and on reload: a file change under them needs no restart."""
-    from watcher.cli import Flags  # noqa: PLC0415 - the command line is the subject here
-
     flags = Flags(listen="127.0.0.1:9999", level="warn", enable_lifecycle=True)
     started = flags.apply(Config())
     edited = with_section(with_section(Config(), "metrics", port=1234), "events", level="debug")

@@ -19,6 +19,7 @@ import trustme
 from tests.helpers import make_config, start_watch
 from tests.test_metrics_server import endpoints, serving
 from watcher import cli
+from watcher.config.flags import Flags
 from watcher.errors import ConfigError
 from watcher.metrics.basicauth import BasicAuth, credentials
 from watcher.metrics.webconfig import load_web_config
@@ -232,10 +233,10 @@ def test_the_run_flag_overrides_the_config_key(tmp_path):
     config = tmp_path / "config.toml"
     config.write_text('[api]\nflavor = "livy"\nendpoint = "http://127.0.0.1:9"\n[metrics]\nweb_config_file = "a.yml"\n')
     assert cli._load(str(config)).metrics.web_config_file == "a.yml"
-    assert cli._load(str(config), cli.Flags(web_config_file="b.yml")).metrics.web_config_file == "b.yml"
+    assert cli._load(str(config), Flags(web_config_file="b.yml")).metrics.web_config_file == "b.yml"
     # the exporter-toolkit spelling is the same flag
     args = cli._parser().parse_args(["run", "--web.config.file", "c.yml"])
-    assert cli._load(str(config), cli.Flags.of(args)).metrics.web_config_file == "c.yml"
+    assert cli._load(str(config), Flags.of(args)).metrics.web_config_file == "c.yml"
 
 
 @pytest.mark.anyio

@@ -7,15 +7,15 @@ import logging
 import os
 import signal
 import sys
-from dataclasses import dataclass, replace
 from functools import partial
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 import anyio
 
 from watcher import __version__
 from watcher.config.duration import parse_duration
-from watcher.config.settings import Config, default_path, load, load_all, parse_listen
+from watcher.config.flags import Flags
+from watcher.config.settings import Config, default_path, load, load_all
 from watcher.core.vocabulary import FORMATS, LEVELS
 from watcher.errors import ConfigError, SetupError
 from watcher.output.writer import EventWriter
@@ -23,9 +23,8 @@ from watcher.output.writer import EventWriter
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from watcher.core.vocabulary import Format, Level
-
 EXIT_OK, EXIT_ERROR, EXIT_CONFIG = 0, 1, 2
+NO_FLAGS = Flags()
 # SIGHUPs that came before the daemon took over its signals: a reload asked for during start-up
 _EARLY_HUPS: list[int] = []
 
@@ -108,50 +107,7 @@ def _duration(text: str) -> float:
     return seconds
 
 
-@dataclass(frozen=True, slots=True)
-class Flags:
-    """What ``run``'s flags set over the config file, at start and on every reload alike.
-
-    Applied to each config read, a flag's value never differs between the running config and a
-    reloaded one, so it is never in ``restart_required``.
-    """
-
-    web_config_file: str | None = None
-    listen: str | None = None
-    enable_lifecycle: bool = False
-    level: str | None = None
-    format: str | None = None
-
-    @classmethod
-    def of(cls, args: argparse.Namespace) -> Flags:
-        """The flags ``run`` was given."""
-        return cls(
-            getattr(args, "web_config_file", None),
-            getattr(args, "listen", None),
-            bool(getattr(args, "enable_lifecycle", False)),
-            getattr(args, "level", None),
-            getattr(args, "format", None),
-        )
-
-    def apply(self, cfg: Config) -> Config:
-        """``cfg`` with what the flags set."""
-        metrics, events = cfg.metrics, cfg.events
-        if self.web_config_file is not None:
-            # like an exporter's --web.config.file: a deployment can add TLS without editing the config file
-            metrics = replace(metrics, web_config_file=self.web_config_file)
-        if self.listen is not None:
-            host, port = parse_listen(self.listen, "--web.listen-address")
-            metrics = replace(metrics, host=host, port=port)
-        if self.enable_lifecycle:
-            metrics = replace(metrics, enable_lifecycle=True)
-        if self.level is not None:
-            events = replace(events, level="warning" if self.level == "warn" else cast("Level", self.level))
-        if self.format is not None:
-            events = replace(events, format=cast("Format", self.format))
-        return replace(cfg, metrics=metrics, events=events)
-
-
-def _load(path: str | None, flags: Flags = Flags()) -> Config:
+def _load(path: str | None, flags: Flags = NO_FLAGS) -> Config:
     return flags.apply(load(path or default_path(os.environ)))
 
 
