@@ -97,5 +97,14 @@ SAMPLES: dict[str, Event] = {
         own("watcher.output_resumed", backlog=12),
         own("watcher.discovery_failed", "warning", reason="http", status_code=503, error_message="unavailable"),
         own("watcher.nothing_to_watch", "warning", batch_ids_file=None, shard="0/1"),
+        own(
+            "watcher.credentials_rejected",
+            "error",
+            batches=3,
+            status_code=401,
+            error_code="APIG.1002",
+            error_message="Incorrect token",
+            auth_method="token",
+        ),
     ]
 }

@@ -52,6 +52,10 @@ SPEC_METRICS = frozenset(
         "dli_watcher_last_successful_poll_timestamp_seconds",
         "dli_watcher_events_total",
         "dli_watcher_log_gaps_total",
+        # Prometheus' reload gauges, under the watcher's prefix (issue 28)
+        "dli_watcher_config_last_reload_successful",
+        "dli_watcher_config_last_reload_success_timestamp_seconds",
+        "dli_watcher_config_restart_required",
     }
 )
 # ... and the series names a histogram adds.

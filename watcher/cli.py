@@ -15,7 +15,6 @@ import os
 import signal
 import sys
 import traceback
-from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -23,8 +22,10 @@ import anyio
 
 from watcher import __version__
 from watcher.config.duration import parse_duration
-from watcher.config.settings import Config, default_path, load
+from watcher.config.flags import Flags
+from watcher.config.settings import Config, default_path, load, load_all
 from watcher.core.printable import printable
+from watcher.core.vocabulary import FORMATS, LEVELS
 from watcher.errors import ConfigError, SetupError
 from watcher.output.writer import EventWriter
 
@@ -36,6 +37,7 @@ EXIT_OK, EXIT_ERROR, EXIT_CONFIG = 0, 1, 2
 EXIT_PIPE = 141
 EXIT_INTERRUPTED = 130
 READERS = frozenset({"wait", "logs", "ls", "completion"})
+NO_FLAGS = Flags()
 # SIGHUPs that came before the daemon took over its signals: a reload asked for during start-up
 _EARLY_HUPS: list[int] = []
 
@@ -76,10 +78,7 @@ def parser() -> argparse.ArgumentParser:
         help="config file (default: $DLI_WATCHER_CONFIG, then /etc/dli-watcher/config.toml)",
     )
     _no_color(run)
-    run.add_argument(
-        "--web-config-file",
-        help="TLS and basic auth for the endpoints (exporter-toolkit format); overrides metrics.web_config_file",
-    )
+    _exporter_flags(run)
     check = sub.add_parser(
         "check",
         help="the preflight: validate the config, check what run needs, read each batch",
@@ -117,6 +116,29 @@ def parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _exporter_flags(run: argparse.ArgumentParser) -> None:
+    """The Prometheus exporter-toolkit's flag names beside ours: each beats its config key."""
+    run.add_argument(
+        "--web-config-file",
+        "--web.config.file",
+        dest="web_config_file",
+        help="TLS and basic auth for the endpoints (exporter-toolkit format); overrides metrics.web_config_file",
+    )
+    run.add_argument(
+        "--web.listen-address", dest="listen", metavar="HOST:PORT", help="where to serve; overrides metrics.listen"
+    )
+    run.add_argument(
+        "--web.enable-lifecycle",
+        dest="enable_lifecycle",
+        action="store_true",
+        help="serve POST /-/reload; sets metrics.enable_lifecycle",
+    )
+    run.add_argument(
+        "--log.level", dest="level", choices=(*LEVELS, "warn"), help="overrides events.level (warn means warning)"
+    )
+    run.add_argument("--log.format", dest="format", choices=FORMATS, help="overrides events.format")
+
+
 def _no_color(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--no-color", action="store_true", help="no colours in readable events (also: a non-empty NO_COLOR)"
@@ -134,12 +156,26 @@ def _duration(text: str) -> float:
     return seconds
 
 
-def _load(path: str | None, web_config_file: str | None = None) -> Config:
-    cfg = load(path or default_path(os.environ))
-    if web_config_file is None:
-        return cfg
-    # like an exporter's --web.config.file: a deployment can add TLS without editing the config file
-    return replace(cfg, metrics=replace(cfg.metrics, web_config_file=web_config_file))
+def _load(path: str | None, flags: Flags = NO_FLAGS) -> Config:
+    return flags.apply(load(path or default_path(os.environ)))
+
+
+def _load_at_start(path: str | None, flags: Flags) -> Config:
+    """The config ``run`` starts with: every problem in it reported at once (as ``check --offline`` does)."""
+    cfg, problems = load_all(path or default_path(os.environ), os.environ)
+    if len(problems) > 1:
+        raise ConfigProblemsError(problems)
+    if problems:
+        raise problems[0]
+    return flags.apply(cfg)
+
+
+class ConfigProblemsError(Exception):
+    """More than one config problem, each reported on a line of its own."""
+
+    def __init__(self, problems: list[ConfigError]) -> None:
+        super().__init__(f"{len(problems)} config problems")
+        self.problems = problems
 
 
 def process_settings() -> None:
@@ -154,12 +190,13 @@ def process_settings() -> None:
 def _run(args: argparse.Namespace) -> int:
     from watcher.daemon.app import Daemon
 
-    cfg = _load(args.config, args.web_config_file)
+    flags = Flags.of(args)
+    cfg = _load_at_start(args.config, flags)
     process_settings()
     writer = EventWriter.for_format(
         cfg.events.format, cfg.events.level, env=os.environ, time=cfg.events.time, no_color=args.no_color
     )
-    daemon = Daemon(cfg, partial(_load, args.config, args.web_config_file), os.environ, writer=writer)
+    daemon = Daemon(cfg, partial(_load, args.config, flags), os.environ, writer=writer)
     anyio.run(partial(daemon.run, reload_pending=lambda: bool(_EARLY_HUPS)))
     return EXIT_OK
 
@@ -288,6 +325,10 @@ def _failed(exc: BaseException, *, debug: bool) -> int:
         traceback.print_exception(exc, file=sys.stderr)
     if isinstance(exc, ConfigError):
         _say(f"config error: {exc}")
+        return EXIT_CONFIG
+    if isinstance(exc, ConfigProblemsError):
+        for problem in exc.problems:  # every one, one line each, as check --offline prints them
+            _say(f"config error: {problem}")
         return EXIT_CONFIG
     if isinstance(exc, SetupError):
         _say(f"cannot start: {exc}")

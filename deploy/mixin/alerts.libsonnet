@@ -148,6 +148,15 @@ local unfinished = 'success|dead|killed|error';
             'dli-watcher {{ $labels.instance }} missed batch log lines',
             'Log lines scrolled out of the 10-line window between two polls and could not be fetched from the log endpoint (see the batch.log_gap events for the batch and stream). Consider a shorter watch.interval_seconds. Clears after %(logGapWindow)s without new gaps.' % c,
           ),
+          // Prometheus' own PrometheusBadConfig, for the watcher: the running config is the old one
+          alert(
+            'DLIWatcherConfigReloadFailed',
+            'warning',
+            'max_over_time(dli_watcher_config_last_reload_successful{%(selector)s}[5m]) == 0' % c,
+            'dli-watcher {{ $labels.instance }} could not reload its configuration',
+            'The last reload of dli-watcher {{ $labels.instance }} (SIGHUP or POST /-/reload) failed: it keeps running with the configuration it had. The watcher.reload_failed event names the key and the problem. Clears when a reload succeeds.',
+            '10m',
+          ),
         ],
       },
     ],

@@ -267,7 +267,7 @@ async def test_no_batch_ids_yet_still_checks_the_api(tmp_path):
         server.world.add_batch()
         cfg = make_config(server, [], watch={"batch_ids_file": str(ids)})
         report = await check(cfg, "c.toml", deadline=20, env={})
-    assert finding_of(report, "api").detail == "the list endpoint answered (1 batches)"
+    assert finding_of(report, "api").detail == "the list endpoint answered (1 batch)"
     assert finding_of(report, "watch").status == "warning"
     assert report.ok
 

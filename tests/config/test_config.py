@@ -103,7 +103,8 @@ def _documented() -> dict[str, dict[str, object]]:
 def test_example_documents_every_key_of_the_simple_sections():
     """The example names exactly the keys each non-auth section accepts."""
     data = _documented()
-    assert set(data) == {"api", "auth", "watch", "metrics", "state", "events", "discovery"}
+    assert set(data) == {"api", "auth", "watch", "metrics", "state", "events", "discovery", "status"}
+    assert set(data["status"]) == {"links"}
     for name, cls in [
         ("api", ApiConfig),
         ("watch", WatchConfig),
@@ -182,7 +183,10 @@ def test_unknown_key_without_a_close_match_lists_the_known_ones():
     err = error(doc(metrics={"zzz": 1}))
     assert (err.key, err.problem) == (
         "metrics.zzz",
-        "unknown key (known: listen, max_label_values, metric_allowlist, metric_denylist, per_batch, web_config_file)",
+        (
+            "unknown key (known: enable_lifecycle, listen, max_label_values, metric_allowlist, metric_denylist, "
+            "per_batch, web_config_file)"
+        ),
     )
 
 
@@ -896,3 +900,15 @@ def test_metrics_series_controls_are_parsed_and_checked():
     assert error(doc(metrics={"metric_allowlist": ["(unclosed"]})).key == "metrics.metric_allowlist[0]"
     assert error(doc(metrics={"per_batch": "some"})).key == "metrics.per_batch"
     assert error(doc(metrics={"max_label_values": 0})).key == "metrics.max_label_values"
+
+
+def test_status_links_are_http_templates_with_known_placeholders():
+    """status.links: name and an http(s) URL template; another scheme or an unknown placeholder is named."""
+    ok = parse(doc(status={"links": [{"name": "UI", "url": "https://yarn.example/{app_id}?t={create_time_ms}"}]}), {})
+    assert [(link.name, link.url) for link in ok.status.links] == [
+        ("UI", "https://yarn.example/{app_id}?t={create_time_ms}")
+    ]
+    scheme = error(doc(status={"links": [{"name": "x", "url": "javascript:alert(1)//{batch_id}"}]}))
+    assert (scheme.key, "http:// or https://" in scheme.problem) == ("status.links[0].url", True)
+    unknown = error(doc(status={"links": [{"name": "x", "url": "https://x.example/{secret}"}]}))
+    assert unknown.key == "status.links[0].url" and "{secret}" in unknown.problem

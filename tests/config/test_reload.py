@@ -11,12 +11,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import httpx
 import pytest
 
 from tests.helpers import WatchRun, make_config, start_watch
 from watcher.config.credentials import AuthConfig
+from watcher.config.flags import Flags
 from watcher.config.reloadable import APPLIED, LOWER_ONLY, changed_keys, config_keys, restart_required
 from watcher.config.settings import Config, DiscoveryConfig
+from watcher.errors import ConfigError
 
 if TYPE_CHECKING:
     from watcher.simulator import SimServer
@@ -65,8 +68,8 @@ def test_changed_keys_use_the_config_file_names():
     assert changed_keys(old, old) == []
     assert "metrics.listen" in changed_keys(old, with_section(old, "metrics", port=1))
     assert "discovery.created_after" in changed_keys(old, with_section(old, "discovery", created_after_ms=5))
-    assert restart_required(old, old, with_section(old, "watch", concurrency=4)) == []
-    assert restart_required(old, old, with_section(old, "watch", concurrency=64)) == ["watch.concurrency"]
+    assert restart_required(old, with_section(old, "watch", concurrency=4)) == []
+    assert restart_required(old, with_section(old, "watch", concurrency=64)) == ["watch.concurrency"]
     assert APPLIED.isdisjoint(LOWER_ONLY)
 
 
@@ -164,3 +167,93 @@ async def test_discovery_section_turns_discovery_on_and_off(sim: SimServer):
         await run.wait_for(lambda: found not in run.daemon.board.tracks)
         run.stopped.set()
     assert on["restart_required"] == [] and off["restart_required"] == []
+
+
+def metric_value(text: str, name: str) -> float:
+    """The value of an unlabelled sample in an exposition."""
+    found = re.search(rf"^{name} (\S+)$", text, re.MULTILINE)
+    assert found is not None, name
+    return float(found.group(1))
+
+
+async def test_two_sighups_in_a_row_still_name_what_waits_for_a_restart(sim: SimServer):
+    """restart_required compares with the running process: a second SIGHUP still names the unapplied listen change."""
+    bid = sim.world.add_batch(name="job", state="running")
+    cfg = make_config(sim, [bid])
+    async with anyio.create_task_group() as tg:
+        run, holder = await start(tg, cfg)
+        await run.wait_for(lambda: run.of(bid, "batch.discovered"))
+        moved = with_section(cfg, "metrics", port=1)
+        first = await reload_to(run, moved, holder)
+        second = await reload_to(run, moved, holder)
+        async with httpx.AsyncClient() as client:
+            metrics = (await client.get(run.metrics_url + "/metrics")).text  # the old port still serves
+        back = await reload_to(run, cfg, holder)
+        async with httpx.AsyncClient() as client:
+            after = (await client.get(run.metrics_url + "/metrics")).text
+        run.stopped.set()
+    assert first["restart_required"] == second["restart_required"] == ["metrics.listen"]
+    assert metric_value(metrics, "dli_watcher_config_restart_required") == 1
+    assert metric_value(metrics, "dli_watcher_config_last_reload_successful") == 1
+    assert back["restart_required"] == []
+    assert metric_value(after, "dli_watcher_config_restart_required") == 0
+
+
+async def test_a_lowered_level_never_hides_the_watchers_own_events(sim: SimServer):
+    """events.level = "error" filters batch events, never watcher.reloaded (lifecycle events are always written)."""
+    bid = sim.world.add_batch(name="job", state="running")
+    cfg = make_config(sim, [bid])
+    async with anyio.create_task_group() as tg:
+        run, holder = await start(tg, cfg)
+        await run.wait_for(lambda: run.of(bid, "batch.discovered"))
+        await reload_to(run, with_section(cfg, "events", level="error"), holder)
+        await reload_to(
+            run, with_section(cfg, "events", level="error", buffer_lines=cfg.events.buffer_lines + 1), holder
+        )
+        run.stopped.set()
+    written = [e["event"] for e in run.json_lines()]
+    assert written.count("watcher.reloaded") == 2
+
+
+async def test_a_failed_reload_shows_in_the_metrics_and_post_reload_answers(sim: SimServer, tmp_path):
+    """POST /-/reload: 405 while off; on, 200 or 500 with the error line, and the reload gauges follow."""
+    bid = sim.world.add_batch(name="job", state="running")
+    cfg = make_config(sim, [bid])
+    broken = [False]
+
+    def reread() -> Config:
+        if broken[0]:
+            raise ConfigError("watch.interval_seconds", "must be > 0, got -1")
+        return holder[0]
+
+    holder = [cfg]
+    async with anyio.create_task_group() as tg:
+        run = await start_watch(tg, cfg, reread)
+        await run.wait_for(lambda: run.of(bid, "batch.discovered"))
+        async with httpx.AsyncClient(base_url=run.metrics_url) as client:
+            off = await client.post("/-/reload")
+            holder[0] = with_section(cfg, "metrics", enable_lifecycle=True)
+            on = await reload_to(run, holder[0], holder)
+            ok = await client.post("/-/reload")
+            broken[0] = True
+            failed = await client.post("/-/reload")
+            metrics = (await client.get("/metrics")).text
+        run.stopped.set()
+    assert on["restart_required"] == []
+    assert off.status_code == 405
+    assert ok.status_code == 200
+    assert failed.status_code == 500
+    assert failed.text == "watch.interval_seconds: must be > 0, got -1\n"
+    assert metric_value(metrics, "dli_watcher_config_last_reload_successful") == 0
+    assert metric_value(metrics, "dli_watcher_config_last_reload_success_timestamp_seconds") > 0
+
+
+def test_a_flag_beats_the_file_and_is_never_in_restart_required():
+    """--web.listen-address and --log.level hold at start and on reload: a file change under them needs no restart."""
+    flags = Flags(listen="127.0.0.1:9999", level="warn", enable_lifecycle=True)
+    started = flags.apply(Config())
+    edited = with_section(with_section(Config(), "metrics", port=1234), "events", level="debug")
+    reloaded = flags.apply(edited)
+    assert (started.metrics.port, started.events.level, started.metrics.enable_lifecycle) == (9999, "warning", True)
+    assert restart_required(started, reloaded) == []
+    assert reloaded.events.level == "warning"

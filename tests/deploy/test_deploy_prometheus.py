@@ -31,6 +31,7 @@ REQUIRED_ALERTS = frozenset(
         "DLIWatcherNotPolling",
         "DLIWatcherPollErrors",
         "DLIWatcherLogGaps",
+        "DLIWatcherConfigReloadFailed",
         "DLIBatchUnreadable",
         "DLIBatchNotFound",
     }

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from watcher import __version__
+from watcher.config.flags import Flags
+from watcher.config.settings import Config
 from watcher.simulator import SimAuth, SimServer, World
 from watcher.simulator.cli import (
     EXAMPLE_AK,
@@ -163,13 +165,42 @@ def test_bad_config_exits_2_with_a_line_per_problem_naming_the_key(tmp_path, tex
 
 @pytest.mark.parametrize(("text", "key"), [BAD_CONFIGS[1], BAD_CONFIGS[16]])
 def test_run_rejects_a_bad_config_the_same_way(tmp_path, text, key):
-    """``run`` validates before doing anything: exit 2 and one line, no events."""
+    """``run`` validates before doing anything: exit 2, a clean line per problem (one names the key), no events."""
     path = tmp_path / "config.toml"
     path.write_text(text, encoding="utf-8")
     result = cli("run", "--config", str(path))
     assert result.returncode == 2, result
-    assert_one_clean_line(result.stderr, key)
+    lines = result.stderr.splitlines()
+    assert all(line.startswith("dli-watcher: config error: ") for line in lines), result.stderr
+    assert any(key in line for line in lines), (key, result.stderr)
+    assert "Traceback" not in result.stderr
     assert result.stdout == ""
+
+
+def test_run_reports_every_problem_at_once_as_check_offline_does(tmp_path):
+    """Three problems in one file: ``run`` names all three, the same lines as ``check --offline``."""
+    path = tmp_path / "config.toml"
+    text = GOOD_API + NO_AUTH + '[watch]\nbatch_ids = ["x"]\ninterval_seconds = "15"\nconcurrency = true\n'
+    path.write_text(text + '[events]\nlevel = "trace"\n', encoding="utf-8")
+    run = cli("run", "--config", str(path))
+    check = cli("check", "--offline", "--config", str(path))
+    assert (run.returncode, check.returncode) == (2, 2)
+    assert len(run.stderr.splitlines()) >= 3
+    assert run.stderr == check.stderr
+
+
+def test_exporter_toolkit_flags_beside_ours():
+    """--log.format with a format we do not have exits 2 listing ours; --log.level takes warn; flags set keys."""
+    bad = cli("run", "--log.format", "logfmt")
+    assert bad.returncode == 2
+    assert all(name in bad.stderr for name in ("json", "ecs", "readable", "console", "auto"))
+    from watcher import cli as entry  # noqa: PLC0415 - the parser itself, without another subprocess
+
+    argv = ["run", "--log.level", "warn", "--log.format", "ecs", "--web.listen-address", "[::1]:9100"]
+    flags = Flags.of(entry._parser().parse_args([*argv, "--web.enable-lifecycle"]))
+    cfg = flags.apply(Config())
+    assert (cfg.events.level, cfg.events.format) == ("warning", "ecs")
+    assert (cfg.metrics.host, cfg.metrics.port, cfg.metrics.enable_lifecycle) == ("::1", 9100, True)
 
 
 def test_missing_config_file_names_the_path(tmp_path):

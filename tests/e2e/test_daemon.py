@@ -194,7 +194,7 @@ def test_systemd_notify_ready_watchdog_stopping(tmp_path):
     assert any("1 up" in m for m in messages[ready:])
     assert proc.of(A, "batch.discovered")
     assert sum("WATCHDOG=1" in m for m in messages) >= 3
-    assert any(line.startswith("STATUS=watching 1 batches") for m in messages for line in m.splitlines())
+    assert any(line.startswith("STATUS=watching 1 batch,") for m in messages for line in m.splitlines())
     assert "STOPPING=1" in messages[-1]
 
 

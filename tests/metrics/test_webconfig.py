@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import ssl
@@ -18,6 +19,7 @@ import trustme
 from tests.helpers import make_config, start_watch
 from tests.metrics.test_metrics_server import endpoints, serving
 from watcher import cli
+from watcher.config.flags import Flags
 from watcher.errors import ConfigError
 from watcher.metrics.basicauth import BasicAuth, credentials
 from watcher.metrics.webconfig import load_web_config
@@ -231,7 +233,10 @@ def test_the_run_flag_overrides_the_config_key(tmp_path):
     config = tmp_path / "config.toml"
     config.write_text('[api]\nflavor = "livy"\nendpoint = "http://127.0.0.1:9"\n[metrics]\nweb_config_file = "a.yml"\n')
     assert cli._load(str(config)).metrics.web_config_file == "a.yml"
-    assert cli._load(str(config), "b.yml").metrics.web_config_file == "b.yml"
+    assert cli._load(str(config), Flags(web_config_file="b.yml")).metrics.web_config_file == "b.yml"
+    # the exporter-toolkit spelling is the same flag
+    args = cli.parser().parse_args(["run", "--web.config.file", "c.yml"])
+    assert cli._load(str(config), Flags.of(args)).metrics.web_config_file == "c.yml"
 
 
 @pytest.mark.anyio
@@ -260,3 +265,30 @@ async def test_sighup_rereads_the_web_config(sim, pki, ca):
     failed = next(e for e in run.events if e.name == "watcher.reload_failed")
     assert (secured, still) == (200, 200)
     assert failed.fields["key"].startswith("tls_server_config.cert_fil")
+
+
+def https_client(url: str, ca: trustme.CA) -> httpx.AsyncClient:
+    """A client of the server at ``url`` over TLS, trusting ``ca``."""
+    return httpx.AsyncClient(base_url=url.replace("http://", "https://"), verify=ca_context(ca))
+
+
+@pytest.mark.anyio
+async def test_post_reload_is_behind_basic_auth(pki, ca):
+    """POST /-/reload: without the password 401 and no reload; with it the reload runs; off it is 405."""
+    reloads: list[int] = []
+
+    def reload() -> str | None:
+        reloads.append(1)
+        return None
+
+    web = load_web_config(web_file(pki, TLS + USERS))
+    on = dataclasses.replace(endpoints(), lifecycle=lambda: reload)
+    async with serving(on, web) as (_, url), https_client(url, ca) as client:
+        anonymous = await client.post("/-/reload")
+        refused = len(reloads)
+        good = await client.post("/-/reload", auth=("prometheus", PASSWORD))
+    async with serving(endpoints(), web) as (_, url), https_client(url, ca) as client:
+        off = await client.post("/-/reload", auth=("prometheus", PASSWORD))
+    assert (anonymous.status_code, refused) == (401, 0)
+    assert (good.status_code, good.text, len(reloads)) == (200, "reloaded\n", 1)
+    assert off.status_code == 405 and "enable_lifecycle" in off.text

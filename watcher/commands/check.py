@@ -20,6 +20,7 @@ from watcher.commands.preflight import Finding, listen_address, state_file, watc
 from watcher.config.problems import Problems
 from watcher.config.settings import load_all
 from watcher.core.events import rfc3339_millis
+from watcher.core.plural import plural
 from watcher.core.printable import printable
 from watcher.daemon.discovery import Discovery
 from watcher.errors import ApiError, AuthError, ConfigError, NotFoundError, TimeoutApiError
@@ -182,12 +183,14 @@ async def _listing(cfg: Config, api: BatchApi, policy: RequestPolicy) -> Finding
     try:
         if cfg.discovery.enabled:
             ids = await Discovery(api, policy, cfg, on_found=_ignore, on_failed=_ignore).cycle()
-            return Finding("discovery", "ok", f"the list endpoint answered; discovery would watch {len(ids)} batches")
+            return Finding(
+                "discovery", "ok", f"the list endpoint answered; discovery would watch {plural(len(ids), 'batch')}"
+            )
         page = await policy.call(lambda: api.list(0, 1))
     except ApiError as exc:
         name = "discovery" if cfg.discovery.enabled else "api"
         return Finding(name, "failed", f"list endpoint: {_reason(exc)}: {exc.message}", exc)
-    return Finding("api", "ok", f"the list endpoint answered ({page.total} batches)")
+    return Finding("api", "ok", f"the list endpoint answered ({plural(page.total, 'batch')})")
 
 
 def _ignore(_: object) -> None:

@@ -19,6 +19,7 @@ from watcher.config.settings import (
     WatchConfig,
     parse_listen,
 )
+from watcher.core.plural import plural
 from watcher.daemon.app import Daemon
 from watcher.errors import ConfigError
 from watcher.output.writer import EventWriter
@@ -98,7 +99,7 @@ class Summary:
         """The one-line summary."""
         c = self.counts
         return (
-            f"demo finished: {batches} batches, {c['batch.state_changed']} state changes, "
+            f"demo finished: {plural(batches, 'batch')}, {c['batch.state_changed']} state changes, "
             f"{c['batch.finished']} finished, {c['batch.log']} log lines, {c['batch.log_gap']} log gaps, "
             f"{c['batch.poll_failed']} poll failures reported"
         )

@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 import httpx
 
+from watcher.core.plural import plural
 from watcher.daemon.store import SCHEMA_VERSION
 
 if TYPE_CHECKING:
@@ -139,7 +140,7 @@ def _readable(path: Path) -> Finding:
             db.close()
     except sqlite3.DatabaseError as exc:
         return Finding("state", "warning", f"{path} is unreadable ({exc}): {aside}")
-    return Finding("state", "ok", f"{path}: schema {version}, {batches} batches")
+    return Finding("state", "ok", f"{path}: schema {version}, {plural(batches, 'batch')}")
 
 
 # --- the metrics address ------------------------------------------------------------------------------

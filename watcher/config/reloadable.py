@@ -35,6 +35,7 @@ APPLIED: frozenset[str] = frozenset(
         "watch.queues",
         "watch.shard",
         "metrics.web_config_file",
+        "metrics.enable_lifecycle",
         "events.level",
         "events.include_req_body",
         "events.buffer_lines",
@@ -45,6 +46,7 @@ APPLIED: frozenset[str] = frozenset(
         "discovery.created_after",
         "discovery.max_batches",
         "discovery.interval_seconds",
+        "status.links",
     }
 )
 # applied when lowered; raised above the value the watcher started with, they need a restart
@@ -77,9 +79,13 @@ def changed_keys(old: Config, new: Config) -> list[str]:
     return list(changed)
 
 
-def restart_required(started: Config, old: Config, new: Config) -> list[str]:
-    """The changed keys a reload from ``old`` to ``new`` cannot apply to a watcher that ``started`` with its config."""
-    return [key for key in changed_keys(old, new) if not _applies(key, started, new)]
+def restart_required(started: Config, new: Config) -> list[str]:
+    """The keys whose ``new`` value the watcher that ``started`` with its config cannot take without a restart.
+
+    Compared with what is running, not with the last reload: a second SIGHUP still names a change the
+    first one could not apply (the old port is still served).
+    """
+    return [key for key in changed_keys(started, new) if not _applies(key, started, new)]
 
 
 def _applies(key: str, started: Config, new: Config) -> bool:

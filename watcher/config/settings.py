@@ -14,6 +14,7 @@ from watcher.config.batchids import merge_file_ids, parse_batch_ids
 from watcher.config.credentials import AuthConfig, Env, parse_auth
 from watcher.config.egress import check_tls_combination, no_proxy, proxy_url, tls_path
 from watcher.config.problems import Problems
+from watcher.config.statuslinks import StatusConfig, parse_status
 from watcher.config.tomltable import Table, choice, did_you_mean, positive_int, seconds, url
 from watcher.core.flavor import BY_NAME, Flavor
 from watcher.core.shard import Shard, parse_shard
@@ -110,6 +111,8 @@ class MetricsConfig:
     metric_denylist: tuple[str, ...] = ()
     # distinct values per API-supplied label (job_name, queue, owner, kind, sc_type); more fold into one
     max_label_values: int = 1000
+    # Prometheus' --web.enable-lifecycle: POST /-/reload reloads as SIGHUP does (behind the web config's auth)
+    enable_lifecycle: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +160,7 @@ class Config:
     state: StateConfig = field(default_factory=StateConfig)
     events: EventsConfig = field(default_factory=EventsConfig)
     discovery: DiscoveryConfig = field(default_factory=DiscoveryConfig)
+    status: StatusConfig = field(default_factory=StatusConfig)
 
 
 T = TypeVar("T")
@@ -278,7 +282,15 @@ def parse_listen(value: str, key: str = "metrics.listen") -> tuple[str, int]:
     return host or "0.0.0.0", int(port_text)  # noqa: S104 - ":PORT" means every address
 
 
-METRICS_KEYS = ("listen", "web_config_file", "per_batch", "metric_allowlist", "metric_denylist", "max_label_values")
+METRICS_KEYS = (
+    "listen",
+    "web_config_file",
+    "per_batch",
+    "metric_allowlist",
+    "metric_denylist",
+    "max_label_values",
+    "enable_lifecycle",
+)
 
 
 def _parse_metrics(raw: object, problems: Problems) -> MetricsConfig:
@@ -290,6 +302,7 @@ def _parse_metrics(raw: object, problems: Problems) -> MetricsConfig:
         metric_allowlist=lambda: _patterns(sec, "metric_allowlist"),
         metric_denylist=lambda: _patterns(sec, "metric_denylist"),
         max_label_values=lambda: positive_int(sec, "max_label_values", 1000),
+        enable_lifecycle=lambda: sec.get("enable_lifecycle", bool, False),
     )
     if values.get("metric_allowlist") and values.get("metric_denylist"):
         problems.add(ConfigError(sec.key("metric_denylist"), "cannot be set with metric_allowlist (one or the other)"))
@@ -332,7 +345,7 @@ def _parse_events(raw: object, problems: Problems) -> EventsConfig:
     )
 
 
-SECTIONS = ("api", "auth", "watch", "metrics", "state", "events", "discovery")
+SECTIONS = ("api", "auth", "watch", "metrics", "state", "events", "discovery", "status")
 
 
 def parse_time_ms(text: str) -> int | None:
@@ -408,6 +421,7 @@ def parse(data: Mapping[str, Any], env: Env, problems: Problems | None = None, *
         state=part("state", lambda raw: _parse_state(raw, problems), StateConfig),
         events=part("events", lambda raw: _parse_events(raw, problems), EventsConfig),
         discovery=part("discovery", lambda raw: _parse_discovery(raw, problems), DiscoveryConfig),
+        status=part("status", lambda raw: parse_status(raw, problems), StatusConfig),
     )
 
 

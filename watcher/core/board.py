@@ -17,6 +17,7 @@ from watcher.core.runs import settle
 
 if TYPE_CHECKING:
     from watcher.core.events import Event
+    from watcher.core.readiness import Rejection
     from watcher.core.runs import Run
     from watcher.core.tracker import Track
 
@@ -76,6 +77,9 @@ class Board:
         self.ready = False
         # until when the API asked the whole client to pause (429 / APIG.0308); not ready meanwhile
         self.throttled_until = 0.0
+        # each batch's last answer in this run, when it was a rejection (readiness's rule); copied on
+        # write, so /readyz reads it from the server's thread without a lock
+        self.answers: dict[str, Rejection | None] = {}
 
     def throttled(self, now: float) -> bool:
         """Whether the client is paused by the API's throttling at ``now``."""
@@ -125,6 +129,13 @@ class Board:
         """Forget batches (no longer watched)."""
         if batch_ids & self.tracks.keys():
             self.tracks = {k: v for k, v in self.tracks.items() if k not in batch_ids}
+        if batch_ids & self.answers.keys():
+            self.answers = {k: v for k, v in self.answers.items() if k not in batch_ids}
+
+    def answered(self, batch_id: str, rejection: Rejection | None) -> None:
+        """Note a batch's last answer: a rejection, or None for anything else (a snapshot, a passing failure)."""
+        if self.answers.get(batch_id, False) != rejection:
+            self.answers = {**self.answers, batch_id: rejection}
 
     def note_events(self, track: Track, events: list[Event], now: float) -> None:  # noqa: ARG002 - the poller's call
         """Admit the batch's label values and count its state transitions."""

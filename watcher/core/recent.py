@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Container, Iterable
+    from collections.abc import Callable, Container, Iterable
 
     from watcher.core.events import Event
 
@@ -32,6 +32,8 @@ class Entry:
     name: str
     level: str
     detail: str
+    # the event's sentence (its ``message``), when the recorder was given a way to say it
+    message: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +63,10 @@ def detail(fields: dict[str, Any]) -> str:
     return clip(" ".join(f"{key}={_value(value)}" for key, value in fields.items()))
 
 
-def entry(event: Event, now: float) -> Entry:
-    """The entry of one event written at ``now``."""
-    return Entry(now, event.name, event.level, detail(event.fields))
+def entry(event: Event, now: float, describe: Callable[[Event], str] | None = None) -> Entry:
+    """The entry of one event written at ``now``, with its sentence when ``describe`` says it."""
+    said = clip(describe(event)) if describe is not None else ""
+    return Entry(now, event.name, event.level, detail(event.fields), said)
 
 
 def poll_error(event: Event, now: float) -> PollError:
@@ -75,15 +78,17 @@ def poll_error(event: Event, now: float) -> PollError:
         str(fields.get("reason", "")),
         status if isinstance(status, int) else None,
         None if code is None else clip(str(code), 64),
-        clip(str(fields.get("message") or "")),
+        # poll_failed carries the server's words as error_message
+        clip(str(fields.get("error_message") or fields.get("message") or "")),
     )
 
 
 class Recent:
     """The recent entries, last poll error and last poll time of every watched batch."""
 
-    def __init__(self, per_batch: int = MAX_EVENTS) -> None:
+    def __init__(self, per_batch: int = MAX_EVENTS, describe: Callable[[Event], str] | None = None) -> None:
         self.per_batch = per_batch
+        self._describe = describe
         self._events: dict[str, tuple[Entry, ...]] = {}
         self._errors: dict[str, PollError] = {}
         self._polls: dict[str, float] = {}
@@ -99,7 +104,7 @@ class Recent:
             bid = event.batch_id
             if bid is None or event.name in UNSHOWN or bid not in watched:
                 continue
-            fresh.setdefault(bid, []).append(entry(event, now))
+            fresh.setdefault(bid, []).append(entry(event, now, self._describe))
             if event.name == "batch.poll_failed":
                 self._errors[bid] = poll_error(event, now)
         for bid, entries in fresh.items():

@@ -23,7 +23,8 @@ from watcher.core.board import Board
 from watcher.core.events import Event
 from watcher.core.labels import LabelCap
 from watcher.core.listplan import hint_of
-from watcher.core.readiness import ready_fields
+from watcher.core.plural import plural
+from watcher.core.readiness import credentials_rejected, ready_fields
 from watcher.core.recent import Recent
 from watcher.core.schedule import retained
 from watcher.daemon.abandon import run_abandonable
@@ -44,8 +45,10 @@ from watcher.metrics.endpoints import Endpoints
 from watcher.metrics.exposition import BatchText
 from watcher.metrics.server import MetricsServer
 from watcher.metrics.status.index import About
+from watcher.metrics.status.oncall import PageSettings
 from watcher.metrics.status.pages import StatusPages, StatusSource
 from watcher.metrics.webconfig import load_web_config
+from watcher.output.messages import message
 from watcher.output.pump import OutputPump, stream_writer
 from watcher.output.writer import EventWriter
 
@@ -99,7 +102,7 @@ class Daemon:
         self.board = Board(labels=LabelCap(cfg.metrics.max_label_values))
         self.stats = SelfMetrics(self.board)
         self.registry = metrics_registry(cfg.metrics, self.stats, BoardCollector(self.board))
-        self.recent = Recent()  # each watched batch's last events, for the status page
+        self.recent = Recent(describe=message)  # each watched batch's last events, for the status page
         self._on_event = on_event
         self._writer = writer or EventWriter.for_format(
             cfg.events.format, cfg.events.level, env=env, time=cfg.events.time
@@ -114,6 +117,10 @@ class Daemon:
         self._discovered: list[str] = []
         self._started = False
         self._born = time.monotonic()  # run() resets it: watcher.ready says how long the start took
+        # POST /-/reload reaches the loop through the portal, once the watcher has started
+        self._portal: anyio.from_thread.BlockingPortal | None = None
+        self._running: Running | None = None
+        self._reloading = anyio.Lock()
 
     def _say(self, name: EventName, fields: dict[str, Any], level: Level = "info") -> None:
         """Write one of the watcher's own events (no batch, no seq)."""
@@ -184,12 +191,23 @@ class Daemon:
 
     def _status(self) -> str:
         ok = sum(1 for t in self.board.tracks.values() if t.up)
-        return f"watching {len(self.board.tracks)} batches, {ok} up"
+        return f"watching {plural(len(self.board.tracks), 'batch')}, {ok} up"
 
-    async def reload(self, running: Running) -> None:
+    def _lifecycle(self) -> Callable[[], str | None] | None:
+        """POST /-/reload's reload (called from the server's worker thread), or None while it is off."""
+        if not self.cfg.metrics.enable_lifecycle or self._portal is None or self._running is None:
+            return None
+        return partial(self._portal.call, self._reload_one, self._running)
+
+    async def _reload_one(self, running: Running) -> str | None:
+        """One reload at a time, whether a SIGHUP or POST /-/reload asked for it."""
+        async with self._reloading:
+            return await self.reload(running)
+
+    async def reload(self, running: Running) -> str | None:
         """SIGHUP: re-read the config and the batch IDs; apply every key that can be, name the others.
 
-        A bad new config is reported and the old one kept.
+        A bad new config is reported and the old one kept; the one-line error is returned (None: reloaded).
         """
         try:
             # config, ID, secret and certificate files are read off the loop, in a thread a SIGTERM can walk
@@ -198,8 +216,9 @@ class Daemon:
             web = await run_abandonable(partial(load_web_config, new.metrics.web_config_file), "dli-watcher reload")
         except ConfigError as exc:
             self._say("watcher.reload_failed", level="error", fields={"key": exc.key, "error_message": exc.problem})
-            return
-        restart = restart_required(self._started_cfg, self.cfg, new)
+            self.stats.reload_ok = False
+            return str(exc)
+        restart = restart_required(self._started_cfg, new)
         # the connection pool was sized at start: more slots than connections would only queue for them
         running.policy.configure(new.api, min(new.watch.concurrency, self._started_cfg.watch.concurrency))
         running.api.configure(new.api)
@@ -221,6 +240,9 @@ class Daemon:
                 "restart_required": restart,
             },
         )
+        self.stats.reload_ok, self.stats.reload_success_at = True, time.time()
+        self.stats.restart_pending = bool(restart)
+        return None
 
     async def run(
         self,
@@ -259,9 +281,27 @@ class Daemon:
         uptime = time.monotonic() - self._born
         return About(__version__, uptime, str(watch.shard), watch.mode, self.conditions.not_ready(), self._healthy())
 
+    def _page_settings(self) -> PageSettings:
+        """What the status pages follow of the config (read per page, so a reload applies)."""
+        cfg = self.cfg
+        links = tuple((link.name, link.url) for link in cfg.status.links)
+        # DLI's auto-recovery can revive a dead batch; Livy's terminal states are final
+        revivable = cfg.api.flavor == "dli"
+        return PageSettings(cfg.watch.terminal_grace_seconds, revivable, cfg.api.project_id, links)
+
     async def _bind(self) -> MetricsServer:
-        pages = StatusPages(StatusSource(self._about, lambda: self.board.tracks, self.recent))
-        endpoints = Endpoints(self.registry, self._metrics_batches, self._healthy, self.conditions.not_ready, pages)
+        pages = StatusPages(
+            StatusSource(self._about, lambda: self.board.tracks, self.recent, settings=self._page_settings)
+        )
+        endpoints = Endpoints(
+            self.registry,
+            self._metrics_batches,
+            self._healthy,
+            self.conditions.not_ready,
+            pages,
+            self._lifecycle,
+            self.conditions.readyz_details,
+        )
         metrics = self.cfg.metrics
         # in worker threads: certificates are files, and when the port is busy finding out who holds it
         # takes a request or two
@@ -316,19 +356,22 @@ class Daemon:
             # a buffer of one: SIGHUPs during a reload make one more reload afterwards, not one each
             asks, hups = anyio.create_memory_object_stream[None](1)
             try:
-                async with anyio.create_task_group() as tg, asks, hups:
+                async with anyio.from_thread.BlockingPortal() as portal, anyio.create_task_group() as tg, asks, hups:
                     await self._start(tg, server, poller, on_listen)
                     discovery.apply(tg, self.cfg)
                     if until is not None:
                         tg.start_soon(self._stop_after, until, tg)
                     if reload_pending():
                         asks.send_nowait(None)
-                    tg.start_soon(self._reloader, hups, Running(tg, raw_api, policy, poller, discovery))
+                    self._running = Running(tg, raw_api, policy, poller, discovery)
+                    self._portal = portal
+                    tg.start_soon(self._reloader, hups, self._running)
                     await self._signals(tg, signals, asks)
             except Exception as exc:  # noqa: BLE001 - reported as watcher.crashed, then re-raised
                 crash = exc
                 raise refusal(exc) from None
             finally:
+                self._portal = None
                 await self._shutdown(crash)
 
     def _polled(self, track: Track, events: list[Event], changed: bool) -> None:
@@ -337,9 +380,28 @@ class Daemon:
         self._submit(track, events, changed)
 
     def _on_ready(self) -> None:
-        fields = ready_fields(len(self.board.tracks), time.monotonic() - self._born, self.stats.requests)
-        self._say("watcher.ready", fields)
-        self.notifier.send("READY=1", "STATUS=first poll cycle done")
+        """The first cycle is done: READY=1 with watcher.ready, unless every batch it read was answered 401.
+
+        Wrong credentials exit 2 (the unit's RestartPreventExitStatus=2 ends the loop); a 403 keeps the
+        watcher running, ready to systemd and not ready on /readyz, since a grant can mend it.
+        """
+        answers = self.board.answers
+        rejected = credentials_rejected(answers.keys(), answers)
+        if rejected is not None:
+            method = self.cfg.auth.method
+            fields: dict[str, object] = {
+                "batches": len(answers),
+                "status_code": rejected.status_code,
+                "error_code": rejected.error_code,
+                "error_message": rejected.message,
+                "auth_method": method,
+            }
+            self._say("watcher.credentials_rejected", fields, "error")
+            problem = f"credentials rejected: every batch ({plural(len(answers), 'batch')}) was answered 401"
+            raise SetupError(f"auth.method {method}", f"{problem}: {rejected.message}")
+        took = time.monotonic() - self._born
+        self._say("watcher.ready", ready_fields(len(self.board.tracks), took, self.stats.requests))
+        self.notifier.send("READY=1", f"STATUS={self.conditions.not_ready() or 'first poll cycle done'}")
 
     def _throttled(self, until: float) -> None:
         self.board.throttled_until = until
@@ -403,7 +465,7 @@ class Daemon:
     async def _reloader(self, hups: MemoryObjectReceiveStream[None], running: Running) -> None:
         """Reloads one at a time, in a task of its own so that the signal loop is never blocked by one."""
         async for _ in hups:
-            await self.reload(running)
+            await self._reload_one(running)
 
     async def _shutdown(self, crash: Exception | None) -> None:
         deadline = time.monotonic() + STOP_GRACE_SECONDS

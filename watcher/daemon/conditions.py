@@ -9,6 +9,9 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any, Protocol
 
+from watcher.core.plural import plural
+from watcher.core.readiness import common_rejection
+
 if TYPE_CHECKING:
     from watcher.core.board import Board
     from watcher.core.vocabulary import EventName, Level
@@ -47,13 +50,45 @@ class Conditions:
         return now - self._board.last_progress < stale and self.poller.overdue(now) < stale
 
     def not_ready(self) -> str | None:
-        """Why the watcher is not ready (None when it is)."""
-        if not self._board.ready:
-            return "first poll cycle not done"
-        if self._board.throttled(time.monotonic()):
+        """Why the watcher is not ready (None when it is): the first reason the one rule of ``core.readiness`` finds."""
+        reasons = self.reasons()
+        return reasons[0] if reasons else None
+
+    def reasons(self) -> list[str]:
+        """Every reason the watcher is not ready now, the first cycle first (empty when ready)."""
+        board = self._board
+        found = []
+        if not board.ready:
+            found.append("first poll cycle not done")
+        if board.throttled(time.monotonic()):
             # readiness, not liveness: a restart would not make DLI throttle any less
-            return "throttled by the API"
-        return self.journal.held if self.journal is not None else None
+            found.append("throttled by the API")
+        held = self.journal.held if self.journal is not None else None
+        if held is not None:
+            found.append(held)
+        tracks = board.tracks
+        common = common_rejection(tracks.keys(), board.answers) if board.ready else None
+        if common is not None:
+            found.append(f"every watched batch ({plural(len(tracks), 'batch')}) was last answered {common.describe()}")
+        return found
+
+    def readyz_details(self) -> str:
+        """What /readyz adds to its first reason: the other reasons ("also: ..."), then the counts line."""
+        others = [f"also: {reason}" for reason in self.reasons()[1:]]
+        return "\n".join([*others, self.counts()])
+
+    def counts(self) -> str:
+        """What /readyz adds to its reason: how many batches are in which condition (it needs no login: no IDs)."""
+        tracks = list(self._board.tracks.values())
+        rejected = sum(1 for r in self._board.answers.values() if r is not None and r.kind == "auth")
+        parts = {
+            "read": sum(1 for t in tracks if t.presence in ("present", "gone") and t.failing_since is None),
+            "failing": sum(1 for t in tracks if t.failing_since is not None),
+            "not found": sum(1 for t in tracks if t.presence == "not_found"),
+            "waiting for a first poll": sum(1 for t in tracks if t.presence == "pending" and t.failing_since is None),
+            "rejected (401/403)": rejected,
+        }
+        return f"{plural(len(tracks), 'batch')} watched: " + ", ".join(f"{n} {what}" for what, n in parts.items())
 
     def progress(self, now: float) -> None:
         """A pass of the scheduler: stamp it, and report a stdout that stopped (or resumed) keeping up."""

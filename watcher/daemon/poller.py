@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Protocol
 import anyio
 
 from watcher.core.logfetch import HIDDEN_READ_SECONDS
-from watcher.core.readiness import first_cycle_done
+from watcher.core.readiness import Rejection, first_cycle_done
 from watcher.core.schedule import Timing, next_poll, overdue, sleep_for, start_poll
 from watcher.core.tracker import Failure, Track, observe, observe_failure, observe_missing
 from watcher.daemon.backfill import LogApi, LogReader
 from watcher.daemon.listpoll import ListApi, ListPoller
-from watcher.errors import ApiError, NotFoundError
+from watcher.errors import ApiError, AuthError, NotFoundError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -181,8 +181,9 @@ class Poller:
         self._lists.note_hints(hints or {}, self._watched, self._board.tracks)
         self._board.drop(set(removed))
         self._api.forget(removed)
-        # a batch restored from the state file that needs no more polls does not hold up readiness
-        self._first_cycle |= {b for b in added if b in self._due}
+        # a batch restored from the state file that needs no more polls does not hold up readiness, nor
+        # does one an earlier run found missing: it has been read, and its next poll may be minutes away
+        self._first_cycle |= {t.batch_id for t in tracks if t.batch_id in self._due and t.presence != "not_found"}
         self._first_cycle -= set(removed)
         self._wake.set()
         return added, removed
@@ -290,10 +291,14 @@ class Poller:
         bid = track.batch_id
         try:
             snap = listed if listed is not None else await self._policy.call(lambda: self._api.details(bid))
-        except NotFoundError:
+        except NotFoundError as err:
+            self._board.answered(bid, Rejection("not_found", err.status_code, err.error_code, err.message))
             return (*observe_missing(track, self._clock()), None)
         except ApiError as err:
+            auth = isinstance(err, AuthError)
+            self._board.answered(bid, Rejection("auth", err.status_code, err.error_code, err.message) if auth else None)
             return (*observe_failure(track, failure_of(err), self._clock()), err.reason)
+        self._board.answered(bid, None)
         log = await self._logs.diff(track, snap, self._clock())
         new, events = observe(track, snap, self._clock(), log, include_req_body=self._cfg.events.include_req_body)
         return new, events, None

@@ -142,6 +142,10 @@ class SelfMetrics(Collector):
         self.output_backlog = 0
         self.state_writable = True
         self.requests: dict[str, int] = dict.fromkeys(ENDPOINTS, 0)
+        # Prometheus' own reload gauges: the config read at start counts as the first successful load
+        self.reload_ok = True
+        self.reload_success_at = time.time()
+        self.restart_pending = False
         self._buckets = [0] * (len(POLL_BUCKETS) + 1)  # the last one is +Inf
         self._seconds = 0.0
 
@@ -223,10 +227,28 @@ class SelfMetrics(Collector):
             "0 while commits to the state file fail (a full disk, a lock); 1 otherwise or without a state file.",
             value=1.0 if self.state_writable else 0.0,
         )
+        yield from self._reload_families()
         yield GaugeMetricFamily(
             "dli_watcher_output_backlog_lines",
             "Event lines queued for stdout and not yet written (grows while the reader is not reading).",
             value=self.output_backlog,
+        )
+
+    def _reload_families(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily(
+            "dli_watcher_config_last_reload_successful",
+            "Whether the last configuration reload attempt was successful.",
+            value=1.0 if self.reload_ok else 0.0,
+        )
+        yield GaugeMetricFamily(
+            "dli_watcher_config_last_reload_success_timestamp_seconds",
+            "Timestamp of the last successful configuration reload (the start counts as one).",
+            value=self.reload_success_at,
+        )
+        yield GaugeMetricFamily(
+            "dli_watcher_config_restart_required",
+            "1 while a changed config key waits for a restart (named in watcher.reloaded's restart_required).",
+            value=1.0 if self.restart_pending else 0.0,
         )
 
 

@@ -36,20 +36,32 @@ class Endpoints:
     healthy: Callable[[], bool]
     not_ready: Callable[[], str | None]
     pages: StatusPages | None = None
+    # POST /-/reload: None while the lifecycle API is off; else reloads (blocking, from a worker thread)
+    # and gives the error line (None: reloaded)
+    lifecycle: Callable[[], Callable[[], str | None] | None] = lambda: None
+    # /readyz's lines after the reason: other reasons, how many batches are in which condition (no IDs:
+    # it needs no login)
+    counts: Callable[[], str] = lambda: ""
 
     def probe(self, path: str) -> Response | None:
         """The answer of /healthz or /readyz; None for any other path."""
         if path == "/healthz":
             return text(200, "ok\n") if self.healthy() else text(503, "stalled\n")
         if path == "/readyz":
-            reason = self.not_ready()
-            return text(200, "ready\n") if reason is None else text(503, reason + "\n")
+            reason, counts = self.not_ready(), self.counts()
+            body = f"{reason or 'ready'}\n" + (f"{counts}\n" if counts else "")
+            return text(200 if reason is None else 503, body)
         return None
 
     def metrics(self, variant: Variant) -> Response:
         """A fresh /metrics answer; holds the GIL for up to a second at 10,000 batches, so never on a loop."""
         data, headers = render(self.registry, self.batches(), variant)
         return Response(200, data, tuple(headers))
+
+
+def reload_answer(error: str | None) -> Response:
+    """POST /-/reload's answer: 200, or 500 with the one-line error (the old config is kept)."""
+    return text(200, "reloaded\n") if error is None else text(500, " ".join(error.split()) + "\n")
 
 
 def landing() -> Response:

@@ -27,7 +27,7 @@ import anyio
 from watcher.errors import SetupError
 from watcher.metrics import occupant
 from watcher.metrics.basicauth import CHALLENGE, credentials
-from watcher.metrics.endpoints import landing, not_found
+from watcher.metrics.endpoints import landing, not_found, reload_answer
 from watcher.metrics.exposition import negotiate
 from watcher.metrics.httpwire import MAX_HEAD_BYTES, BadRequestError, Request, Response, encode, parse_head, text
 from watcher.metrics.pacing import Paced
@@ -52,6 +52,7 @@ BACKLOG = 128
 MAX_CONNECTIONS = 1024
 PAGE_SHARE = 0.5  # of the render thread's time, at most, for the status pages
 ALLOW = ("Allow", "GET, HEAD")
+RELOAD_PATH = "/-/reload"
 # a method's request body we read (and drop) before answering 405, so closing does not reset the answer away
 MAX_DRAINED_BYTES = 64 * 1024
 
@@ -263,7 +264,10 @@ class MetricsServer:
             return encode(text(400, f"{exc}\n"), extra=_headers(web))
         if request.method not in ("GET", "HEAD"):
             await _drain(reader, request)
-            return encode(text(405, "only GET and HEAD\n", ALLOW), extra=_headers(web))
+            if request.method == "POST" and request.path == RELOAD_PATH:
+                return encode(await self._reload(request, web, writer.get_extra_info("peercert")), extra=_headers(web))
+            refused = text(405, "only GET and HEAD (and POST /-/reload when enabled)\n", ALLOW)
+            return encode(refused, extra=_headers(web))
         try:
             async with asyncio.timeout(ANSWER_TIMEOUT_SECONDS):
                 response = await self._answer(request, web, writer.get_extra_info("peercert"))
@@ -285,6 +289,17 @@ class MetricsServer:
         if request.path == "/":
             return landing()
         return not_found()
+
+    async def _reload(self, request: Request, web: WebConfig | None, peercert: object) -> Response:
+        """POST /-/reload: 405 while the lifecycle API is off, else (once authenticated) a reload and its result."""
+        reload = self._endpoints.lifecycle()
+        if reload is None:
+            return text(405, "the lifecycle API is off (metrics.enable_lifecycle, --web.enable-lifecycle)\n", ALLOW)
+        denied = await self._denied(request, web, peercert)
+        if denied is not None:
+            return denied
+        # the reload runs on the watcher's loop; this thread only waits for its answer
+        return reload_answer(await asyncio.get_running_loop().run_in_executor(None, reload))
 
     async def _denied(self, request: Request, web: WebConfig | None, peercert: object) -> Response | None:
         """Why the web config refuses this request (a client certificate or a password missing), or None."""

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from watcher.core.plural import plural
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
@@ -64,25 +66,29 @@ def _failure(what: str, f: Mapping[str, Any]) -> str:
     return f"{what} ({' '.join(why)}){tries}: {_shown(f.get('error_message'))}"
 
 
+def _batches(f: Mapping[str, Any]) -> str:
+    """The event's ``batches`` count with its noun: "1 batch", "3 batches"."""
+    count = f.get("batches")
+    return plural(count, "batch") if isinstance(count, int) else f"{_shown(count)} batches"
+
+
 def _started(f: Mapping[str, Any]) -> str:
     shard = f.get("shard")
     sharded = f", shard {shard}" if shard not in (None, "0/1") else ""  # 0/1: the one shard there is
-    watching = f"{f.get('batches')} batches{sharded}"
+    watching = f"{_batches(f)}{sharded}"
     return f"dli-watcher {_shown(f.get('version'))} started: {watching}, metrics on http://{_shown(f.get('listen'))}"
 
 
 def _ready(f: Mapping[str, Any]) -> str:
     asked = ", ".join(f"{f.get(f'{e}_requests')} {e}" for e in ("list", "details", "log"))
-    return (
-        f"ready: first poll cycle of {f.get('batches')} batches done in {_seconds(f.get('seconds'))} ({asked} requests)"
-    )
+    return f"ready: first poll cycle of {_batches(f)} done in {_seconds(f.get('seconds'))} ({asked} requests)"
 
 
 def _reloaded(f: Mapping[str, Any]) -> str:
     added, removed = f.get("added") or [], f.get("removed") or []
     pending = f.get("restart_required") or []
     restart = f"; a restart is needed to apply {', '.join(map(_shown, pending))}" if pending else ""
-    return f"reloaded: {f.get('batches')} batches ({len(added)} added, {len(removed)} removed){restart}"
+    return f"reloaded: {_batches(f)} ({len(added)} added, {len(removed)} removed){restart}"
 
 
 def _state_reset(f: Mapping[str, Any]) -> str:
@@ -115,7 +121,7 @@ SENTENCES: dict[EventName, Callable[[Mapping[str, Any]], str]] = {
     "batch.poll_recovered": lambda f: f"polls work again after {_seconds(f.get('failed_seconds'))} of failures",
     "watcher.started": _started,
     "watcher.ready": _ready,
-    "watcher.stopped": lambda f: f"dli-watcher {_shown(f.get('version'))} stopped ({f.get('batches')} batches)",
+    "watcher.stopped": lambda f: f"dli-watcher {_shown(f.get('version'))} stopped ({_batches(f)})",
     "watcher.crashed": lambda f: f"dli-watcher {_shown(f.get('version'))} crashed: {_shown(f.get('reason'))}",
     "watcher.internal_error": lambda f: (
         f"internal error {_shown(f.get('exception'))} at {_shown(f.get('where'))}: a bug, please report it"
@@ -138,6 +144,10 @@ SENTENCES: dict[EventName, Callable[[Mapping[str, Any]], str]] = {
     "watcher.output_resumed": lambda f: f"output resumed ({f.get('backlog')} lines waiting)",
     "watcher.discovery_failed": lambda f: _failure("discovery failed", f),
     "watcher.nothing_to_watch": _nothing,
+    "watcher.credentials_rejected": lambda f: (
+        f"credentials rejected (auth.method {_shown(f.get('auth_method'))}): every batch ({_batches(f)}) "
+        f"was answered 401: {_shown(f.get('error_message'))}; exiting 2"
+    ),
 }
 
 

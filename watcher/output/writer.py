@@ -43,7 +43,7 @@ def renderer_for(fmt: str, stream: TextIO, env: Mapping[str, str], *, time: Even
 
 
 class EventWriter:
-    """Renders Event records as lines for ``stream``, leaving out those below ``level``.
+    """Renders Event records as lines for ``stream``, leaving out batch events below ``level``.
 
     Everything it needs is passed in: no process-wide logging configuration is read or changed.
     ``prefix`` puts a syslog priority before each line of a level when the stream is the journal.
@@ -98,7 +98,8 @@ class EventWriter:
         now: str | None = None  # one reading of the clock for the events that bring no timestamp of their own
         least, render, prefix = self._least, self._render, self._prefix
         for event in events:
-            if LEVELS[event.level] < least:
+            # the watcher's own lifecycle (watcher.*) is never filtered: a lowered level must not hide a reload
+            if LEVELS[event.level] < least and not event.name.startswith("watcher."):
                 continue
             stamp = event.timestamp or now or (now := rfc3339(self._clock()))
             out.append(f"{prefix[event.level]}{render(event, stamp)}\n")

@@ -24,6 +24,7 @@ EXAMPLE_SK = "SKEXAMPLEsecret0000000000000000000000000"
 EXAMPLE_TOKEN = "sim-token-0000000000000000"  # noqa: S105
 EXAMPLE_USER, EXAMPLE_PASSWORD, EXAMPLE_DOMAIN = "sim-user", "sim-password", "sim-domain"
 DEFAULT_PORT = 8998
+LOOP_PAUSE_SECONDS = 10.0  # between two rounds of --loop, so a dashboard shows the story's end
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,6 +36,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--auth", choices=["none", "token", "aksk"], default="none", help="credentials")
     parser.add_argument("--speed", type=float, default=1.0, help="scenario speed factor (default 1.0)")
     parser.add_argument("--project-id", default=DEFAULT_PROJECT_ID, help="DLI project ID to serve")
+    parser.add_argument(
+        "--seed", type=int, metavar="N", help="generate the batch IDs from seed N: the same IDs on every start"
+    )
+    parser.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print a watcher config for the simulator as these options start it, and exit",
+    )
+    parser.add_argument(
+        "--loop", action="store_true", help="replay the story for ever (same IDs each round), for dashboards"
+    )
 
 
 def build_auth(mode: str, env: Mapping[str, str]) -> tuple[SimAuth, list[str]]:
@@ -79,7 +91,9 @@ def _banner(server: SimServer, player: ScenarioPlayer, steps: list[Step], creds:
     _say("Ctrl-C to stop.")
 
 
-async def _serve(server: SimServer, player: ScenarioPlayer, steps: list[Step], creds: list[str]) -> None:
+async def _serve(
+    server: SimServer, player: ScenarioPlayer, steps: list[Step], creds: list[str], replay: bool = False
+) -> None:
     """Serve and play the scenario until SIGINT or SIGTERM."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -88,14 +102,19 @@ async def _serve(server: SimServer, player: ScenarioPlayer, steps: list[Step], c
     async with anyio.create_task_group() as tg:
         await tg.start(server.serve)
         _banner(server, player, steps, creds)
-        tg.start_soon(_play, player)
+        tg.start_soon(_play, player, replay)
         await stop.wait()
         tg.cancel_scope.cancel()
 
 
-async def _play(player: ScenarioPlayer) -> None:
-    """Play the scenario, then say so."""
+async def _play(player: ScenarioPlayer, loop: bool = False) -> None:
+    """Play the scenario (for ever with ``loop``, the batches taken out between rounds), then say so."""
     await player.run()
+    while loop:
+        _say("scenario finished; replaying it with the same batch IDs.")
+        await anyio.sleep(LOOP_PAUSE_SECONDS / player.speed)
+        player.reset()
+        await player.run()
     _say("scenario finished; still serving.")
 
 
@@ -103,22 +122,76 @@ def run(args: argparse.Namespace) -> int:
     """Run the simulator until SIGINT/SIGTERM: 0 on a clean stop, 2 for a bad scenario, 1 otherwise."""
     try:
         steps = load_scenario(args.scenario) if args.scenario else demo_scenario()
-        world = World(args.flavor, project_id=args.project_id)
+        world = World(args.flavor, project_id=args.project_id, seed=getattr(args, "seed", None))
         player = ScenarioPlayer(world, steps, speed=args.speed)
     except (OSError, ValueError) as exc:
         sys.stderr.write(f"simulate: {exc}\n")
         return 2
+    if getattr(args, "print_config", False):
+        sys.stdout.write(watcher_config(args, player))
+        return 0
     auth, creds = build_auth(args.auth, os.environ)
     server = SimServer(world, auth, host=args.host, port=args.port)
     failure: BaseException | None = None
     try:
-        asyncio.run(_serve(server, player, steps, creds))
+        asyncio.run(_serve(server, player, steps, creds, getattr(args, "loop", False)))
     except* OSError as group:
         failure = group.exceptions[0]
     if failure is not None:
         sys.stderr.write(f"simulate: cannot listen on {args.host}:{args.port}: {failure}\n")
         return 1
     return 0
+
+
+AUTH_SECTIONS = {
+    "none": ('method = "none"', ""),
+    "token": ('method = "token"\ntoken_env = "DLI_TOKEN"', f"export DLI_TOKEN={EXAMPLE_TOKEN}"),
+    "aksk": (
+        'method = "aksk"  # access_key_env / secret_key_env: HUAWEICLOUD_SDK_AK / _SK',
+        f"export HUAWEICLOUD_SDK_AK={EXAMPLE_AK} HUAWEICLOUD_SDK_SK=<the SK the simulator printed>",
+    ),
+}
+
+
+def watcher_config(args: argparse.Namespace, player: ScenarioPlayer) -> str:
+    """A config for ``dli-watcher run`` against this simulator: endpoint, flavor, matching auth, and what to watch.
+
+    With ``--seed`` the story's IDs are known before the simulator starts, so they are listed; without,
+    discovery finds them.
+    """
+    host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host  # noqa: S104 - where a client connects
+    where = f"[{host}]" if ":" in host else host
+    auth, export = AUTH_SECTIONS[args.auth]
+    lines = [
+        f"# dli-watcher config for `dli-watcher simulate {' '.join(_given(args))}`".rstrip(),
+        *([f"# before `dli-watcher run`: {export}"] if export else []),
+        "[api]",
+        f'flavor = "{args.flavor}"',
+        f'endpoint = "http://{where}:{args.port}"',
+        *([f'project_id = "{args.project_id}"'] if args.flavor == "dli" else []),
+        "[auth]",
+        auth,
+        "[watch]",
+        "interval_seconds = 2",
+    ]
+    if getattr(args, "seed", None) is not None:
+        lines.append("batch_ids = [" + ", ".join(f'"{bid}"' for bid in player.ids.values()) + "]")
+        lines.append("[discovery]\nenabled = false")
+    else:
+        lines.append("[discovery]\nenabled = true  # the story's IDs are new on every start without --seed")
+        lines.append("interval_seconds = 5")
+    lines += ["[metrics]", 'listen = "127.0.0.1:19847"', "[events]", 'format = "auto"']
+    return "\n".join(lines) + "\n"
+
+
+def _given(args: argparse.Namespace) -> list[str]:
+    """The options that shape the config, as they were given (for the header comment)."""
+    shown = [f"--flavor {args.flavor}", f"--port {args.port}", f"--auth {args.auth}"]
+    if getattr(args, "seed", None) is not None:
+        shown.append(f"--seed {args.seed}")
+    if args.scenario:
+        shown.append(f"--scenario {args.scenario}")
+    return shown
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -149,6 +149,14 @@ class ScenarioPlayer:
         world_count = None if count in (None, FOREVER) else int(count)
         self.world.inject(kind, batch_id, world_count, **args)
 
+    def reset(self) -> None:
+        """Take the story's batches and faults out of the world, so that the story can play again with the same IDs."""
+        present = set(self.world.batch_ids())
+        for batch_id in self.ids.values():
+            if batch_id in present:
+                self.world.remove(batch_id)
+        self.world.clear_faults()
+
     async def run(self) -> None:
         """Apply every step at its time (divided by ``speed``), then return."""
         start = anyio.current_time()

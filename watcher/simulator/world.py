@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import random
 import secrets
 import threading
 import time
@@ -37,6 +38,7 @@ class World:
         clock: Callable[[], float] = time.time,
         stdout_cap: int = 200,
         log_endpoint: bool = True,
+        seed: int | None = None,
     ) -> None:
         if flavor not in {"dli", "livy"}:
             raise ValueError(f"flavor must be 'dli' or 'livy', not {flavor!r}")
@@ -46,6 +48,8 @@ class World:
         self.stdout_cap = stdout_cap
         self.log_endpoint = log_endpoint
         self.faults = FaultBook()
+        # --seed: DLI IDs from a seeded generator, so a restarted simulator serves the same batch IDs
+        self._ids = random.Random(seed) if seed is not None else None  # noqa: S311 - test IDs, not secrets
         self._lock = threading.Lock()
         self._batches: dict[str, SimBatch] = {}
         self._removed: dict[str, SimBatch] = {}
@@ -64,9 +68,15 @@ class World:
     def allocate_id(self) -> str:
         """Reserve a fresh batch ID of this flavour (a UUID on DLI, the next integer on Livy)."""
         if self.flavor == "dli":
-            return str(uuid.uuid4())
+            return self._fresh_uuid()
         with self._lock:
             return str(self._fresh_int())
+
+    def _fresh_uuid(self) -> str:
+        """A random (version 4) UUID; from the seeded generator when the world has one."""
+        if self._ids is None:
+            return str(uuid.uuid4())
+        return str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
 
     def _fresh_int(self) -> int:
         """Return the next unused Livy integer ID (call with the lock held)."""
@@ -115,7 +125,7 @@ class World:
     def _wire_id(self, batch_id: str | int | None) -> str | int:
         """Return the ID as the flavour puts it on the wire."""
         if self.flavor == "dli":
-            return str(uuid.uuid4()) if batch_id is None else str(batch_id)
+            return self._fresh_uuid() if batch_id is None else str(batch_id)
         return self._fresh_int() if batch_id is None else int(batch_id)
 
     @contextmanager

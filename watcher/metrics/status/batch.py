@@ -8,7 +8,8 @@ from watcher.core.tracker import shown_state
 from watcher.core.watchstatus import watch_status
 from watcher.metrics.status.index import REFRESH_CHOICES, last_poll
 from watcher.metrics.status.markup import batch_path, esc, page
-from watcher.metrics.status.units import DASH, age, millis_stamp, span, stamp
+from watcher.metrics.status.oncall import DEFAULT_SETTINGS, PageSettings, duration_of, links_of, outcome_of
+from watcher.metrics.status.units import DASH, age, ago, millis_stamp, span, stamp
 
 if TYPE_CHECKING:
     from watcher.core.recent import Recent
@@ -59,19 +60,54 @@ def details(track: Track, recent: Recent, now: float) -> list[tuple[str, str]]:
     return rows
 
 
-def events_table(recent: Recent, batch_id: str) -> str:
-    """The batch's recent events (log lines aside), newest first."""
+def events_table(recent: Recent, batch_id: str, now: float | None = None) -> str:
+    """The batch's recent events (log lines aside), newest first: each by its message, its fields on demand."""
     entries = recent.events(batch_id)
     if not entries:
         return "<p>None kept yet.</p>"
     rows = "".join(
-        f"<tr><td>{stamp(e.at)}</td><td>{esc(e.name)}</td><td>{esc(e.level)}</td><td>{esc(e.detail)}</td></tr>"
+        f"<tr><td>{stamp(e.at) if now is None else ago(now, e.at)}</td><td>{esc(e.name)}</td><td>{esc(e.level)}</td>"
+        f"<td><details><summary>{esc(e.message or e.name)}</summary><code>{esc(e.detail)}</code></details></td></tr>"
         for e in reversed(entries)
     )
     return (
-        '<table id="events"><thead><tr><th>Written</th><th>Event</th><th>Level</th><th>Fields</th></tr></thead>'
-        f"<tbody>{rows}</tbody></table>"
+        '<table id="events"><thead><tr><th>Written</th><th>Event</th><th>Level</th><th>Message (click for fields)</th>'
+        f"</tr></thead><tbody>{rows}</tbody></table>"
     )
+
+
+def headline(track: Track, now: float, settings: PageSettings) -> str:
+    """The sentence the page opens with: "failed after 2m 40s, 3m ago", "running for 12m", "not found"."""
+    snap, shown = track.snapshot, outcome_of(track, now, settings)
+    css = ""
+    if track.presence == "not_found":
+        text = "not found: the API does not know this ID"
+    elif track.presence == "pending" and snap is None:
+        text = "not read yet"
+    elif shown is not None and snap is not None:
+        took = duration_of(track, now)
+        after = f" after {span(took)}" if took is not None else ""
+        ended = snap.update_time / 1000 if snap.update_time is not None else track.terminal_at
+        since = f", {ago(now, ended)}" if ended is not None else ""
+        css = shown.css
+        text = f"{esc(shown.text)}{after}{since}"
+    elif snap is not None:
+        text = f"{esc(snap.state)} for {span(None if track.state_since is None else now - track.state_since)}"
+    else:
+        text = esc(track.presence)
+    if not track.up and track.failing_since is not None:
+        text += f"; polls failing since {ago(now, track.failing_since)}"
+        css = "bad"
+    return f'<p class="headline {css}">{text}</p>'
+
+
+def links_list(track: Track, settings: PageSettings) -> str:
+    """The configured link-outs, filled in for this batch (URL-encoded values, escaped attributes)."""
+    links = links_of(track, settings)
+    if not links:
+        return ""
+    items = "".join(f'<li><a href="{esc(url)}" rel="noopener noreferrer">{esc(name)}</a></li>' for name, url in links)
+    return f'<ul class="links">{items}</ul>'
 
 
 def log_section(track: Track) -> str:
@@ -100,14 +136,17 @@ def refresh_choices(batch_id: str, refresh: int) -> str:
     return f'<p class="pager">auto-refresh: {links}</p>'
 
 
-def batch_page(track: Track, recent: Recent, now: float, refresh: int = 0) -> str:
+def batch_page(
+    track: Track, recent: Recent, now: float, refresh: int = 0, settings: PageSettings = DEFAULT_SETTINGS
+) -> str:
     """The whole ``/batches/{id}`` document."""
     items = "".join(f"<dt>{label}</dt><dd>{value}</dd>" for label, value in details(track, recent, now))
     body = (
         f'{BACK}<h1>Batch <span class="id">{esc(track.batch_id)}</span></h1>'
+        f"{headline(track, now, settings)}{links_list(track, settings)}"
         f"{refresh_choices(track.batch_id, refresh)}<dl>{items}</dl>"
         f'<h2>Recent events <span class="muted">(the last {recent.per_batch} kept, log lines aside)</span></h2>'
-        f"{events_table(recent, track.batch_id)}"
+        f"{events_table(recent, track.batch_id, now)}"
         f'<h2>Log <span class="muted">(the last lines seen, by stream)</span></h2>{log_section(track)}'
     )
     return page(f"Batch {esc(track.batch_id)} · dli-watcher", body, refresh)

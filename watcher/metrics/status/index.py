@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING
 from watcher.core.tracker import shown_state
 from watcher.core.watchstatus import watch_status
 from watcher.metrics.status.markup import batch_link, esc, page
+from watcher.metrics.status.oncall import DEFAULT_SETTINGS, Attention, PageSettings, duration_of, outcome_of, state_css
 from watcher.metrics.status.query import PAGE_SIZES, link, params
 from watcher.metrics.status.table import NO_STATE, WATCH_STATUSES
-from watcher.metrics.status.units import DASH, age, span
+from watcher.metrics.status.units import DASH, age, ago, span, when
 
 if TYPE_CHECKING:
     from watcher.core.recent import Recent
@@ -18,12 +19,14 @@ if TYPE_CHECKING:
     from watcher.metrics.status.query import Query
     from watcher.metrics.status.table import Selection
 
-# (sort key, heading) of each column, in order; every column sorts
-COLUMNS = (
+# (sort key, heading) of each column, in order; a column without a key does not sort
+COLUMNS: tuple[tuple[str | None, str], ...] = (
     ("id", "Batch ID"),
     ("name", "Job name"),
     ("queue", "Queue"),
     ("state", "State"),
+    (None, "Outcome"),
+    (None, "Duration"),
     ("in_state", "In state"),
     ("updated", "Updated"),
     ("polled", "Last poll"),
@@ -31,6 +34,7 @@ COLUMNS = (
     ("error", "Last error"),
 )
 REFRESH_CHOICES = (10, 30, 60)
+SHOWN_ERROR_CHARS = 120  # of the last error's message, in the table; all of it on hover and on the batch page
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,8 +125,10 @@ def pager(query: Query, selection: Selection) -> str:
     )
 
 
-def heading(query: Query, key: str, title: str) -> str:
+def heading(query: Query, key: str | None, title: str) -> str:
     """A column heading that sorts by it; the current sort column flips its order and shows it."""
+    if key is None:
+        return f"<th>{title}</th>"
     if key != query.sort:
         return f"<th>{_a(link(query, sort=key, desc=False, page=1), title)}</th>"
     arrow = "▼" if query.desc else "▲"
@@ -135,41 +141,77 @@ def last_poll(track: Track, recent: Recent, status: str, now: float) -> str:
     if at is None:
         return "never"
     outcome = {"failing": "failed", "not_found": "not found", "gone": "gone"}.get(status, "ok")
-    return f"{age(now, at)} ago · {outcome}"
+    return f"{ago(now, at)} · {outcome}"
 
 
 def last_error(track: Track, recent: Recent, now: float) -> str:
-    """The last failed poll's reason, status and error code, its age, and its message on hover."""
+    """The last failed poll's reason, status and error code, its age, and its message (whole on hover)."""
     problem = recent.error(track.batch_id)
     if problem is None:
         return DASH
     what = " ".join(str(p) for p in (problem.reason, problem.status_code, problem.error_code) if p is not None)
-    return f'<span title="{esc(problem.message)}">{esc(what)}</span> · {age(now, problem.at)} ago'
+    message = problem.message
+    shown = message if len(message) <= SHOWN_ERROR_CHARS else message[: SHOWN_ERROR_CHARS - 1] + "…"
+    said = f'<br><span class="muted" title="{esc(message)}">{esc(shown)}</span>' if message else ""
+    return f"{esc(what)} · {ago(now, problem.at)}{said}"
 
 
-def row(track: Track, recent: Recent, query: Query, now: float) -> str:
+def outcome_cell(track: Track, now: float, settings: PageSettings) -> str:
+    """The outcome with its text cue and whether it is final; a dash while the batch runs."""
+    shown = outcome_of(track, now, settings)
+    return "<td>&ndash;</td>" if shown is None else f'<td class="{shown.css}">{esc(shown.text)}</td>'
+
+
+def needs_attention(counts: Attention | None, query: Query) -> str:
+    """The summary on-call reads first: failing, not found, stuck, failed in the last hour (links filter)."""
+    if counts is None:
+        return ""
+    if not counts.total:
+        return '<div class="attention ok-box"><b>Needs attention:</b> nothing ✓</div>'
+    items = [
+        (counts.failing, "failing to be read", link(query, watch="failing", page=1)),
+        (counts.not_found, "not found", link(query, watch="not_found", page=1)),
+        (counts.stuck, "stuck waiting for resources over 30m", ""),
+        (counts.failed_last_hour, "failed in the last hour", ""),
+    ]
+    parts = "".join(f"<li><b>{n:,}</b> {_a(href, text) if href else text}</li>" for n, text, href in items if n)
+    return f'<div class="attention bad-box"><b>⚠ Needs attention:</b><ul>{parts}</ul></div>'
+
+
+def row(track: Track, recent: Recent, query: Query, now: float, settings: PageSettings = DEFAULT_SETTINGS) -> str:
     """One batch as a table row; every value from the API is escaped."""
     snap, status = track.snapshot, watch_status(track)
     name = esc(snap.name) if snap and snap.name else DASH
     queue = _a(link(query, queue=snap.queue, page=1), esc(snap.queue)) if snap and snap.queue else DASH
     state = esc(shown_state(snap)) if snap else NO_STATE
-    updated = age(now, snap.update_time / 1000) if snap and snap.update_time is not None else DASH
+    updated = ago(now, snap.update_time / 1000) if snap and snap.update_time is not None else DASH
     polled, error = last_poll(track, recent, status, now), last_error(track, recent, now)
+    in_state = when(track.state_since, age(now, track.state_since))
     return (
         f'<tr class="{status}"><td class="id">{batch_link(track.batch_id)}</td><td>{name}</td><td>{queue}</td>'
-        f"<td>{state}</td><td>{age(now, track.state_since)}</td><td>{updated}</td>"
+        f'<td class="{state_css(track.state)}">{state}</td>{outcome_cell(track, now, settings)}'
+        f"<td>{span(duration_of(track, now))}</td><td>{in_state}</td><td>{updated}</td>"
         f"<td>{polled}</td><td>{status}</td><td>{error}</td></tr>"
     )
 
 
-def index(about: About, selection: Selection, recent: Recent, query: Query, now: float) -> str:
+def index(
+    about: About,
+    selection: Selection,
+    recent: Recent,
+    query: Query,
+    now: float,
+    settings: PageSettings = DEFAULT_SETTINGS,
+    attention: Attention | None = None,
+) -> str:
     """The whole ``/`` document."""
     head = "".join(heading(query, key, title) for key, title in COLUMNS)
-    rows = "".join(row(t, recent, query, now) for t in selection.rows)
+    rows = "".join(row(t, recent, query, now, settings) for t in selection.rows)
     if not rows:
         rows = f'<tr><td colspan="{len(COLUMNS)}">No batch matches.</td></tr>'
     body = (
         about_line(about)
+        + needs_attention(attention, query)
         + counts("By state", "state", selection.by_state, query)
         + counts("By watch status", "watch", selection.by_watch, query)
         + filters(query, selection)

@@ -42,6 +42,18 @@ form label{margin-right:1em}
 .ok{color:#1a7f37;font-weight:600}
 .muted{color:#57606a}
 .pager{margin:.8em 0}
+td.good{color:#1a7f37;font-weight:600}
+td.bad{color:#b42318;font-weight:600}
+td.warn{color:#9a6700;font-weight:600}
+.attention{padding:.5em .8em;margin:.6em 0;border-radius:4px}
+.attention ul{margin:.2em 0;padding-left:1.4em}
+.bad-box{background:#fff1f0;border:1px solid #ffccc7}
+.ok-box{background:#f0fff4;border:1px solid #b7ebc6}
+.headline{font-size:1.1em;font-weight:600}
+.headline.bad{color:#b42318}
+.headline.good{color:#1a7f37}
+time{border-bottom:1px dotted #8c959f}
+summary{cursor:pointer}
 .pager a,.pager span{margin-right:1em}
 """
 STYLE_HASH = base64.b64encode(hashlib.sha256(CSS.encode()).digest()).decode()

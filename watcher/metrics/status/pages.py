@@ -13,7 +13,9 @@ from urllib.parse import unquote
 from watcher.metrics.status import query as table_query
 from watcher.metrics.status.batch import batch_page, missing_page
 from watcher.metrics.status.index import index
+from watcher.metrics.status.jsonview import batch_page_json, index_json, json_response, wants_json
 from watcher.metrics.status.markup import html_response
+from watcher.metrics.status.oncall import PageSettings, attention_counts
 from watcher.metrics.status.table import select
 
 if TYPE_CHECKING:
@@ -36,6 +38,8 @@ class StatusSource:
     tracks: Callable[[], Mapping[str, Track]]
     recent: Recent
     clock: Callable[[], float] = time.time
+    # the config the pages follow (outcome finality, link-outs), read per page so a reload applies
+    settings: Callable[[], PageSettings] = PageSettings
 
 
 def serves(path: str) -> bool:
@@ -50,16 +54,24 @@ class StatusPages:
         self._source = source
 
     def answer(self, target: tuple[str, str]) -> Response:
-        """The page for ``(path, query)``; a batch not watched is a 404 page."""
+        """The page for ``(path, query)``, as HTML or (``format=json``) JSON; a batch not watched is a 404."""
         path, raw_query = target
         source = self._source
-        query = table_query.parse(raw_query)
-        tracks, now = source.tracks(), source.clock()
+        query, as_json = table_query.parse(raw_query), wants_json(raw_query)
+        tracks, now, settings = source.tracks(), source.clock(), source.settings()
         if not path.startswith(BATCH_PREFIX):
-            selection = select(list(tracks.values()), source.recent, query)
-            return html_response(200, index(source.about(), selection, source.recent, query, now))
+            fleet = list(tracks.values())
+            selection, attention = select(fleet, source.recent, query), attention_counts(fleet, now)
+            about = source.about()
+            if as_json:
+                return json_response(200, index_json(about, selection, source.recent, query, now, settings, attention))
+            document = index(about, selection, source.recent, query, now, settings, attention)
+            return html_response(200, document)
         batch_id = unquote(path.removeprefix(BATCH_PREFIX))
         track = tracks.get(batch_id)
         if track is None:
-            return html_response(404, missing_page(batch_id))
-        return html_response(200, batch_page(track, source.recent, now, query.refresh))
+            missing = {"schema": 1, "error": "not watched"}
+            return json_response(404, missing) if as_json else html_response(404, missing_page(batch_id))
+        if as_json:
+            return json_response(200, batch_page_json(track, source.recent, now, settings))
+        return html_response(200, batch_page(track, source.recent, now, query.refresh, settings))

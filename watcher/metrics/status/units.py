@@ -30,6 +30,19 @@ def age(now: float, then: float | None) -> str:
     return DASH if then is None else span(now - then)
 
 
+def ago(now: float, then: float | None) -> str:
+    """``3m 12s ago``, with the instant itself on hover; a dash for never."""
+    return DASH if then is None else when(then, f"{span(now - then)} ago")
+
+
+def when(at: float | None, text: str) -> str:
+    """``text`` (HTML) with the instant ``at`` on hover, as a ``<time>`` a script or a reader can take."""
+    if at is None:
+        return text
+    instant = rfc3339(at)
+    return f'<time datetime="{instant}" title="{instant}">{text}</time>'
+
+
 def stamp(seconds: float | None) -> str:
     """An instant as the event stream writes it (``2025-01-02T03:04:05.678Z``); a dash for none."""
     return DASH if seconds is None else rfc3339(seconds)
