@@ -109,9 +109,9 @@ def lines_of(stdout: str, bid: str) -> list[str]:
 def test_exit_code_is_the_most_severe_outcome():
     """3 before 4 before 5 before 6; all succeeded is 0."""
     assert exit_code(["succeeded", "succeeded"]) == 0
-    assert exit_code(["timed_out", "missing", "killed"]) == EXIT_CODES["killed"] == 4
+    assert exit_code(["timed_out", "not_found", "killed"]) == EXIT_CODES["killed"] == 4
     assert exit_code(["timed_out", "failed", "killed"]) == 3
-    assert exit_code(["timed_out", "missing"]) == 5
+    assert exit_code(["timed_out", "not_found"]) == 5
     assert exit_code(["succeeded", "timed_out"]) == 6
 
 
@@ -121,7 +121,7 @@ def test_dead_is_final_only_after_the_grace_where_it_can_be_revived():
     assert final_outcome(dead, 101.0, 5.0, revivable=True) is None
     assert final_outcome(dead, 106.0, 5.0, revivable=True) == "failed"
     assert final_outcome(dead, 101.0, 5.0, revivable=False) == "failed"
-    assert final_outcome(Track("b", presence="not_found"), 0.0, 5.0, revivable=True) == "missing"
+    assert final_outcome(Track("b", presence="not_found"), 0.0, 5.0, revivable=True) == "not_found"
 
 
 # --- wait -----------------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from watcher.output.status import StatusLine
 from watcher.output.writer import EventWriter
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from watcher.api.client import BatchApi
     from watcher.config.settings import Config
@@ -94,7 +94,7 @@ async def wait(cfg: Config, batch_ids: list[str], opts: WaitOptions, out: TextIO
     policy = RequestPolicy(cfg.api, cfg.watch.concurrency)
     started = time.monotonic()
     async with open_api(cfg) as api:
-        follower = Follower(cfg, api, policy, show, grace=opts.grace)
+        follower = Follower(cfg, api, policy, show, grace=opts.grace, on_hold=_holding(err, status, opts.quiet))
         for bid in batch_ids:
             await _seed(api, policy, follower, bid, err)
         with anyio.move_on_after(opts.timeout):
@@ -103,7 +103,7 @@ async def wait(cfg: Config, batch_ids: list[str], opts: WaitOptions, out: TextIO
     status.clear()
     if not opts.quiet:
         for bid, outcome in outcomes.items():
-            err.write(f"dli-watcher: {bid}: {outcome.replace('_', ' ')}\n")
+            err.write(f"dli-watcher: {bid}: {follower.said(bid, outcome)}\n")
     return exit_code(outcomes.values())
 
 
@@ -135,6 +135,17 @@ async def _seed(api: BatchApi, policy: RequestPolicy, follower: Follower, bid: s
         err.write(f"dli-watcher: {bid}: {note}\n")
 
 
+def _holding(err: TextIO, status: StatusLine, quiet: bool) -> Callable[[str, float], None]:
+    """The one line `wait` prints while it holds a dead DLI batch for its grace (auto-recovery may revive it)."""
+
+    def say(bid: str, grace: float) -> None:
+        if not quiet:
+            status.clear()
+            err.write(f"dli-watcher: {bid}: dead; waiting up to {grace:g} s in case DLI's auto-recovery revives it\n")
+
+    return say
+
+
 def _progress(tracks: Mapping[str, Track], started: float, lines: int) -> str:
     states: dict[str, int] = {}
     for track in tracks.values():
@@ -157,7 +168,7 @@ async def logs(cfg: Config, batch_id: str, tail: int | None, opts: WaitOptions, 
                 history = await _window(api, policy, batch_id, err, "the log endpoint is turned off")
         except NotFoundError as exc:
             err.write(f"dli-watcher: {batch_id}: not found ({exc.message})\n")
-            return exit_code(["missing"])
+            return exit_code(["not_found"])
     chosen = [(s, line) for s, line in history.lines if not opts.streams or _family(s) in opts.streams]
     for stream, line in chosen[-tail:] if tail else chosen:
         show.log_line(stream, line)

@@ -22,6 +22,7 @@ EventName = Literal[
     "batch.discovered",
     "batch.state_changed",
     "batch.finished",
+    "batch.outcome",
     "batch.log",
     "batch.log_gap",
     "batch.changed",
@@ -45,6 +46,7 @@ EventName = Literal[
     "watcher.output_resumed",
     "watcher.discovery_failed",
     "watcher.nothing_to_watch",
+    "watcher.all_not_found",
 ]
 
 FLAVORS: Final[tuple[FlavorName, ...]] = get_args(FlavorName)

@@ -21,8 +21,10 @@ from watcher.api.policy import RequestPolicy
 from watcher.config.reloadable import restart_required
 from watcher.core.board import Board
 from watcher.core.events import Event
+from watcher.core.flavor import BY_NAME
 from watcher.core.labels import LabelCap
 from watcher.core.listplan import hint_of
+from watcher.core.notfound import all_not_found
 from watcher.core.readiness import ready_fields
 from watcher.core.recent import Recent
 from watcher.core.schedule import retained
@@ -111,6 +113,8 @@ class Daemon:
         self.store: Store | None = None
         self.server: MetricsServer | None = None
         self._discovered: list[str] = []
+        # the API error every watched batch was last not found with, once said (watcher.all_not_found)
+        self._all_not_found: tuple[int | None, str | None] | None = None
         self._started = False
         self._born = time.monotonic()  # run() resets it: watcher.ready says how long the start took
 
@@ -172,9 +176,26 @@ class Daemon:
         return text.render(kept, now) + aggregate_text(text.counts, text.view.allowed)
 
     def _submit(self, track: Track, events: list[Event], changed: bool) -> None:
-        """A poll's result to the journal, counted as a run first once its outcome is final (marked, so kept)."""
-        settled = self.board.settle(track, time.time(), self.cfg.watch.terminal_grace_seconds)
-        self.journal.submit(settled, events, changed or settled is not track)
+        """A poll's result to the journal, counted as a run first once its outcome is final (marked, so kept).
+
+        The run's ``batch.outcome`` goes into the same commit as the mark: announced once, restarts included.
+        """
+        revivable = BY_NAME[self.cfg.api.flavor].revives_dead
+        grace = self.cfg.watch.terminal_grace_seconds
+        settled, final = self.board.settle(track, time.time(), grace, revivable=revivable)
+        self.journal.submit(settled, [*events, *final], changed or settled is not track)
+        if track.presence == "not_found" or self._all_not_found is not None:
+            self._check_all_not_found()
+
+    def _check_all_not_found(self) -> None:
+        """Say once when every watched batch (two or more) is not found with the same API error."""
+        common = all_not_found(list(self.board.tracks.values()))
+        key = None if common is None else common[:2]
+        if common is not None and key != self._all_not_found:
+            status, code, message = common
+            fields = {"batches": len(self.board.tracks), "status_code": status, "error_code": code}
+            self._say("watcher.all_not_found", {**fields, "error_message": message}, "warning")
+        self._all_not_found = key
 
     def _settle_restored(self) -> None:
         """Count the runs of restored batches that became final while the watcher was away (no poll will)."""

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import anyio
 
+from watcher.core.flavor import BY_NAME
 from watcher.core.readiness import first_cycle_done
 from watcher.core.schedule import Timing, next_poll, overdue, sleep_for, start_poll
 from watcher.core.tracker import Failure, Track, observe, observe_failure, observe_missing
@@ -285,10 +286,17 @@ class Poller:
         bid = track.batch_id
         try:
             snap = listed if listed is not None else await self._policy.call(lambda: self._api.details(bid))
-        except NotFoundError:
-            return (*observe_missing(track, self._clock()), None)
+        except NotFoundError as err:
+            return (*observe_missing(track, self._clock(), failure_of(err)), None)
         except ApiError as err:
             return (*observe_failure(track, failure_of(err), self._clock()), err.reason)
         log = await self._logs.diff(track, snap)
-        new, events = observe(track, snap, self._clock(), log, include_req_body=self._cfg.events.include_req_body)
+        new, events = observe(
+            track,
+            snap,
+            self._clock(),
+            log,
+            include_req_body=self._cfg.events.include_req_body,
+            revives_dead=BY_NAME[self._cfg.api.flavor].revives_dead,
+        )
         return new, events, None
