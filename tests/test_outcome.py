@@ -87,7 +87,7 @@ def test_a_revived_dli_batch_says_one_success_marked_recovered():
 
 
 def test_a_revival_missed_between_polls_still_counts_as_recovered():
-    """dead then running (recovering fell between two polls) is auto-recovery too."""
+    """Dead then running (recovering fell between two polls) is auto-recovery too."""
     _, events = story([(T0 + 60, "dead"), (T0 + 90, "running"), (T0 + 150, "success")], revivable=True)
     assert [o["recovered"] for o in outcomes(events)] == [True]
 
@@ -125,11 +125,11 @@ def test_a_batch_gone_during_the_grace_still_gets_its_outcome():
     board.put(gone)
     settled, final = board.settle(gone, T0 + 70, GRACE, revivable=True)
     assert [(e.name, e.fields["outcome"], e.fields["job_name"]) for e in final] == [("batch.outcome", "failed", "etl")]
-    assert final[0].seq == events[-1].seq + 1 == settled.seq
+    assert final[0].seq == (events[-1].seq or 0) + 1 == settled.seq
 
 
 def test_never_twice_and_never_for_a_batch_never_finished():
-    """Settling again (a restart re-settles every restored batch) says nothing; a running or unknown batch says nothing."""
+    """Settling again (a restart re-settles restored batches) says nothing; nor does a running or unknown batch."""
     board = Board()
     track, events = poll(board, Track("b1"), T0 + 60, "success", revivable=True)
     assert len(outcomes(events)) == 1

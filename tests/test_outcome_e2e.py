@@ -1,4 +1,4 @@
-"""batch.outcome end to end: said once per run across restarts, never for a revived or unwatched batch; not found said right."""
+"""batch.outcome end to end: once per run across restarts, never for a revived or unwatched batch; not found said."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ async def watch_once(cfg: Config, until: Any, then: Any = None) -> WatchRun:
 
 
 async def test_a_dli_dead_batch_is_said_once_across_restarts_after_its_grace(sim: SimServer, tmp_path):
-    """Dead seen before a stop, grace over after the restart: one failed outcome, in the second run only; a third says none."""
+    """Dead seen before a stop, grace over after a restart: one failed outcome, in the second run; a third: none."""
     dead = sim.world.add_batch(name="etl", state="running")
     done = sim.world.add_batch(name="report", state="running")
     state = {"path": str(tmp_path / "state.db")}
@@ -88,7 +88,7 @@ async def test_a_revived_batch_says_success_only_and_an_unwatched_one_says_nothi
 
 
 async def test_every_batch_not_found_alike_is_said_once_with_the_api_error(sim: SimServer):
-    """Two IDs the API does not know (a wrong project looks like this): each batch.not_found has the API error, and one watcher.all_not_found."""
+    """Two IDs the API does not know (as with a wrong project): each not found with the API error, said once for all."""
     ids = ["99999999-9999-4999-8999-999999999991", "99999999-9999-4999-8999-999999999992"]
     async with anyio.create_task_group() as tg:
         run = await start_watch(tg, make_config(sim, ids))

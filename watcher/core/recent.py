@@ -75,7 +75,7 @@ def poll_error(event: Event, now: float) -> PollError:
         str(fields.get("reason", "")),
         status if isinstance(status, int) else None,
         None if code is None else clip(str(code), 64),
-        clip(str(fields.get("message") or "")),
+        clip(str(fields.get("error_message") or fields.get("message") or "")),
     )
 
 

@@ -137,8 +137,19 @@ def last_poll(track: Track, recent: Recent, status: str, now: float) -> str:
     return f"{age(now, at)} ago · {outcome}"
 
 
+def not_found_codes(track: Track) -> str:
+    """What the API answered a batch that is not found: ``not found``, its HTTP status and error code."""
+    codes = (track.not_found_status, track.not_found_code)
+    return " ".join(str(p) for p in ("not found", *codes) if p is not None)
+
+
 def last_error(track: Track, recent: Recent, now: float) -> str:
-    """The last failed poll's reason, status and error code, its age, and its message on hover."""
+    """The last failed poll's reason, status and error code, its age, and its message on hover.
+
+    A batch not found shows the API's answer instead: a wrong project, endpoint or region reads so.
+    """
+    if track.presence == "not_found":
+        return f'<span title="{esc(track.not_found_message or "")}">{esc(not_found_codes(track))}</span>'
     problem = recent.error(track.batch_id)
     if problem is None:
         return DASH

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from watcher.metrics.status import query as table_query
-from watcher.metrics.status.batch import batch_page, missing_page
+from watcher.metrics.status.batch import batch_page, unwatched_page
 from watcher.metrics.status.index import index
 from watcher.metrics.status.markup import html_response
 from watcher.metrics.status.table import select
@@ -61,5 +61,5 @@ class StatusPages:
         batch_id = unquote(path.removeprefix(BATCH_PREFIX))
         track = tracks.get(batch_id)
         if track is None:
-            return html_response(404, missing_page(batch_id))
+            return html_response(404, unwatched_page(batch_id))
         return html_response(200, batch_page(track, source.recent, now, query.refresh))
