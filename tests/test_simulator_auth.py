@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -231,7 +232,7 @@ def test_official_sdk_wrong_secret_and_not_found(aksk_env):
     assert (err.value.status_code, err.value.error_code) == (400, "DLI.0002")
 
 
-def _parsed_whole(model: object, raw: dict[str, object], moving: tuple[str, ...] = ()) -> None:
+def _parsed_whole(model: object, raw: dict[str, Any], moving: tuple[str, ...] = ()) -> None:
     """The SDK model took every field the simulator sent, with its value, and knows no field it did not get.
 
     ``moving``: fields that change between the raw read and the SDK's (the list's server time): typed only.

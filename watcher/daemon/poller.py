@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 import anyio
 
 from watcher.core.flavor import BY_NAME
+from watcher.core.model import with_details_only
 from watcher.core.readiness import first_cycle_done
 from watcher.core.schedule import Timing, next_poll, overdue, sleep_for, start_poll
 from watcher.core.tracker import Failure, Track, observe, observe_failure, observe_missing
@@ -285,7 +286,10 @@ class Poller:
     ) -> tuple[Track, list[Event], FailureReason | None]:
         bid = track.batch_id
         try:
-            snap = listed if listed is not None else await self._policy.call(lambda: self._api.details(bid))
+            if listed is not None:
+                snap = with_details_only(listed, track.snapshot)
+            else:
+                snap = await self._policy.call(lambda: self._api.details(bid))
         except NotFoundError as err:
             return (*observe_missing(track, self._clock(), failure_of(err)), None)
         except ApiError as err:

@@ -26,7 +26,7 @@ def lenient_int(name: str, value: str | None) -> int | None:
 
 
 def log_slice(lines: list[str], start: int | None, size: int | None) -> tuple[int, list[str]]:
-    """Livy/DLI ``/log`` paging: ``size`` 100 by default (all lines when negative); without ``from``, or below 0, the tail.
+    """Livy/DLI ``/log`` paging: ``size`` 100 by default (all when negative); without ``from``, or below 0, the tail.
 
     As Livy's ``SessionServlet.serializeLogs`` does (apache/incubator-livy): ``from=-1`` is the last
     ``size`` lines, not the first ones; DLI documents the same default (the last 100 lines, dli_02_0128).
