@@ -180,12 +180,16 @@ class Daemon:
 
         The run's ``batch.outcome`` goes into the same commit as the mark: announced once, restarts included.
         """
+        self._settle(track, events, changed)
+        if track.presence == "not_found" or self._all_not_found is not None:
+            self._check_all_not_found()
+
+    def _settle(self, track: Track, events: list[Event], changed: bool) -> None:
+        """Count the run once final and add its batch.outcome to the same commit as the mark."""
         revivable = BY_NAME[self.cfg.api.flavor].revives_dead
         grace = self.cfg.watch.terminal_grace_seconds
         settled, final = self.board.settle(track, time.time(), grace, revivable=revivable)
         self.journal.submit(settled, [*events, *final], changed or settled is not track)
-        if track.presence == "not_found" or self._all_not_found is not None:
-            self._check_all_not_found()
 
     def _check_all_not_found(self) -> None:
         """Say once when every watched batch (two or more) is not found with the same API error."""
@@ -199,8 +203,9 @@ class Daemon:
 
     def _settle_restored(self) -> None:
         """Count the runs of restored batches that became final while the watcher was away (no poll will)."""
+        # what every batch was when the watcher stopped is no news: watcher.all_not_found waits for polls
         for track in list(self.board.tracks.values()):
-            self._submit(track, [], False)
+            self._settle(track, [], False)
 
     def _status(self) -> str:
         ok = sum(1 for t in self.board.tracks.values() if t.up)
