@@ -40,7 +40,7 @@ async def test_a_dli_dead_batch_is_said_once_across_restarts_after_its_grace(sim
     dead = sim.world.add_batch(name="etl", state="running")
     done = sim.world.add_batch(name="report", state="running")
     state = {"path": str(tmp_path / "state.db")}
-    cfg = make_config(sim, [dead, done], state=state, watch={"terminal_grace_seconds": 3.0})
+    cfg = make_config(sim, [dead, done], state=state, watch={"terminal_grace_seconds": 5.0})
 
     def finish() -> None:
         sim.world.set_state(dead, "dead")
@@ -105,3 +105,19 @@ async def test_every_batch_not_found_alike_is_said_once_with_the_api_error(sim: 
     (common,) = [e for e in run.events if e.name == "watcher.all_not_found"]
     assert (common.level, common.fields["batches"], common.fields["status_code"]) == ("warning", 2, 400)
     assert common.fields["error_code"] == "DLI.0002"
+
+
+async def test_livy_dead_is_said_and_counted_at_once_whatever_the_grace(livy_sim: SimServer):
+    """Livy never revives a batch: its dead is final on the poll that sees it, in the event and the job's runs."""
+    bid = livy_sim.world.add_batch(name="nightly", state="running")
+    cfg = make_config(livy_sim, [bid], watch={"terminal_grace_seconds": 3600.0})
+    async with anyio.create_task_group() as tg:
+        run = await start_watch(tg, cfg)
+        await run.wait_for(lambda: run.of(bid, "batch.discovered"))
+        livy_sim.world.set_state(bid, "dead")
+        await run.wait_for(lambda: run.of(bid, "batch.outcome"))
+        runs = run.daemon.board.jobs["nightly"].runs
+        run.stopped.set()
+    assert [e.fields["final"] for e in run.of(bid, "batch.finished")] == [True]
+    assert [(o["outcome"], o["state"]) for o in said([run], bid)] == [("failed", "dead")]
+    assert runs == (("failed", 1),)
