@@ -38,7 +38,7 @@ def test_an_outbox_row_from_before_timestamps_loads_unstamped():
 
 
 def test_revival_and_not_found_answer_round_trip_and_older_rows_load_without_them():
-    """recovered's mark and batch.not_found's API answer are kept; a row from before them loads with none."""
+    """The revival mark and batch.not_found's API answer are kept; a row from before them loads with none."""
     track = Track("7", presence="not_found", revived=True, not_found_status=400, not_found_code="DLI.0002")
     track = dataclasses.replace(track, not_found_message="The job does not exist.", outcome="succeeded")
     assert decode_track(encode_track(track)) == track
