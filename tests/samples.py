@@ -42,7 +42,8 @@ SAMPLES: dict[str, Event] = {
             update_time="2026-11-28T11:17:26.531Z",
             previous_state_seconds=12.001,
         ),
-        batch("batch.finished", "warning", state="dead", outcome="failed", duration_seconds=None),
+        batch("batch.finished", "warning", state="dead", outcome="failed", duration_seconds=None, final=False),
+        batch("batch.outcome", "info", state="success", outcome="succeeded", duration_seconds=61.5, recovered=True),
         batch("batch.log", stream="stderr", line="ERROR Executor: Exception in task 0.0 \u2028 \x1b[31m"),
         batch("batch.log_gap", "warning", stream="stdout", missed_lines=None),
         batch("batch.log_unavailable", "warning", failed_reads=3),
@@ -50,7 +51,13 @@ SAMPLES: dict[str, Event] = {
         batch("batch.unknown_state", "warning", state="Shutting-Down"),
         batch("batch.field_repaired", "warning", field="update_time", problem="out of range"),
         batch("batch.gone", "warning", last_state="success"),
-        Event("batch.not_found", "warning", BATCH, 1, dict.fromkeys(CONTEXT), STAMP),
+        batch(
+            "batch.not_found",
+            "warning",
+            status_code=404,
+            error_code="DLI.0002",
+            error_message="The job does not exist.",
+        ),
         batch(
             "batch.poll_failed",
             "warning",
@@ -105,6 +112,14 @@ SAMPLES: dict[str, Event] = {
             error_code="APIG.1002",
             error_message="Incorrect token",
             auth_method="token",
+        ),
+        own(
+            "watcher.all_not_found",
+            "warning",
+            batches=3,
+            status_code=404,
+            error_code="DLI.0002",
+            error_message="The job does not exist.",
         ),
     ]
 }

@@ -17,6 +17,7 @@ import pytest
 from watcher.api.client import LogPage, error_from_response
 from watcher.api.policy import RequestPolicy
 from watcher.config.settings import ApiConfig
+from watcher.core.flavor import BY_NAME
 from watcher.core.loglayout import marker
 from watcher.core.model import decode_snapshot
 from watcher.core.tracker import Track, observe
@@ -93,6 +94,17 @@ def test_the_readme_tables_every_file():
     for path in FILES:
         row = next((line for line in readme.splitlines() if f"`{path.name}`" in line), "")
         assert f"| {load(path)['label']} |" in row, path.name
+
+
+@pytest.mark.parametrize(("case", "spec"), replays())
+def test_each_replayed_batch_can_be_watched(case, spec):
+    """The replay's batch ID is one the config accepts for its flavour, and every polled answer is that batch's."""
+    flavor = BY_NAME[case["flavor"]]
+    bid = spec["batch_id"]
+    assert flavor.valid_id(bid)
+    for index in spec["polls"]:
+        answered = decode_snapshot(details(case["payloads"][index], bid)).batch_id
+        assert flavor.answer_id_matches(bid, answered)
 
 
 @pytest.mark.anyio

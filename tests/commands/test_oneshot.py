@@ -97,19 +97,19 @@ def lines_of(stdout: str, bid: str) -> list[str]:
 def test_exit_code_is_the_most_severe_outcome():
     """3 before 4 before 5 before 6; all succeeded is 0."""
     assert exit_code(["succeeded", "succeeded"]) == 0
-    assert exit_code(["timed_out", "missing", "killed"]) == EXIT_CODES["killed"] == 4
+    assert exit_code(["timed_out", "not_found", "killed"]) == EXIT_CODES["killed"] == 4
     assert exit_code(["timed_out", "failed", "killed"]) == 3
-    assert exit_code(["timed_out", "missing"]) == 5
+    assert exit_code(["timed_out", "not_found"]) == 5
     assert exit_code(["succeeded", "timed_out"]) == 6
 
 
 def test_dead_is_final_only_after_the_grace_where_it_can_be_revived():
-    """DLI's dead waits out the grace; Livy's is final at once; a missing batch is final at once."""
+    """DLI's dead waits out the grace; Livy's is final at once; a batch not found is final at once."""
     dead = Track("b", presence="present", snapshot=Snapshot("b", "dead", "dead"), terminal_at=100.0)
     assert final_outcome(dead, 101.0, 5.0, revivable=True) is None
     assert final_outcome(dead, 106.0, 5.0, revivable=True) == "failed"
     assert final_outcome(dead, 101.0, 5.0, revivable=False) == "failed"
-    assert final_outcome(Track("b", presence="not_found"), 0.0, 5.0, revivable=True) == "missing"
+    assert final_outcome(Track("b", presence="not_found"), 0.0, 5.0, revivable=True) == "not_found"
 
 
 # --- wait -----------------------------------------------------------------------------------------------
@@ -138,14 +138,20 @@ def test_wait_prints_history_and_every_later_line_once_and_exits_0():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("flavor", "final", "code"), [("dli", "dead", 3), ("livy", "error", 3), ("livy", "killed", 4)])
+@pytest.mark.parametrize(
+    ("flavor", "final", "code"), [("dli", "dead", 3), ("livy", "dead", 3), ("livy", "error", 3), ("livy", "killed", 4)]
+)
 def test_wait_exit_code_per_outcome(flavor, final, code):
-    """A failed batch exits 3, a killed one 4 (DLI's dead after a short grace)."""
+    """A failed batch exits 3, a killed one 4; only DLI's dead is held for its grace, and one line says so."""
     with simulator(flavor) as server:
         bid = server.world.add_batch(name="job", state="running")
+        # once the command follows it: a batch first seen dead long enough ago is final at once
         in_step(server, lambda: server.world.set_state(bid, final))
         done = cli(server, "wait", bid, "--grace", "0.5s", *FAST)
     assert done.returncode == code, done.stderr
+    holding = [line for line in done.stderr.splitlines() if "auto-recovery" in line]
+    expected = [f"dli-watcher: {bid}: dead; waiting up to 0.5 s in case DLI's auto-recovery revives it"]
+    assert holding == (expected if flavor == "dli" else [])
 
 
 @pytest.mark.slow
@@ -167,7 +173,7 @@ def test_a_dli_revival_inside_the_grace_ends_in_success():
 
 
 @pytest.mark.slow
-def test_two_batches_with_mixed_outcomes_and_a_missing_one():
+def test_two_batches_with_mixed_outcomes_and_an_unknown_one():
     """Several IDs: exits once all are final, with the most severe outcome (failed before not found)."""
     with simulator("dli") as server:
         world = server.world
@@ -178,7 +184,8 @@ def test_two_batches_with_mixed_outcomes_and_a_missing_one():
         done = cli(server, "wait", good, bad, missing, "--grace", "0.3s", *FAST)
     assert done.returncode == 3, done.stderr
     assert f"{good}: succeeded" in done.stderr and f"{bad}: failed" in done.stderr
-    assert f"{missing}: missing" in done.stderr
+    # the API's own answer is shown: a wrong project reads exactly like this
+    assert f"{missing}: not found (400 DLI.0002: " in done.stderr
 
 
 @pytest.mark.slow

@@ -65,7 +65,7 @@ def test_only_an_outage_in_a_row_is_unreachable():
 def test_severity_puts_7_between_5_and_6():
     """Several IDs: 3, 4, 5, 7, 6."""
     assert exit_code(["unreachable", "timed_out", "succeeded"]) == 7
-    assert exit_code(["unreachable", "missing"]) == 5
+    assert exit_code(["unreachable", "not_found"]) == 5
     assert exit_code(["killed", "unreachable"]) == 4
     assert exit_code(["failed", "unreachable"]) == 3
 

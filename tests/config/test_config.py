@@ -499,7 +499,18 @@ def test_livy_numeric_ids_are_accepted():
     assert parse(data, {}).watch.batch_ids == ("0", "42", "etl")
 
 
-@pytest.mark.parametrize("bad", ["-1", "4 2", "", "42\n", "a/b"])
+@pytest.mark.parametrize(
+    "name", ["2024-etl-nightly", "8f7e216c-170c-48de-9598-4912b3d54ad7", "0x", "1.5", "9_a", "a" * 128, "42"]
+)
+def test_livy_accepts_names_that_start_with_a_digit(name):
+    """Livy refuses only all-digit names: a date-prefixed name or a UUID (Lighter's) is a name to watch."""
+    data = {"api": {"flavor": "livy", "endpoint": "http://127.0.0.1:8998"}, "watch": {"batch_ids": [name]}}
+    assert parse(data, {}).watch.batch_ids == (name,)
+
+
+@pytest.mark.parametrize(
+    "bad", ["-1", "4 2", "", "42\n", "a/b", "_a", ".a", "-a", "a" * 129, "\u0664\u0662", "\u00e9t\u00e9", "a\u0664"]
+)
 def test_livy_rejects_ids_that_cannot_be_a_path_segment(bad):
     """Livy IDs go into the URL path too."""
     data = {"api": {"flavor": "livy", "endpoint": "http://127.0.0.1:8998"}, "watch": {"batch_ids": [bad]}}

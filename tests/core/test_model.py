@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from watcher.core.model import TRACKED_FIELDS, Snapshot, decode_snapshot
+from watcher.core.model import TRACKED_FIELDS, Snapshot, decode_snapshot, with_details_only
 from watcher.errors import DecodeError
 
 
@@ -208,3 +208,13 @@ def test_state_map_names_a_gateway_state_by_the_documented_one():
     snap = decode_snapshot({"id": 7, "state": "FINISHED"}, {"finished": "success"})
     assert (snap.state, snap.raw_state) == ("success", "FINISHED")
     assert decode_snapshot({"id": 7, "state": "FINISHED"}).state == "finished"
+
+
+def test_a_list_page_keeps_the_details_only_fields_it_does_not_carry():
+    """DLI list items have no spark_version (SDK SparkJob): a listed snapshot keeps the last one, never nulls it."""
+    prev = Snapshot("b", "running", "running", spark_version="3.3.1", name="etl")
+    listed = Snapshot("b", "success", "success", name="etl")
+    assert with_details_only(listed, prev) == dataclasses.replace(listed, spark_version="3.3.1")
+    assert with_details_only(listed, None) is listed
+    newer = dataclasses.replace(listed, spark_version="3.4.0")
+    assert with_details_only(newer, prev) is newer

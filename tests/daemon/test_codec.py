@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -51,3 +52,14 @@ def test_an_outbox_row_from_before_timestamps_loads_unstamped():
     """Rows written before the timestamp was kept (five items) load; the writer stamps them when it writes."""
     old = json.dumps(["batch.log", "info", "b", 3, {"line": "x"}])
     assert decode_event(old) == Event("batch.log", "info", "b", 3, {"line": "x"})
+
+
+def test_revival_and_not_found_answer_round_trip_and_older_rows_load_without_them():
+    """The revival mark and batch.not_found's API answer are kept; a row from before them loads with none."""
+    track = Track("7", presence="not_found", revived=True, not_found_status=400, not_found_code="DLI.0002")
+    track = dataclasses.replace(track, not_found_message="The job does not exist.", outcome="succeeded")
+    assert decode_track(encode_track(track)) == track
+    data = json.loads(encode_track(Track("7")))
+    for key in ("revived", "not_found_status", "not_found_code", "not_found_message"):
+        del data[key]
+    assert decode_track(json.dumps(data)) == Track("7")

@@ -113,7 +113,9 @@ async def cold_start(mode: str):
     """A first cycle without a state file; the events, watcher.ready, the request metric and the server's counts."""
     with simulator("dli") as server:
         ids = cold_world(server.world)
-        cfg = make_config(server, ids, watch={"mode": mode, "list_page_size": COLD_PAGE})
+        # a grace far longer than the first cycle: the dead batch's outcome never races readiness
+        watch = {"mode": mode, "list_page_size": COLD_PAGE, "terminal_grace_seconds": 30.0}
+        cfg = make_config(server, ids, watch=watch)
         async with anyio.create_task_group() as tg:
             run = await start_watch(tg, cfg)
             await run.wait_for(lambda: any(e.name == "watcher.ready" for e in run.events))

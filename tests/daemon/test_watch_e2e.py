@@ -45,6 +45,7 @@ async def test_dli_lifecycle_is_one_event_per_change_in_order(sim):
         "batch.log",
         "batch.state_changed",
         "batch.finished",
+        "batch.outcome",
     ]
     changed = run.of(bid, "batch.changed")[0].fields["changes"]
     assert changed["appId"]["old"] is None and changed["appId"]["new"]

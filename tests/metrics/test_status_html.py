@@ -14,7 +14,7 @@ from watcher.core.events import Event
 from watcher.core.logdiff import LogTrack, StreamTrack
 from watcher.core.model import Snapshot
 from watcher.core.recent import Recent
-from watcher.core.tracker import LogResult, Track, observe
+from watcher.core.tracker import Failure, LogResult, Track, observe, observe_missing
 from watcher.metrics.status.index import About, index
 from watcher.metrics.status.markup import CSP, CSS
 from watcher.metrics.status.pages import StatusPages, StatusSource
@@ -199,3 +199,16 @@ def test_auto_refresh_is_a_meta_refresh_that_links_keep():
     assert ("href", "/?queue=q&refresh=30") in index_page.attrs
     assert ("content", "10") in batch_page.attrs
     assert ("href", "/batches/b1") in batch_page.attrs  # auto-refresh off
+
+
+def test_a_batch_not_found_shows_the_api_answer_escaped_on_both_pages():
+    """A wrong project reads as not found: the status, the API's error code and its words, as text."""
+    failure = Failure("http", EVIL, 400, "DLI.0002")
+    track, _ = observe_missing(Track("typo"), NOW, failure)
+    recent = Recent()
+    shown = assert_inert(batch_html(track, recent)).shown
+    assert f"not found 400 DLI.0002: {EVIL}" in shown
+    response = pages({track.batch_id: track}, recent).answer(("/", ""))
+    document = response.body.decode()
+    assert "not found 400 DLI.0002" in assert_inert(document).shown
+    assert EVIL not in document and ("title", EVIL) in Page(document).attrs

@@ -333,3 +333,59 @@ def test_load_smoke(dli):
     codes = [client.get(f"{BASE}/{ids[i % 20]}").status_code for i in range(2000)]
     assert codes == [200] * 2000
     assert server.requests["details"] == 2000
+
+
+def test_dli_list_items_are_the_sdks_spark_job(dli):
+    """List items carry SparkJob's fields (duration, no feature or spark_version); details keep theirs."""
+    world, _, client = dli
+    bid = world.add_batch(name="etl", queue="a")
+    (item,) = client.get(BASE).json()["sessions"]
+    assert "duration" in item and "feature" not in item and "spark_version" not in item
+    assert {"feature", "spark_version"} <= set(client.get(f"{BASE}/{bid}").json())
+
+
+def test_dli_list_honours_the_owner_filter(dli):
+    """The documented ``owner`` parameter (dli_02_0125) selects the submitting user's batches."""
+    world, _, client = dli
+    mine = world.add_batch(owner="alice")
+    world.add_batch(owner="bob")
+    body = client.get(BASE, params={"owner": "alice"}).json()
+    assert (body["total"], [s["id"] for s in body["sessions"]]) == (1, [mine])
+
+
+def test_dli_app_id_is_built_from_the_whole_job_id(dli):
+    """``batch-session-<job id>:<port>``, as the SDK's example shows it."""
+    world, _, client = dli
+    bid = world.add_batch()
+    world.set_state(bid, "running")
+    app_id = client.get(f"{BASE}/{bid}").json()["appId"]
+    assert app_id.startswith(f"batch-session-{bid}:")
+
+
+def test_livy_log_from_minus_one_is_the_tail_and_list_size_minus_one_is_empty(livy):
+    """As Livy's SessionServlet: a negative ``from`` reads the last lines; a negative list ``size`` none."""
+    world, client = livy
+    bid = world.add_batch()
+    world.append_stdout(bid, [str(n) for n in range(20)])
+    whole = world.full_log(bid)
+    tail = client.get(f"/batches/{bid}/log", params={"from": -1, "size": 3}).json()
+    assert (tail["from"], tail["log"]) == (len(whole) - 3, whole[-3:])
+    assert client.get(f"/batches/{bid}/log", params={"from": -1}).json()["log"] == whole[-100:]
+    world.add_batch()
+    listing = client.get("/batches", params={"size": -1}).json()
+    assert (listing["total"], listing["sessions"]) == (2, [])
+
+
+def test_livy_version_and_executor_log_urls(livy):
+    """``GET /version`` answers the build's fields; ``appInfo`` has Livy 0.9's ``executorLogUrls``."""
+    world, client = livy
+    version = client.get("/version").json()
+    assert set(version) == {"version", "user", "revision", "branch", "date", "url"}
+    bid = world.add_batch()
+    assert client.get(f"/batches/{bid}").json()["appInfo"] == {
+        "driverLogUrl": None,
+        "sparkUiUrl": None,
+        "executorLogUrls": None,
+    }
+    world.set_state(bid, "running")
+    assert set(client.get(f"/batches/{bid}").json()["appInfo"]) == {"driverLogUrl", "sparkUiUrl", "executorLogUrls"}

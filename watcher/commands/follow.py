@@ -15,8 +15,9 @@ import anyio
 
 from watcher.core.board import Board
 from watcher.core.events import Event
+from watcher.core.flavor import BY_NAME
 from watcher.core.loghistory import Labeller
-from watcher.core.outcome import Outcome, final_outcome
+from watcher.core.outcome import Outcome, final_outcome, held
 from watcher.core.tracker import Track, context
 from watcher.daemon.poller import Poller
 from watcher.errors import ApiError
@@ -107,16 +108,20 @@ class Follower:
         *,
         grace: float,
         clock: Callable[[], float] = time.time,
+        on_hold: Callable[[str, float], None] = lambda _bid, _grace: None,
     ) -> None:
         self._cfg, self._api, self._policy, self._show, self._clock = cfg, api, policy, show, clock
         self.grace = grace
+        # told once per batch when a dead batch is held for its grace (the flavor may revive it)
+        self._on_hold = on_hold
+        self._held: set[str] = set()
         self.board = Board()
         self.outcomes: dict[str, Outcome] = {}
         # the poll loop keeps reading a finished batch for the grace, and a little longer for its last lines
         keep = max(grace, SETTLE_SECONDS) + 2 * cfg.watch.interval_seconds
         polling = replace(cfg, watch=replace(cfg.watch, terminal_grace_seconds=keep))
         self._poller = Poller(api, policy, polling, self.board, self._sink, _Uncounted())
-        self._revivable = cfg.api.flavor == "dli"
+        self._revivable = BY_NAME[cfg.api.flavor].revives_dead
         self._seqs: dict[str, int] = {}
 
     def history_sink(self, batch_id: str, snap: Snapshot | None) -> Callable[[list[tuple[str, str]]], None]:
@@ -160,6 +165,16 @@ class Follower:
                 tick(self.board.tracks)
             tg.cancel_scope.cancel()
 
+    def said(self, batch_id: str, outcome: Outcome) -> str:
+        """The outcome as `wait` prints it: not found with the API's answer (a wrong project reads so)."""
+        track = self.board.tracks.get(batch_id)
+        shown = outcome.replace("_", " ")
+        if outcome != "not_found" or track is None or track.presence != "not_found":
+            return shown
+        why = " ".join(str(v) for v in (track.not_found_status, track.not_found_code) if v is not None)
+        said = f": {track.not_found_message}" if track.not_found_message else ""
+        return f"{shown} ({why}{said})" if why or said else shown
+
     def results(self, batch_ids: list[str]) -> dict[str, Outcome]:
         """Each batch's outcome, ``timed_out`` for those not final yet."""
         return {bid: self.outcomes.get(bid, "timed_out") for bid in batch_ids}
@@ -174,11 +189,14 @@ class Follower:
             outcome = final_outcome(track, now, self.grace, revivable=self._revivable)
             if outcome is not None and self._settled(track, now, outcome):
                 found[bid] = outcome
+            elif bid not in self._held and held(track, now, self.grace, revivable=self._revivable):
+                self._held.add(bid)
+                self._on_hold(bid, self.grace)
         return found
 
     def _settled(self, track: Track, now: float, outcome: Outcome) -> bool:
         """Whether a final batch's last lines are in: the log endpoint was read after it finished, or it cannot be."""
-        if outcome == "missing" or track.log.settled or not self._cfg.api.log_endpoint:
+        if outcome == "not_found" or track.log.settled or not self._cfg.api.log_endpoint:
             return True
         return track.terminal_at is not None and now - track.terminal_at >= SETTLE_SECONDS
 

@@ -171,7 +171,7 @@ async def wait(cfg: Config, batch_ids: list[str], opts: WaitOptions, out: TextIO
     started = time.monotonic()
     stop = _Stop()
     async with open_api(cfg) as api:
-        follower = Follower(cfg, api, policy, show, grace=opts.grace)
+        follower = Follower(cfg, api, policy, show, grace=opts.grace, on_hold=_holding(err, status, opts.quiet))
         with anyio.move_on_after(opts.timeout):
             async with anyio.create_task_group() as tg:
                 tg.start_soon(_watchdog, policy.reach, opts.unreachable, tg.cancel_scope, stop)
@@ -188,13 +188,15 @@ async def wait(cfg: Config, batch_ids: list[str], opts: WaitOptions, out: TextIO
         outcomes = {bid: "unreachable" if o == "timed_out" else o for bid, o in outcomes.items()}
     if not opts.quiet:
         for bid, outcome in outcomes.items():
-            err.write(f"dli-watcher: {printable(bid)}: {_said(outcome, cfg, opts, policy.reach)}\n")
+            said = _said(follower.said(bid, outcome), outcome, cfg, opts, policy.reach)
+            err.write(f"dli-watcher: {printable(bid)}: {said}\n")
     return exit_code(outcomes.values())
 
 
-def _said(outcome: Outcome, cfg: Config, opts: WaitOptions, reach: Reachability) -> str:
+def _said(plain: str, outcome: Outcome, cfg: Config, opts: WaitOptions, reach: Reachability) -> str:
+    """The outcome's line: the follower's words, or for an API that stopped answering, what it last said."""
     if outcome != "unreachable":
-        return outcome.replace("_", " ")
+        return printable(plain)
     last = reach.last_failure
     why = f"{last.reason}: {last.message}" if last is not None else "no answer"
     return printable(f"no usable answer from {cfg.api.endpoint} for {opts.unreachable:g}s in a row ({why})")
@@ -224,6 +226,18 @@ async def _details(api: BatchApi, policy: WatchedPolicy, batch_id: str) -> Snaps
         return await policy.call(lambda: api.details(batch_id))
     except ApiError:
         return None  # not found, refused, or trouble the follow will report and retry
+
+
+def _holding(err: TextIO, status: StatusLine, quiet: bool) -> Callable[[str, float], None]:
+    """The one line `wait` prints while it holds a dead DLI batch for its grace (auto-recovery may revive it)."""
+
+    def say(bid: str, grace: float) -> None:
+        if not quiet:
+            status.clear()
+            why = f"dead; waiting up to {grace:g} s in case DLI's auto-recovery revives it"
+            err.write(f"dli-watcher: {printable(bid)}: {why}\n")
+
+    return say
 
 
 def _progress(tracks: Mapping[str, Track], started: float, lines: int) -> str:
@@ -258,7 +272,7 @@ async def logs(cfg: Config, batch_id: str, tail: int | None, opts: WaitOptions, 
             history = await _history_or_window(api, policy, (batch_id, cfg.api.log_endpoint), err, sink)
         except NotFoundError as exc:
             err.write(f"dli-watcher: {printable(batch_id)}: not found ({printable(exc.message)})\n")
-            return exit_code(["missing"])
+            return exit_code(["not_found"])
     if ring is not None:
         show.log_lines(ring.lines())
         _tail_note(batch_id, tail or 0, ring, err)

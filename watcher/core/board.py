@@ -148,13 +148,16 @@ class Board:
             if event.name == "batch.state_changed":
                 self.transitions[(queue, str(event.fields["to_state"]))] += 1
 
-    def settle(self, track: Track, now: float, grace: float) -> Track:
-        """Count the batch's run once its outcome is final; the track as it must be kept (marked when counted)."""
-        settled, run = settle(track, now, grace)
+    def settle(self, track: Track, now: float, grace: float, *, revivable: bool = True) -> tuple[Track, list[Event]]:
+        """Count the batch's run once its outcome is final: the track as it must be kept (marked) and its batch.outcome.
+
+        ``revivable``: the flavor's ``revives_dead``.
+        """
+        settled, run, events = settle(track, now, grace, revivable=revivable)
         if run is not None:
             self.put(settled)
             self.record(run)
-        return settled
+        return settled, events
 
     def record(self, run: Run) -> None:
         """Fold a counted run into its job summary (named jobs only) and the histograms by queue and outcome."""

@@ -10,8 +10,9 @@ if TYPE_CHECKING:
     from watcher.core.vocabulary import AuthMethod, FlavorName
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-# ASCII only: \d and \w would accept Arabic-Indic digits and letters of any script
-_LIVY_ID = re.compile(r"\d+|[A-Za-z][\w.-]{0,127}", re.ASCII)
+# Livy takes a numeric id or any session name that is not all digits (so "2024-etl-nightly" and
+# Lighter's UUIDs are names); ASCII only: \d would accept Arabic-Indic digits
+_LIVY_ID = re.compile(r"\d+|(?!\d+\Z)[A-Za-z0-9][A-Za-z0-9_.-]{0,127}", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +28,10 @@ class Flavor:
     watches_by_name: bool
     # DLI paths and AK/SK signatures carry the project (X-Project-Id); Livy has no projects
     project_scoped: bool
+    # DLI's auto-recovery can bring a dead batch back (dead, recovering, success), so dead is final only
+    # after the terminal grace; Livy's dead never revives. `wait`, the runs counted and batch.outcome all
+    # decide by this
+    revives_dead: bool
 
     def batches_path(self, project_id: str) -> str:
         """The batches collection's path: ``/v2.0/{project}/batches`` on DLI, ``/batches`` on Livy."""
@@ -70,6 +75,8 @@ class Flavor:
         return filters
 
 
-DLI = Flavor("dli", _UUID, "aksk", lists_by_queue=True, watches_by_name=False, project_scoped=True)
-LIVY = Flavor("livy", _LIVY_ID, "none", lists_by_queue=False, watches_by_name=True, project_scoped=False)
+DLI = Flavor("dli", _UUID, "aksk", lists_by_queue=True, watches_by_name=False, project_scoped=True, revives_dead=True)
+LIVY = Flavor(
+    "livy", _LIVY_ID, "none", lists_by_queue=False, watches_by_name=True, project_scoped=False, revives_dead=False
+)
 BY_NAME: dict[FlavorName, Flavor] = {"dli": DLI, "livy": LIVY}

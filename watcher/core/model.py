@@ -30,6 +30,9 @@ TRACKED_FIELDS = {
     "image": "image",
     "proxyUser": "proxy_user",
 }
+# Details-only fields: DLI's list items (huaweicloudsdkdli 3.1.219 SparkJob) do not carry them, so a
+# list page says nothing of them (not that they became null)
+DETAILS_ONLY = ("spark_version",)
 # the API shows a 10-line window; a longer list is a misbehaving server, and every kept line costs memory
 MAX_LOG_LINES = 1000
 MAX_LINE_CHARS = 16 * 1024
@@ -65,6 +68,14 @@ class Snapshot:
     def tracked(self) -> dict[str, str | None]:
         """The fields batch.changed compares, by wire name."""
         return {wire: getattr(self, attr) for wire, attr in TRACKED_FIELDS.items()}
+
+
+def with_details_only(listed: Snapshot, prev: Snapshot | None) -> Snapshot:
+    """A list page's snapshot with the details-only fields the batch's last snapshot had (the page lacks them)."""
+    if prev is None:
+        return listed
+    kept = {attr: getattr(prev, attr) for attr in DETAILS_ONLY if getattr(listed, attr) is None}
+    return replace(listed, **kept) if any(v is not None for v in kept.values()) else listed
 
 
 class _Decoder:

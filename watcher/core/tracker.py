@@ -51,6 +51,12 @@ class Track:
     started_at: float | None = None
     # the final outcome once counted (core.runs.settle): a batch counts once, restarts included
     outcome: str | None = None
+    # seen dead or recovering before a later state: a success after it needed auto-recovery
+    revived: bool = False
+    # why the API said "not found" (the project, endpoint or region may be wrong): batch.not_found's fields
+    not_found_status: int | None = None
+    not_found_code: str | None = None
+    not_found_message: str | None = None
 
     @property
     def state(self) -> str | None:
@@ -94,9 +100,18 @@ class _Out:
 
 
 def observe(
-    track: Track, snap: Snapshot, now: float, log: LogResult, *, include_req_body: bool = False
+    track: Track,
+    snap: Snapshot,
+    now: float,
+    log: LogResult,
+    *,
+    include_req_body: bool = False,
+    revives_dead: bool = False,
 ) -> tuple[Track, list[Event]]:
-    """Apply a successful poll: discovery, field changes, log lines, state change, finish."""
+    """Apply a successful poll: discovery, field changes, log lines, state change, finish.
+
+    ``revives_dead`` (the flavor's): a dead batch may come back, so its ``batch.finished`` is not final.
+    """
     out = _Out(track, now, snap)
     prev = track.snapshot if track.presence == "present" else None
     if track.failing_since is not None:
@@ -122,7 +137,7 @@ def observe(
             previous_state_seconds=round(now - since, 3),
         )
     if states.is_terminal(snap.state) and (changed or prev is None):
-        _finished(out, snap)
+        _finished(out, snap, final=not (revives_dead and snap.state == "dead"))
     return _next_track(track, snap, now, log, changed, out.seq), out.events
 
 
@@ -164,7 +179,17 @@ def _next_track(track: Track, snap: Snapshot, now: float, log: LogResult, change
         repaired_fields=repaired,
         waited=track.waited or snap.state in states.WAITING,
         started_at=_started_at(track, snap, now),
+        revived=track.revived or _reviving(track, snap),
+        not_found_status=None,
+        not_found_code=None,
+        not_found_message=None,
     )
+
+
+def _reviving(track: Track, snap: Snapshot) -> bool:
+    """Whether this poll shows auto-recovery at work: recovering, or a dead batch that is dead no more."""
+    was_dead = track.presence == "present" and track.state == "dead"
+    return snap.state == "recovering" or (was_dead and snap.state != "dead")
 
 
 def _started_at(track: Track, snap: Snapshot, now: float) -> float | None:
@@ -223,10 +248,17 @@ def duration_seconds(snap: Snapshot) -> float | None:
     return round((snap.update_time - snap.create_time) / 1000, 3)
 
 
-def _finished(out: _Out, snap: Snapshot) -> None:
+def _finished(out: _Out, snap: Snapshot, *, final: bool) -> None:
     result = states.outcome(snap.state)
     level: Level = "info" if result == "succeeded" else "warning"
-    out.add("batch.finished", level, state=snap.state, outcome=result, duration_seconds=duration_seconds(snap))
+    out.add(
+        "batch.finished",
+        level,
+        state=snap.state,
+        outcome=result,
+        duration_seconds=duration_seconds(snap),
+        final=final,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,10 +293,14 @@ def observe_failure(track: Track, failure: Failure, now: float) -> tuple[Track, 
     ), out.events
 
 
-def observe_missing(track: Track, now: float) -> tuple[Track, list[Event]]:
-    """The API says the batch does not exist: gone if we knew it, not found if we never did."""
+def observe_missing(track: Track, now: float, error: Failure | None = None) -> tuple[Track, list[Event]]:
+    """The API says the batch does not exist: gone if we knew it, not found if we never did.
+
+    ``error`` is the API's answer (status, error code, its words): a wrong project reads as not found.
+    """
     out = _Out(track, now, track.snapshot)
     presence: Presence
+    status, code, said = (error.status_code, error.error_code, error.message) if error else (None, None, None)
     if track.presence == "present":
         out.add("batch.gone", "warning", last_state=track.state)
         presence = "gone"
@@ -272,7 +308,13 @@ def observe_missing(track: Track, now: float) -> tuple[Track, list[Event]]:
         presence = "gone"
     else:
         if track.presence != "not_found":
-            out.add("batch.not_found", "warning")
+            out.add(
+                "batch.not_found",
+                "warning",
+                status_code=status,
+                error_code=code,
+                error_message=said,
+            )
         presence = "not_found"
     terminal_at = track.terminal_at if track.terminal_at is not None else now
     return replace(
@@ -283,4 +325,7 @@ def observe_missing(track: Track, now: float) -> tuple[Track, list[Event]]:
         failing_since=None,
         last_failure_report=None,
         terminal_at=terminal_at if presence == "gone" else track.terminal_at,
+        not_found_status=status if presence == "not_found" else None,
+        not_found_code=code if presence == "not_found" else None,
+        not_found_message=said if presence == "not_found" else None,
     ), out.events

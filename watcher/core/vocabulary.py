@@ -22,6 +22,7 @@ EventName = Literal[
     "batch.discovered",
     "batch.state_changed",
     "batch.finished",
+    "batch.outcome",
     "batch.log",
     "batch.log_gap",
     "batch.log_unavailable",
@@ -48,6 +49,7 @@ EventName = Literal[
     "watcher.discovery_failed",
     "watcher.nothing_to_watch",
     "watcher.credentials_rejected",
+    "watcher.all_not_found",
 ]
 
 FLAVORS: Final[tuple[FlavorName, ...]] = get_args(FlavorName)

@@ -21,8 +21,10 @@ from watcher.api.policy import RequestPolicy
 from watcher.config.reloadable import restart_required
 from watcher.core.board import Board
 from watcher.core.events import Event
+from watcher.core.flavor import BY_NAME
 from watcher.core.labels import LabelCap
 from watcher.core.listplan import hint_of
+from watcher.core.notfound import all_not_found
 from watcher.core.plural import plural
 from watcher.core.readiness import credentials_rejected, ready_fields
 from watcher.core.recent import Recent
@@ -115,6 +117,8 @@ class Daemon:
         self.store: Store | None = None
         self.server: MetricsServer | None = None
         self._discovered: list[str] = []
+        # the API error every watched batch was last not found with, once said (watcher.all_not_found)
+        self._all_not_found: tuple[int | None, str | None] | None = None
         self._started = False
         self._born = time.monotonic()  # run() resets it: watcher.ready says how long the start took
         # POST /-/reload reaches the loop through the portal, once the watcher has started
@@ -180,14 +184,36 @@ class Daemon:
         return text.render(kept, now) + aggregate_text(text.counts, text.view.allowed)
 
     def _submit(self, track: Track, events: list[Event], changed: bool) -> None:
-        """A poll's result to the journal, counted as a run first once its outcome is final (marked, so kept)."""
-        settled = self.board.settle(track, time.time(), self.cfg.watch.terminal_grace_seconds)
-        self.journal.submit(settled, events, changed or settled is not track)
+        """A poll's result to the journal, counted as a run first once its outcome is final (marked, so kept).
+
+        The run's ``batch.outcome`` goes into the same commit as the mark: announced once, restarts included.
+        """
+        self._settle(track, events, changed)
+        if track.presence == "not_found" or self._all_not_found is not None:
+            self._check_all_not_found()
+
+    def _settle(self, track: Track, events: list[Event], changed: bool) -> None:
+        """Count the run once final and add its batch.outcome to the same commit as the mark."""
+        revivable = BY_NAME[self.cfg.api.flavor].revives_dead
+        grace = self.cfg.watch.terminal_grace_seconds
+        settled, final = self.board.settle(track, time.time(), grace, revivable=revivable)
+        self.journal.submit(settled, [*events, *final], changed or settled is not track)
+
+    def _check_all_not_found(self) -> None:
+        """Say once when every watched batch (two or more) is not found with the same API error."""
+        common = all_not_found(list(self.board.tracks.values()))
+        key = None if common is None else common[:2]
+        if common is not None and key != self._all_not_found:
+            status, code, message = common
+            fields = {"batches": len(self.board.tracks), "status_code": status, "error_code": code}
+            self._say("watcher.all_not_found", {**fields, "error_message": message}, "warning")
+        self._all_not_found = key
 
     def _settle_restored(self) -> None:
         """Count the runs of restored batches that became final while the watcher was away (no poll will)."""
+        # what every batch was when the watcher stopped is no news: watcher.all_not_found waits for polls
         for track in list(self.board.tracks.values()):
-            self._submit(track, [], False)
+            self._settle(track, [], False)
 
     def _status(self) -> str:
         ok = sum(1 for t in self.board.tracks.values() if t.up)

@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Protocol
 
 import anyio
 
+from watcher.core.flavor import BY_NAME
 from watcher.core.logfetch import HIDDEN_READ_SECONDS
+from watcher.core.model import with_details_only
 from watcher.core.readiness import Rejection, first_cycle_done
 from watcher.core.schedule import Timing, next_poll, overdue, sleep_for, start_poll
 from watcher.core.tracker import Failure, Track, observe, observe_failure, observe_missing
@@ -290,15 +292,25 @@ class Poller:
     ) -> tuple[Track, list[Event], FailureReason | None]:
         bid = track.batch_id
         try:
-            snap = listed if listed is not None else await self._policy.call(lambda: self._api.details(bid))
+            if listed is not None:
+                snap = with_details_only(listed, track.snapshot)
+            else:
+                snap = await self._policy.call(lambda: self._api.details(bid))
         except NotFoundError as err:
             self._board.answered(bid, Rejection("not_found", err.status_code, err.error_code, err.message))
-            return (*observe_missing(track, self._clock()), None)
+            return (*observe_missing(track, self._clock(), failure_of(err)), None)
         except ApiError as err:
             auth = isinstance(err, AuthError)
             self._board.answered(bid, Rejection("auth", err.status_code, err.error_code, err.message) if auth else None)
             return (*observe_failure(track, failure_of(err), self._clock()), err.reason)
         self._board.answered(bid, None)
         log = await self._logs.diff(track, snap, self._clock())
-        new, events = observe(track, snap, self._clock(), log, include_req_body=self._cfg.events.include_req_body)
+        new, events = observe(
+            track,
+            snap,
+            self._clock(),
+            log,
+            include_req_body=self._cfg.events.include_req_body,
+            revives_dead=BY_NAME[self._cfg.api.flavor].revives_dead,
+        )
         return new, events, None

@@ -47,6 +47,26 @@ def _finished(f: Mapping[str, Any]) -> str:
     return f"finished {outcome} ({_shown(f.get('state'))})" + ("" if took is None else f" in {took} s")
 
 
+def _outcome(f: Mapping[str, Any]) -> str:
+    took = f.get("duration_seconds")
+    recovered = " after auto-recovery" if f.get("recovered") else ""
+    ran = "" if took is None else f" in {took} s"
+    return f"final outcome {_shown(f.get('outcome')).upper()} ({_shown(f.get('state'))}){recovered}{ran}"
+
+
+def _not_found(f: Mapping[str, Any]) -> str:
+    why = [str(f[k]) for k in ("status_code", "error_code") if f.get(k) is not None]
+    said = f": {f['error_message']}" if f.get("error_message") else ""
+    return "not found" + (f" ({' '.join(why)})" if why else "") + said
+
+
+def _all_not_found(f: Mapping[str, Any]) -> str:
+    return (
+        f"all {f.get('batches')} watched batches are not found with the same API error; check the project, "
+        f"endpoint and region ({_not_found(f)})"
+    )
+
+
 def _gap(f: Mapping[str, Any]) -> str:
     missed = f.get("missed_lines")
     return f"{'some' if missed is None else missed} {_shown(f.get('stream'))} lines could not be recovered"
@@ -106,6 +126,7 @@ SENTENCES: dict[EventName, Callable[[Mapping[str, Any]], str]] = {
     "batch.discovered": _discovered,
     "batch.state_changed": _state_changed,
     "batch.finished": _finished,
+    "batch.outcome": _outcome,
     "batch.log": lambda f: str(f.get("line", "")),
     "batch.log_gap": _gap,
     "batch.log_unavailable": lambda f: (
@@ -116,7 +137,7 @@ SENTENCES: dict[EventName, Callable[[Mapping[str, Any]], str]] = {
     "batch.unknown_state": lambda f: f"unknown state {f.get('state')!r}",
     "batch.field_repaired": lambda f: f"field {_shown(f.get('field'))} repaired: {_shown(f.get('problem'))}",
     "batch.gone": lambda f: f"gone (last state {_shown(f.get('last_state'))})",
-    "batch.not_found": lambda _: "not found",
+    "batch.not_found": _not_found,
     "batch.poll_failed": lambda f: _failure("poll failed", f),
     "batch.poll_recovered": lambda f: f"polls work again after {_seconds(f.get('failed_seconds'))} of failures",
     "watcher.started": _started,
@@ -148,6 +169,7 @@ SENTENCES: dict[EventName, Callable[[Mapping[str, Any]], str]] = {
         f"credentials rejected (auth.method {_shown(f.get('auth_method'))}): every batch ({_batches(f)}) "
         f"was answered 401: {_shown(f.get('error_message'))}; exiting 2"
     ),
+    "watcher.all_not_found": _all_not_found,
 }
 
 

@@ -15,6 +15,18 @@ if TYPE_CHECKING:
     from watcher.simulator.world import World
 
 
+# Livy's GET /version (apache/incubator-livy LivyServer.scala, livyVersionServlet): the build's
+# version, user, revision, branch, date and repository URL, as the 0.9.0 release reports them
+LIVY_VERSION = {
+    "version": "0.9.0-incubating",
+    "user": "sim",
+    "revision": "0000000000000000000000000000000000000000",
+    "branch": "HEAD",
+    "date": "2024-01-01T00:00:00Z",
+    "url": "https://github.com/apache/incubator-livy",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
     """What an API path addresses: a route name and, except for ``list``, a batch ID."""
@@ -38,6 +50,8 @@ def resolve(world: World, path: str) -> Target | Response | None:
     """Resolve a path to its route, a wrong-project error, or None when it is no API path."""
     parts = path.rstrip("/").split("/")
     if world.flavor == "livy":
+        if parts[1:] == ["version"]:
+            return Target("version")
         return _target(parts[2:]) if parts[1:2] == ["batches"] else None
     if len(parts) < 4 or parts[1] != "v2.0" or parts[3] != "batches":
         return None
@@ -70,6 +84,8 @@ def serve(world: World, req: Request, target: Target) -> Response:
             body = world.state_body(batch_id)
         elif target.route == "log":
             return serve_log(world, req, batch_id)
+        elif target.route == "version":
+            return json_response(200, LIVY_VERSION)
         else:
             params = dict(req.params())
             fn = listing.dli_list if world.flavor == "dli" else listing.livy_list

@@ -18,6 +18,9 @@ _EQUAL_FILTERS = (
     ("cluster_name", "cluster_name"),
     ("job_name", "name"),
     ("job-id", "id"),
+    # documented by the list API (dli_02_0125 "Listing Batch Processing Jobs", Table 2: owner), though
+    # huaweicloudsdkdli 3.1.219's ListSparkJobsRequest has no attribute for it
+    ("owner", "owner"),
 )
 
 _ORDERS: dict[str, tuple[str, bool]] = {
@@ -83,7 +86,14 @@ def dli_list(world: World, params: dict[str, str]) -> dict[str, Any]:
 
 
 def livy_list(world: World, params: dict[str, str]) -> dict[str, Any]:
-    """``GET /batches``: every batch in ID order; ``total`` counts them all."""
+    """``GET /batches``: every batch in ID order; ``total`` counts them all.
+
+    Livy's ``SessionServlet`` answers ``sessions.view(from, from + size)`` (apache/incubator-livy), so a
+    negative ``size`` gives no session at all, unlike DLI's paging here.
+    """
     keys = world.select("livy", lambda items: sorted(items, key=lambda item: int(item[1]["id"])))
-    start, page = _page(keys, params)
+    start = max(0, lenient_int("from", params.get("from")) or 0)
+    size = lenient_int("size", params.get("size"))
+    size = 100 if size is None else size
+    page = keys[start : start + size] if size >= 0 else []
     return {"from": start, "total": len(keys), "sessions": world.sessions(page)}

@@ -26,10 +26,14 @@ def lenient_int(name: str, value: str | None) -> int | None:
 
 
 def log_slice(lines: list[str], start: int | None, size: int | None) -> tuple[int, list[str]]:
-    """Livy/DLI ``/log`` paging: default the last 100 lines, ``size < 0`` means to the end."""
+    """Livy/DLI ``/log`` paging: ``size`` 100 by default (all when negative); without ``from``, or below 0, the tail.
+
+    As Livy's ``SessionServlet.serializeLogs`` does (apache/incubator-livy): ``from=-1`` is the last
+    ``size`` lines, not the first ones; DLI documents the same default (the last 100 lines, dli_02_0128).
+    """
     size = 100 if size is None else size
-    if start is None:
-        start = 0 if size < 0 else max(0, len(lines) - size)
-    start = max(0, start)
-    end = len(lines) if size < 0 else start + size
-    return start, lines[start:end]
+    if size < 0:
+        size = len(lines)
+    if start is None or start < 0:
+        start = max(0, len(lines) - size)
+    return start, lines[start : start + size]

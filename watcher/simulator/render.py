@@ -54,12 +54,17 @@ def dli_details(batch: SimBatch, log: list[str]) -> dict[str, Any]:
 
 
 def app_info(app_id: str | None) -> dict[str, str | None]:
-    """Livy's ``appInfo``: YARN URLs once the application is known."""
+    """Livy's ``appInfo``: YARN URLs once the application is known.
+
+    Livy 0.9's ``AppInfo.asJavaMap`` (apache/incubator-livy ``SparkApp.scala``) always carries
+    ``executorLogUrls`` too: ``name#url`` pairs joined by ``;`` on Kubernetes with Loki, null on YARN.
+    """
     if app_id is None:
-        return {"driverLogUrl": None, "sparkUiUrl": None}
+        return {"driverLogUrl": None, "sparkUiUrl": None, "executorLogUrls": None}
     return {
         "driverLogUrl": f"http://sim-nodemanager:8042/node/containerlogs/{app_id}/livy",
         "sparkUiUrl": f"http://sim-resourcemanager:8088/proxy/{app_id}/",
+        "executorLogUrls": None,
     }
 
 
@@ -90,9 +95,16 @@ def duration_ms(batch: SimBatch, now_ms: int) -> int:
     return max(0, end - batch.create_time)
 
 
+# huaweicloudsdkdli 3.1.219: ShowSparkJobResponse (details) has feature and spark_version, SparkJob
+# (a list item) has neither but has duration (v1/model/show_spark_job_response.py, spark_job.py)
+_DETAILS_ONLY = ("feature", "spark_version")
+
+
 def session(flavor: str, batch: SimBatch, now_ms: int) -> dict[str, Any]:
-    """Render a list item: the details plus ``duration`` on DLI."""
+    """Render a list item: on DLI the details without the details-only fields, plus ``duration``."""
     obj = details(flavor, batch)
     if flavor == "dli":
+        for name in _DETAILS_ONLY:
+            obj.pop(name, None)
         obj["duration"] = duration_ms(batch, now_ms)
     return obj

@@ -153,7 +153,9 @@ class World:
         """Make up an application ID in the flavour's style."""
         seq = next(self._app_seq)
         if self.flavor == "dli":
-            return f"batch-session-{batch.key[:8]}:{30000 + seq}"
+            # the whole job ID, as huaweicloudsdkdli 3.1.219 shows it (create_spark_job_response.py:
+            # "batch-session-ca2a4042-0db9-45ab-bc7f-ae6a56846348:30671")
+            return f"batch-session-{batch.key}:{30000 + seq}"
         return f"application_{batch.create_time}_{seq:04d}"
 
     def append_stdout(self, batch_id: str | int, lines: Iterable[str]) -> None:

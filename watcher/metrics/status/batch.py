@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from watcher.core.tracker import shown_state
 from watcher.core.watchstatus import watch_status
-from watcher.metrics.status.index import REFRESH_CHOICES, last_poll
+from watcher.metrics.status.index import REFRESH_CHOICES, last_poll, not_found_codes
 from watcher.metrics.status.markup import batch_path, esc, page
 from watcher.metrics.status.oncall import DEFAULT_SETTINGS, PageSettings, duration_of, links_of, outcome_of
 from watcher.metrics.status.units import DASH, age, ago, millis_stamp, span, stamp
@@ -52,6 +52,9 @@ def details(track: Track, recent: Recent, now: float) -> list[tuple[str, str]]:
         ("Failing since", _when(now, track.failing_since)),
         ("Log layout", track.log.layout),
     ]
+    if track.presence == "not_found":
+        said = f": {esc(track.not_found_message)}" if track.not_found_message else ""
+        rows.append(("API answer", f"{esc(not_found_codes(track))}{said}"))
     problem = recent.error(track.batch_id)
     if problem is not None:
         codes = ", ".join(f"{k} {v}" for k, v in (("status", problem.status_code), ("code", problem.error_code)) if v)
@@ -152,7 +155,7 @@ def batch_page(
     return page(f"Batch {esc(track.batch_id)} · dli-watcher", body, refresh)
 
 
-def missing_page(batch_id: str) -> str:
+def unwatched_page(batch_id: str) -> str:
     """The page for an ID the watcher does not watch."""
     body = f"{BACK}<h1>Not watched</h1><p>No watched batch has the ID {esc(batch_id)}.</p>"
     return page("Not watched · dli-watcher", body)

@@ -144,8 +144,22 @@ def last_poll(track: Track, recent: Recent, status: str, now: float) -> str:
     return f"{ago(now, at)} · {outcome}"
 
 
+def not_found_codes(track: Track) -> str:
+    """What the API answered a batch that is not found: ``not found``, its HTTP status and error code."""
+    codes = (track.not_found_status, track.not_found_code)
+    return " ".join(str(p) for p in ("not found", *codes) if p is not None)
+
+
 def last_error(track: Track, recent: Recent, now: float) -> str:
-    """The last failed poll's reason, status and error code, its age, and its message (whole on hover)."""
+    """The last failed poll's reason, status and error code, its age, and its message (whole on hover).
+
+    A batch not found shows the API's answer instead: a wrong project, endpoint or region reads so.
+    """
+    if track.presence == "not_found":
+        message = track.not_found_message or ""
+        shown = message if len(message) <= SHOWN_ERROR_CHARS else message[: SHOWN_ERROR_CHARS - 1] + "…"
+        said = f'<br><span class="muted" title="{esc(message)}">{esc(shown)}</span>' if message else ""
+        return f"{esc(not_found_codes(track))}{said}"
     problem = recent.error(track.batch_id)
     if problem is None:
         return DASH

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from watcher.metrics.status import query as table_query
-from watcher.metrics.status.batch import batch_page, missing_page
+from watcher.metrics.status.batch import batch_page, unwatched_page
 from watcher.metrics.status.index import index
 from watcher.metrics.status.jsonview import batch_page_json, index_json, json_response, wants_json
 from watcher.metrics.status.markup import html_response
@@ -70,8 +70,8 @@ class StatusPages:
         batch_id = unquote(path.removeprefix(BATCH_PREFIX))
         track = tracks.get(batch_id)
         if track is None:
-            missing = {"schema": 1, "error": "not watched"}
-            return json_response(404, missing) if as_json else html_response(404, missing_page(batch_id))
+            unwatched = {"schema": 1, "error": "not watched"}
+            return json_response(404, unwatched) if as_json else html_response(404, unwatched_page(batch_id))
         if as_json:
             return json_response(200, batch_page_json(track, source.recent, now, settings))
         return html_response(200, batch_page(track, source.recent, now, query.refresh, settings))
