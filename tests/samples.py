@@ -65,10 +65,19 @@ SAMPLES: dict[str, Event] = {
         own("watcher.stopped", version="0.2.0", batches=3),
         own("watcher.crashed", "error", version="0.2.0", batches=3, reason="RuntimeError: boom"),
         own(
-            "watcher.reloaded", version="0.2.0", batches=4, added=[BATCH], removed=[], restart_required=["api.endpoint"]
+            "watcher.reloaded",
+            version="0.2.0",
+            batches=4,
+            added=[BATCH],
+            removed=[],
+            added_count=1,
+            removed_count=0,
+            truncated=False,
+            restart_required=["api.endpoint"],
         ),
         own("watcher.reload_failed", "error", key="watch.bogus", error_message="unknown key"),
         own("watcher.state_reset", "warning", reason="undecodable rows", rows=["b1"]),
+        own("watcher.state_row_skipped", "warning", path="/var/lib/dli-watcher/state.db", table="outbox", rows=["7"]),
         own("watcher.state_locked", "warning", path="/var/lib/dli-watcher/state.db", wait_seconds=30.0),
         own(
             "watcher.state_write_failed",

@@ -38,6 +38,7 @@ APPLIED: frozenset[str] = frozenset(
         "events.level",
         "events.include_req_body",
         "events.buffer_lines",
+        "events.buffer_bytes",
         "discovery.enabled",
         "discovery.queues",
         "discovery.job_name",
@@ -45,6 +46,8 @@ APPLIED: frozenset[str] = frozenset(
         "discovery.created_after",
         "discovery.max_batches",
         "discovery.interval_seconds",
+        "status.pages",
+        "status.allowed_hosts",
     }
 )
 # applied when lowered; raised above the value the watcher started with, they need a restart

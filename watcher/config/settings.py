@@ -24,6 +24,7 @@ from watcher.core.vocabulary import (
     FORMATS,
     LEVELS,
     MODES,
+    PAGES_MODES,
     PER_BATCH_MODES,
     TRANSPORTS,
     EventTime,
@@ -31,6 +32,7 @@ from watcher.core.vocabulary import (
     Format,
     Level,
     Mode,
+    PagesMode,
     PerBatch,
     Transport,
 )
@@ -113,6 +115,15 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class StatusConfig:
+    """Who sees the status pages (``/``, ``/batches/{id}``) and by which Host names."""
+
+    # auto: loopback peers and authenticated requests; on: everyone who reaches the port; off: no one
+    pages: PagesMode = "auto"
+    allowed_hosts: tuple[str, ...] = ()  # names besides IP literals and localhost; lower case
+
+
+@dataclass(frozen=True, slots=True)
 class StateConfig:
     """Where per-batch state persists; empty path disables persistence."""
 
@@ -131,6 +142,8 @@ class EventsConfig:
     include_req_body: bool = False
     # event lines queued for a stdout reader that is not keeping up before polls are held
     buffer_lines: int = 10_000
+    # and their bytes: long lines fill memory long before the line count is reached
+    buffer_bytes: int = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +170,7 @@ class Config:
     state: StateConfig = field(default_factory=StateConfig)
     events: EventsConfig = field(default_factory=EventsConfig)
     discovery: DiscoveryConfig = field(default_factory=DiscoveryConfig)
+    status: StatusConfig = field(default_factory=StatusConfig)
 
 
 T = TypeVar("T")
@@ -319,8 +333,13 @@ def _parse_state(raw: object, problems: Problems) -> StateConfig:
     )
 
 
+EVENTS_KEYS = ("format", "level", "time", "include_req_body", "buffer_lines", "buffer_bytes")
+
+
 def _parse_events(raw: object, problems: Problems) -> EventsConfig:
-    sec = Table("events", raw, {"format", "level", "time", "include_req_body", "buffer_lines"}, problems)
+    sec = Table(
+        "events", raw, {"format", "level", "time", "include_req_body", "buffer_lines", "buffer_bytes"}, problems
+    )
     return EventsConfig(
         **problems.values(
             format=lambda: choice(sec, "format", FORMATS, "auto"),
@@ -328,11 +347,31 @@ def _parse_events(raw: object, problems: Problems) -> EventsConfig:
             time=lambda: choice(sec, "time", EVENT_TIMES, "local"),
             include_req_body=lambda: sec.get("include_req_body", bool, False),
             buffer_lines=lambda: positive_int(sec, "buffer_lines", 10_000),
+            buffer_bytes=lambda: _at_least(sec, "buffer_bytes", 32 * 1024 * 1024, 64 * 1024),
         )
     )
 
 
-SECTIONS = ("api", "auth", "watch", "metrics", "state", "events", "discovery")
+def _parse_status(raw: object, problems: Problems) -> StatusConfig:
+    sec = Table("status", raw, {"pages", "allowed_hosts"}, problems)
+    return StatusConfig(
+        **problems.values(
+            pages=lambda: choice(sec, "pages", PAGES_MODES, "auto"),
+            allowed_hosts=lambda: _allowed_hosts(sec),
+        )
+    )
+
+
+def _allowed_hosts(sec: Table) -> tuple[str, ...]:
+    """Host names the status pages answer to; a port or a wildcard here would never match, so each is refused."""
+    hosts = sec.get("allowed_hosts", list, [])
+    for n, item in enumerate(hosts):
+        if not isinstance(item, str) or not re.fullmatch(r"[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?", item):
+            raise ConfigError(f"{sec.key('allowed_hosts')}[{n}]", "must be a host name (no port, no wildcard)")
+    return tuple(dict.fromkeys(h.lower() for h in hosts))
+
+
+SECTIONS = ("api", "auth", "watch", "metrics", "state", "events", "discovery", "status")
 
 
 def parse_time_ms(text: str) -> int | None:
@@ -408,6 +447,7 @@ def parse(data: Mapping[str, Any], env: Env, problems: Problems | None = None, *
         state=part("state", lambda raw: _parse_state(raw, problems), StateConfig),
         events=part("events", lambda raw: _parse_events(raw, problems), EventsConfig),
         discovery=part("discovery", lambda raw: _parse_discovery(raw, problems), DiscoveryConfig),
+        status=part("status", lambda raw: _parse_status(raw, problems), StatusConfig),
     )
 
 

@@ -37,6 +37,7 @@ from watcher.daemon.notify import Notifier
 from watcher.daemon.poller import Poller, PollerHooks
 from watcher.daemon.store import Store
 from watcher.errors import ConfigError, SetupError
+from watcher.metrics.access import PageAccess
 from watcher.metrics.aggregates import aggregate_text
 from watcher.metrics.collectors import BoardCollector, SelfMetrics
 from watcher.metrics.endpoints import Endpoints
@@ -44,7 +45,7 @@ from watcher.metrics.exposition import BatchText
 from watcher.metrics.server import MetricsServer
 from watcher.metrics.status.index import About
 from watcher.metrics.status.pages import StatusPages, StatusSource
-from watcher.metrics.webconfig import load_web_config
+from watcher.metrics.webconfig import load_web_config, weakening
 from watcher.output.pump import OutputPump, stream_writer
 from watcher.output.writer import EventWriter
 
@@ -63,6 +64,7 @@ if TYPE_CHECKING:
     from watcher.errors import ApiError
 
 STOP_GRACE_SECONDS = 5.0
+MAX_LISTED_IDS = 100  # IDs named in watcher.reloaded's added and removed; the counts give the rest
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +76,22 @@ class Running:
     policy: RequestPolicy
     poller: Poller
     discovery: DiscoverySwitch
+
+
+def page_access(cfg: Config) -> PageAccess:
+    """The ``[status]`` rules as the server reads them."""
+    return PageAccess(cfg.status.pages, frozenset(cfg.status.allowed_hosts))
+
+
+def listed_changes(added: list[str], removed: list[str]) -> dict[str, Any]:
+    """``watcher.reloaded``'s ID lists: at most ``MAX_LISTED_IDS`` each (100,000 IDs made a 7.8 MB line), and counts."""
+    return {
+        "added": added[:MAX_LISTED_IDS],
+        "removed": removed[:MAX_LISTED_IDS],
+        "added_count": len(added),
+        "removed_count": len(removed),
+        "truncated": len(added) > MAX_LISTED_IDS or len(removed) > MAX_LISTED_IDS,
+    }
 
 
 def owned(cfg: Config, discovered: Iterable[str] = ()) -> list[str]:
@@ -104,7 +122,7 @@ class Daemon:
             cfg.events.format, cfg.events.level, env=env, time=cfg.events.time
         )
         # lines leave from a thread of their own: a reader that stops reading never blocks the loop
-        self.pump = OutputPump(stream_writer(self._writer.stream), cfg.events.buffer_lines)
+        self.pump = OutputPump(stream_writer(self._writer.stream), cfg.events.buffer_lines, cfg.events.buffer_bytes)
         self.conditions = Conditions(self.board, self.stats, self.pump, self._say)
         self.notifier = Notifier(env)
         self._env = env  # proxies and default CAs come from it too
@@ -148,6 +166,10 @@ class Daemon:
         loaded = await anyio.to_thread.run_sync(store.load)
         if loaded.bad:
             self._say("watcher.state_reset", level="warning", fields={"reason": "undecodable rows", "rows": loaded.bad})
+        if loaded.skipped_outbox:
+            # reported once; the rows stay until the next acknowledged write deletes them with the rest
+            skipped = {"path": state.path, "table": "outbox", "rows": loaded.skipped_outbox}
+            self._say("watcher.state_row_skipped", level="warning", fields=skipped)
         self.board.restore(loaded.tracks, loaded.jobs, loaded.histograms)
         if self.cfg.discovery.enabled:
             # keep what earlier runs discovered until this run's first discovery decides
@@ -199,14 +221,19 @@ class Daemon:
             self._say("watcher.reload_failed", level="error", fields={"key": exc.key, "error_message": exc.problem})
             return
         restart = restart_required(self._started_cfg, self.cfg, new)
+        if self.server is not None and weakening(self.server.web, web) is not None:
+            # /metrics keeps the protection it has: lowering it takes a restart, a deliberate act
+            web = self.server.web
+            restart = list(dict.fromkeys([*restart, "metrics.web_config_file"]))
         # the connection pool was sized at start: more slots than connections would only queue for them
         running.policy.configure(new.api, min(new.watch.concurrency, self._started_cfg.watch.concurrency))
         running.api.configure(new.api)
         running.poller.configure(new)
         self._writer.set_level(new.events.level)
         self.pump.limit = new.events.buffer_lines
+        self.pump.byte_limit = new.events.buffer_bytes
         if self.server is not None:
-            self.server.configure(web)
+            self.server.configure(web, page_access(new))
         self.cfg = new
         running.discovery.apply(running.tg, new)
         added, removed = self._rewatch(running.poller)
@@ -215,8 +242,7 @@ class Daemon:
             {
                 "version": __version__,
                 "batches": len(owned(new, self._discovered)),
-                "added": added,
-                "removed": removed,
+                **listed_changes(added, removed),
                 "restart_required": restart,
             },
         )
@@ -265,7 +291,8 @@ class Daemon:
         # in worker threads: certificates are files, and when the port is busy finding out who holds it
         # takes a request or two
         web = await anyio.to_thread.run_sync(load_web_config, metrics.web_config_file)
-        self.server = await anyio.to_thread.run_sync(MetricsServer, metrics.host, metrics.port, endpoints, web)
+        serve = partial(MetricsServer, metrics.host, metrics.port, endpoints, web, page_access(self.cfg))
+        self.server = await anyio.to_thread.run_sync(serve)
         return self.server
 
     def _metrics_batches(self) -> str:
