@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from watcher import __version__
+from watcher import EARLY_HUPS, __version__, remember_hup
 from watcher.config.duration import parse_duration
 from watcher.config.settings import Config, default_path, load
 from watcher.errors import ConfigError, SetupError
@@ -23,13 +23,6 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
 EXIT_OK, EXIT_ERROR, EXIT_CONFIG = 0, 1, 2
-# SIGHUPs that came before the daemon took over its signals: a reload asked for during start-up
-_EARLY_HUPS: list[int] = []
-
-
-def _remember_hup(signum: int, _: object) -> None:
-    """Until the daemon installs its handlers, a SIGHUP (whose default is death) is noted, not fatal."""
-    _EARLY_HUPS.append(signum)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -111,7 +104,7 @@ def _run(args: argparse.Namespace) -> int:
         cfg.events.format, cfg.events.level, env=os.environ, time=cfg.events.time, no_color=args.no_color
     )
     daemon = Daemon(cfg, partial(_load, args.config, args.web_config_file), os.environ, writer=writer)
-    anyio.run(partial(daemon.run, reload_pending=lambda: bool(_EARLY_HUPS)))
+    anyio.run(partial(daemon.run, reload_pending=lambda: bool(EARLY_HUPS)))
     return EXIT_OK
 
 
@@ -177,7 +170,8 @@ COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments and run a command; config errors exit 2 with one line, no traceback."""
-    signal.signal(signal.SIGHUP, _remember_hup)
+    # the package installed this already unless SIGHUP was not at its default (e.g. ignored by nohup)
+    signal.signal(signal.SIGHUP, remember_hup)
     args = _parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
