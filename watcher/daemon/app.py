@@ -128,9 +128,15 @@ class Daemon:
         self._env = env  # proxies and default CAs come from it too
         self.store: Store | None = None
         self.server: MetricsServer | None = None
+        # every secret the process holds, in every shape; the API client's, once it exists
+        self._mask: Callable[[str], str] = str
         self._discovered: list[str] = []
         self._started = False
         self._born = time.monotonic()  # run() resets it: watcher.ready says how long the start took
+
+    def _masked(self, text: str) -> str:
+        """Text with the process's secrets masked (the mask is the API client's once it exists)."""
+        return self._mask(text)
 
     def _say(self, name: EventName, fields: dict[str, Any], level: Level = "info") -> None:
         """Write one of the watcher's own events (no batch, no seq)."""
@@ -138,7 +144,8 @@ class Daemon:
 
     def _write(self, events: list[Event]) -> int:
         """Queue events for the stream and count each (the self-metrics, the embedding caller); the output ticket."""
-        ticket = self.pump.put(self._writer.lines(events))
+        # job logs and server messages are server text: whatever of ours it echoes is masked in the line
+        ticket = self.pump.put([self._mask(line) for line in self._writer.lines(events)])
         self.recent.record(events, time.time(), self.board.tracks)
         for event in events:
             self.stats.event(event)
@@ -285,7 +292,8 @@ class Daemon:
         return About(__version__, uptime, str(watch.shard), watch.mode, self.conditions.not_ready(), self._healthy())
 
     async def _bind(self) -> MetricsServer:
-        pages = StatusPages(StatusSource(self._about, lambda: self.board.tracks, self.recent))
+        source = StatusSource(self._about, lambda: self.board.tracks, self.recent, mask=self._masked)
+        pages = StatusPages(source)
         endpoints = Endpoints(self.registry, self._metrics_batches, self._healthy, self.conditions.not_ready, pages)
         metrics = self.cfg.metrics
         # in worker threads: certificates are files, and when the port is busy finding out who holds it
@@ -315,6 +323,7 @@ class Daemon:
             self.cfg.api, self.cfg.watch.concurrency, on_retry=self.stats.retried, on_throttle=self._throttled
         )
         async with open_api(self.cfg, self._env) as raw_api:
+            self._mask = raw_api.mask
             api = CountedApi(raw_api, self.stats.requested)
             self.conditions.poller = poller = Poller(
                 api,

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
@@ -36,6 +36,7 @@ class StatusSource:
     tracks: Callable[[], Mapping[str, Track]]
     recent: Recent
     clock: Callable[[], float] = time.time
+    mask: Callable[[str], str] = str  # the process's secret mask, over every page before it leaves
 
 
 def serves(path: str) -> bool:
@@ -50,7 +51,12 @@ class StatusPages:
         self._source = source
 
     def answer(self, target: tuple[str, str]) -> Response:
-        """The page for ``(path, query)``; a batch not watched is a 404 page."""
+        """The page for ``(path, query)``, every secret of the process masked in it; an unwatched batch is 404."""
+        page = self._page(target)
+        body = self._source.mask(page.body.decode("utf-8"))
+        return replace(page, body=body.encode("utf-8"))
+
+    def _page(self, target: tuple[str, str]) -> Response:
         path, raw_query = target
         source = self._source
         query = table_query.parse(raw_query)
