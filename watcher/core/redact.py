@@ -34,7 +34,7 @@ REDACTED = "***"
 # name=value inside a string; the name may carry -D, --, dots and dashes; the value runs to whitespace
 # (or to a closing quote when quoted)
 _PAIR_RE = re.compile(
-    r"(?<![\w.\-])(?P<name>[\w.\-]++)(?P<sep>\s*+(?:[=:]|%3[dD])\s*+)"
+    r"(?<![\w.\-])(?P<name>[\w.\-]++)(?P<sep>\s*+(?:[=:]|%3[dD])\s*+)(?!//)"
     r"(?P<value>\"[^\"]*+\"|'[^']*+'|[^\s,;&\"']++)"
 )
 # scheme://user:password@host: the password part, never the user or host; the part before the last @
@@ -52,10 +52,18 @@ _SECRET_SHORT_FLAGS = frozenset({"-p"})
 _FLAG_RE = re.compile(r"-{1,2}[\w.\-]++")
 
 
-def _pair(match: re.Match[str]) -> str:
+def _inner_pair(match: re.Match[str]) -> str:
     if not SECRET_KEY_RE.search(match["name"]):
         return match[0]
     return match["name"] + match["sep"] + REDACTED
+
+
+def _pair(match: re.Match[str]) -> str:
+    if SECRET_KEY_RE.search(match["name"]):
+        return match["name"] + match["sep"] + REDACTED
+    # a plain name's value may hold a pair of its own (url=https://h/?password=...): one more level,
+    # not a recursion, so a run of "a=a=a=..." stays two linear passes
+    return match["name"] + match["sep"] + _PAIR_RE.sub(_inner_pair, match["value"])
 
 
 def _url_auth(match: re.Match[str]) -> str:

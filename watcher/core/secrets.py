@@ -8,7 +8,7 @@ an error page URL-encodes a query. ``SecretMask`` masks each secret of 8 charact
   - base64 (standard and URL-safe, at each of the three byte alignments it can have inside a longer
     encoded text, so ``base64(user:pass)`` is caught through the password as well as through the pair);
   - URL-encoded (``%XX`` and ``+`` for spaces, upper- and lower-case hex);
-  - JSON-quoted (the escapes ``json.dumps`` writes, ASCII or not).
+  - JSON-quoted (the escapes ``json.dumps`` writes, ASCII or not), once or twice (JSON in a JSON string).
 
 A shorter secret would match inside ordinary words, so it is masked only as a whole value: a run of
 text with no letter or digit on either side. Register ``user:pass`` pairs as secrets of their own.
@@ -49,7 +49,10 @@ def secret_forms(secret: str) -> set[str]:
     """Every text a secret of at least ``MIN_ANYWHERE`` characters may appear as (empty for a shorter one)."""
     if len(secret) < MIN_ANYWHERE:
         return set()
-    forms = {secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]}
+    quoted = {json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]}
+    # and quoted twice: a JSON document carried in a JSON string (a gateway's message)
+    twice = {json.dumps(q, ensure_ascii=ascii)[1:-1] for q in quoted for ascii in (True, False)}
+    forms = {secret, *quoted, *twice}
     for encoded in (quote(secret, safe=""), quote_plus(secret, safe=""), quote(secret)):
         forms |= {encoded, re.sub(r"%[0-9A-F]{2}", lambda m: m[0].lower(), encoded)}
     forms |= _base64_forms(secret.encode())
