@@ -51,7 +51,7 @@ def secret_forms(secret: str) -> set[str]:
         return set()
     quoted = {json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]}
     # and quoted twice: a JSON document carried in a JSON string (a gateway's message)
-    twice = {json.dumps(q, ensure_ascii=ascii)[1:-1] for q in quoted for ascii in (True, False)}
+    twice = {json.dumps(q, ensure_ascii=plain)[1:-1] for q in quoted for plain in (True, False)}
     forms = {secret, *quoted, *twice}
     for encoded in (quote(secret, safe=""), quote_plus(secret, safe=""), quote(secret)):
         forms |= {encoded, re.sub(r"%[0-9A-F]{2}", lambda m: m[0].lower(), encoded)}
