@@ -76,23 +76,29 @@ def test_a_state_file_another_user_wrote_is_refused_and_its_outbox_never_written
     assert finding.status == "failed" and f"owned by uid {NOBODY}" in finding.detail
 
 
+def _chmod(path: Path, mode: int) -> None:
+    if not path.exists():
+        path.write_bytes(b"")
+    path.chmod(mode)
+
+
 @pytest.mark.parametrize(
-    ("setup", "words"),
+    ("name", "mode", "words"),
     [
-        (lambda d, s: s.chmod(0o664), "writable by group"),
-        (lambda d, s: Path(f"{s}-wal").write_bytes(b"") or Path(f"{s}-wal").chmod(0o646), "writable by others"),
-        (lambda d, s: Path(f"{s}.lock").write_bytes(b"") or Path(f"{s}.lock").chmod(0o666), ".lock"),
-        (lambda d, s: d.chmod(0o777), "writable by others without the sticky bit"),
+        ("state.db", 0o664, "writable by group"),
+        ("state.db-wal", 0o646, "writable by others"),
+        ("state.db.lock", 0o666, ".lock"),
+        (".", 0o777, "writable by others without the sticky bit"),
     ],
 )
-def test_shared_files_and_open_directories_are_refused(tmp_path: Path, setup, words: str):
+def test_shared_files_and_open_directories_are_refused(tmp_path: Path, name: str, mode: int, words: str):
     """Writable by group or others, or in a directory anyone may replace files in: refused, before opening."""
     directory = tmp_path / "d"
     directory.mkdir(mode=0o700)
     state = directory / "state.db"
     store, _ = Store.open(str(state))
     store.close()
-    setup(directory, state)
+    _chmod(directory / name, mode)
     with pytest.raises(Exception, match=words) as caught:
         Store.open(str(state))
     assert type(caught.value).__name__ == "SetupError"
