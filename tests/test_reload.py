@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import uuid
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -165,3 +166,17 @@ async def test_discovery_section_turns_discovery_on_and_off(sim: SimServer):
         await run.wait_for(lambda: found not in run.daemon.board.tracks)
         run.stopped.set()
     assert on["restart_required"] == [] and off["restart_required"] == []
+
+
+async def test_reloaded_names_at_most_100_ids_and_counts_them_all(sim: SimServer):
+    """150 IDs added, then removed: each list holds the first 100, the counts say 150, truncated says so."""
+    cfg = make_config(sim, [])
+    many = tuple(str(uuid.UUID(int=n + 1)) for n in range(150))
+    async with anyio.create_task_group() as tg:
+        run, holder = await start(tg, cfg)
+        grown = await reload_to(run, with_section(cfg, "watch", batch_ids=many), holder)
+        shrunk = await reload_to(run, cfg, holder)
+        run.stopped.set()
+    assert grown["added"] == list(many[:100]) and grown["added_count"] == 150 and grown["truncated"] is True
+    assert grown["removed"] == [] and grown["removed_count"] == 0
+    assert len(shrunk["removed"]) == 100 and shrunk["removed_count"] == 150 and shrunk["truncated"] is True
