@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from watcher import EARLY_HUPS, __version__, remember_hup
+import watcher  # the package's SIGHUP note, kept from its first line on
+from watcher import __version__
 from watcher.config.duration import parse_duration
 from watcher.config.settings import Config, default_path, load
 from watcher.errors import ConfigError, SetupError
@@ -104,7 +105,7 @@ def _run(args: argparse.Namespace) -> int:
         cfg.events.format, cfg.events.level, env=os.environ, time=cfg.events.time, no_color=args.no_color
     )
     daemon = Daemon(cfg, partial(_load, args.config, args.web_config_file), os.environ, writer=writer)
-    anyio.run(partial(daemon.run, reload_pending=lambda: bool(EARLY_HUPS)))
+    anyio.run(partial(daemon.run, reload_pending=lambda: bool(watcher.EARLY_HUPS)))
     return EXIT_OK
 
 
@@ -171,7 +172,7 @@ COMMANDS = {
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments and run a command; config errors exit 2 with one line, no traceback."""
     # the package installed this already unless SIGHUP was not at its default (e.g. ignored by nohup)
-    signal.signal(signal.SIGHUP, remember_hup)
+    signal.signal(signal.SIGHUP, watcher.remember_hup)
     args = _parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
