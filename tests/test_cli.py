@@ -312,6 +312,7 @@ def test_check_json(tmp_path):
         "route": "ok",
         "state": "skipped",
         "listen": "ok",
+        "status": "ok",
     }
     rows = report["batches"]
     assert [r["batch_id"] for r in rows] == [ids[1], ids[0]]
