@@ -89,7 +89,7 @@ def test_a_wrong_password_flood_leaves_every_probe_answered(tmp_path: Path, sim:
         host, _, port = url.removeprefix("http://").rpartition(":")
         flood = Flood(host, int(port))
         flood.start()
-        codes = []
+        codes: list[int | str] = []
         with httpx.Client(base_url=url, timeout=20) as client:
             for n in range(PROBES):
                 # spread over the flood, each at its own point of it
@@ -118,7 +118,7 @@ def test_every_user_costs_the_same_bcrypt_work(monkeypatch):
         costs.append(int(hashed[4:6]))
         return real(password, hashed)
 
-    monkeypatch.setattr(basicauth.bcrypt, "checkpw", counting)
+    monkeypatch.setattr(bcrypt, "checkpw", counting)
     for user in ("cheap", "dear", "mid", "nobody"):
         costs.clear()
         assert not auth.verify(user, "wrong")

@@ -126,7 +126,8 @@ def test_an_outbox_row_of_the_wrong_shape_is_skipped_and_reported_once(tmp_path:
     store.close()
     good = ["watcher.nothing_to_watch", "warning", None, None, {"note": "kept"}, "2026-01-01T00:00:00Z"]
     db = sqlite3.connect(state)
-    for row in ([1, 2, 3, 4, 5], {"event": "x"}, good, ["batch.failed", "error", A, "7", {}, None]):
+    rows: list[object] = [[1, 2, 3, 4, 5], {"event": "x"}, good, ["batch.failed", "error", A, "7", {}, None]]
+    for row in rows:
         db.execute("INSERT INTO outbox (data) VALUES (?)", (json.dumps(row),))
     db.commit()
     db.close()
