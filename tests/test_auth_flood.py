@@ -8,13 +8,16 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
+import anyio
 import bcrypt
 import httpx
 import pytest
 
 from tests.procs import WatcherProcess, write_config
+from tests.test_metrics_server import BATCH_LINE, endpoints, serving, wait_until
 from watcher.errors import ConfigError
 from watcher.metrics import basicauth
+from watcher.metrics import server as server_module
 from watcher.metrics.basicauth import BasicAuth
 from watcher.metrics.webconfig import parse_web_config
 
@@ -144,3 +147,28 @@ def test_a_bcrypt_cost_above_14_is_a_config_error():
     assert "cost 15 is above 14" in caught.value.problem and dear not in str(caught.value)
     # 14 itself is fine (parsed without hashing anything at that cost)
     assert basicauth.hash_cost("$2y$14$" + "a" * 53) == 14
+
+
+@pytest.mark.anyio
+async def test_probes_get_in_when_every_slot_is_being_answered(monkeypatch):
+    """Every slot held by a scrape waiting on a stuck render: a probe still gets 200 by the probe lane, a scrape 503."""
+    monkeypatch.setattr(server_module, "max_connections", lambda: 8)
+    release = threading.Event()
+
+    def stuck() -> str:
+        release.wait(30)
+        return BATCH_LINE
+
+    async with (
+        serving(endpoints(stuck)) as (server, url),
+        httpx.AsyncClient(base_url=url, timeout=20) as client,
+        anyio.create_task_group() as tg,
+    ):
+        for _ in range(8):
+            tg.start_soon(client.get, "/metrics")
+        await wait_until(lambda: server.connections == (8, 8))
+        health = await client.get("/healthz")
+        ready = await client.get("/readyz")
+        turned_away = await client.get("/metrics")
+        release.set()
+    assert (health.status_code, ready.status_code, turned_away.status_code) == (200, 200, 503)

@@ -12,7 +12,9 @@ a poll.
 
 Password checks run one at a time in a thread of their own; at most ``MAX_AUTH_WAITING`` wait for it
 and a connection that waits gives up its slot, so a flood of wrong passwords gets 503s at once and
-never holds the slots a probe needs. Who sees the status pages is ``access.PageAccess``'s decision.
+never holds the slots a probe needs. When every slot is being answered all the same, a newcomer gets
+one of ``PROBE_LANE`` more slots, in which only /healthz and /readyz are answered (anything else 503).
+Who sees the status pages is ``access.PageAccess``'s decision.
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ PAGE_SHARE = 0.5  # of the render thread's time, at most, for the status pages
 ALLOW = ("Allow", "GET, HEAD")
 # password checks queued for the check thread; past this a request is answered 503 at once
 MAX_AUTH_WAITING = 8
+# connections beyond the cap whose every slot is being answered: read for a probe, anything else is 503
+PROBE_LANE = 32
 # a method's request body we read (and drop) before answering 405, so closing does not reset the answer away
 MAX_DRAINED_BYTES = 64 * 1024
 
@@ -155,6 +159,8 @@ class MetricsServer:
         self.address = (str(sockname[0]), int(sockname[1]))
         self._endpoints = endpoints
         self._slots = Slots(max_connections())
+        # when every slot is being answered (slow renders, a flood), probes still get in by a lane of their own
+        self._probe_lane = Slots(PROBE_LANE)
         self._tasks: set[asyncio.Task[None]] = set()
         self._lock = threading.Lock()  # the loop handle and the stop decision, across threads
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -235,6 +241,7 @@ class MetricsServer:
         finally:
             server.close()
             self._slots.abort_all()
+            self._probe_lane.abort_all()
             for task in list(self._tasks):
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -242,12 +249,13 @@ class MetricsServer:
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        if not self._slots.admit(writer):
+        slots = self._slots if self._slots.admit(writer) else self._probe_lane
+        if slots is self._probe_lane and not slots.admit(writer):
             writer.transport.abort()
             return
         self._tasks.add(task)
         try:
-            answer = await self._exchange(reader, writer)
+            answer = await self._exchange(reader, writer, slots)
             if answer is not None:
                 async with asyncio.timeout(WRITE_TIMEOUT_SECONDS):
                     writer.write(answer)
@@ -261,12 +269,12 @@ class MetricsServer:
             # the server stops; ending normally keeps asyncio's stream callback from logging each cancelled task
             pass
         finally:
-            self._slots.leave(writer)
+            slots.leave(writer)
             self._tasks.discard(task)
             writer.transport.abort()
 
-    async def _exchange(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bytes | None:
-        """The bytes to answer a connection with, or None to just close it."""
+    async def _exchange(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, slots: Slots) -> bytes | None:
+        """The bytes to answer a connection with (only a probe's in the probe lane), or None to just close it."""
         web = self.web
         try:
             async with asyncio.timeout(HEAD_TIMEOUT_SECONDS):
@@ -277,11 +285,13 @@ class MetricsServer:
             return encode(text(431, "request head too large\n"), extra=_headers(web))
         except (asyncio.IncompleteReadError, TimeoutError, OSError):
             return None
-        self._slots.answering(writer)
+        slots.answering(writer)
         try:
             request = parse_head(head)
         except BadRequestError as exc:
             return encode(text(400, f"{exc}\n"), extra=_headers(web))
+        if slots is self._probe_lane and self._endpoints.probe(request.path) is None:
+            return encode(text(503, "busy, try again\n", ("Retry-After", "1")), extra=_headers(web))
         if request.method not in ("GET", "HEAD"):
             await _drain(reader, request)
             return encode(text(405, "only GET and HEAD\n", ALLOW), extra=_headers(web))
