@@ -23,7 +23,7 @@ from watcher.output.status import StatusLine
 from watcher.output.writer import EventWriter
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from watcher.api.client import BatchApi
     from watcher.config.settings import Config
@@ -55,6 +55,7 @@ class Printer:
         self._writer = EventWriter.for_format("json" if opts.json else "readable", "info", out)
         self._stream = ""
         self.lines = 0
+        self.mask: Callable[[str], str] = str  # the API client's secret mask, once it exists: log lines are server text
 
     def __call__(self, events: list[Event]) -> None:
         """Show one lot of events (history or a poll's)."""
@@ -63,7 +64,8 @@ class Printer:
         self._status.clear()
         self.lines += sum(1 for e in events if e.name == "batch.log")
         if not self._opts.logs_only:
-            self._writer.write(events)
+            self._out.write("".join(self.mask(line) for line in self._writer.lines(events)))
+            self._out.flush()
             return
         for event in events:
             if event.name == "batch.log":
@@ -79,7 +81,7 @@ class Printer:
         if not self._opts.streams and stream != self._stream:
             self._out.write(f"==> {stream} <==\n")
         self._stream = stream
-        self._out.write(line + "\n")
+        self._out.write(self.mask(line) + "\n")
 
 
 def _family(stream: str) -> str:
@@ -94,6 +96,7 @@ async def wait(cfg: Config, batch_ids: list[str], opts: WaitOptions, out: TextIO
     policy = RequestPolicy(cfg.api, cfg.watch.concurrency)
     started = time.monotonic()
     async with open_api(cfg) as api:
+        show.mask = api.mask
         follower = Follower(cfg, api, policy, show, grace=opts.grace)
         for bid in batch_ids:
             await _seed(api, policy, follower, bid, err)
@@ -150,6 +153,7 @@ async def logs(cfg: Config, batch_id: str, tail: int | None, opts: WaitOptions, 
     policy = RequestPolicy(cfg.api, cfg.watch.concurrency)
     show = Printer(out, StatusLine(err, enabled=False), opts)
     async with open_api(cfg) as api:
+        show.mask = api.mask
         await _credentials_accepted(api, policy, batch_id)
         try:
             history = await _history_or_window(api, policy, batch_id, err) if cfg.api.log_endpoint else None
