@@ -139,3 +139,27 @@ def test_an_outbox_row_of_the_wrong_shape_is_skipped_and_reported_once(tmp_path:
     skipped = [e for e in proc.events if e["event"] == "watcher.state_row_skipped"]
     assert len(skipped) == 1 and skipped[0]["rows"] == ["1", "2", "4"] and skipped[0]["table"] == "outbox"
     assert any(e.get("note") == "kept" for e in proc.events)
+
+
+@pytest.mark.slow
+def test_a_replayed_outbox_line_is_masked_like_any_other(tmp_path: Path):
+    """Server text kept in the outbox (a log line echoing the token) is masked when replayed at the next start."""
+    token = "PLANTED-token-for-replay-0001"
+    state = tmp_path / "state.db"
+    store, _ = Store.open(str(state))
+    store.close()
+    echoed = ["batch.log", "info", A, 1, {"stream": "stdout", "line": f"curl -H 'X-Auth-Token: {token}'"}, None]
+    db = sqlite3.connect(state)
+    db.execute("INSERT INTO outbox (data) VALUES (?)", (json.dumps(echoed),))
+    db.commit()
+    db.close()
+    with simulator("dli") as server:
+        server.world.add_batch(A, name="a-job", state="running")
+        config = write_config(
+            tmp_path / "config.toml", server, [A], state={"path": str(state)}, auth={"method": "token"}
+        )
+        proc = WatcherProcess(config, env={"DLI_TOKEN": token})
+        proc.wait_for(lambda: proc.of(A, "batch.log"))
+        assert proc.stop() == 0, proc.stderr
+    assert token not in "".join(proc.raw)
+    assert any("X-Auth-Token: ***" in str(e.get("line")) for e in proc.of(A, "batch.log"))

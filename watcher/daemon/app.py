@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from watcher import __version__
-from watcher.api.http import open_api
+from watcher.api.http import held_secrets, open_api
 from watcher.api.policy import RequestPolicy
 from watcher.config.reloadable import restart_required
 from watcher.core.board import Board
@@ -26,6 +26,7 @@ from watcher.core.listplan import hint_of
 from watcher.core.readiness import ready_fields
 from watcher.core.recent import Recent
 from watcher.core.schedule import retained
+from watcher.core.secrets import SecretMask
 from watcher.daemon.abandon import run_abandonable
 from watcher.daemon.conditions import Conditions
 from watcher.daemon.counted import CountedApi
@@ -128,8 +129,9 @@ class Daemon:
         self._env = env  # proxies and default CAs come from it too
         self.store: Store | None = None
         self.server: MetricsServer | None = None
-        # every secret the process holds, in every shape; the API client's, once it exists
-        self._mask: Callable[[str], str] = str
+        # every secret the process holds, in every shape, from the start (an outbox replayed before the API
+        # client exists holds server text too); the API client's, with the live IAM token, once it exists
+        self._mask: Callable[[str], str] = SecretMask(held_secrets(cfg, env))
         self._discovered: list[str] = []
         self._started = False
         self._born = time.monotonic()  # run() resets it: watcher.ready says how long the start took
