@@ -48,7 +48,12 @@ LISTS = ("list-total", "discovery-total", "discovery-ids")
 RETRIES = ("retry-429-seconds", "retry-429-date", "retry-503-seconds")
 AUTH = ("iam-401", "iam-500", "api-401")
 IDS = ("id-traversal", "id-mismatch")
-ECHOES = ("echo-text", "echo-json")
+ECHOES = ("echo-text", "echo-json", "echo-proxy")
+# echo-proxy: this server is the watcher's forward proxy ($HTTP_PROXY with credentials) and, for BAD,
+# the gateway that answers with the request headers as JSON in its message, Proxy-Authorization first
+PROXY_USER = "proxyuser"
+PROXY_PASSWORD = "PLANTED-proxy-pw-7Hq2"
+PROXIED_ENDPOINT = "http://dli-api.test"
 MODES = (
     "good",
     *MALFORMED,
@@ -521,6 +526,12 @@ class HostileServer:
         """A 400 whose body echoes the request headers, credentials first, padded to 100 KB."""
         first = sorted(req.headers, key=lambda kv: "auth" not in kv[0] and "token" not in kv[0])
         echoed = "\n".join(f"{k}: {v}" for k, v in first)
+        if self.mode == "echo-proxy":
+            headers: dict[str, list[str]] = {}
+            for k, v in first:
+                headers.setdefault("-".join(p.capitalize() for p in k.split("-")), []).append(v)
+            message = "gateway rejected the request; headers: " + json.dumps(headers, separators=(",", ":"))
+            return json_reply(400, {"error_code": "APIG.0201", "error_msg": message, "headers": headers})
         if self.mode == "echo-json":
             token = dict(req.headers).get("x-auth-token", "")
             message = f"invalid header x-auth-token: {token}; request headers: {echoed} " + "x" * 100_000

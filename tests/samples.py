@@ -87,10 +87,19 @@ SAMPLES: dict[str, Event] = {
             traceback="Traceback (most recent call last):\n  ...\nKeyError: 'x'\n",
         ),
         own(
-            "watcher.reloaded", version="0.2.0", batches=4, added=[BATCH], removed=[], restart_required=["api.endpoint"]
+            "watcher.reloaded",
+            version="0.2.0",
+            batches=4,
+            added=[BATCH],
+            removed=[],
+            added_count=1,
+            removed_count=0,
+            truncated=False,
+            restart_required=["api.endpoint"],
         ),
         own("watcher.reload_failed", "error", key="watch.bogus", error_message="unknown key"),
         own("watcher.state_reset", "warning", reason="undecodable rows", rows=["b1"]),
+        own("watcher.state_row_skipped", "warning", path="/var/lib/dli-watcher/state.db", table="outbox", rows=["7"]),
         own("watcher.state_locked", "warning", path="/var/lib/dli-watcher/state.db", wait_seconds=30.0),
         own(
             "watcher.state_write_failed",

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
+import watcher  # the package's SIGHUP note, kept from its first line on
 from watcher import __version__
 from watcher.config.duration import parse_duration
 from watcher.config.flags import Flags
@@ -38,13 +39,6 @@ EXIT_PIPE = 141
 EXIT_INTERRUPTED = 130
 READERS = frozenset({"wait", "logs", "ls", "completion"})
 NO_FLAGS = Flags()
-# SIGHUPs that came before the daemon took over its signals: a reload asked for during start-up
-_EARLY_HUPS: list[int] = []
-
-
-def _remember_hup(signum: int, _: object) -> None:
-    """Until the daemon installs its handlers, a SIGHUP (whose default is death) is noted, not fatal."""
-    _EARLY_HUPS.append(signum)
 
 
 RUN_HELP = """exit codes: 0 stopped (SIGTERM/SIGINT), 1 crashed (one line on stderr, the traceback in the
@@ -197,7 +191,7 @@ def _run(args: argparse.Namespace) -> int:
         cfg.events.format, cfg.events.level, env=os.environ, time=cfg.events.time, no_color=args.no_color
     )
     daemon = Daemon(cfg, partial(_load, args.config, flags), os.environ, writer=writer)
-    anyio.run(partial(daemon.run, reload_pending=lambda: bool(_EARLY_HUPS)))
+    anyio.run(partial(daemon.run, reload_pending=lambda: bool(watcher.EARLY_HUPS)))
     return EXIT_OK
 
 
@@ -278,7 +272,8 @@ COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments and run a command: every failure one line on stderr and an exit code, never a traceback."""
-    signal.signal(signal.SIGHUP, _remember_hup)
+    # the package installed this already unless SIGHUP was not at its default (e.g. ignored by nohup)
+    signal.signal(signal.SIGHUP, watcher.remember_hup)
     args = _arguments(argv)
     if isinstance(args, int):
         return args

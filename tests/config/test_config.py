@@ -27,6 +27,7 @@ from watcher.config.settings import (
     parse,
     parse_listen,
 )
+from watcher.config.statuslinks import StatusConfig
 from watcher.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -84,6 +85,7 @@ def test_example_values_are_the_defaults():
     assert example.state == StateConfig()
     assert example.events == EventsConfig()
     assert example.discovery == DiscoveryConfig()
+    assert example.status == StatusConfig()
     assert dataclasses.replace(example.auth, access_key="", secret_key="") == AuthConfig(method="aksk")
 
 
@@ -104,12 +106,12 @@ def test_example_documents_every_key_of_the_simple_sections():
     """The example names exactly the keys each non-auth section accepts."""
     data = _documented()
     assert set(data) == {"api", "auth", "watch", "metrics", "state", "events", "discovery", "status"}
-    assert set(data["status"]) == {"links"}
     for name, cls in [
         ("api", ApiConfig),
         ("watch", WatchConfig),
         ("state", StateConfig),
         ("events", EventsConfig),
+        ("status", StatusConfig),
     ]:
         assert set(data[name]) == {f.name for f in dataclasses.fields(cls)}, name
     # created_after is RFC 3339 in the file and milliseconds once parsed

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import uuid
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -257,3 +258,17 @@ def test_a_flag_beats_the_file_and_is_never_in_restart_required():
     assert (started.metrics.port, started.events.level, started.metrics.enable_lifecycle) == (9999, "warning", True)
     assert restart_required(started, reloaded) == []
     assert reloaded.events.level == "warning"
+
+
+async def test_reloaded_names_at_most_100_ids_and_counts_them_all(sim: SimServer):
+    """150 IDs added, then removed: each list holds the first 100, the counts say 150, truncated says so."""
+    cfg = make_config(sim, [])
+    many = tuple(str(uuid.UUID(int=n + 1)) for n in range(150))
+    async with anyio.create_task_group() as tg:
+        run, holder = await start(tg, cfg)
+        grown = await reload_to(run, with_section(cfg, "watch", batch_ids=many), holder)
+        shrunk = await reload_to(run, cfg, holder)
+        run.stopped.set()
+    assert grown["added"] == list(many[:100]) and grown["added_count"] == 150 and grown["truncated"] is True
+    assert grown["removed"] == [] and grown["removed_count"] == 0
+    assert len(shrunk["removed"]) == 100 and shrunk["removed_count"] == 150 and shrunk["truncated"] is True

@@ -26,6 +26,15 @@ SECRET_NAMES = st.sampled_from(
         "mail.passwd",
     ]
 )
+# names Spark's own default spark.redaction.regex, (?i)secret|password|token|access[.]key, matches
+SPARK_REDACTED_NAMES = st.builds(
+    lambda pre, word, post: f"{pre}{word}{post}",
+    st.sampled_from(["", "spark.", "spark.hadoop.fs.x.", "my_", "db."]),
+    st.sampled_from(
+        ["secret", "SECRET", "Secret", "password", "PassWord", "token", "TOKEN", "access.key", "Access.Key"]
+    ),
+    st.sampled_from(["", ".value", "2", "_file", "Id"]),
+)
 PLAIN = st.sampled_from(["spark.executor.memory", "4G", "com.example.Main", "--class", "obs://bucket/app.jar"])
 
 
@@ -40,12 +49,20 @@ def hidden_in(name: str, secret: str, shape: int) -> Any:
         f"s3a://AKIDEXAMPLE:{secret}@bucket/path",
         {"args": [f"--{name}={secret}"]},
         f'{name} = "{secret}"',
+        ["-p", secret],
+        f"--password {secret} --date 2026-01-01",
+        f"curl -H 'Authorization: Bearer {secret}' https://x",
+        json.dumps({"nested": {name: secret}}),
+        f"https://h/x?{name}%3D{secret}&y=1",
+        {"fs.obs.sk": secret, "fs.obs.ak": secret},
+        f"Authorization: Basic {secret}",
+        f"jdbc:postgresql://etl:{secret}@p@ss@db.internal:5432/warehouse",
     ]
     return shapes[shape % len(shapes)]
 
 
 @given(
-    st.lists(st.tuples(SECRET_NAMES, SECRETS, st.integers(0, 7)), min_size=1, max_size=6),
+    st.lists(st.tuples(SECRET_NAMES | SPARK_REDACTED_NAMES, SECRETS, st.integers(0, 15)), min_size=1, max_size=6),
     st.lists(PLAIN, max_size=4),
 )
 def test_no_secret_survives_in_any_shape(hidden: list[tuple[str, str, int]], plain: list[str]):
@@ -59,6 +76,25 @@ def test_no_secret_survives_in_any_shape(hidden: list[tuple[str, str, int]], pla
     out = json.dumps(redact_req_body(json.dumps(body)))
     for _, secret, _ in hidden:
         assert secret not in out
+
+
+def test_the_new_shapes_mask_only_the_secret():
+    """-p, a flag's next word, Bearer/Basic, %3D, OBS ak/sk, JSON in a string, @ in a URL password."""
+    assert redact(["-p", "hunter22", "-n", "x"]) == ["-p", REDACTED, "-n", "x"]
+    assert redact_text("--password hunter22 --date x") == f"--password {REDACTED} --date x"
+    assert redact_text("Authorization: Bearer abc.def") == f"Authorization: Bearer {REDACTED}"
+    assert redact_text("Basic dXNlcjpwYXNz") == f"Basic {REDACTED}"
+    assert redact_text("q?password%3Dhunter22&a=1") == f"q?password%3D{REDACTED}&a=1"
+    assert redact({"fs.obs.ak": "AK1", "fs.obs.sk": "SK1", "fs.obs.endpoint": "obs"}) == {
+        "fs.obs.ak": REDACTED,
+        "fs.obs.sk": REDACTED,
+        "fs.obs.endpoint": "obs",
+    }
+    assert json.loads(redact_text('{"db": {"password": "hunter22", "host": "h"}}')) == {
+        "db": {"password": REDACTED, "host": "h"}
+    }
+    assert redact_text("jdbc:mysql://etl:p@ss@db:3306/x") == f"jdbc:mysql://etl:{REDACTED}@db:3306/x"
+    assert redact_text("ask the desk about task=1") == "ask the desk about task=1"
 
 
 def test_plain_values_are_left_alone():

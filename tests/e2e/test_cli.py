@@ -197,7 +197,7 @@ def test_exporter_toolkit_flags_beside_ours():
     from watcher import cli as entry  # noqa: PLC0415 - the parser itself, without another subprocess
 
     argv = ["run", "--log.level", "warn", "--log.format", "ecs", "--web.listen-address", "[::1]:9100"]
-    flags = Flags.of(entry._parser().parse_args([*argv, "--web.enable-lifecycle"]))
+    flags = Flags.of(entry.parser().parse_args([*argv, "--web.enable-lifecycle"]))
     cfg = flags.apply(Config())
     assert (cfg.events.level, cfg.events.format) == ("warning", "ecs")
     assert (cfg.metrics.host, cfg.metrics.port, cfg.metrics.enable_lifecycle) == ("::1", 9100, True)
@@ -343,6 +343,7 @@ def test_check_json(tmp_path):
         "route": "ok",
         "state": "skipped",
         "listen": "ok",
+        "status": "ok",
     }
     rows = report["batches"]
     assert [r["batch_id"] for r in rows] == [ids[1], ids[0]]

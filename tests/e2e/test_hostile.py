@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -17,7 +18,21 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.hostile import BAD, BASE, EVIL_IDS, GOOD, IAM_PATH, MODES, OTHER, PROJECT, HostileServer, Seen
+from tests.hostile import (
+    BAD,
+    BASE,
+    EVIL_IDS,
+    GOOD,
+    IAM_PATH,
+    MODES,
+    OTHER,
+    PROJECT,
+    PROXIED_ENDPOINT,
+    PROXY_PASSWORD,
+    PROXY_USER,
+    HostileServer,
+    Seen,
+)
 from tests.tools import promtool
 from watcher.core.states import METRIC_STATES
 
@@ -119,6 +134,12 @@ CASES = [
     Case("id-mismatch", "fail"),
     Case("echo-text", "fail", sections=TOKEN, env={"DLI_TOKEN": SECRET}),
     Case("echo-json", "fail", sections=TOKEN, env={"DLI_TOKEN": SECRET}),
+    Case(
+        "echo-proxy",
+        "fail",
+        sections={"api": {"endpoint": PROXIED_ENDPOINT}},
+        env={"HTTP_PROXY": f"http://{PROXY_USER}:{PROXY_PASSWORD}@<server>", "NO_PROXY": "", "no_proxy": ""},
+    ),
     Case("redirect", "fail"),
     # U+2028/2029/0085 are valid text: escaped on output, kept as they are (a field_repaired is allowed)
     Case("u2028", "read"),
@@ -428,6 +449,14 @@ def check_mode(case: Case, run: Run) -> None:  # noqa: PLR0912 - one block per m
         told = json.dumps([e for _, e in d.events if e["event"] != "batch.poll_failed"])
         for word in ("other-job", "other line", "app-other", "evil"):
             assert word not in told, f"{word!r} from another batch's data reached stdout"
+    elif mode == "echo-proxy":
+        pair = base64.b64encode(f"{PROXY_USER}:{PROXY_PASSWORD}".encode()).decode()
+        assert any(k == "proxy-authorization" for s in bad_polls for k, _ in s.headers), "not sent through the proxy"
+        stderr = d.stderr.decode("utf-8", "replace")
+        for where, text in (("stdout", everything), ("stderr", stderr), ("/metrics", run.metrics_text)):
+            for secret in (PROXY_PASSWORD, pair, pair[4:-4]):
+                assert secret not in text, f"the proxy credentials leaked into {where}"
+        assert "APIG.0201" in everything, "the gateway's answer was not reported at all"
     elif mode in ("echo-text", "echo-json"):
         scrape = run.metrics_text
         stderr = d.stderr.decode("utf-8", "replace")
@@ -453,7 +482,9 @@ def check_mode(case: Case, run: Run) -> None:  # noqa: PLR0912 - one block per m
 def run_case(case: Case, tmp: Path) -> Run:
     """Serve the case's mode, run the daemon against it and observe it (no assertions beyond the start)."""
     with HostileServer(case.mode) as server:
-        daemon = Daemon(write_config(tmp / "config.toml", server, case), case.env)
+        # the proxy's address is the server's, known once it listens
+        env = {k: v.replace("<server>", server.url.removeprefix("http://")) for k, v in case.env.items()}
+        daemon = Daemon(write_config(tmp / "config.toml", server, case), env)
         try:
             return observe(case, server, daemon)
         finally:

@@ -85,3 +85,18 @@ async def test_a_non_blocking_stdout_is_waited_on_not_fatal():
     os.close(read_end)
     os.close(write_end)
     assert received.decode().splitlines()[-1].startswith("00199 ")
+
+
+async def test_long_lines_fill_the_backlog_by_bytes_before_lines():
+    """A few long lines reach the byte bound long before the line bound: producers are held all the same."""
+    gate = Gate()
+    pump = OutputPump(gate, limit=10_000, byte_limit=64 * 1024)
+    long_line = "x" * 20_000 + "\n"
+    for _ in range(3):
+        pump.put([long_line])
+    assert not pump.full and pump.backlog_bytes == 3 * len(long_line)
+    pump.put([long_line])
+    assert pump.full and pump.backlog == 4
+    gate.open.set()
+    assert await pump.drain(5.0)
+    assert not pump.full and pump.backlog_bytes == 0

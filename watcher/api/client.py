@@ -79,6 +79,7 @@ class BatchApi:
         self._http = http
         self._api = api
         self._scrub = scrub
+        self.mask = scrub.mask  # every secret this client holds, in every shape: for any text it leads to
         self.route = route or Route(host_port(api.endpoint))
         self._flavor = api.flavor_spec
         self._base = api.endpoint.rstrip("/") + self._flavor.batches_path(api.project_id)

@@ -28,6 +28,12 @@ def routes(cfg: Config, env: Mapping[str, str]) -> tuple[Route, Route | None]:
     return api, iam
 
 
+def held_secrets(cfg: Config, env: Mapping[str, str]) -> tuple[str, ...]:
+    """The secrets the process holds before any request: configured credentials and the proxies' passwords."""
+    api_route, iam_route = routes(cfg, env)
+    return (*cfg.auth.secrets(), *api_route.secrets(), *(iam_route.secrets() if iam_route else ()))
+
+
 @asynccontextmanager
 async def open_api(cfg: Config, env: Mapping[str, str] | None = None) -> AsyncIterator[BatchApi]:
     """The batch API; IAM token requests use a client of their own, server text is scrubbed of secrets.

@@ -42,11 +42,12 @@ class Route:
         return f"via proxy {self.via} (from {self.source})" if self.proxy else "direct"
 
     def secrets(self) -> tuple[str, ...]:
-        """The proxy's password, to mask wherever text could echo it."""
-        # not the user name: no secret, and masking a common one would blank ordinary words
+        """The proxy's password and ``user:password`` (what Basic auth encodes), to mask wherever text could echo it."""
+        # not the user name alone: no secret, and masking a common one would blank ordinary words
         if self.proxy is None or self.proxy.auth is None or not self.proxy.auth[1]:
             return ()
-        return (self.proxy.auth[1],)
+        user, password = self.proxy.auth
+        return (password, f"{user}:{password}")
 
 
 def host_port(url: str) -> str:

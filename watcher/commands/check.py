@@ -16,7 +16,7 @@ import anyio
 from watcher.api.http import open_api, routes
 from watcher.api.policy import RequestPolicy
 from watcher.api.tls import ssl_context
-from watcher.commands.preflight import Finding, listen_address, state_file, watch_set
+from watcher.commands.preflight import Finding, listen_address, state_file, status_pages, watch_set
 from watcher.config.problems import Problems
 from watcher.config.settings import load_all
 from watcher.core.events import rfc3339_millis
@@ -139,6 +139,7 @@ async def check(cfg: Config, path: str, *, deadline: float, env: Mapping[str, st
         Finding("route", "ok", via),
         state_file(cfg.state.path),
         await listen_address(cfg.metrics),
+        status_pages(cfg),
     ]
     rows, online = await _online(cfg, deadline, env)
     return Report(findings + online, rows)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import ipaddress
 import os
 import re
 import socket
@@ -20,11 +21,13 @@ from urllib.parse import quote
 import httpx
 
 from watcher.core.plural import plural
+from watcher.daemon.stateperms import check_trusted
 from watcher.daemon.store import SCHEMA_VERSION
+from watcher.errors import ApiError, ConfigError, SetupError
+from watcher.metrics.webconfig import load_web_config
 
 if TYPE_CHECKING:
     from watcher.config.settings import Config, MetricsConfig
-    from watcher.errors import ApiError
 
 Status = Literal["ok", "warning", "failed", "skipped"]
 PROBE_TIMEOUT_SECONDS = 2.0
@@ -99,14 +102,29 @@ def _state_file(path: Path) -> Finding:
         return Finding("state", "failed", f"{path} is a symbolic link: run refuses it (exit 2)")
     if path.is_dir():
         return Finding("state", "failed", f"{path} is a directory")
+    if (distrust := _distrusted(path)) is not None:
+        return distrust
     if not path.exists():
         return _creatable(path)
     if not os.access(path, os.R_OK | os.W_OK):
         return Finding("state", "failed", f"{path} is not readable and writable by this user")
-    if not os.access(path.parent, os.W_OK | os.X_OK):
-        # SQLite's WAL puts -wal and -shm files beside the database
-        return Finding("state", "failed", f"{path.parent} is not writable (SQLite needs its -wal and -shm files there)")
-    return _readable(path)
+    return _readable(path) if os.access(path.parent, os.W_OK | os.X_OK) else _unwritable_directory(path)
+
+
+def _unwritable_directory(path: Path) -> Finding:
+    # SQLite's WAL puts -wal and -shm files beside the database
+    return Finding("state", "failed", f"{path.parent} is not writable (SQLite needs its -wal and -shm files there)")
+
+
+def _distrusted(path: Path) -> Finding | None:
+    """The state file, a companion or the directory run would refuse because another user controls it."""
+    if not path.parent.is_dir():
+        return None
+    try:
+        check_trusted(str(path))
+    except SetupError as exc:
+        return Finding("state", "failed", f"{exc}: run refuses it (exit 2)")
+    return None
 
 
 def _creatable(path: Path) -> Finding:
@@ -144,6 +162,35 @@ def _readable(path: Path) -> Finding:
 
 
 # --- the metrics address ------------------------------------------------------------------------------
+
+
+def status_pages(cfg: Config) -> Finding:
+    """Who will see the status pages; a warning when everyone who reaches a non-loopback port will."""
+    pages, host = cfg.status.pages, cfg.metrics.host
+    if pages == "off":
+        return Finding("status", "ok", "status pages off: / is a landing page")
+    try:
+        web = load_web_config(cfg.metrics.web_config_file)
+    except ConfigError:
+        web = None  # reported with the config's problems
+    authenticated = web is not None and (web.auth is not None or web.client_certs == "required")
+    if authenticated:
+        return Finding("status", "ok", f"status pages ({pages}) for authenticated requests")
+    if pages == "auto":
+        return Finding("status", "ok", "status pages for loopback peers only (status.pages auto)")
+    if _loopback_host(host):
+        return Finding("status", "ok", f"status pages on, listening on loopback {host} only")
+    problem = f"status pages on for anyone reaching {host}:{cfg.metrics.port} without authentication"
+    return Finding("status", "warning", problem + ": they show error text and log tails (README: Securing /metrics)")
+
+
+def _loopback_host(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 async def listen_address(metrics: MetricsConfig) -> Finding:

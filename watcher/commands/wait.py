@@ -71,6 +71,7 @@ class Printer:
         self._stream = ""
         self._line = raw_line if opts.raw else printable
         self.lines = 0
+        self.mask: Callable[[str], str] = str  # the API client's secret mask, once it exists: log lines are server text
 
     def __call__(self, events: list[Event]) -> None:
         """Show one lot of events (history or a poll's)."""
@@ -79,7 +80,8 @@ class Printer:
         self._status.clear()
         self.lines += sum(1 for e in events if e.name == "batch.log")
         if not self._opts.logs_only:
-            self._writer.write(events)
+            self._out.write("".join(self.mask(line) for line in self._writer.lines(events)))
+            self._out.flush()
             return
         for event in events:
             if event.name == "batch.log":
@@ -99,7 +101,7 @@ class Printer:
         if not self._opts.streams and stream != self._stream:
             self._out.write(f"==> {printable(stream)} <==\n")
         self._stream = stream
-        self._out.write(self._line(line) + "\n")
+        self._out.write(self._line(self.mask(line)) + "\n")
 
     def log_lines(self, lines: list[tuple[str, str]]) -> None:
         """A page of log lines, written out before the next page is asked for."""
@@ -171,6 +173,7 @@ async def wait(cfg: Config, batch_ids: list[str], opts: WaitOptions, out: TextIO
     started = time.monotonic()
     stop = _Stop()
     async with open_api(cfg) as api:
+        show.mask = api.mask
         follower = Follower(cfg, api, policy, show, grace=opts.grace, on_hold=_holding(err, status, opts.quiet))
         with anyio.move_on_after(opts.timeout):
             async with anyio.create_task_group() as tg:
@@ -267,6 +270,7 @@ async def logs(cfg: Config, batch_id: str, tail: int | None, opts: WaitOptions, 
             show.log_lines(chosen)
 
     async with open_api(cfg) as api:
+        show.mask = api.mask
         try:
             await policy.call(lambda: api.details(batch_id))
             history = await _history_or_window(api, policy, (batch_id, cfg.api.log_endpoint), err, sink)

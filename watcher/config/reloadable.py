@@ -39,6 +39,7 @@ APPLIED: frozenset[str] = frozenset(
         "events.level",
         "events.include_req_body",
         "events.buffer_lines",
+        "events.buffer_bytes",
         "discovery.enabled",
         "discovery.queues",
         "discovery.job_name",
@@ -47,6 +48,8 @@ APPLIED: frozenset[str] = frozenset(
         "discovery.max_batches",
         "discovery.interval_seconds",
         "status.links",
+        "status.pages",
+        "status.allowed_hosts",
     }
 )
 # applied when lowered; raised above the value the watcher started with, they need a restart

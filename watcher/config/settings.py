@@ -134,6 +134,8 @@ class EventsConfig:
     include_req_body: bool = False
     # event lines queued for a stdout reader that is not keeping up before polls are held
     buffer_lines: int = 10_000
+    # and their bytes: long lines fill memory long before the line count is reached
+    buffer_bytes: int = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,8 +334,13 @@ def _parse_state(raw: object, problems: Problems) -> StateConfig:
     )
 
 
+EVENTS_KEYS = ("format", "level", "time", "include_req_body", "buffer_lines", "buffer_bytes")
+
+
 def _parse_events(raw: object, problems: Problems) -> EventsConfig:
-    sec = Table("events", raw, {"format", "level", "time", "include_req_body", "buffer_lines"}, problems)
+    sec = Table(
+        "events", raw, {"format", "level", "time", "include_req_body", "buffer_lines", "buffer_bytes"}, problems
+    )
     return EventsConfig(
         **problems.values(
             format=lambda: choice(sec, "format", FORMATS, "auto"),
@@ -341,6 +348,7 @@ def _parse_events(raw: object, problems: Problems) -> EventsConfig:
             time=lambda: choice(sec, "time", EVENT_TIMES, "local"),
             include_req_body=lambda: sec.get("include_req_body", bool, False),
             buffer_lines=lambda: positive_int(sec, "buffer_lines", 10_000),
+            buffer_bytes=lambda: _at_least(sec, "buffer_bytes", 32 * 1024 * 1024, 64 * 1024),
         )
     )
 

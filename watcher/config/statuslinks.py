@@ -1,4 +1,4 @@
-"""The ``[status]`` section: link-outs from the status pages to the places a batch's logs and runs live."""
+"""The ``[status]`` section: who sees the status pages, by which Host names, and their link-outs."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from watcher.config.tomltable import Table, choice
+from watcher.core.vocabulary import PAGES_MODES, PagesMode
 from watcher.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -36,8 +38,11 @@ class StatusLink:
 
 @dataclass(frozen=True, slots=True)
 class StatusConfig:
-    """What the status pages add to the watcher's own data."""
+    """Who sees the status pages (``/``, ``/batches/{id}``), by which Host names, and what they link out to."""
 
+    # auto: loopback peers and authenticated requests; on: everyone who reaches the port; off: no one
+    pages: PagesMode = "auto"
+    allowed_hosts: tuple[str, ...] = ()  # names besides IP literals and localhost; lower case
     links: tuple[StatusLink, ...] = ()
 
 
@@ -57,16 +62,31 @@ def _link(key: str, item: object) -> StatusLink:
 
 def parse_status(raw: object, problems: Problems) -> StatusConfig:
     """The ``[status]`` section; each bad link is a problem of its own."""
-    if not isinstance(raw, dict):
-        raise ConfigError("status", "must be a table")
-    for key in raw:
-        if key != "links":
-            problems.add(ConfigError(f"status.{key}", "unknown key (known: links)"))
-    items = raw.get("links", [])
-    if not isinstance(items, list) or len(items) > MAX_LINKS:
-        raise ConfigError("status.links", f"must be a list of at most {MAX_LINKS} tables of name and url")
+    sec = Table("status", raw, {"pages", "allowed_hosts", "links"}, problems)
+    return StatusConfig(
+        **problems.values(
+            pages=lambda: choice(sec, "pages", PAGES_MODES, "auto"),
+            allowed_hosts=lambda: _allowed_hosts(sec),
+            links=lambda: _links(sec, problems),
+        )
+    )
+
+
+def _links(sec: Table, problems: Problems) -> tuple[StatusLink, ...]:
+    items = sec.get("links", list, [])
+    if len(items) > MAX_LINKS:
+        raise ConfigError(sec.key("links"), f"must be a list of at most {MAX_LINKS} tables of name and url")
     links = []
     for n, item in enumerate(items):
         with problems.guard():
-            links.append(_link(f"status.links[{n}]", item))
-    return StatusConfig(tuple(links))
+            links.append(_link(f"{sec.key('links')}[{n}]", item))
+    return tuple(links)
+
+
+def _allowed_hosts(sec: Table) -> tuple[str, ...]:
+    """Host names the status pages answer to; a port or a wildcard here would never match, so each is refused."""
+    hosts = sec.get("allowed_hosts", list, [])
+    for n, item in enumerate(hosts):
+        if not isinstance(item, str) or not re.fullmatch(r"[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?", item):
+            raise ConfigError(f"{sec.key('allowed_hosts')}[{n}]", "must be a host name (no port, no wildcard)")
+    return tuple(dict.fromkeys(h.lower() for h in hosts))

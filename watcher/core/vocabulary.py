@@ -18,6 +18,7 @@ Presence = Literal["pending", "present", "not_found", "gone"]
 Endpoint = Literal["list", "details", "log"]
 # which batches get the per-batch metric families: all, the unfinished ones, or none (aggregates only)
 PerBatch = Literal["all", "active", "none"]
+PagesMode = Literal["auto", "on", "off"]  # status.pages: who sees the status pages
 EventName = Literal[
     "batch.discovered",
     "batch.state_changed",
@@ -41,6 +42,7 @@ EventName = Literal[
     "watcher.reloaded",
     "watcher.reload_failed",
     "watcher.state_reset",
+    "watcher.state_row_skipped",
     "watcher.state_locked",
     "watcher.state_write_failed",
     "watcher.state_write_recovered",
@@ -56,6 +58,7 @@ FLAVORS: Final[tuple[FlavorName, ...]] = get_args(FlavorName)
 TRANSPORTS: Final[tuple[Transport, ...]] = get_args(Transport)
 MODES: Final[tuple[Mode, ...]] = get_args(Mode)
 PER_BATCH_MODES: Final[tuple[PerBatch, ...]] = get_args(PerBatch)
+PAGES_MODES: Final[tuple[PagesMode, ...]] = get_args(PagesMode)
 AUTH_METHODS: Final[tuple[AuthMethod, ...]] = get_args(AuthMethod)
 LEVELS: Final[tuple[Level, ...]] = get_args(Level)
 FORMATS: Final[tuple[Format, ...]] = get_args(Format)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from watcher import __version__
-from watcher.api.http import open_api
+from watcher.api.http import held_secrets, open_api
 from watcher.api.policy import RequestPolicy
 from watcher.config.reloadable import restart_required
 from watcher.core.board import Board
@@ -29,6 +29,7 @@ from watcher.core.plural import plural
 from watcher.core.readiness import credentials_rejected, ready_fields
 from watcher.core.recent import Recent
 from watcher.core.schedule import retained
+from watcher.core.secrets import SecretMask
 from watcher.daemon.abandon import run_abandonable
 from watcher.daemon.bugs import BugReporter
 from watcher.daemon.conditions import Conditions
@@ -41,6 +42,7 @@ from watcher.daemon.notify import Notifier
 from watcher.daemon.poller import Poller, PollerHooks
 from watcher.daemon.store import Store
 from watcher.errors import ConfigError, SetupError
+from watcher.metrics.access import PageAccess
 from watcher.metrics.aggregates import aggregate_text
 from watcher.metrics.collectors import BoardCollector, SelfMetrics
 from watcher.metrics.endpoints import Endpoints
@@ -49,7 +51,7 @@ from watcher.metrics.server import MetricsServer
 from watcher.metrics.status.index import About
 from watcher.metrics.status.oncall import PageSettings
 from watcher.metrics.status.pages import StatusPages, StatusSource
-from watcher.metrics.webconfig import load_web_config
+from watcher.metrics.webconfig import load_web_config, weakening
 from watcher.output.messages import message
 from watcher.output.pump import OutputPump, stream_writer
 from watcher.output.writer import EventWriter
@@ -69,6 +71,7 @@ if TYPE_CHECKING:
     from watcher.errors import ApiError
 
 STOP_GRACE_SECONDS = 5.0
+MAX_LISTED_IDS = 100  # IDs named in watcher.reloaded's added and removed; the counts give the rest
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +83,22 @@ class Running:
     policy: RequestPolicy
     poller: Poller
     discovery: DiscoverySwitch
+
+
+def page_access(cfg: Config) -> PageAccess:
+    """The ``[status]`` rules as the server reads them."""
+    return PageAccess(cfg.status.pages, frozenset(cfg.status.allowed_hosts))
+
+
+def listed_changes(added: list[str], removed: list[str]) -> dict[str, Any]:
+    """``watcher.reloaded``'s ID lists: at most ``MAX_LISTED_IDS`` each (100,000 IDs made a 7.8 MB line), and counts."""
+    return {
+        "added": added[:MAX_LISTED_IDS],
+        "removed": removed[:MAX_LISTED_IDS],
+        "added_count": len(added),
+        "removed_count": len(removed),
+        "truncated": len(added) > MAX_LISTED_IDS or len(removed) > MAX_LISTED_IDS,
+    }
 
 
 def owned(cfg: Config, discovered: Iterable[str] = ()) -> list[str]:
@@ -110,12 +129,15 @@ class Daemon:
             cfg.events.format, cfg.events.level, env=env, time=cfg.events.time
         )
         # lines leave from a thread of their own: a reader that stops reading never blocks the loop
-        self.pump = OutputPump(stream_writer(self._writer.stream), cfg.events.buffer_lines)
+        self.pump = OutputPump(stream_writer(self._writer.stream), cfg.events.buffer_lines, cfg.events.buffer_bytes)
         self.conditions = Conditions(self.board, self.stats, self.pump, self._say)
         self.notifier = Notifier(env)
         self._env = env  # proxies and default CAs come from it too
         self.store: Store | None = None
         self.server: MetricsServer | None = None
+        # every secret the process holds, in every shape, from the start (an outbox replayed before the API
+        # client exists holds server text too); the API client's, with the live IAM token, once it exists
+        self._mask: Callable[[str], str] = SecretMask(held_secrets(cfg, env))
         self._discovered: list[str] = []
         # the API error every watched batch was last not found with, once said (watcher.all_not_found)
         self._all_not_found: tuple[int | None, str | None] | None = None
@@ -126,13 +148,18 @@ class Daemon:
         self._running: Running | None = None
         self._reloading = anyio.Lock()
 
+    def _masked(self, text: str) -> str:
+        """Text with the process's secrets masked (the mask is the API client's once it exists)."""
+        return self._mask(text)
+
     def _say(self, name: EventName, fields: dict[str, Any], level: Level = "info") -> None:
         """Write one of the watcher's own events (no batch, no seq)."""
         self._write([Event(name, level, fields=fields)])
 
     def _write(self, events: list[Event]) -> int:
         """Queue events for the stream and count each (the self-metrics, the embedding caller); the output ticket."""
-        ticket = self.pump.put(self._writer.lines(events))
+        # job logs and server messages are server text: whatever of ours it echoes is masked in the line
+        ticket = self.pump.put([self._mask(line) for line in self._writer.lines(events)])
         self.recent.record(events, time.time(), self.board.tracks)
         for event in events:
             self.stats.event(event)
@@ -160,6 +187,10 @@ class Daemon:
         loaded = await anyio.to_thread.run_sync(store.load)
         if loaded.bad:
             self._say("watcher.state_reset", level="warning", fields={"reason": "undecodable rows", "rows": loaded.bad})
+        if loaded.skipped_outbox:
+            # reported once; the rows stay until the next acknowledged write deletes them with the rest
+            skipped = {"path": state.path, "table": "outbox", "rows": loaded.skipped_outbox}
+            self._say("watcher.state_row_skipped", level="warning", fields=skipped)
         self.board.restore(loaded.tracks, loaded.jobs, loaded.histograms)
         if self.cfg.discovery.enabled:
             # keep what earlier runs discovered until this run's first discovery decides
@@ -245,14 +276,19 @@ class Daemon:
             self.stats.reload_ok = False
             return str(exc)
         restart = restart_required(self._started_cfg, new)
+        if self.server is not None and weakening(self.server.web, web) is not None:
+            # /metrics keeps the protection it has: lowering it takes a restart, a deliberate act
+            web = self.server.web
+            restart = list(dict.fromkeys([*restart, "metrics.web_config_file"]))
         # the connection pool was sized at start: more slots than connections would only queue for them
         running.policy.configure(new.api, min(new.watch.concurrency, self._started_cfg.watch.concurrency))
         running.api.configure(new.api)
         running.poller.configure(new)
         self._writer.set_level(new.events.level)
         self.pump.limit = new.events.buffer_lines
+        self.pump.byte_limit = new.events.buffer_bytes
         if self.server is not None:
-            self.server.configure(web)
+            self.server.configure(web, page_access(new))
         self.cfg = new
         running.discovery.apply(running.tg, new)
         added, removed = self._rewatch(running.poller)
@@ -261,8 +297,7 @@ class Daemon:
             {
                 "version": __version__,
                 "batches": len(owned(new, self._discovered)),
-                "added": added,
-                "removed": removed,
+                **listed_changes(added, removed),
                 "restart_required": restart,
             },
         )
@@ -316,9 +351,10 @@ class Daemon:
         return PageSettings(cfg.watch.terminal_grace_seconds, revivable, cfg.api.project_id, links)
 
     async def _bind(self) -> MetricsServer:
-        pages = StatusPages(
-            StatusSource(self._about, lambda: self.board.tracks, self.recent, settings=self._page_settings)
+        source = StatusSource(
+            self._about, lambda: self.board.tracks, self.recent, settings=self._page_settings, mask=self._masked
         )
+        pages = StatusPages(source)
         endpoints = Endpoints(
             self.registry,
             self._metrics_batches,
@@ -332,7 +368,8 @@ class Daemon:
         # in worker threads: certificates are files, and when the port is busy finding out who holds it
         # takes a request or two
         web = await anyio.to_thread.run_sync(load_web_config, metrics.web_config_file)
-        self.server = await anyio.to_thread.run_sync(MetricsServer, metrics.host, metrics.port, endpoints, web)
+        serve = partial(MetricsServer, metrics.host, metrics.port, endpoints, web, page_access(self.cfg))
+        self.server = await anyio.to_thread.run_sync(serve)
         return self.server
 
     def _metrics_batches(self) -> str:
@@ -355,6 +392,7 @@ class Daemon:
             self.cfg.api, self.cfg.watch.concurrency, on_retry=self.stats.retried, on_throttle=self._throttled
         )
         async with open_api(self.cfg, self._env) as raw_api:
+            self._mask = raw_api.mask
             api = CountedApi(raw_api, self.stats.requested)
             self.conditions.poller = poller = Poller(
                 api,

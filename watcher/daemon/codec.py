@@ -13,6 +13,7 @@ from watcher.core.logdiff import LogTrack, StreamTrack
 from watcher.core.loglayout import Layout
 from watcher.core.model import Snapshot
 from watcher.core.tracker import Track
+from watcher.core.vocabulary import EVENT_NAMES, LEVELS
 
 # req_body is never stored (it may hold secrets): a file from before that rule loads without it
 _SNAPSHOT_FIELDS = {f.name for f in fields(Snapshot)} - {"repairs", "req_body"}
@@ -120,8 +121,23 @@ def encode_event(event: Event) -> str:
 
 
 def decode_event(text: str) -> Event:
-    """An Event from ``encode_event``'s JSON; a row written before timestamps were kept gets its stamp when written."""
-    name, level, batch_id, seq, fields, *stamp = json.loads(text)
+    """An Event from ``encode_event``'s JSON; a row written before timestamps were kept gets its stamp when written.
+
+    The row is checked field by field (ValueError when one is off): a row of another shape, valid JSON or
+    not, must be skipped at load rather than fail every start when it is written.
+    """
+    row = json.loads(text)
+    if not isinstance(row, list) or len(row) not in (5, 6):
+        raise ValueError("an outbox row is a list of 5 or 6 fields")
+    name, level, batch_id, seq, fields, *stamp = row
+    if name not in EVENT_NAMES or level not in LEVELS:
+        raise ValueError("unknown event name or level")
+    if not (batch_id is None or isinstance(batch_id, str)) or not (seq is None or type(seq) is int):
+        raise ValueError("batch_id must be a string and seq an integer")
+    if not isinstance(fields, dict) or not all(isinstance(k, str) for k in fields):
+        raise ValueError("fields must be an object")
+    if stamp and not (stamp[0] is None or isinstance(stamp[0], str)):
+        raise ValueError("the timestamp must be a string")
     if not stamp and "message" in fields:
         # written before every event had a message: an error's own words were its "message" then
         fields["error_message"] = fields.pop("message")

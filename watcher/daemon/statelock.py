@@ -11,6 +11,7 @@ import errno
 import fcntl
 import os
 
+from watcher.daemon.stateperms import file_problem
 from watcher.errors import SetupError
 
 # never follow a symlink an attacker (or a mistake) put where the lock or state file should be
@@ -35,9 +36,14 @@ class StateLock:
     def __init__(self, state_path: str) -> None:
         self.path = lock_path(state_path)
         try:
-            self._fd = os.open(self.path, _OPEN_FLAGS, 0o644)
+            self._fd = os.open(self.path, _OPEN_FLAGS, 0o600)
         except OSError as exc:
             raise SetupError(self.path, _why(exc, "cannot open or create the lock file")) from None
+        # the file opened, not the name checked before: another user's lock file could block every start
+        problem = file_problem(os.fstat(self._fd))
+        if problem is not None:
+            os.close(self._fd)
+            raise SetupError(self.path, problem)
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:

@@ -34,6 +34,7 @@ from watcher.daemon.codec import (
     encode_track,
 )
 from watcher.daemon.statelock import StateLock
+from watcher.daemon.stateperms import check_trusted
 from watcher.errors import SetupError
 
 if TYPE_CHECKING:
@@ -94,6 +95,8 @@ class Loaded:
     histograms: dict[HistogramKey, Histogram] = field(default_factory=dict)
     outbox: dict[int, Event] = field(default_factory=dict)
     bad: list[str] = field(default_factory=list)
+    # outbox rows of a shape this watcher never writes (a forged or foreign row): skipped, not written
+    skipped_outbox: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -213,7 +216,7 @@ class Store:
         for key, data in self._db.execute("SELECT key, data FROM histograms"):
             _decode_into(loaded.histograms, _histogram_key(key), data, decode_histogram, loaded.bad)
         for row_id, data in self._db.execute("SELECT id, data FROM outbox ORDER BY id"):
-            _decode_into(loaded.outbox, row_id, data, decode_event, loaded.bad)
+            _decode_into(loaded.outbox, row_id, data, decode_event, loaded.skipped_outbox)
         return loaded
 
     def commit(self, change: Change) -> int:
@@ -301,6 +304,7 @@ def _check_place(path: str) -> None:
     if not os.access(parent, os.W_OK | os.X_OK):
         # SQLite creates its -wal and -shm files beside the state file
         raise SetupError(path, f"directory {parent} is read-only for this user")
+    check_trusted(path)
 
 
 def _move_aside(path: str) -> str:

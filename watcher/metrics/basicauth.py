@@ -3,8 +3,12 @@
 A bcrypt check costs ~70 ms at cost 10, by design. A password that passed is remembered per user
 (as an HMAC under a key of this process, compared in constant time), so a scraper's repeated
 scrapes pay it once. A wrong password is never remembered: every guess pays the full bcrypt,
-one at a time, so the cache gives brute force nothing. Unknown users are checked against a hash
-of the same cost, so timing does not tell which users exist.
+one at a time, so the cache gives brute force nothing.
+
+Every check costs the same bcrypt work, 2**M for the highest cost M in the file, whoever the user:
+an unknown user is checked against a decoy hash of cost M, a user whose hash costs c < M against
+that hash and then decoys of costs c, c+1, ..., M-1 (2**c + 2**c + ... + 2**(M-1) = 2**M), so
+timing tells neither which users exist nor whose hash is cheap. The decoys are made once per process.
 """
 
 from __future__ import annotations
@@ -26,6 +30,10 @@ if TYPE_CHECKING:
 # $2a$, $2b$ or $2y$ (htpasswd -B), a two-digit cost, 22 characters of salt and 31 of hash
 BCRYPT_HASH = re.compile(r"^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}$")
 CHALLENGE = ("WWW-Authenticate", 'Basic realm="dli-watcher", charset="UTF-8"')
+# 2**15 rounds take over 2 s a check: a wrong password would hold the check queue for that long
+MAX_COST = 14
+_DECOYS: dict[int, bytes] = {}  # cost -> a hash of a random password, made once per process
+_DECOYS_LOCK = threading.Lock()
 
 
 def hash_cost(hashed: str) -> int | None:
@@ -46,6 +54,21 @@ def credentials(authorization: str) -> tuple[str, str] | None:
     return (user, password) if sep else None
 
 
+def decoy(cost: int) -> bytes:
+    """A bcrypt hash of a random password at ``cost``, the same one for the life of the process."""
+    with _DECOYS_LOCK:
+        if cost not in _DECOYS:
+            _DECOYS[cost] = bcrypt.hashpw(secrets.token_bytes(16), bcrypt.gensalt(cost))
+        return _DECOYS[cost]
+
+
+def _checkpw(password: bytes, hashed: bytes) -> bool:
+    try:
+        return bcrypt.checkpw(password, hashed)
+    except ValueError:  # longer than bcrypt's 72 bytes: no hash of ours can match it
+        return False
+
+
 class BasicAuth:
     """The users of a web config file and their bcrypt hashes; ``verify`` is slow, ``remembered`` is not."""
 
@@ -54,8 +77,12 @@ class BasicAuth:
         self._key = secrets.token_bytes(32)
         self._passed: dict[str, bytes] = {}
         self._one_at_a_time = threading.Lock()  # bcrypt is CPU by design: never several at once
-        cost = max((hash_cost(h) or 10 for h in users.values()), default=10)
-        self._decoy = bcrypt.hashpw(secrets.token_bytes(16), bcrypt.gensalt(cost))
+        self._top = max((hash_cost(h) or 10 for h in users.values()), default=10)
+        # the padding each user's check gets, so that every check costs 2**top; made here, not on a request
+        self._padding = {
+            name: [decoy(c) for c in range(hash_cost(h) or self._top, self._top)] for name, h in users.items()
+        }
+        self._decoy = decoy(self._top)
 
     def _mark(self, password: str) -> bytes:
         return hmac.new(self._key, password.encode(), hashlib.sha256).digest()
@@ -70,11 +97,11 @@ class BasicAuth:
         if self.remembered(user, password):
             return True
         hashed = self._users.get(user, self._decoy)
+        given = password.encode()
         with self._one_at_a_time:
-            try:
-                ok = bcrypt.checkpw(password.encode(), hashed)
-            except ValueError:  # longer than bcrypt's 72 bytes: no hash of ours can match it
-                ok = False
+            ok = _checkpw(given, hashed)
+            for padding in self._padding.get(user, ()):
+                _checkpw(given, padding)
         if ok and user in self._users:
             self._passed[user] = self._mark(password)
             return True

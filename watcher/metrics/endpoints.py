@@ -20,8 +20,12 @@ if TYPE_CHECKING:
 LANDING = """<!doctype html><html><head><title>dli-watcher</title></head><body>
 <h1>dli-watcher {version}</h1><p>Watches Huawei Cloud DLI / Apache Livy batch jobs.</p>
 <ul><li><a href="/metrics">/metrics</a></li><li><a href="/healthz">/healthz</a></li>
-<li><a href="/readyz">/readyz</a></li></ul></body></html>
+<li><a href="/readyz">/readyz</a></li></ul>{hint}</body></html>
 """
+# the pages exist but this request may not see them: say how to, without saying what they hold
+PAGES_HINT = """<p>The status pages are shown to loopback peers (e.g. through <code>kubectl port-forward</code>)
+and to requests authenticated by the web config. To show them to everyone who reaches this port,
+set <code>pages = "on"</code> in the <code>[status]</code> section of the config.</p>"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,9 +68,10 @@ def reload_answer(error: str | None) -> Response:
     return text(200, "reloaded\n") if error is None else text(500, " ".join(error.split()) + "\n")
 
 
-def landing() -> Response:
-    """The page at / without the status pages, linking the others."""
-    return text(200, LANDING.format(version=__version__), kind="text/html; charset=utf-8")
+def landing(*, hint: bool = False) -> Response:
+    """The page at / without the status pages, linking the others (and, with ``hint``, how to see the pages)."""
+    page = LANDING.format(version=__version__, hint=PAGES_HINT if hint else "")
+    return text(200, page, kind="text/html; charset=utf-8")
 
 
 def not_found() -> Response:

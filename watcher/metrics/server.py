@@ -9,6 +9,12 @@ the loop itself and never wait for a render, and /metrics renders in one worker 
 all the scrapes that arrive while it runs (``SharedRender``); the status pages render in that same
 thread, one at a time. Rendering off the watcher's own loop keeps a scrape or a page from delaying
 a poll.
+
+Password checks run one at a time in a thread of their own; at most ``MAX_AUTH_WAITING`` wait for it
+and a connection that waits gives up its slot, so a flood of wrong passwords gets 503s at once and
+never holds the slots a probe needs. When every slot is being answered all the same, a newcomer gets
+one of ``PROBE_LANE`` more slots, in which only /healthz and /readyz are answered (anything else 503).
+Who sees the status pages is ``access.PageAccess``'s decision.
 """
 
 from __future__ import annotations
@@ -26,12 +32,14 @@ import anyio
 
 from watcher.errors import SetupError
 from watcher.metrics import occupant
+from watcher.metrics.access import PageAccess, loopback_peer
 from watcher.metrics.basicauth import CHALLENGE, credentials
 from watcher.metrics.endpoints import landing, not_found, reload_answer
 from watcher.metrics.exposition import negotiate
 from watcher.metrics.httpwire import MAX_HEAD_BYTES, BadRequestError, Request, Response, encode, parse_head, text
 from watcher.metrics.pacing import Paced
 from watcher.metrics.shared import SharedRender
+from watcher.metrics.status.jsonview import wants_json
 from watcher.metrics.status.pages import serves
 from watcher.metrics.tlsserver import sans
 
@@ -53,6 +61,10 @@ MAX_CONNECTIONS = 1024
 PAGE_SHARE = 0.5  # of the render thread's time, at most, for the status pages
 ALLOW = ("Allow", "GET, HEAD")
 RELOAD_PATH = "/-/reload"
+# password checks queued for the check thread; past this a request is answered 503 at once
+MAX_AUTH_WAITING = 8
+# connections beyond the cap whose every slot is being answered: read for a probe, anything else is 503
+PROBE_LANE = 32
 # a method's request body we read (and drop) before answering 405, so closing does not reset the answer away
 MAX_DRAINED_BYTES = 64 * 1024
 
@@ -134,13 +146,23 @@ class MetricsServer:
     ``run`` (a task of the daemon's task group) starts the thread and stops it when cancelled.
     """
 
-    def __init__(self, host: str, port: int, endpoints: Endpoints, web: WebConfig | None = None) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        endpoints: Endpoints,
+        web: WebConfig | None = None,
+        access: PageAccess | None = None,
+    ) -> None:
         self._sock = bind(host, port)
         self.web = web  # TLS and basic auth; replaced whole by configure(), read once per connection
+        self.access = access or PageAccess()  # who sees the status pages; replaced whole on a reload
         sockname = self._sock.getsockname()
         self.address = (str(sockname[0]), int(sockname[1]))
         self._endpoints = endpoints
         self._slots = Slots(max_connections())
+        # when every slot is being answered (slow renders, a flood), probes still get in by a lane of their own
+        self._probe_lane = Slots(PROBE_LANE)
         self._tasks: set[asyncio.Task[None]] = set()
         self._lock = threading.Lock()  # the loop handle and the stop decision, across threads
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -158,10 +180,16 @@ class MetricsServer:
             self.pages = SharedRender(Paced(endpoints.pages.answer, PAGE_SHARE), self._executor)
         # bcrypt is slow on purpose: one thread of its own, so password checks never delay a render
         self._auth_executor = ThreadPoolExecutor(1, thread_name_prefix="dli-watcher-auth")
+        # checks submitted and not finished (counted until the thread is done, not until the waiter gives up)
+        self._auth_pending = 0
+        self._auth_count_lock = threading.Lock()
+        self.auth_refused = 0  # requests answered 503 because the check queue was full
 
-    def configure(self, web: WebConfig | None) -> None:
-        """Use a new web config from the next connection on (SIGHUP)."""
+    def configure(self, web: WebConfig | None, access: PageAccess | None = None) -> None:
+        """Use a new web config (and page access) from the next connection on (SIGHUP)."""
         self.web = web
+        if access is not None:
+            self.access = access
 
     @property
     def connections(self) -> tuple[int, int]:
@@ -215,6 +243,7 @@ class MetricsServer:
         finally:
             server.close()
             self._slots.abort_all()
+            self._probe_lane.abort_all()
             for task in list(self._tasks):
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -222,12 +251,13 @@ class MetricsServer:
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        if not self._slots.admit(writer):
+        slots = self._slots if self._slots.admit(writer) else self._probe_lane
+        if slots is self._probe_lane and not slots.admit(writer):
             writer.transport.abort()
             return
         self._tasks.add(task)
         try:
-            answer = await self._exchange(reader, writer)
+            answer = await self._exchange(reader, writer, slots)
             if answer is not None:
                 async with asyncio.timeout(WRITE_TIMEOUT_SECONDS):
                     writer.write(answer)
@@ -241,12 +271,12 @@ class MetricsServer:
             # the server stops; ending normally keeps asyncio's stream callback from logging each cancelled task
             pass
         finally:
-            self._slots.leave(writer)
+            slots.leave(writer)
             self._tasks.discard(task)
             writer.transport.abort()
 
-    async def _exchange(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bytes | None:
-        """The bytes to answer a connection with, or None to just close it."""
+    async def _exchange(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, slots: Slots) -> bytes | None:
+        """The bytes to answer a connection with (only a probe's in the probe lane), or None to just close it."""
         web = self.web
         try:
             async with asyncio.timeout(HEAD_TIMEOUT_SECONDS):
@@ -257,66 +287,97 @@ class MetricsServer:
             return encode(text(431, "request head too large\n"), extra=_headers(web))
         except (asyncio.IncompleteReadError, TimeoutError, OSError):
             return None
-        self._slots.answering(writer)
+        slots.answering(writer)
         try:
             request = parse_head(head)
         except BadRequestError as exc:
             return encode(text(400, f"{exc}\n"), extra=_headers(web))
+        if slots is self._probe_lane and self._endpoints.probe(request.path) is None:
+            return encode(text(503, "busy, try again\n", ("Retry-After", "1")), extra=_headers(web))
         if request.method not in ("GET", "HEAD"):
             await _drain(reader, request)
-            if request.method == "POST" and request.path == RELOAD_PATH:
-                return encode(await self._reload(request, web, writer.get_extra_info("peercert")), extra=_headers(web))
-            refused = text(405, "only GET and HEAD (and POST /-/reload when enabled)\n", ALLOW)
-            return encode(refused, extra=_headers(web))
+            return encode(await self._other_method(request, web, writer), extra=_headers(web))
         try:
             async with asyncio.timeout(ANSWER_TIMEOUT_SECONDS):
-                response = await self._answer(request, web, writer.get_extra_info("peercert"))
+                response = await self._answer(request, web, writer)
         except TimeoutError:
             response = text(503, "busy, try again\n", ("Retry-After", "1"))
         return encode(response, head_only=request.method == "HEAD", extra=_headers(web))
 
-    async def _answer(self, request: Request, web: WebConfig | None, peercert: object) -> Response:
+    async def _answer(self, request: Request, web: WebConfig | None, writer: asyncio.StreamWriter) -> Response:
         probe = self._endpoints.probe(request.path)
         if probe is not None:
             return probe  # probes need no authentication, so that kubelets and load balancers can ask
-        denied = await self._denied(request, web, peercert)
+        denied = await self._denied(request, web, writer)
         if denied is not None:
             return denied
         if request.path == "/metrics":
             return await self.renders.get(negotiate(request.header("accept"), request.header("accept-encoding")))
-        if self.pages is not None and serves(request.path):
-            return await self.pages.get((request.path, request.query))
-        if request.path == "/":
-            return landing()
+        if serves(request.path):
+            return await self._page(request, web, writer)
         return not_found()
 
-    async def _reload(self, request: Request, web: WebConfig | None, peercert: object) -> Response:
+    async def _other_method(self, request: Request, web: WebConfig | None, writer: asyncio.StreamWriter) -> Response:
+        """A method other than GET and HEAD: POST /-/reload, or 405."""
+        if request.method == "POST" and request.path == RELOAD_PATH:
+            return await self._reload(request, web, writer)
+        return text(405, "only GET and HEAD (and POST /-/reload when enabled)\n", ALLOW)
+
+    async def _reload(self, request: Request, web: WebConfig | None, writer: asyncio.StreamWriter) -> Response:
         """POST /-/reload: 405 while the lifecycle API is off, else (once authenticated) a reload and its result."""
         reload = self._endpoints.lifecycle()
         if reload is None:
             return text(405, "the lifecycle API is off (metrics.enable_lifecycle, --web.enable-lifecycle)\n", ALLOW)
-        denied = await self._denied(request, web, peercert)
+        denied = await self._denied(request, web, writer)
         if denied is not None:
             return denied
         # the reload runs on the watcher's loop; this thread only waits for its answer
         return reload_answer(await asyncio.get_running_loop().run_in_executor(None, reload))
 
-    async def _denied(self, request: Request, web: WebConfig | None, peercert: object) -> Response | None:
+    async def _page(self, request: Request, web: WebConfig | None, writer: asyncio.StreamWriter) -> Response:
+        """A status page, the landing page, 404 or 421, as the page access rules decide."""
+        access = self.access
+        if not access.host_allowed(request.header("host")):
+            # a name that is not ours: a DNS-rebinding page in a browser on this host, or a wrong proxy
+            return text(421, "misdirected request: this Host is not in status.allowed_hosts\n")
+        authenticated = web is not None and (web.auth is not None or web.client_certs == "required")
+        if self.pages is None or not access.shown(authenticated=authenticated, loopback=loopback_peer(writer)):
+            # the landing page for people; a JSON view, like every batch page, is not there at all
+            shown_landing = request.path == "/" and not wants_json(request.query)
+            return landing(hint=self.pages is not None) if shown_landing else not_found()
+        return await self.pages.get((request.path, request.query))
+
+    async def _denied(self, request: Request, web: WebConfig | None, writer: asyncio.StreamWriter) -> Response | None:
         """Why the web config refuses this request (a client certificate or a password missing), or None."""
         if web is None:
             return None
-        refused = _certificate_refusal(web, peercert)
+        refused = _certificate_refusal(web, writer.get_extra_info("peercert"))
         if refused is not None or web.auth is None:
             return refused
-        return None if await self._password_ok(web.auth, request) else text(401, "unauthorized\n", CHALLENGE)
-
-    async def _password_ok(self, auth: BasicAuth, request: Request) -> bool:
         given = credentials(request.header("authorization"))
         if given is None:
-            return False
-        if auth.remembered(*given):
-            return True  # a scraper's usual case: no bcrypt, no thread
-        return await asyncio.get_running_loop().run_in_executor(self._auth_executor, auth.verify, *given)
+            return text(401, "unauthorized\n", CHALLENGE)
+        if web.auth.remembered(*given):
+            return None  # a scraper's usual case: no bcrypt, no thread
+        with self._auth_count_lock:
+            full = self._auth_pending >= MAX_AUTH_WAITING
+            if not full:
+                self._auth_pending += 1
+        if full:
+            self.auth_refused += 1
+            return text(503, "busy checking passwords, try again\n", ("Retry-After", "1"))
+        # waiting on the check thread, the connection holds no slot: a flood of guesses cannot crowd out a probe
+        self._slots.leave(writer)
+        ok = await asyncio.get_running_loop().run_in_executor(self._auth_executor, self._check, web.auth, *given)
+        return None if ok else text(401, "unauthorized\n", CHALLENGE)
+
+    def _check(self, auth: BasicAuth, user: str, password: str) -> bool:
+        """One password check, in the check thread; it leaves the queue when it is done, waited for or not."""
+        try:
+            return auth.verify(user, password)
+        finally:
+            with self._auth_count_lock:
+                self._auth_pending -= 1
 
 
 def _certificate_refusal(web: WebConfig, peercert: object) -> Response | None:

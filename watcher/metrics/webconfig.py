@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import yaml
 
 from watcher.errors import ConfigError
-from watcher.metrics.basicauth import BasicAuth, hash_cost
+from watcher.metrics.basicauth import MAX_COST, BasicAuth, hash_cost
 from watcher.metrics.tlsserver import (
     CLIENT_AUTH,
     TLS_VERSIONS,
@@ -199,8 +199,17 @@ def _users(raw: object, path: str) -> BasicAuth | None:
         # the hash is a secret of sorts: the message never shows it
         if not isinstance(hashed, str) or hash_cost(hashed) is None:
             raise ConfigError(key, "must be a bcrypt hash ($2y$10$..., e.g. from `htpasswd -nBC 10 '' | tr -d ':\\n'`)")
+        cost = hash_cost(hashed) or 0
+        if cost > MAX_COST:
+            # every check, right or wrong, would hold the one check thread for seconds: a flood's lever
+            raise ConfigError(key, f"bcrypt cost {cost} is above {MAX_COST}; hash the password again with -C 10 to 14")
         users[name] = hashed
     return BasicAuth(users)
+
+
+def _field_value(value: str) -> bool:
+    """Whether RFC 9110 allows this as a header field value: visible Latin-1 characters, spaces and tabs."""
+    return all(c == "\t" or " " <= c <= "~" or "\x80" <= c <= "\xff" for c in value)
 
 
 def _headers(sec: _Section) -> tuple[tuple[str, str], ...]:
@@ -210,10 +219,36 @@ def _headers(sec: _Section) -> tuple[tuple[str, str], ...]:
     for name, value in raw.items():
         if name not in HEADERS:
             raise sec.error(f"headers.{name}", f"cannot be set (allowed: {', '.join(HEADERS)})")
-        if not isinstance(value, str) or any(c in value for c in "\r\n"):
-            raise sec.error(f"headers.{name}", "must be a one-line string")
+        if not isinstance(value, str) or not _field_value(value):
+            # the value goes on the wire as Latin-1 in every answer, /healthz included: one that cannot be
+            # encoded there, or that holds a line break or control character, would break them all
+            raise sec.error(f"headers.{name}", "must be a one-line string of Latin-1 characters, no control characters")
         if HEADERS[name] and value not in HEADERS[name]:
             raise sec.error(f"headers.{name}", f"must be one of {', '.join(HEADERS[name])}; got {value!r}")
         if value:
             out.append((name, value))
     return tuple(out)
+
+
+_CLIENT_CERT_RANK = {"none": 0, "optional": 1, "required": 2}
+
+
+def weakening(old: WebConfig | None, new: WebConfig | None) -> str | None:
+    """What a reload from ``old`` to ``new`` would take off /metrics' protection, or None when nothing.
+
+    Removing a user or renewing a certificate is no weakening: a reload must still revoke a leaked password.
+    """
+    if old is None:
+        return None
+    if new is None:
+        return "the web config file would be dropped"
+    lowered = [
+        (old.tls is not None and new.tls is None, "TLS would be turned off"),
+        (old.auth is not None and new.auth is None, "basic auth would be turned off"),
+        (
+            _CLIENT_CERT_RANK[new.client_certs] < _CLIENT_CERT_RANK[old.client_certs],
+            f"client_auth_type would be lowered from {old.client_certs} to {new.client_certs}",
+        ),
+        (bool(old.allowed_sans) and not new.allowed_sans, "client_allowed_sans would be dropped"),
+    ]
+    return next((why for weaker, why in lowered if weaker), None)

@@ -108,7 +108,8 @@ def _reloaded(f: Mapping[str, Any]) -> str:
     added, removed = f.get("added") or [], f.get("removed") or []
     pending = f.get("restart_required") or []
     restart = f"; a restart is needed to apply {', '.join(map(_shown, pending))}" if pending else ""
-    return f"reloaded: {_batches(f)} ({len(added)} added, {len(removed)} removed){restart}"
+    counts = f"{f.get('added_count', len(added))} added, {f.get('removed_count', len(removed))} removed"
+    return f"reloaded: {_batches(f)} ({counts}){restart}"
 
 
 def _state_reset(f: Mapping[str, Any]) -> str:
@@ -153,6 +154,10 @@ SENTENCES: dict[EventName, Callable[[Mapping[str, Any]], str]] = {
         f"reload failed, the old config is kept: {_shown(f.get('key'))}: {_shown(f.get('error_message'))}"
     ),
     "watcher.state_reset": _state_reset,
+    "watcher.state_row_skipped": lambda f: (
+        f"state file {_shown(f.get('path'))}: skipped {len(f.get('rows') or [])} {_shown(f.get('table'))} rows "
+        "of a shape this watcher never writes"
+    ),
     "watcher.state_locked": lambda f: (
         f"state file {_shown(f.get('path'))} is locked by another program; waiting up to "
         f"{_seconds(f.get('wait_seconds'))}"

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 # lines queued but not yet written at which producers are asked to stop advancing
 DEFAULT_LIMIT = 10_000
+# and characters (the bytes of the JSON lines, which are ASCII): a few long lines fill memory before many short ones
+DEFAULT_BYTE_LIMIT = 32 * 1024 * 1024
 
 
 def stream_writer(stream: TextIO) -> Callable[[str], None]:
@@ -63,8 +65,12 @@ def _write_all(fd: int, data: bytes) -> None:
 class OutputPump:
     """A queue of rendered lines and the daemon thread that writes them, in order, with one write per batch."""
 
-    def __init__(self, write: Callable[[str], None], limit: int = DEFAULT_LIMIT) -> None:
-        self._write, self.limit = write, limit
+    def __init__(
+        self, write: Callable[[str], None], limit: int = DEFAULT_LIMIT, byte_limit: int = DEFAULT_BYTE_LIMIT
+    ) -> None:
+        self._write, self.limit, self.byte_limit = write, limit, byte_limit
+        self.queued_bytes = 0  # characters accepted so far, and written so far: their difference is the backlog
+        self.written_bytes = 0
         self._queue: deque[tuple[str, int]] = deque()
         self._ready = threading.Condition()
         self.queued = 0  # lines accepted so far: each put returns this as its ticket
@@ -80,18 +86,25 @@ class OutputPump:
         return self.queued - self.written
 
     @property
+    def backlog_bytes(self) -> int:
+        """Characters accepted but not yet written."""
+        return self.queued_bytes - self.written_bytes
+
+    @property
     def full(self) -> bool:
-        """Whether producers should stop advancing until the reader catches up."""
-        return self.backlog >= self.limit
+        """Whether producers should stop advancing until the reader catches up (in lines or in bytes)."""
+        return self.backlog >= self.limit or self.backlog_bytes >= self.byte_limit
 
     def put(self, lines: list[str]) -> int:
         """Queue ``lines`` (each ending in a newline); returns the ticket that ``written`` reaches once they are out."""
         if self.failure is not None:
             return self.queued + 1  # the output is gone: a ticket ``written`` never reaches, so nothing is acknowledged
         if lines:
+            text = "".join(lines)
             with self._ready:
-                self._queue.append(("".join(lines), len(lines)))
+                self._queue.append((text, len(lines)))
                 self.queued += len(lines)
+                self.queued_bytes += len(text)
                 self._ready.notify()
             if self._thread is None:
                 self._thread = threading.Thread(target=self._pump, name="dli-watcher output", daemon=True)
@@ -131,6 +144,7 @@ class OutputPump:
                 return
             with self._ready:
                 self.written += sum(count for _, count in parts)
+                self.written_bytes += sum(len(text) for text, _ in parts)
 
     def _tell_loop(self) -> None:
         failed = self._failed

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
@@ -40,6 +40,7 @@ class StatusSource:
     clock: Callable[[], float] = time.time
     # the config the pages follow (outcome finality, link-outs), read per page so a reload applies
     settings: Callable[[], PageSettings] = PageSettings
+    mask: Callable[[str], str] = str  # the process's secret mask, over every page before it leaves
 
 
 def serves(path: str) -> bool:
@@ -54,7 +55,15 @@ class StatusPages:
         self._source = source
 
     def answer(self, target: tuple[str, str]) -> Response:
-        """The page for ``(path, query)``, as HTML or (``format=json``) JSON; a batch not watched is a 404."""
+        """The page for ``(path, query)`` as HTML or (``format=json``) JSON, every secret of the process masked in it.
+
+        A batch not watched is a 404.
+        """
+        page = self._page(target)
+        body = self._source.mask(page.body.decode("utf-8"))
+        return replace(page, body=body.encode("utf-8"))
+
+    def _page(self, target: tuple[str, str]) -> Response:
         path, raw_query = target
         source = self._source
         query, as_json = table_query.parse(raw_query), wants_json(raw_query)
