@@ -32,6 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the watcher daemon")
     run.add_argument("--config", help="config file (default: $DLI_WATCHER_CONFIG, then /etc/dli-watcher/config.toml)")
     _no_color(run)
+    from watcher.commands.record import add_record_argument
+
+    add_record_argument(run)
     run.add_argument(
         "--web-config-file",
         help="TLS and basic auth for the endpoints (exporter-toolkit format); overrides metrics.web_config_file",
@@ -50,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     from watcher.commands.oneshot import add_parsers
 
     add_parsers(sub)
+    from watcher.commands.replay import add_parser as add_replay
+
+    add_replay(sub)
     demo = sub.add_parser("demo", help="run a scripted story against the built-in simulator")
     demo.add_argument("--forever", action="store_true", help="keep running after the story ends")
     demo.add_argument("--listen", default="127.0.0.1:0", help="metrics address (default: a free loopback port)")
@@ -103,7 +109,12 @@ def _run(args: argparse.Namespace) -> int:
     writer = EventWriter.for_format(
         cfg.events.format, cfg.events.level, env=os.environ, time=cfg.events.time, no_color=args.no_color
     )
-    daemon = Daemon(cfg, partial(_load, args.config, args.web_config_file), os.environ, writer=writer)
+    from watcher.commands.record import open_recorder
+    from watcher.config.settings import read_document
+
+    recorder = open_recorder(cfg, read_document(args.config or default_path(os.environ)), args.record)
+    load_again = partial(_load, args.config, args.web_config_file)
+    daemon = Daemon(cfg, load_again, os.environ, writer=writer, recorder=recorder)
     anyio.run(partial(daemon.run, reload_pending=lambda: bool(EARLY_HUPS)))
     return EXIT_OK
 
@@ -151,6 +162,12 @@ def _one_line(text: str) -> str:
     return " ".join(text.split("\n")).replace("\r", " ").strip()
 
 
+def _replay(args: argparse.Namespace) -> int:
+    from watcher.commands import replay
+
+    return replay.run(args)
+
+
 def _oneshot(args: argparse.Namespace) -> int:
     from watcher.commands import oneshot
 
@@ -165,6 +182,7 @@ COMMANDS = {
     "wait": _oneshot,
     "logs": _oneshot,
     "ls": _oneshot,
+    "replay": _replay,
 }
 
 

@@ -27,6 +27,7 @@ from watcher.core.readiness import ready_fields
 from watcher.core.recent import Recent
 from watcher.core.schedule import retained
 from watcher.daemon.abandon import run_abandonable
+from watcher.daemon.codec import encode_track
 from watcher.daemon.conditions import Conditions
 from watcher.daemon.counted import CountedApi
 from watcher.daemon.discovery import Discovery, DiscoverySwitch
@@ -34,7 +35,7 @@ from watcher.daemon.ending import crash_reason, refusal
 from watcher.daemon.exposure import batch_view, metrics_registry
 from watcher.daemon.journal import Journal
 from watcher.daemon.notify import Notifier
-from watcher.daemon.poller import Poller, PollerHooks
+from watcher.daemon.poller import Clocks, Poller, PollerHooks
 from watcher.daemon.store import Store
 from watcher.errors import ConfigError, SetupError
 from watcher.metrics.access import PageAccess
@@ -61,6 +62,7 @@ if TYPE_CHECKING:
     from watcher.core.model import Snapshot
     from watcher.core.tracker import Track
     from watcher.core.vocabulary import EventName, Level
+    from watcher.daemon.recorder import Recorder
     from watcher.errors import ApiError
 
 STOP_GRACE_SECONDS = 5.0
@@ -110,8 +112,10 @@ class Daemon:
         on_event: Callable[[Event], None] | None = None,
         *,
         writer: EventWriter | None = None,
+        recorder: Recorder | None = None,
     ) -> None:
         self.cfg, self._reload = cfg, reload
+        self._recorder = recorder  # every API exchange and clock reading, for a replay
         self._started_cfg = cfg  # what the parts set up once (connections, listen address) were built from
         self.board = Board(labels=LabelCap(cfg.metrics.max_label_values))
         self.stats = SelfMetrics(self.board)
@@ -322,8 +326,13 @@ class Daemon:
         policy = RequestPolicy(
             self.cfg.api, self.cfg.watch.concurrency, on_retry=self.stats.retried, on_throttle=self._throttled
         )
-        async with open_api(self.cfg, self._env) as raw_api:
+        async with open_api(self.cfg, self._env, self._recorder) as raw_api:
             self._mask = raw_api.mask
+            clocks = Clocks()
+            if self._recorder is not None:
+                tracks = [encode_track(t) for t in self.board.tracks.values()]
+                self._recorder.start(raw_api.mask, {"tracks": tracks})
+                clocks = Clocks(wall=self._recorder.wall)
             api = CountedApi(raw_api, self.stats.requested)
             self.conditions.poller = poller = Poller(
                 api,
@@ -333,6 +342,7 @@ class Daemon:
                 self._polled,
                 self.stats,
                 hooks=PollerHooks(self._on_progress, self._on_ready, self.conditions.hold_poll),
+                clocks=clocks,
             )
             self._batch_text = partial(self._render_batches, BatchText(batch_view(self.cfg, self.board)), poller)
             discovery = DiscoverySwitch(
@@ -459,3 +469,5 @@ class Daemon:
         await self.pump.drain(max(0.0, deadline - time.monotonic()))
         self.notifier.send("STOPPING=1")
         self.notifier.close()
+        if self._recorder is not None:
+            self._recorder.close()
