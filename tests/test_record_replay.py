@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import stat
+import time
 from argparse import Namespace
 from typing import TYPE_CHECKING, Any
 
 import anyio
 import pytest
+from huaweicloudsdkcore.auth.credentials import BasicCredentials
+from huaweicloudsdkdli.v1 import DliClient, ShowSparkJobRequest
 
 from tests.helpers import make_config, simulator
 from watcher.api.recordfile import read_recording
@@ -74,8 +76,7 @@ async def recorded_story(path: Path) -> tuple[list[str], list[str]]:
         events: list[Event] = []
 
         async def seen(name: str, count: int) -> None:
-            while sum(1 for e in events if e.name == name) < count:
-                await anyio.sleep(0.02)
+            await until_true(lambda: sum(1 for e in events if e.name == name) >= count)
 
         async def story() -> None:
             await seen("batch.discovered", 2)
@@ -92,6 +93,14 @@ async def recorded_story(path: Path) -> tuple[list[str], list[str]]:
 
         lines = await run_daemon(cfg, story, recorder, events)
     return lines, [a, b]
+
+
+async def until_true(predicate: Any, timeout: float = 20.0) -> None:
+    """Wait until ``predicate()`` holds (progress, not time); fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "no progress"
+        await anyio.sleep(0.02)
 
 
 def batch_lines(lines: list[str]) -> list[str]:
@@ -134,27 +143,25 @@ def test_a_request_the_recording_lacks_is_a_divergence(tmp_path):
 
 
 async def test_a_recording_served_live_gives_the_same_events(tmp_path):
-    """record -> a replay server -> a live run: the same events apart from timestamps."""
+    """Recorded, then served by a replay server -> a live run: the same events apart from timestamps."""
     path = tmp_path / "rec.jsonl"
     lines, ids = await recorded_story(path)
-    head, items = read_recording(str(path))
+    _, items = read_recording(str(path))
     server = SimServer(World("dli"), handler=ReplayApp(items))
     server.start_in_thread()
     try:
         cfg = make_config(server, ids)
         wanted = len(batch_lines(lines))
         out: list[str] = []
-        app = server._handler  # noqa: SLF001 - its request count says how far the live run got
+        app = server._handler  # its request count says how far the live run got
         assert isinstance(app, ReplayApp)
 
         events: list[Event] = []
 
         async def until() -> None:
-            while sum(1 for e in events if e.batch_id) < wanted:
-                await anyio.sleep(0.02)
+            await until_true(lambda: sum(1 for e in events if e.batch_id) >= wanted)
             goal = app.requests + 4  # and a few polls more: nothing else comes
-            while app.requests < goal:
-                await anyio.sleep(0.02)
+            await until_true(lambda: app.requests >= goal)
 
         out = await run_daemon(cfg, until, events=events)
     finally:
@@ -171,10 +178,7 @@ async def test_a_recording_served_live_gives_the_same_events(tmp_path):
 
 
 def test_the_official_sdk_reads_a_replayed_recording(tmp_path):
-    """huaweicloudsdkdli pointed at a replay server decodes the recorded batch as the watcher saw it."""
-    from huaweicloudsdkcore.auth.credentials import BasicCredentials
-    from huaweicloudsdkdli.v1 import DliClient, ShowSparkJobRequest
-
+    """The official SDK (huaweicloudsdkdli) pointed at a replay server decodes the recorded batch."""
     path = tmp_path / "rec.jsonl"
     anyio.run(recorded_story, path)
     head, items = read_recording(str(path))
