@@ -18,19 +18,24 @@ from watcher.core.recordformat import (
 )
 
 
-def read_lines(path: str, max_bytes: int = MAX_FILE_BYTES) -> list[str]:
+def read_lines(path: str, max_bytes: int | None = None, max_line: int | None = None) -> list[str]:
     """The file's lines as text; RecordingError (one line) when it cannot be read or is over a cap."""
+    max_bytes = MAX_FILE_BYTES if max_bytes is None else max_bytes
+    max_line = MAX_LINE_BYTES if max_line is None else max_line
     try:
-        with open(path, "rb") as fh:
-            st = os.fstat(fh.fileno())
+        # non-blocking: a FIFO given as the file must not hang the command before it is refused
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        with os.fdopen(fd, "rb") as fh:
+            st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode):
                 raise RecordingError("not a regular file")
+            os.set_blocking(fd, True)
             if st.st_size > max_bytes:
                 raise RecordingError(f"larger than {max_bytes} bytes")
             lines: list[str] = []
-            while raw := fh.readline(MAX_LINE_BYTES + 1):
-                if len(raw) > MAX_LINE_BYTES:
-                    raise RecordingError(f"a line is longer than {MAX_LINE_BYTES} bytes", len(lines) + 1)
+            while raw := fh.readline(max_line + 1):
+                if len(raw) > max_line:
+                    raise RecordingError(f"a line is longer than {max_line} bytes", len(lines) + 1)
                 try:
                     lines.append(raw.decode("utf-8"))
                 except UnicodeDecodeError:

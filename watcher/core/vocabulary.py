@@ -47,6 +47,7 @@ EventName = Literal[
     "watcher.output_resumed",
     "watcher.discovery_failed",
     "watcher.nothing_to_watch",
+    "watcher.recording_stopped",
 ]
 
 FLAVORS: Final[tuple[FlavorName, ...]] = get_args(FlavorName)

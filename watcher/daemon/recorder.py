@@ -33,6 +33,7 @@ _USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
 # auth keys a replay needs none of: it sends nothing anywhere
 _AUTH_KEPT = ("method",)
 _REQ_BODY = b'"req_body"'
+_STOPPED = b'{"t":"note","event":"watcher.recording_stopped","reason":"the recording reached record.max_bytes"}\n'
 
 
 def clean_document(document: Mapping[str, Any], mask: Callable[[str], str]) -> dict[str, Any]:
@@ -76,9 +77,10 @@ class Recorder:
         files: int,
         include_req_body: bool = False,
     ) -> None:
-        self.path, self._header, self._max, self._files = path, header, max_bytes, files
+        self.path, self._header, self.max_bytes, self._files = path, header, max_bytes, files
         self._include_req_body = include_req_body
         self.mask: Callable[[str], str] = str
+        self.on_stopped: Callable[[], None] = lambda: None  # the cap stopped the recording (an event says so)
         self._stopped = True  # until start(): nothing is written before the header
         self._fd = self._open()
         self._size = 0
@@ -137,7 +139,9 @@ class Recorder:
             return
         text = self.mask(json.dumps(line, ensure_ascii=False, separators=(",", ":"))) + "\n"
         data = text.encode("utf-8", "replace")
-        if self._size + len(data) > self._max and self._size > 0:
+        # with one file, room is kept for the note that says recording stopped: the cap holds with it
+        reserve = len(_STOPPED) if self._files <= 1 else 0
+        if self._size + len(data) + reserve > self.max_bytes and self._size > 0:
             if self._files <= 1:
                 self._stop()
                 return
@@ -147,9 +151,9 @@ class Recorder:
 
     def _stop(self) -> None:
         """The cap is reached: one last line says so, and nothing more is written."""
-        note = {"t": "note", "event": "watcher.recording_stopped", "reason": "max_bytes", "max_bytes": self._max}
-        os.write(self._fd, (json.dumps(note) + "\n").encode())
+        os.write(self._fd, _STOPPED)
         self._stopped = True
+        self.on_stopped()
 
     def _rotate(self) -> None:
         """Start a new segment; the oldest of ``files`` goes."""
