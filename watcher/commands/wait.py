@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, TextIO
 
 import anyio
 
-from watcher.api.http import open_api
 from watcher.api.policy import RequestPolicy
 from watcher.commands.follow import Follower, History, history_or_none
+from watcher.commands.record import recorded_api
 from watcher.core.logdiff import LogTrack, diff_log
 from watcher.core.outcome import exit_code
 from watcher.errors import ApiError, AuthError, ConfigError, NotFoundError
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from watcher.core.events import Event
     from watcher.core.model import Snapshot
     from watcher.core.tracker import Track
+    from watcher.daemon.recorder import Recorder
 
 EXIT_HELP = """exit codes: 0 all succeeded, 2 config or credentials, 3 failed (dead/error), 4 killed,
 5 not found or gone, 6 timed out, 130 interrupted; several batches: the most severe in the order 3, 4, 5, 6"""
@@ -45,6 +46,7 @@ class WaitOptions:
     quiet: bool = False
     logs_only: bool = False
     streams: frozenset[str] = frozenset()
+    recorder: Recorder | None = None  # --record: every exchange and clock reading goes there
 
 
 class Printer:
@@ -93,8 +95,9 @@ async def wait(cfg: Config, batch_ids: list[str], opts: WaitOptions, out: TextIO
     show = Printer(out, status, opts)
     policy = RequestPolicy(cfg.api, cfg.watch.concurrency)
     started = time.monotonic()
-    async with open_api(cfg) as api:
-        follower = Follower(cfg, api, policy, show, grace=opts.grace)
+    async with recorded_api(cfg, opts.recorder) as api:
+        clock = opts.recorder.wall if opts.recorder is not None else time.time
+        follower = Follower(cfg, api, policy, show, grace=opts.grace, clock=clock)
         for bid in batch_ids:
             await _seed(api, policy, follower, bid, err)
         with anyio.move_on_after(opts.timeout):
@@ -149,7 +152,7 @@ async def logs(cfg: Config, batch_id: str, tail: int | None, opts: WaitOptions, 
     """Print a job's whole log (or its last ``tail`` lines), sections labelled; 5 when the batch does not exist."""
     policy = RequestPolicy(cfg.api, cfg.watch.concurrency)
     show = Printer(out, StatusLine(err, enabled=False), opts)
-    async with open_api(cfg) as api:
+    async with recorded_api(cfg, opts.recorder) as api:
         await _credentials_accepted(api, policy, batch_id)
         try:
             history = await _history_or_window(api, policy, batch_id, err) if cfg.api.log_endpoint else None

@@ -40,6 +40,7 @@ EventName = Literal[
     "watcher.reload_failed",
     "watcher.state_reset",
     "watcher.state_row_skipped",
+    "watcher.recording_stopped",
     "watcher.state_locked",
     "watcher.state_write_failed",
     "watcher.state_write_recovered",
@@ -47,7 +48,6 @@ EventName = Literal[
     "watcher.output_resumed",
     "watcher.discovery_failed",
     "watcher.nothing_to_watch",
-    "watcher.recording_stopped",
 ]
 
 FLAVORS: Final[tuple[FlavorName, ...]] = get_args(FlavorName)

@@ -41,7 +41,7 @@ class SimServer:
         self.world = world
         self.tls = tls
         self.app = SimApp(world, auth, admin_routes=admin_routes)
-        self._handler: Handler = handler or self.app  # another handler (a recording's) serves instead
+        self._handler = handler  # another handler (a recording's) serves instead of the app
         self.host = host
         self.port = port
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -67,7 +67,7 @@ class SimServer:
         self._loop, self._stop = loop, asyncio.Event()
         connections: set[HttpProtocol] = set()
         server = await loop.create_server(
-            lambda: HttpProtocol(self._handler, connections), self.host, self.port, reuse_address=True, ssl=self.tls
+            lambda: HttpProtocol(self._handler or self.app, connections), self.host, self.port, reuse_address=True, ssl=self.tls
         )
         self.port = server.sockets[0].getsockname()[1]
         try:
