@@ -17,7 +17,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +55,7 @@ async def measure(doc: dict[str, Any], url: str, seconds: float, record: str | N
         writer=EventWriter.for_format("json", "info", io.StringIO()), recorder=recorder,
     )  # fmt: skip
     await daemon.run(until=until)
-    size = Path(record).stat().st_size if record else 0
+    size = (await anyio.Path(record).stat()).st_size if record else 0
     return float(result[0]), int(result[1]), size
 
 
@@ -87,7 +86,8 @@ def main() -> int:
         server.communicate("")
     per_plain, per_rec = plain[0] / plain[1] * 1e6, recorded[0] / recorded[1] * 1e6
     print(f"without --record: {per_plain:.0f} us CPU per batch-poll ({plain[1]} polls)")
-    print(f"with --record:    {per_rec:.0f} us CPU per batch-poll ({recorded[1]} polls, {recorded[2] / recorded[1]:.0f} B/poll)")
+    per_line = recorded[2] / recorded[1]
+    print(f"with --record:    {per_rec:.0f} us CPU per batch-poll ({recorded[1]} polls, {per_line:.0f} B/poll)")
     print(f"overhead: {100 * (per_rec / per_plain - 1):+.1f} %")
     return 0
 

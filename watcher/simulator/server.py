@@ -66,8 +66,9 @@ class SimServer:
         loop = asyncio.get_running_loop()
         self._loop, self._stop = loop, asyncio.Event()
         connections: set[HttpProtocol] = set()
+        handler = self._handler or self.app
         server = await loop.create_server(
-            lambda: HttpProtocol(self._handler or self.app, connections), self.host, self.port, reuse_address=True, ssl=self.tls
+            lambda: HttpProtocol(handler, connections), self.host, self.port, reuse_address=True, ssl=self.tls
         )
         self.port = server.sockets[0].getsockname()[1]
         try:
