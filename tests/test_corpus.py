@@ -110,8 +110,7 @@ async def test_a_case_served_live_gives_the_expected_lines_and_states(name):
     path = CORPUS / name
     header, items = read_recording(str(path))
     expect, bid = case_of(path)["expect"], case_of(path)["batch_id"]
-    flavor = "dli" if header.flavor == "dli" else "livy"
-    server = SimServer(World(flavor), handler=ReplayApp(items))
+    server = SimServer(World("dli" if header.flavor == "dli" else "livy"), handler=ReplayApp(items))
     server.start_in_thread()
     try:
         async with anyio.create_task_group() as tg:

@@ -9,6 +9,8 @@ as a failed request and reported, never guessed.
 from __future__ import annotations
 
 import copy
+from bisect import bisect_right
+from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote
@@ -66,23 +68,30 @@ class Recorded:
     last_clock: int = 0  # the file position of the last clock reading served
     _after: int = 0
     _wall: float = 0.0
+    _queues: dict[tuple[str, str, tuple[tuple[str, str], ...]], deque[Exchange]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # a queue per request, so that a recording of many thousands of exchanges replays in linear time
+        for ex in self.exchanges:
+            self._queues.setdefault((ex.method, ex.path, ex.query), deque()).append(ex)
+        self._clock_at = [c.index for c in self.clocks]
 
     def take(self, method: str, path: str, query: tuple[tuple[str, str], ...]) -> Exchange | None:
         """The first exchange not served yet with this method, path and query."""
-        for ex in self.exchanges:
-            if ex.index not in self.taken and (ex.method, ex.path, ex.query) == (method, path, query):
-                self.taken.add(ex.index)
-                self._after = ex.index
-                self._wall = ex.wall
-                return ex
+        queue = self._queues.get((method, path, query))
+        if queue:
+            ex = queue.popleft()
+            self.taken.add(ex.index)
+            self._after, self._wall = ex.index, ex.wall
+            return ex
         shown = path + ("?" + "&".join(f"{k}={v}" for k, v in query) if query else "")
         self.divergences.append(f"{method} {shown} is not in the recording")
         return None
 
     def wall(self) -> float:
         """The run's next clock reading after the last exchange served (the last one again past them)."""
-        for clock in self.clocks:
-            if clock.index > self._after and clock.index not in self.taken:
+        for clock in self.clocks[bisect_right(self._clock_at, self._after) :]:
+            if clock.index not in self.taken:
                 self.taken.add(clock.index)
                 self.last_clock, self._wall = clock.index, clock.wall
                 return clock.wall
@@ -160,8 +169,8 @@ async def replay(header: Header, items: list[Exchange | Clock]) -> Outcome:
             kind, bid = _target(ex.path, base)
             if kind == "details" and bid is not None:
                 await poller.poll_now(bid)
-            elif kind == "list":
-                await poller.cycle_now()
+            elif kind == "list" and cfg.watch.mode == "list":
+                await poller.cycle_now()  # in details mode a list request is discovery's: not replayed
     # the run wrote each poll's events right after its last clock reading, in that order
     produced.sort(key=lambda item: (item[0], item[1]))
     unused = [f"{x.method} {x.path}" for x in api_items if x.index not in recorded.taken]
