@@ -21,6 +21,8 @@ from tests.helpers import make_config, simulator
 from tests.procs import write_config
 from watcher.api.recordfile import read_recording
 from watcher.commands import replay as replay_cmd
+from watcher.commands.record import open_recorder, target_document
+from watcher.commands.wait import WaitOptions, wait
 from watcher.daemon.app import Daemon
 from watcher.daemon.recorder import Recorder, header
 from watcher.daemon.replay import replay
@@ -234,3 +236,27 @@ def test_the_commands_record_and_replay_byte_for_byte(tmp_path):
         [sys.executable, "-m", "watcher", "replay", "--check", str(record)], capture_output=True, text=True, check=False
     )
     assert (checked.returncode, checked.stdout.split(":")[0]) == (0, "clean"), checked.stdout
+
+
+async def test_wait_records_what_it_polled(tmp_path):
+    """`wait --record`: the recording replays offline to the batch's discovery, change and finish."""
+    path = tmp_path / "wait.jsonl"
+    with simulator("dli") as sim:
+        bid = sim.world.add_batch(name="job", state="running")
+        cfg = make_config(sim, [bid])
+        recorder = open_recorder(cfg, target_document(cfg, [bid]), str(path))
+        opts = WaitOptions(grace=0.0, json=True, recorder=recorder)
+        out = io.StringIO()
+
+        async def finish() -> None:
+            await until_true(lambda: '"batch.discovered"' in out.getvalue())
+            sim.world.set_state(bid, "success")
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(finish)
+            code = await wait(cfg, [bid], opts, out, io.StringIO())
+    assert code == 0
+    replayed, divergences = await replayed_lines(path)
+    names = [json.loads(line)["event"] for line in replayed]
+    assert names[0] == "batch.discovered" and "batch.finished" in names
+    assert divergences == []
