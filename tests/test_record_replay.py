@@ -13,13 +13,14 @@ from argparse import Namespace
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import httpx
 import pytest
 from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkdli.v1 import DliClient, ShowSparkJobRequest
 
 from tests.helpers import make_config, simulator
 from tests.procs import write_config
-from watcher.api.recordfile import read_recording
+from watcher.api.recordfile import parse_recording, read_recording
 from watcher.commands import replay as replay_cmd
 from watcher.commands.record import open_recorder, target_document
 from watcher.commands.wait import WaitOptions, wait
@@ -260,3 +261,40 @@ async def test_wait_records_what_it_polled(tmp_path):
     names = [json.loads(line)["event"] for line in replayed]
     assert names[0] == "batch.discovered" and "batch.finished" in names
     assert divergences == []
+
+
+def test_the_replay_server_repeats_the_last_answer_and_404s_the_unknown():
+    """Per method and path in recorded order; past the end the last again; a path never recorded: 404."""
+    lines = [
+        json.dumps(
+            {
+                "t": "header",
+                "format": "dli-watcher-recording",
+                "format_version": 1,
+                "flavor": "livy",
+                "config": {"api": {"flavor": "livy", "endpoint": "http://x"}},
+            }
+        ),
+        *(
+            json.dumps(
+                {
+                    "t": "exchange",
+                    "method": "GET",
+                    "path": "/batches/7",
+                    "query": [],
+                    "status": 200,
+                    "headers": {"X-Request-Id": f"r{n}"},
+                    "body": json.dumps({"id": 7, "n": n}),
+                    "wall": 1.0,
+                }
+            )
+            for n in range(2)
+        ),
+    ]
+    _, items = parse_recording(lines)
+    with SimServer(World("livy"), handler=ReplayApp(items)) as url, httpx.Client(base_url=url) as client:
+        got = [client.get("/batches/7") for _ in range(3)]
+        missing = client.get("/batches/8")
+    assert [r.json()["n"] for r in got] == [0, 1, 1]
+    assert [r.headers["X-Request-Id"] for r in got] == ["r0", "r1", "r1"]
+    assert missing.status_code == 404

@@ -10,17 +10,23 @@ import stat
 from argparse import Namespace
 from typing import TYPE_CHECKING, Any
 
+import anyio
 import httpx
 import pytest
 
-from watcher.api.recordfile import read_lines
+from tests.helpers import make_config, simulator
+from watcher.api.recordfile import read_lines, read_recording
 from watcher.api.tap import kept_headers
 from watcher.commands import replay as replay_cmd
 from watcher.core.recordformat import FORMAT, VERSION
 from watcher.core.secrets import SecretMask, secret_forms
 from watcher.core.secretscan import scan
-from watcher.daemon.recorder import Recorder, clean_document
+from watcher.daemon.app import Daemon
+from watcher.daemon.recorder import Recorder, clean_document, header
+from watcher.daemon.replay import replay
 from watcher.errors import SetupError
+from watcher.output.writer import EventWriter
+from watcher.simulator import SimAuth
 from watcher.simulator import cli as sim_cli
 
 if TYPE_CHECKING:
@@ -269,3 +275,36 @@ def test_the_check_exit_codes_for_clean_and_unreadable(tmp_path):
     missing = Namespace(file=str(tmp_path / "none.jsonl"), check=True)
     assert replay_cmd.run(missing, io.StringIO(), err) == 2
     assert os.path.basename(str(tmp_path / "none.jsonl")) in err.getvalue()
+
+
+@pytest.mark.anyio
+async def test_a_token_the_run_holds_never_reaches_the_recording(tmp_path):
+    """A run with token auth whose job log echoes the token: masked in the file, and the replay says what run said."""
+    path = tmp_path / "rec.jsonl"
+    with simulator("dli", auth=SimAuth(mode="token", tokens=(TOKEN,))) as sim:
+        bid = sim.world.add_batch(name="job", state="running")
+        sim.world.append_stdout(bid, [f"curl -H 'X-Auth-Token: {TOKEN}'", f"token={TOKEN}"])
+        cfg = make_config(sim, [bid], auth={"method": "token", "token": TOKEN})
+        doc = {"api": {"flavor": "dli", "endpoint": sim.url, "project_id": cfg.api.project_id}}
+        rec = Recorder(str(path), header(cfg, doc, {}), max_bytes=1 << 20, files=1)
+        logs: list[Any] = []
+        two_lines = anyio.Event()
+
+        def seen(event: Any) -> None:
+            logs.extend([event] if event.name == "batch.log" else [])
+            if len(logs) >= 2:
+                two_lines.set()
+
+        out = io.StringIO()
+        writer = EventWriter.for_format("json", "info", out)
+        daemon = Daemon(cfg, lambda: cfg, {}, on_event=seen, writer=writer, recorder=rec)
+        with anyio.fail_after(20):
+            await daemon.run(until=two_lines.wait)
+    text = path.read_text()
+    assert [form for form in every_form(TOKEN) if form in text] == []
+    head, items = read_recording(str(path))
+    replayed = io.StringIO()
+    EventWriter.for_format("json", "info", replayed).write((await replay(head, items)).events)
+    run_lines = [line for line in out.getvalue().splitlines() if '"batch_id"' in line]
+    assert replayed.getvalue().splitlines() == run_lines
+    assert TOKEN not in out.getvalue() and "***" in replayed.getvalue()
