@@ -33,6 +33,7 @@ _SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = (
 _BASE64 = re.compile(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{32,}={0,2}")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 MIN_BASE64 = 32
+PATH_SLASHES = 16
 _HEX = re.compile(r"[0-9a-fA-F]+")
 
 
@@ -57,6 +58,8 @@ def scan(text: str, line: int) -> list[Finding]:
 
 def _looks_random(value: str) -> bool:
     """Base64 of random bytes mixes cases and digits; IDs, hex and words of a path do not."""
+    if value.count("/") * PATH_SLASHES > len(value):
+        return False  # a path: random base64 has a "/" in 64 characters, a path one in a segment's length
     stripped = _UUID.sub("", value)
     if len(stripped) < MIN_BASE64 or _HEX.fullmatch(stripped) or "***" in value:
         return False
@@ -64,4 +67,4 @@ def _looks_random(value: str) -> bool:
 
 
 def _start(value: str) -> str:
-    return value[:6] + "\u2026"
+    return value[:6] + "..."
