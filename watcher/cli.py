@@ -73,6 +73,9 @@ def parser() -> argparse.ArgumentParser:
     )
     _no_color(run)
     _exporter_flags(run)
+    from watcher.commands.record import add_record_argument
+
+    add_record_argument(run)
     check = sub.add_parser(
         "check",
         help="the preflight: validate the config, check what run needs, read each batch",
@@ -95,6 +98,9 @@ def parser() -> argparse.ArgumentParser:
     from watcher.commands import shipped
 
     shipped.add_parsers(sub)
+    from watcher.commands.replay import add_parser as add_replay
+
+    add_replay(sub)
     demo = sub.add_parser("demo", help="run a scripted story against the built-in simulator")
     demo.add_argument("--forever", action="store_true", help="keep running after the story ends")
     demo.add_argument("--listen", default="127.0.0.1:0", help="metrics address (default: a free loopback port)")
@@ -190,7 +196,11 @@ def _run(args: argparse.Namespace) -> int:
     writer = EventWriter.for_format(
         cfg.events.format, cfg.events.level, env=os.environ, time=cfg.events.time, no_color=args.no_color
     )
-    daemon = Daemon(cfg, partial(_load, args.config, flags), os.environ, writer=writer)
+    from watcher.commands.record import open_recorder
+    from watcher.config.settings import read_document
+
+    recorder = open_recorder(cfg, read_document(args.config or default_path(os.environ)), args.record)
+    daemon = Daemon(cfg, partial(_load, args.config, flags), os.environ, writer=writer, recorder=recorder)
     anyio.run(partial(daemon.run, reload_pending=lambda: bool(watcher.EARLY_HUPS)))
     return EXIT_OK
 
@@ -251,6 +261,12 @@ def _shipped(args: argparse.Namespace) -> int:
     return shipped.run(args)
 
 
+def _replay(args: argparse.Namespace) -> int:
+    from watcher.commands import replay
+
+    return replay.run(args)
+
+
 def _oneshot(args: argparse.Namespace) -> int:
     from watcher.commands import oneshot
 
@@ -267,6 +283,7 @@ COMMANDS = {
     "ls": _oneshot,
     "config": _shipped,
     "completion": _completion,
+    "replay": _replay,
 }
 
 

@@ -20,6 +20,7 @@ from watcher.config.settings import (
     DiscoveryConfig,
     EventsConfig,
     MetricsConfig,
+    RecordConfig,
     StateConfig,
     WatchConfig,
     default_path,
@@ -105,8 +106,9 @@ def _documented() -> dict[str, dict[str, object]]:
 def test_example_documents_every_key_of_the_simple_sections():
     """The example names exactly the keys each non-auth section accepts."""
     data = _documented()
-    assert set(data) == {"api", "auth", "watch", "metrics", "state", "events", "discovery", "status"}
+    assert set(data) == {"api", "auth", "watch", "metrics", "state", "events", "discovery", "status", "record"}
     for name, cls in [
+        ("record", RecordConfig),
         ("api", ApiConfig),
         ("watch", WatchConfig),
         ("state", StateConfig),

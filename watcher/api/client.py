@@ -17,6 +17,7 @@ import httpx
 
 from watcher.api.failures import cause, connect_failure
 from watcher.api.proxy import Route, host_port
+from watcher.api.tap import kept_headers
 from watcher.core.model import MAX_LINE_CHARS, MAX_LOG_LINES, Snapshot, decode_snapshot
 from watcher.core.untrusted import NO_SECRETS, Scrubber, valid_unicode
 from watcher.errors import (
@@ -34,6 +35,7 @@ from watcher.errors import (
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Mapping
 
+    from watcher.api.tap import Tap
     from watcher.config.settings import ApiConfig
 
 THROTTLE_CODES = frozenset({"APIG.0308"})
@@ -46,6 +48,12 @@ MAX_ERROR_JSON = 64 * 1024
 THREAD_PARSE_BYTES = 256 * 1024
 MAX_COUNT = 10**15  # "from"/"total" beyond this are not counts of anything real
 NO_ROUTE = Route("")  # a request of unknown destination (unit tests), sent direct
+# how a failed request is named in a recording, and raised again when it is replayed
+_ERROR_KINDS: dict[type[ApiError], str] = {
+    TimeoutApiError: "timeout",
+    ConnectApiError: "connect",
+    DecodeError: "decode",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,9 +82,15 @@ class BatchApi:
     """
 
     def __init__(
-        self, http: httpx.AsyncClient, api: ApiConfig, scrub: Scrubber = NO_SECRETS, route: Route | None = None
+        self,
+        http: httpx.AsyncClient,
+        api: ApiConfig,
+        scrub: Scrubber = NO_SECRETS,
+        route: Route | None = None,
+        tap: Tap | None = None,
     ) -> None:
         self._http = http
+        self._tap = tap  # a recording's: every answer as read, or how the request failed
         self._api = api
         self._scrub = scrub
         self.mask = scrub.mask  # every secret this client holds, in every shape: for any text it leads to
@@ -149,16 +163,30 @@ class BatchApi:
 
     async def _get(self, url: str | httpx.URL, params: dict[str, str | int] | None = None) -> tuple[object, bool]:
         """The decoded JSON body, and whether invalid UTF-8 in it had to be replaced."""
-        status, content, retry_after = await self._fetch(url, params)
+        status, content, headers = await self._fetch(url, params)
         if not 200 <= status < 300:
-            raise error_from_response(status, content, retry_after, self._scrub)
+            raise error_from_response(status, content, headers.get("Retry-After"), self._scrub)
         return await parse_json(content)
 
-    async def _fetch(self, url: str | httpx.URL, params: dict[str, str | int] | None) -> tuple[int, bytes, str | None]:
-        """Status, body and Retry-After; the body is capped while it streams (a gzip bomb stops at the cap)."""
+    async def _fetch(
+        self, url: str | httpx.URL, params: dict[str, str | int] | None
+    ) -> tuple[int, bytes, dict[str, str]]:
+        """Status, body and the kept headers; the body is capped while it streams (a gzip bomb stops at the cap)."""
+        request = self._http.build_request("GET", url, params=params, timeout=self._api.timeout_seconds)
+        if self._tap is None:
+            return await self._read(request)
+        try:
+            status, content, headers = await self._read(request)
+        except (TimeoutApiError, ConnectApiError, DecodeError) as exc:
+            kind = next(name for cls, name in _ERROR_KINDS.items() if isinstance(exc, cls))
+            self._tap.exchange(request, 0, {}, b"", (kind, exc.message))
+            raise
+        self._tap.exchange(request, status, headers, content)
+        return status, content, headers
+
+    async def _read(self, request: httpx.Request) -> tuple[int, bytes, dict[str, str]]:
         cap = self._api.max_response_bytes
         with map_errors(self._scrub, self.route):
-            request = self._http.build_request("GET", url, params=params, timeout=self._api.timeout_seconds)
             resp = await self._http.send(request, stream=True)
             try:
                 declared = resp.headers.get("Content-Length", "")
@@ -172,7 +200,7 @@ class BatchApi:
                     chunks.append(chunk)
             finally:
                 await resp.aclose()
-        return resp.status_code, b"".join(chunks), resp.headers.get("Retry-After")
+        return resp.status_code, b"".join(chunks), kept_headers(resp.headers)
 
 
 def _listed(item: object, states: Mapping[str, str]) -> Snapshot | None:

@@ -12,6 +12,7 @@ from watcher import __version__
 from watcher.api.auth import build_auth, scrubber
 from watcher.api.client import BatchApi
 from watcher.api.proxy import Route, route_for
+from watcher.api.tap import Tap, iam_hook
 from watcher.api.tls import ssl_context
 from watcher.api.transport import ApiClient, build_transport
 
@@ -35,11 +36,14 @@ def held_secrets(cfg: Config, env: Mapping[str, str]) -> tuple[str, ...]:
 
 
 @asynccontextmanager
-async def open_api(cfg: Config, env: Mapping[str, str] | None = None) -> AsyncIterator[BatchApi]:
+async def open_api(
+    cfg: Config, env: Mapping[str, str] | None = None, tap: Tap | None = None
+) -> AsyncIterator[BatchApi]:
     """The batch API; IAM token requests use a client of their own, server text is scrubbed of secrets.
 
     Proxies, CAs and the client certificate apply to both clients alike; ``env`` (default: the
-    process's) supplies the proxy variables and the default CAs.
+    process's) supplies the proxy variables and the default CAs. ``tap`` (a recording) is told of every
+    exchange: the API's answers as read, IAM's status alone.
     """
     env = os.environ if env is None else env
     api_route, iam_route = routes(cfg, env)
@@ -53,7 +57,12 @@ async def open_api(cfg: Config, env: Mapping[str, str] | None = None) -> AsyncIt
         verify=ssl_context(cfg.api, env), proxy=iam_route.proxy if iam_route else None, trust_env=False
     )
     async with (
-        httpx.AsyncClient(timeout=cfg.api.timeout_seconds, headers=headers, transport=iam_transport) as iam,
+        httpx.AsyncClient(
+            timeout=cfg.api.timeout_seconds,
+            headers=headers,
+            transport=iam_transport,
+            event_hooks={"response": [iam_hook(tap)]} if tap is not None else None,
+        ) as iam,
         ApiClient(
             auth=build_auth(cfg.api, cfg.auth, iam, iam_route),
             timeout=cfg.api.timeout_seconds,
@@ -63,4 +72,4 @@ async def open_api(cfg: Config, env: Mapping[str, str] | None = None) -> AsyncIt
         ) as client,
     ):
         secrets = api_route.secrets() + (iam_route.secrets() if iam_route else ())
-        yield BatchApi(client, cfg.api, scrubber(cfg.auth, client.auth, secrets), api_route)
+        yield BatchApi(client, cfg.api, scrubber(cfg.auth, client.auth, secrets), api_route, tap)

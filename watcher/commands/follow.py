@@ -19,7 +19,7 @@ from watcher.core.flavor import BY_NAME
 from watcher.core.loghistory import Labeller
 from watcher.core.outcome import Outcome, final_outcome, held
 from watcher.core.tracker import Track, context
-from watcher.daemon.poller import Poller
+from watcher.daemon.poller import Clocks, Poller
 from watcher.errors import ApiError
 
 if TYPE_CHECKING:
@@ -120,7 +120,8 @@ class Follower:
         # the poll loop keeps reading a finished batch for the grace, and a little longer for its last lines
         keep = max(grace, SETTLE_SECONDS) + 2 * cfg.watch.interval_seconds
         polling = replace(cfg, watch=replace(cfg.watch, terminal_grace_seconds=keep))
-        self._poller = Poller(api, policy, polling, self.board, self._sink, _Uncounted())
+        clocks = Clocks(wall=clock)
+        self._poller = Poller(api, policy, polling, self.board, self._sink, _Uncounted(), clocks=clocks)
         self._revivable = BY_NAME[cfg.api.flavor].revives_dead
         self._seqs: dict[str, int] = {}
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, TextIO
 import anyio
 
 from watcher.commands.listing import ListFilter, list_batches, since_ms, write_listing
+from watcher.commands.record import add_record_argument, open_recorder, target_document
 from watcher.commands.target import add_target_arguments, target_config
 from watcher.commands.wait import EXIT_HELP, WaitOptions, logs, wait
 from watcher.commands.watched import WatchedPolicy
@@ -107,6 +108,7 @@ credentials rejected, 7 the API gave no usable answer once the retries were spen
 def _follow_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--interval", type=duration, default=5.0, help="poll interval (default 5s)")
     _unreachable_argument(parser)
+    add_record_argument(parser)
     add_target_arguments(parser)
 
 
@@ -160,7 +162,9 @@ def _polling(cfg: Config, interval: float) -> Config:
 
 def _options(args: argparse.Namespace, cfg: Config) -> WaitOptions:
     grace = cfg.watch.terminal_grace_seconds if args.grace is None else args.grace
-    return WaitOptions(timeout=args.timeout, grace=grace, unreachable=args.unreachable_timeout)
+    ids = getattr(args, "batch_ids", None) or [args.batch_id]
+    recorder = open_recorder(cfg, target_document(cfg, ids), args.record) if args.record else None
+    return WaitOptions(timeout=args.timeout, grace=grace, unreachable=args.unreachable_timeout, recorder=recorder)
 
 
 def _wait(args: argparse.Namespace, cfg: Config) -> int:

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, TextIO
 
 import anyio
 
-from watcher.api.http import open_api
 from watcher.commands.follow import Follower, History, history_or_none
+from watcher.commands.record import recorded_api
 from watcher.commands.watched import WatchedPolicy
 from watcher.core.logdiff import LogTrack, diff_log
 from watcher.core.outcome import exit_code
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from watcher.core.outcome import Outcome
     from watcher.core.reach import Reachability
     from watcher.core.tracker import Track
+    from watcher.daemon.recorder import Recorder
 
 EXIT_HELP = """exit codes: 0 all succeeded, 1 a bug (please report it), 2 config or credentials rejected,
 3 failed (dead/error), 4 killed, 5 not found or gone, 6 timed out (--timeout), 7 the API gave no usable
@@ -60,6 +61,7 @@ class WaitOptions:
     streams: frozenset[str] = frozenset()
     unreachable: float = 120.0
     raw: bool = False
+    recorder: Recorder | None = None  # --record: every exchange and clock reading goes there
 
 
 class Printer:
@@ -172,9 +174,11 @@ async def wait(cfg: Config, batch_ids: list[str], opts: WaitOptions, out: TextIO
     policy = WatchedPolicy(cfg.api, cfg.watch.concurrency)
     started = time.monotonic()
     stop = _Stop()
-    async with open_api(cfg) as api:
+    async with recorded_api(cfg, opts.recorder) as api:
         show.mask = api.mask
-        follower = Follower(cfg, api, policy, show, grace=opts.grace, on_hold=_holding(err, status, opts.quiet))
+        clock = opts.recorder.wall if opts.recorder is not None else time.time
+        on_hold = _holding(err, status, opts.quiet)
+        follower = Follower(cfg, api, policy, show, grace=opts.grace, on_hold=on_hold, clock=clock)
         with anyio.move_on_after(opts.timeout):
             async with anyio.create_task_group() as tg:
                 tg.start_soon(_watchdog, policy.reach, opts.unreachable, tg.cancel_scope, stop)
@@ -269,7 +273,7 @@ async def logs(cfg: Config, batch_id: str, tail: int | None, opts: WaitOptions, 
         else:
             show.log_lines(chosen)
 
-    async with open_api(cfg) as api:
+    async with recorded_api(cfg, opts.recorder) as api:
         show.mask = api.mask
         try:
             await policy.call(lambda: api.details(batch_id))

@@ -125,6 +125,15 @@ class StateConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordConfig:
+    """Where a recording of every API exchange goes (empty: none), and its cap."""
+
+    path: str = ""
+    max_bytes: int = 64 * 1024 * 1024  # per file
+    files: int = 3  # segments kept, the current one included; 1: recording stops at the cap
+
+
+@dataclass(frozen=True, slots=True)
 class EventsConfig:
     """How events are rendered on stdout."""
 
@@ -163,6 +172,7 @@ class Config:
     events: EventsConfig = field(default_factory=EventsConfig)
     discovery: DiscoveryConfig = field(default_factory=DiscoveryConfig)
     status: StatusConfig = field(default_factory=StatusConfig)
+    record: RecordConfig = field(default_factory=RecordConfig)
 
 
 T = TypeVar("T")
@@ -334,6 +344,17 @@ def _parse_state(raw: object, problems: Problems) -> StateConfig:
     )
 
 
+def _parse_record(raw: object, problems: Problems) -> RecordConfig:
+    sec = Table("record", raw, {"path", "max_bytes", "files"}, problems)
+    return RecordConfig(
+        **problems.values(
+            path=lambda: sec.get("path", str, ""),
+            max_bytes=lambda: _at_least(sec, "max_bytes", 64 * 1024 * 1024, 64 * 1024),
+            files=lambda: positive_int(sec, "files", 3),
+        )
+    )
+
+
 EVENTS_KEYS = ("format", "level", "time", "include_req_body", "buffer_lines", "buffer_bytes")
 
 
@@ -353,7 +374,7 @@ def _parse_events(raw: object, problems: Problems) -> EventsConfig:
     )
 
 
-SECTIONS = ("api", "auth", "watch", "metrics", "state", "events", "discovery", "status")
+SECTIONS = ("api", "auth", "watch", "metrics", "state", "events", "discovery", "status", "record")
 
 
 def parse_time_ms(text: str) -> int | None:
@@ -430,6 +451,7 @@ def parse(data: Mapping[str, Any], env: Env, problems: Problems | None = None, *
         events=part("events", lambda raw: _parse_events(raw, problems), EventsConfig),
         discovery=part("discovery", lambda raw: _parse_discovery(raw, problems), DiscoveryConfig),
         status=part("status", lambda raw: parse_status(raw, problems), StatusConfig),
+        record=part("record", lambda raw: _parse_record(raw, problems), RecordConfig),
     )
 
 

@@ -43,6 +43,7 @@ EventName = Literal[
     "watcher.reload_failed",
     "watcher.state_reset",
     "watcher.state_row_skipped",
+    "watcher.recording_stopped",
     "watcher.state_locked",
     "watcher.state_write_failed",
     "watcher.state_write_recovered",

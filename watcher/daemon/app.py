@@ -32,6 +32,7 @@ from watcher.core.schedule import retained
 from watcher.core.secrets import SecretMask
 from watcher.daemon.abandon import run_abandonable
 from watcher.daemon.bugs import BugReporter
+from watcher.daemon.codec import encode_track
 from watcher.daemon.conditions import Conditions
 from watcher.daemon.counted import CountedApi
 from watcher.daemon.discovery import Discovery, DiscoverySwitch
@@ -39,7 +40,7 @@ from watcher.daemon.ending import crash_reason, crash_traceback, refusal
 from watcher.daemon.exposure import batch_view, metrics_registry
 from watcher.daemon.journal import Journal
 from watcher.daemon.notify import Notifier
-from watcher.daemon.poller import Poller, PollerHooks
+from watcher.daemon.poller import Clocks, Poller, PollerHooks
 from watcher.daemon.store import Store
 from watcher.errors import ConfigError, SetupError
 from watcher.metrics.access import PageAccess
@@ -68,6 +69,7 @@ if TYPE_CHECKING:
     from watcher.core.model import Snapshot
     from watcher.core.tracker import Track
     from watcher.core.vocabulary import EventName, Level
+    from watcher.daemon.recorder import Recorder
     from watcher.errors import ApiError
 
 STOP_GRACE_SECONDS = 5.0
@@ -117,8 +119,13 @@ class Daemon:
         on_event: Callable[[Event], None] | None = None,
         *,
         writer: EventWriter | None = None,
+        recorder: Recorder | None = None,
     ) -> None:
         self.cfg, self._reload = cfg, reload
+        self._recorder = recorder  # every API exchange and clock reading, for a replay
+        if recorder is not None:
+            stopped = {"path": recorder.path, "max_bytes": recorder.max_bytes}
+            recorder.on_stopped = partial(self._say, "watcher.recording_stopped", stopped, "warning")
         self._started_cfg = cfg  # what the parts set up once (connections, listen address) were built from
         self.board = Board(labels=LabelCap(cfg.metrics.max_label_values))
         self.stats = SelfMetrics(self.board)
@@ -219,15 +226,16 @@ class Daemon:
 
         The run's ``batch.outcome`` goes into the same commit as the mark: announced once, restarts included.
         """
-        self._settle(track, events, changed)
+        # the recording's clock when there is one: a replay decides the outcome at the same time
+        self._settle(track, events, changed, self._recorder.wall() if self._recorder is not None else time.time())
         if track.presence == "not_found" or self._all_not_found is not None:
             self._check_all_not_found()
 
-    def _settle(self, track: Track, events: list[Event], changed: bool) -> None:
+    def _settle(self, track: Track, events: list[Event], changed: bool, now: float) -> None:
         """Count the run once final and add its batch.outcome to the same commit as the mark."""
         revivable = BY_NAME[self.cfg.api.flavor].revives_dead
         grace = self.cfg.watch.terminal_grace_seconds
-        settled, final = self.board.settle(track, time.time(), grace, revivable=revivable)
+        settled, final = self.board.settle(track, now, grace, revivable=revivable)
         self.journal.submit(settled, [*events, *final], changed or settled is not track)
 
     def _check_all_not_found(self) -> None:
@@ -244,7 +252,7 @@ class Daemon:
         """Count the runs of restored batches that became final while the watcher was away (no poll will)."""
         # what every batch was when the watcher stopped is no news: watcher.all_not_found waits for polls
         for track in list(self.board.tracks.values()):
-            self._settle(track, [], False)
+            self._settle(track, [], False, time.time())  # before any recording starts: its header holds the result
 
     def _status(self) -> str:
         ok = sum(1 for t in self.board.tracks.values() if t.up)
@@ -391,8 +399,13 @@ class Daemon:
         policy = RequestPolicy(
             self.cfg.api, self.cfg.watch.concurrency, on_retry=self.stats.retried, on_throttle=self._throttled
         )
-        async with open_api(self.cfg, self._env) as raw_api:
+        async with open_api(self.cfg, self._env, self._recorder) as raw_api:
             self._mask = raw_api.mask
+            clocks = Clocks()
+            if self._recorder is not None:
+                tracks = [encode_track(t) for t in self.board.tracks.values()]
+                self._recorder.start(raw_api.mask, {"tracks": tracks})
+                clocks = Clocks(wall=self._recorder.wall)
             api = CountedApi(raw_api, self.stats.requested)
             self.conditions.poller = poller = Poller(
                 api,
@@ -402,6 +415,7 @@ class Daemon:
                 self._polled,
                 self.stats,
                 hooks=PollerHooks(self._on_progress, self._on_ready, self.conditions.hold_poll, BugReporter(self._say)),
+                clocks=clocks,
             )
             self._batch_text = partial(self._render_batches, BatchText(batch_view(self.cfg, self.board)), poller)
             discovery = DiscoverySwitch(
@@ -551,3 +565,5 @@ class Daemon:
         await self.pump.drain(max(0.0, deadline - time.monotonic()))
         self.notifier.send("STOPPING=1")
         self.notifier.close()
+        if self._recorder is not None:
+            self._recorder.close()

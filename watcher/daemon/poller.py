@@ -231,6 +231,16 @@ class Poller:
             with anyio.move_on_after(max(delay, 0.0)):
                 await self._wake.wait()
 
+    async def poll_now(self, bid: str) -> None:
+        """Poll one watched batch at once, off the schedule (a replay starts the polls its recording holds)."""
+        self._inflight.add(bid)
+        await self._poll(bid, None)
+
+    async def cycle_now(self) -> None:
+        """Run one list cycle at once for every batch still scheduled (a replay)."""
+        self._cycle_progress = self._mono()
+        await self._cycle(list(self._due))
+
     def overdue(self, now: float) -> float:
         """How long (monotonic seconds) the earliest queued poll has been due without being started."""
         return overdue(now, self._heap[0][0] if self._heap else None, self._cycle_progress)

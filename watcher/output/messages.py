@@ -154,6 +154,9 @@ SENTENCES: dict[EventName, Callable[[Mapping[str, Any]], str]] = {
         f"reload failed, the old config is kept: {_shown(f.get('key'))}: {_shown(f.get('error_message'))}"
     ),
     "watcher.state_reset": _state_reset,
+    "watcher.recording_stopped": lambda f: (
+        f"recording {_shown(f.get('path'))} stopped at record.max_bytes ({f.get('max_bytes')} bytes)"
+    ),
     "watcher.state_row_skipped": lambda f: (
         f"state file {_shown(f.get('path'))}: skipped {len(f.get('rows') or [])} {_shown(f.get('table'))} rows "
         "of a shape this watcher never writes"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import signal
 import sys
@@ -11,7 +12,10 @@ from typing import TYPE_CHECKING
 
 import anyio
 
+from watcher.api.recordfile import read_recording
+from watcher.core.recordformat import RecordingError
 from watcher.simulator.auth import SimAuth
+from watcher.simulator.replayserver import ReplayApp
 from watcher.simulator.scenario import ScenarioPlayer, Step, demo_scenario, load_scenario
 from watcher.simulator.server import SimServer
 from watcher.simulator.world import DEFAULT_PROJECT_ID, World
@@ -46,6 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--loop", action="store_true", help="replay the story for ever (same IDs each round), for dashboards"
+    )
+    parser.add_argument(
+        "--replay", metavar="FILE", help="serve a recording (dli-watcher run --record) by path, in recorded order"
     )
 
 
@@ -120,6 +127,8 @@ async def _play(player: ScenarioPlayer, loop: bool = False) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the simulator until SIGINT/SIGTERM: 0 on a clean stop, 2 for a bad scenario, 1 otherwise."""
+    if getattr(args, "replay", None):
+        return _replay(args)
     try:
         steps = load_scenario(args.scenario) if args.scenario else demo_scenario()
         world = World(args.flavor, project_id=args.project_id, seed=getattr(args, "seed", None))
@@ -192,6 +201,44 @@ def _given(args: argparse.Namespace) -> list[str]:
     if args.scenario:
         shown.append(f"--scenario {args.scenario}")
     return shown
+
+
+def _replay(args: argparse.Namespace) -> int:
+    """Serve a recording until SIGINT/SIGTERM; a recording that cannot be read is refused (exit 2, one line)."""
+    try:
+        header, items = read_recording(args.replay)
+    except RecordingError as exc:
+        shown = json.dumps(f"{args.replay}: {exc}")[1:-1]  # the file's text, escaped for any terminal
+        sys.stderr.write(f"simulate: cannot replay {shown}\n")
+        return 2
+    server = SimServer(
+        World("dli" if header.flavor == "dli" else "livy"), host=args.host, port=args.port, handler=ReplayApp(items)
+    )
+    exchanges = sum(1 for item in items if hasattr(item, "method"))
+    lines = [f"replaying {exchanges} recorded exchanges ({header.flavor}); past the end the last answer repeats"]
+    failure: BaseException | None = None
+    try:
+        asyncio.run(_serve_replay(server, lines))
+    except* OSError as group:
+        failure = group.exceptions[0]
+    if failure is not None:
+        sys.stderr.write(f"simulate: cannot listen on {args.host}:{args.port}: {failure}\n")
+        return 1
+    return 0
+
+
+async def _serve_replay(server: SimServer, lines: list[str]) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with anyio.create_task_group() as tg:
+        await tg.start(server.serve)
+        _say(f"dli-watcher simulator (replay) listening on {server.url}")
+        for line in lines:
+            _say(line)
+        await stop.wait()
+        tg.cancel_scope.cancel()
 
 
 def main(argv: list[str] | None = None) -> int:

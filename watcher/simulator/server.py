@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import anyio
 
 from watcher.simulator.app import SimApp
-from watcher.simulator.protocol import HttpProtocol
+from watcher.simulator.protocol import Handler, HttpProtocol
 
 if TYPE_CHECKING:
     import ssl
@@ -36,10 +36,12 @@ class SimServer:
         *,
         admin_routes: bool = True,
         tls: ssl.SSLContext | None = None,
+        handler: Handler | None = None,
     ) -> None:
         self.world = world
         self.tls = tls
         self.app = SimApp(world, auth, admin_routes=admin_routes)
+        self._handler = handler  # another handler (a recording's) serves instead of the app
         self.host = host
         self.port = port
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -64,8 +66,9 @@ class SimServer:
         loop = asyncio.get_running_loop()
         self._loop, self._stop = loop, asyncio.Event()
         connections: set[HttpProtocol] = set()
+        handler = self._handler or self.app
         server = await loop.create_server(
-            lambda: HttpProtocol(self.app, connections), self.host, self.port, reuse_address=True, ssl=self.tls
+            lambda: HttpProtocol(handler, connections), self.host, self.port, reuse_address=True, ssl=self.tls
         )
         self.port = server.sockets[0].getsockname()[1]
         try:
