@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "watcher"
-# cli -> commands -> daemon -> {metrics, api, output} -> config -> core -> errors; the simulator is a peer of
-# the daemon that shares the core and the signer. A layer may import itself and anything it lists.
+# cli -> commands -> daemon -> {web, api, output} -> config -> core -> errors, web -> metrics -> core; the
+# simulator is a peer of the daemon that shares the core and the signer. A layer may import itself and anything
+# it lists.
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
     "core": {"errors"},
@@ -17,10 +18,11 @@ ALLOWED: dict[str, set[str]] = {
     "api": {"config", "core", "errors"},
     "output": {"core", "errors"},
     "metrics": {"core", "errors"},
+    "web": {"metrics", "core", "errors"},
     "simulator": {"api", "core", "errors"},
-    "daemon": {"api", "config", "metrics", "output", "core", "errors"},
-    "commands": {"daemon", "simulator", "api", "config", "metrics", "output", "core", "errors"},
-    "cli": {"commands", "daemon", "simulator", "api", "config", "metrics", "output", "core", "errors"},
+    "daemon": {"api", "config", "web", "metrics", "output", "core", "errors"},
+    "commands": {"daemon", "simulator", "api", "config", "web", "metrics", "output", "core", "errors"},
+    "cli": {"commands", "daemon", "simulator", "api", "config", "web", "metrics", "output", "core", "errors"},
 }
 # the core decides; it never reads a clock, a socket, a file or a database, and knows no library that does
 CORE_FORBIDDEN = frozenset(
@@ -100,3 +102,14 @@ def test_the_contract_catches_a_leak(tmp_path, source, expected):
     core.mkdir(parents=True)
     (core / "leak.py").write_text(source)
     assert any(expected in v for v in violations(tmp_path / "watcher"))
+
+
+def test_metrics_cannot_reach_up_into_web(tmp_path):
+    """The exposition stays below the server: metrics importing web is a violation, web importing metrics is not."""
+    for layer, source in [
+        ("metrics", "from watcher.web.server import MetricsServer\n"),
+        ("web", "import watcher.metrics.exposition\n"),
+    ]:
+        (tmp_path / "watcher" / layer).mkdir(parents=True)
+        (tmp_path / "watcher" / layer / "leak.py").write_text(source)
+    assert violations(tmp_path / "watcher") == ["watcher/metrics/leak.py:1: metrics imports web (watcher.web.server)"]

@@ -33,8 +33,8 @@ from watcher.core.model import Snapshot
 from watcher.core.recent import Recent
 from watcher.core.tracker import Track
 from watcher.metrics.exposition import BatchText
-from watcher.metrics.status.index import About
-from watcher.metrics.status.pages import StatusPages, StatusSource
+from watcher.web.status.index import About
+from watcher.web.status.pages import StatusPages, StatusSource
 
 RATE = 400.0
 W = 44

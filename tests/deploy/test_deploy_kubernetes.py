@@ -18,7 +18,7 @@ import yaml
 
 from watcher.config import settings as watcher_config
 from watcher.errors import ConfigError
-from watcher.metrics.webconfig import load_web_config
+from watcher.web.webconfig import load_web_config
 
 # the `built` and `sharded` fixtures run `kubectl kustomize`: nearly every test here needs a subprocess
 pytestmark = pytest.mark.slow

@@ -11,7 +11,7 @@ import pytest
 
 from tests.tools import require, run
 from watcher.config import settings as watcher_config
-from watcher.metrics.server import MAX_CONNECTIONS
+from watcher.web.server import MAX_CONNECTIONS
 
 
 def systemd_analyze() -> str:

@@ -313,7 +313,7 @@ IMAGE_BUILDS = [None, ("1.5.0.dev3+g0123abc", REV)]
 PROBE = """
 import json, watcher
 from watcher.metrics.collectors import build_info
-from watcher.metrics.status.markup import page
+from watcher.web.status.markup import page
 (sample,) = build_info().samples
 print(json.dumps({"labels": sample.labels, "page": page("t", ""), "file": watcher.__file__}))
 """

@@ -20,9 +20,9 @@ import yaml
 from tests.deploy.test_deploy_grafana import concrete, dashboard_queries
 from tests.deploy.test_deploy_prometheus import render_alerts
 from tests.helpers import make_config, start_watch
-from tests.metrics.test_webconfig import HASH, PASSWORD
 from tests.procs import WatcherProcess, write_config
 from tests.tools import require
+from tests.web.test_webconfig import HASH, PASSWORD
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -24,7 +24,7 @@ from watcher.core.plural import plural
 from watcher.core.printable import printable
 from watcher.daemon.discovery import Discovery
 from watcher.errors import ApiError, AuthError, ConfigError, NotFoundError, TimeoutApiError
-from watcher.metrics.webconfig import load_web_config
+from watcher.web.webconfig import load_web_config
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence

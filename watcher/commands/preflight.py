@@ -24,7 +24,7 @@ from watcher.core.plural import plural
 from watcher.daemon.stateperms import check_trusted
 from watcher.daemon.store import SCHEMA_VERSION
 from watcher.errors import ApiError, ConfigError, SetupError
-from watcher.metrics.webconfig import load_web_config
+from watcher.web.webconfig import load_web_config
 
 if TYPE_CHECKING:
     from watcher.config.settings import Config, MetricsConfig

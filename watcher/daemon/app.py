@@ -43,19 +43,19 @@ from watcher.daemon.notify import Notifier
 from watcher.daemon.poller import Clocks, Poller, PollerHooks
 from watcher.daemon.store import Store
 from watcher.errors import ConfigError, SetupError
-from watcher.metrics.access import PageAccess
 from watcher.metrics.aggregates import aggregate_text
 from watcher.metrics.collectors import BoardCollector, SelfMetrics
-from watcher.metrics.endpoints import Endpoints
 from watcher.metrics.exposition import BatchText
-from watcher.metrics.server import MetricsServer
-from watcher.metrics.status.index import About
-from watcher.metrics.status.oncall import PageSettings
-from watcher.metrics.status.pages import StatusPages, StatusSource
-from watcher.metrics.webconfig import load_web_config, weakening
 from watcher.output.messages import message
 from watcher.output.pump import OutputPump, stream_writer
 from watcher.output.writer import EventWriter
+from watcher.web.access import PageAccess
+from watcher.web.endpoints import Endpoints
+from watcher.web.server import MetricsServer
+from watcher.web.status.index import About
+from watcher.web.status.oncall import PageSettings
+from watcher.web.status.pages import StatusPages, StatusSource
+from watcher.web.webconfig import load_web_config, weakening
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping

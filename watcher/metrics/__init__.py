@@ -1,1 +1,1 @@
-"""Prometheus metrics: collectors, the /metrics exposition and the HTTP endpoints."""
+"""Prometheus metrics: the collectors and the /metrics exposition (served by ``watcher.web``)."""

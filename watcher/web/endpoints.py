@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from watcher import __version__
 from watcher.metrics.exposition import render
-from watcher.metrics.httpwire import Response, text
+from watcher.web.httpwire import Response, text
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
     from watcher.metrics.exposition import Variant
-    from watcher.metrics.status.pages import StatusPages
+    from watcher.web.status.pages import StatusPages
 
 LANDING = """<!doctype html><html><head><title>dli-watcher</title></head><body>
 <h1>dli-watcher {version}</h1><p>Watches Huawei Cloud DLI / Apache Livy batch jobs.</p>

@@ -9,7 +9,7 @@ import http.client
 import ssl
 from contextlib import closing
 
-from watcher.metrics.httpwire import SERVER
+from watcher.web.httpwire import SERVER
 
 TIMEOUT_SECONDS = 2.0
 

@@ -31,25 +31,25 @@ from typing import TYPE_CHECKING
 import anyio
 
 from watcher.errors import SetupError
-from watcher.metrics import occupant
-from watcher.metrics.access import PageAccess, loopback_peer
-from watcher.metrics.basicauth import CHALLENGE, credentials
-from watcher.metrics.endpoints import landing, not_found, reload_answer
 from watcher.metrics.exposition import negotiate
-from watcher.metrics.httpwire import MAX_HEAD_BYTES, BadRequestError, Request, Response, encode, parse_head, text
-from watcher.metrics.pacing import Paced
-from watcher.metrics.shared import SharedRender
-from watcher.metrics.status.jsonview import wants_json
-from watcher.metrics.status.pages import serves
-from watcher.metrics.tlsserver import sans
+from watcher.web import occupant
+from watcher.web.access import PageAccess, loopback_peer
+from watcher.web.basicauth import CHALLENGE, credentials
+from watcher.web.endpoints import landing, not_found, reload_answer
+from watcher.web.httpwire import MAX_HEAD_BYTES, BadRequestError, Request, Response, encode, parse_head, text
+from watcher.web.pacing import Paced
+from watcher.web.shared import SharedRender
+from watcher.web.status.jsonview import wants_json
+from watcher.web.status.pages import serves
+from watcher.web.tlsserver import sans
 
 if TYPE_CHECKING:
     from anyio.abc import TaskStatus
 
-    from watcher.metrics.basicauth import BasicAuth
-    from watcher.metrics.endpoints import Endpoints
     from watcher.metrics.exposition import Variant
-    from watcher.metrics.webconfig import WebConfig
+    from watcher.web.basicauth import BasicAuth
+    from watcher.web.endpoints import Endpoints
+    from watcher.web.webconfig import WebConfig
 
 HEAD_TIMEOUT_SECONDS = 10.0  # TLS handshake and request head
 WRITE_TIMEOUT_SECONDS = 10.0  # a client that does not read its answer

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import yaml
 
 from watcher.errors import ConfigError
-from watcher.metrics.basicauth import MAX_COST, BasicAuth, hash_cost
-from watcher.metrics.tlsserver import (
+from watcher.web.basicauth import MAX_COST, BasicAuth, hash_cost
+from watcher.web.tlsserver import (
     CLIENT_AUTH,
     TLS_VERSIONS,
     UNSUPPORTED_CLIENT_AUTH,

@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING
 
 from watcher.core.tracker import shown_state
 from watcher.core.watchstatus import watch_status
-from watcher.metrics.status.index import REFRESH_CHOICES, last_poll, not_found_codes
-from watcher.metrics.status.markup import batch_path, esc, page
-from watcher.metrics.status.oncall import DEFAULT_SETTINGS, PageSettings, duration_of, links_of, outcome_of
-from watcher.metrics.status.units import DASH, age, ago, millis_stamp, span, stamp
+from watcher.web.status.index import REFRESH_CHOICES, last_poll, not_found_codes
+from watcher.web.status.markup import batch_path, esc, page
+from watcher.web.status.oncall import DEFAULT_SETTINGS, PageSettings, duration_of, links_of, outcome_of
+from watcher.web.status.units import DASH, age, ago, millis_stamp, span, stamp
 
 if TYPE_CHECKING:
     from watcher.core.recent import Recent

@@ -7,17 +7,17 @@ from typing import TYPE_CHECKING
 
 from watcher.core.tracker import shown_state
 from watcher.core.watchstatus import watch_status
-from watcher.metrics.status.markup import batch_link, esc, page
-from watcher.metrics.status.oncall import DEFAULT_SETTINGS, Attention, PageSettings, duration_of, outcome_of, state_css
-from watcher.metrics.status.query import PAGE_SIZES, link, params
-from watcher.metrics.status.table import NO_STATE, WATCH_STATUSES
-from watcher.metrics.status.units import DASH, age, ago, span, when
+from watcher.web.status.markup import batch_link, esc, page
+from watcher.web.status.oncall import DEFAULT_SETTINGS, Attention, PageSettings, duration_of, outcome_of, state_css
+from watcher.web.status.query import PAGE_SIZES, link, params
+from watcher.web.status.table import NO_STATE, WATCH_STATUSES
+from watcher.web.status.units import DASH, age, ago, span, when
 
 if TYPE_CHECKING:
     from watcher.core.recent import Recent
     from watcher.core.tracker import Track
-    from watcher.metrics.status.query import Query
-    from watcher.metrics.status.table import Selection
+    from watcher.web.status.query import Query
+    from watcher.web.status.table import Selection
 
 # (sort key, heading) of each column, in order; a column without a key does not sort
 COLUMNS: tuple[tuple[str | None, str], ...] = (

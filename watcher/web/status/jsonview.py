@@ -10,16 +10,16 @@ from typing import TYPE_CHECKING, Any
 
 from watcher.core.events import rfc3339
 from watcher.core.watchstatus import watch_status
-from watcher.metrics.httpwire import Response
-from watcher.metrics.status.oncall import Attention, PageSettings, duration_of, links_of, outcome_of
-from watcher.metrics.status.table import state_of
+from watcher.web.httpwire import Response
+from watcher.web.status.oncall import Attention, PageSettings, duration_of, links_of, outcome_of
+from watcher.web.status.table import state_of
 
 if TYPE_CHECKING:
     from watcher.core.recent import Recent
     from watcher.core.tracker import Track
-    from watcher.metrics.status.index import About
-    from watcher.metrics.status.query import Query
-    from watcher.metrics.status.table import Selection
+    from watcher.web.status.index import About
+    from watcher.web.status.query import Query
+    from watcher.web.status.table import Selection
 
 SCHEMA = 1
 HEADERS = (

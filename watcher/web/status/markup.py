@@ -14,7 +14,7 @@ import html
 from urllib.parse import quote
 
 from watcher import __version__
-from watcher.metrics.httpwire import Response
+from watcher.web.httpwire import Response
 
 CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:0 1.5em 2em;color:#1d2329;background:#fff}

@@ -10,21 +10,21 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
-from watcher.metrics.status import query as table_query
-from watcher.metrics.status.batch import batch_page, unwatched_page
-from watcher.metrics.status.index import index
-from watcher.metrics.status.jsonview import batch_page_json, index_json, json_response, wants_json
-from watcher.metrics.status.markup import html_response
-from watcher.metrics.status.oncall import PageSettings, attention_counts
-from watcher.metrics.status.table import select
+from watcher.web.status import query as table_query
+from watcher.web.status.batch import batch_page, unwatched_page
+from watcher.web.status.index import index
+from watcher.web.status.jsonview import batch_page_json, index_json, json_response, wants_json
+from watcher.web.status.markup import html_response
+from watcher.web.status.oncall import PageSettings, attention_counts
+from watcher.web.status.table import select
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from watcher.core.recent import Recent
     from watcher.core.tracker import Track
-    from watcher.metrics.httpwire import Response
-    from watcher.metrics.status.index import About
+    from watcher.web.httpwire import Response
+    from watcher.web.status.index import About
 
 BATCH_PREFIX = "/batches/"
 

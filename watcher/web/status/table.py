@@ -13,7 +13,7 @@ from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from watcher.core.watchstatus import watch_status
-from watcher.metrics.status.query import SORTS
+from watcher.web.status.query import SORTS
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from watcher.core.recent import Recent
     from watcher.core.tracker import Track
     from watcher.core.watchstatus import WatchStatus
-    from watcher.metrics.status.query import Query
+    from watcher.web.status.query import Query
 
 # how the watcher stands with a batch, in dli_batch_watch_status' words, worst first: the "watch" column and filter
 WATCH_STATUSES: tuple[WatchStatus, ...] = ("failing", "pending", "not_found", "gone", "ok")

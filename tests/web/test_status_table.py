@@ -12,9 +12,9 @@ from watcher.core.model import Snapshot
 from watcher.core.recent import Recent
 from watcher.core.tracker import Track
 from watcher.core.watchstatus import watch_status
-from watcher.metrics.httpwire import parse_head
-from watcher.metrics.status.query import DEFAULT, Query, link, parse
-from watcher.metrics.status.table import NO_STATE, select
+from watcher.web.httpwire import parse_head
+from watcher.web.status.query import DEFAULT, Query, link, parse
+from watcher.web.status.table import NO_STATE, select
 
 
 def track(bid, state="running", name=None, queue="q", up=True, presence="present", since=100.0, **kw):

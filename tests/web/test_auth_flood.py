@@ -13,13 +13,13 @@ import bcrypt
 import httpx
 import pytest
 
-from tests.metrics.test_metrics_server import BATCH_LINE, endpoints, serving, wait_until
 from tests.procs import WatcherProcess, write_config
+from tests.web.test_metrics_server import BATCH_LINE, endpoints, serving, wait_until
 from watcher.errors import ConfigError
-from watcher.metrics import basicauth
-from watcher.metrics import server as server_module
-from watcher.metrics.basicauth import BasicAuth
-from watcher.metrics.webconfig import parse_web_config
+from watcher.web import basicauth
+from watcher.web import server as server_module
+from watcher.web.basicauth import BasicAuth
+from watcher.web.webconfig import parse_web_config
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -10,19 +10,19 @@ import anyio
 import httpx
 import pytest
 
-from tests.metrics.test_status_server import with_pages
-from tests.metrics.test_webconfig import PASSWORD, USERS, web_file
+from tests.web.test_status_server import with_pages
+from tests.web.test_webconfig import PASSWORD, USERS, web_file
 from watcher.commands.preflight import status_pages
 from watcher.config.settings import Config, MetricsConfig
 from watcher.config.statuslinks import StatusConfig
-from watcher.metrics.access import PageAccess, host_name
-from watcher.metrics.server import MetricsServer
-from watcher.metrics.webconfig import load_web_config
+from watcher.web.access import PageAccess, host_name
+from watcher.web.server import MetricsServer
+from watcher.web.webconfig import load_web_config
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-    from watcher.metrics.webconfig import WebConfig
+    from watcher.web.webconfig import WebConfig
 
 pytestmark = pytest.mark.anyio
 

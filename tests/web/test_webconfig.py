@@ -17,12 +17,12 @@ import pytest
 import trustme
 
 from tests.helpers import make_config, start_watch
-from tests.metrics.test_metrics_server import endpoints, serving
+from tests.web.test_metrics_server import endpoints, serving
 from watcher import cli
 from watcher.config.flags import Flags
 from watcher.errors import ConfigError
-from watcher.metrics.basicauth import BasicAuth, credentials
-from watcher.metrics.webconfig import load_web_config
+from watcher.web.basicauth import BasicAuth, credentials
+from watcher.web.webconfig import load_web_config
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -15,11 +15,11 @@ from watcher.core.logdiff import LogTrack, StreamTrack
 from watcher.core.model import Snapshot
 from watcher.core.recent import Recent
 from watcher.core.tracker import Failure, LogResult, Track, observe, observe_missing
-from watcher.metrics.status.index import About, index
-from watcher.metrics.status.markup import CSP, CSS
-from watcher.metrics.status.pages import StatusPages, StatusSource
-from watcher.metrics.status.query import Query, parse
-from watcher.metrics.status.table import select
+from watcher.web.status.index import About, index
+from watcher.web.status.markup import CSP, CSS
+from watcher.web.status.pages import StatusPages, StatusSource
+from watcher.web.status.query import Query, parse
+from watcher.web.status.table import select
 
 EVIL = "<script>window.pwned=1</script>\"'&<img src=x onerror=alert(1)>"
 EVIL_ID = 'a/b?c#d"<e>'

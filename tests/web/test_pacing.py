@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from watcher.metrics.pacing import Paced
+from watcher.web.pacing import Paced
 
 
 class FakeTime:

@@ -20,14 +20,14 @@ from prometheus_client import CollectorRegistry, Counter
 from tests.helpers import simulator
 from tests.procs import WatcherProcess, write_config
 from watcher.errors import SetupError
-from watcher.metrics import server as server_module
-from watcher.metrics.endpoints import Endpoints
-from watcher.metrics.server import MetricsServer
+from watcher.web import server as server_module
+from watcher.web.endpoints import Endpoints
+from watcher.web.server import MetricsServer
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
 
-    from watcher.metrics.webconfig import WebConfig
+    from watcher.web.webconfig import WebConfig
 
 pytestmark = pytest.mark.anyio
 BATCH_LINE = 'dli_batch_up{batch_id="b"} 1\n'

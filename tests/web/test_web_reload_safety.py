@@ -11,9 +11,9 @@ import httpx
 import pytest
 
 from tests.helpers import make_config, start_watch
-from tests.metrics.test_webconfig import PASSWORD, TLS, USERS, ca, ca_context, pki, web_file  # noqa: F401 - fixtures
+from tests.web.test_webconfig import PASSWORD, TLS, USERS, ca, ca_context, pki, web_file  # noqa: F401 - fixtures
 from watcher.errors import ConfigError
-from watcher.metrics.webconfig import load_web_config, parse_web_config, weakening
+from watcher.web.webconfig import load_web_config, parse_web_config, weakening
 
 
 @pytest.mark.parametrize("value", ["max-age=1 \u2013 dash", "a\x00b", "a\x7fb", "emoji \U0001f600", "a\rb"])

@@ -7,15 +7,15 @@ from urllib.parse import quote
 
 from jsonschema import Draft202012Validator
 
-from tests.metrics.test_status_html import Page, about, assert_inert
 from tests.schemas import load
+from tests.web.test_status_html import Page, about, assert_inert
 from watcher.core.events import Event
 from watcher.core.model import Snapshot
 from watcher.core.recent import Recent
 from watcher.core.tracker import Track
-from watcher.metrics.status.oncall import PageSettings, attention_counts, links_of, outcome_of
-from watcher.metrics.status.pages import StatusPages, StatusSource
 from watcher.output.messages import message
+from watcher.web.status.oncall import PageSettings, attention_counts, links_of, outcome_of
+from watcher.web.status.pages import StatusPages, StatusSource
 
 NOW = 1_700_000_000.0
 GRACE = 300.0

@@ -10,14 +10,14 @@ import anyio
 import httpx
 import pytest
 
-from tests.metrics.test_metrics_server import endpoints, serving
-from tests.metrics.test_webconfig import PASSWORD, TLS, USERS, ca, ca_context, pki, web_file  # noqa: F401 - fixtures
+from tests.web.test_metrics_server import endpoints, serving
+from tests.web.test_webconfig import PASSWORD, TLS, USERS, ca, ca_context, pki, web_file  # noqa: F401 - fixtures
 from watcher.core.model import Snapshot
 from watcher.core.recent import Recent
 from watcher.core.tracker import Track
-from watcher.metrics.status.index import About
-from watcher.metrics.status.pages import StatusPages, StatusSource
-from watcher.metrics.webconfig import load_web_config
+from watcher.web.status.index import About
+from watcher.web.status.pages import StatusPages, StatusSource
+from watcher.web.webconfig import load_web_config
 
 pytestmark = pytest.mark.anyio
 ODD_ID = "odd/id?#1"
