@@ -20,7 +20,7 @@ import pytest
 from tests.helpers import make_config, start_watch
 from watcher.api.client import error_from_response
 from watcher.api.recordfile import read_recording
-from watcher.core.loglayout import marker
+from watcher.core.log.layout import marker
 from watcher.core.recordformat import Exchange
 from watcher.daemon.replay import replay
 from watcher.errors import TransientApiError

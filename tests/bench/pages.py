@@ -28,7 +28,7 @@ from benchstats import summary_ms
 from run import Server, WatcherProc
 
 from watcher.core.events import Event
-from watcher.core.logdiff import LogTrack, StreamTrack
+from watcher.core.log.diff import LogTrack, StreamTrack
 from watcher.core.model import Snapshot
 from watcher.core.recent import Recent
 from watcher.core.tracker import Track

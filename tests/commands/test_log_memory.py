@@ -17,8 +17,8 @@ from tests.logserver import BATCH, PROJECT, LogServer
 from watcher.commands.follow import LOG_PAGE
 from watcher.commands.wait import TailRing, WaitOptions, logs, wait
 from watcher.config.settings import parse
-from watcher.core.logdiff import LogTrack, diff_log
-from watcher.core.loghistory import Labeller
+from watcher.core.log.diff import LogTrack, diff_log
+from watcher.core.log.history import Labeller
 
 if TYPE_CHECKING:
     from watcher.config.settings import Config

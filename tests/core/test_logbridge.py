@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from watcher.core.logbridge import bridge, join_backfill
-from watcher.core.logdiff import LogTrack, StreamTrack, diff_log
-from watcher.core.logfetch import settle, wants_log_endpoint
-from watcher.core.loglayout import WINDOW_SIZE
+from watcher.core.log.bridge import bridge, join_backfill
+from watcher.core.log.diff import LogTrack, StreamTrack, diff_log
+from watcher.core.log.fetch import settle, wants_log_endpoint
+from watcher.core.log.layout import WINDOW_SIZE
 from watcher.simulator.layouts import render_log
 
 OUT = [f"out {i}" for i in range(60)]

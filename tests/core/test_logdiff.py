@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from watcher.core.logbridge import join_backfill
-from watcher.core.logdiff import LogTrack, diff_log, unmarked_stream
-from watcher.core.logfetch import hides_output, wants_log_endpoint
-from watcher.core.loglayout import WINDOW_SIZE, interleave, layout_of, marker, split_window
+from watcher.core.log.bridge import join_backfill
+from watcher.core.log.diff import LogTrack, diff_log, unmarked_stream
+from watcher.core.log.fetch import hides_output, wants_log_endpoint
+from watcher.core.log.layout import WINDOW_SIZE, interleave, layout_of, marker, split_window
 from watcher.simulator.layouts import LAYOUTS, LEGACY, render_log
 
 DLI = ("stdout: ", "stderr: ", "YARN Diagnostics: ")

@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from watcher.api.client import _parse
-from watcher.core.logdiff import diff_log
+from watcher.core.log.diff import diff_log
 from watcher.core.model import decode_snapshot
 from watcher.core.tracker import LogResult, Track, observe
 from watcher.daemon.codec import decode_track, encode_track

@@ -21,7 +21,7 @@ ENDPOINT = "http://corpus.invalid"
 PROJECT = "0123456789abcdef0123456789abcdef"
 START = 1_700_000_000.0
 CLOCKS_PER_POLL = 4  # more readings than a poll takes: the next poll starts from its own
-BACKFILL_MAX = "1000"  # the size the log reader asks for (watcher.core.logdiff.BACKFILL_MAX)
+BACKFILL_MAX = "1000"  # the size the log reader asks for (watcher.core.log.diff.BACKFILL_MAX)
 
 
 def _line(obj: dict[str, Any]) -> str:

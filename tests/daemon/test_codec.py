@@ -8,7 +8,7 @@ import json
 import pytest
 
 from watcher.core.events import Event
-from watcher.core.logdiff import LogTrack, StreamTrack
+from watcher.core.log.diff import LogTrack, StreamTrack
 from watcher.core.tracker import Track
 from watcher.daemon.codec import decode_event, decode_track, encode_event, encode_track
 

@@ -11,8 +11,8 @@ from tests.helpers import make_config, simulator, start_watch
 from watcher.api.client import LogPage
 from watcher.api.policy import RequestPolicy
 from watcher.config.settings import ApiConfig
-from watcher.core.logdiff import LogTrack, diff_log
-from watcher.core.loglayout import WINDOW_SIZE, layout_of
+from watcher.core.log.diff import LogTrack, diff_log
+from watcher.core.log.layout import WINDOW_SIZE, layout_of
 from watcher.core.model import Snapshot
 from watcher.core.tracker import Track, observe
 from watcher.daemon.backfill import LogReader

@@ -15,7 +15,7 @@ import pytest
 from watcher.core.board import DURATION, JobSummary
 from watcher.core.events import Event
 from watcher.core.histogram import Histogram
-from watcher.core.logdiff import LogTrack, StreamTrack
+from watcher.core.log.diff import LogTrack, StreamTrack
 from watcher.core.model import Snapshot
 from watcher.core.tracker import Track
 from watcher.daemon.codec import encode_track

@@ -16,7 +16,7 @@ import pytest
 
 from tests.helpers import assert_seq_gapless, make_config, simulator, start_watch
 from tests.schemas import assert_valid
-from watcher.core.loglayout import marker
+from watcher.core.log.layout import marker
 from watcher.output.writer import EventWriter
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]

@@ -11,7 +11,7 @@ from urllib.parse import quote
 import pytest
 
 from watcher.core.events import Event
-from watcher.core.logdiff import LogTrack, StreamTrack
+from watcher.core.log.diff import LogTrack, StreamTrack
 from watcher.core.model import Snapshot
 from watcher.core.recent import Recent
 from watcher.core.tracker import Failure, LogResult, Track, observe, observe_missing

@@ -16,7 +16,7 @@ import anyio
 from watcher.core.board import Board
 from watcher.core.events import Event
 from watcher.core.flavor import BY_NAME
-from watcher.core.loghistory import Labeller
+from watcher.core.log.history import Labeller
 from watcher.core.outcome import Outcome, final_outcome, held
 from watcher.core.tracker import Track, context
 from watcher.daemon.poller import Clocks, Poller
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from watcher.api.client import BatchApi, LogPage
     from watcher.api.policy import RequestPolicy
     from watcher.config.settings import Config
-    from watcher.core.logdiff import LogTrack
+    from watcher.core.log.diff import LogTrack
     from watcher.core.model import Snapshot
     from watcher.errors import FailureReason
 

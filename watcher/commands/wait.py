@@ -19,7 +19,7 @@ import anyio
 from watcher.commands.follow import Follower, History, history_or_none
 from watcher.commands.record import recorded_api
 from watcher.commands.watched import WatchedPolicy
-from watcher.core.logdiff import LogTrack, diff_log
+from watcher.core.log.diff import LogTrack, diff_log
 from watcher.core.outcome import exit_code
 from watcher.core.printable import printable, raw_line
 from watcher.errors import ApiError, ConfigError, NotFoundError

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from watcher.core import states
 from watcher.core.events import Event, rfc3339, rfc3339_millis
-from watcher.core.logdiff import LogTrack
-from watcher.core.logfetch import UNAVAILABLE_AFTER
-from watcher.core.loglayout import interleave
+from watcher.core.log.diff import LogTrack
+from watcher.core.log.fetch import UNAVAILABLE_AFTER
+from watcher.core.log.layout import interleave
 from watcher.core.redact import redact_req_body
 
 if TYPE_CHECKING:

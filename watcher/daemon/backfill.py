@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 from watcher.core import states
-from watcher.core.logbridge import join_answer
-from watcher.core.logdiff import diff_log
-from watcher.core.logfetch import HIDDEN_READ_SECONDS, answered, settle, unavailable, wants_log_endpoint
+from watcher.core.log.bridge import join_answer
+from watcher.core.log.diff import diff_log
+from watcher.core.log.fetch import HIDDEN_READ_SECONDS, answered, settle, unavailable, wants_log_endpoint
 from watcher.core.tracker import LogResult
 from watcher.errors import ApiError, TransientApiError
 

@@ -9,8 +9,8 @@ from typing import Any, cast, get_args
 from watcher.core.board import JobSummary
 from watcher.core.events import Event
 from watcher.core.histogram import Histogram
-from watcher.core.logdiff import LogTrack, StreamTrack
-from watcher.core.loglayout import Layout
+from watcher.core.log.diff import LogTrack, StreamTrack
+from watcher.core.log.layout import Layout
 from watcher.core.model import Snapshot
 from watcher.core.tracker import Track
 from watcher.core.vocabulary import EVENT_NAMES, LEVELS

@@ -12,13 +12,13 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from watcher.core.logdiff import TAIL_KEEP, LogDiff, StreamTrack, alignments, diff_log, exact_end, unmarked_stream
-from watcher.core.loglayout import MARKED, WINDOW_SIZE, marker, output_hidden, output_stream, split_window, stream_rank
+from watcher.core.log.diff import TAIL_KEEP, LogDiff, StreamTrack, alignments, diff_log, exact_end, unmarked_stream
+from watcher.core.log.layout import MARKED, WINDOW_SIZE, marker, output_hidden, output_stream, split_window, stream_rank
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from watcher.core.logdiff import LogTrack
+    from watcher.core.log.diff import LogTrack
 
 
 def _starts(prev: StreamTrack, lines: Sequence[str], from_start: bool) -> list[int]:

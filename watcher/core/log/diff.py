@@ -1,6 +1,6 @@
 """Pure diffing of the last-10-lines log window, section by section, by content overlap.
 
-The window is the tail of a log laid out as ``watcher.core.loglayout`` describes. Line numbers are
+The window is the tail of a log laid out as ``watcher.core.log.layout`` describes. Line numbers are
 not stable (buffers evict, diagnostics get replaced), so each section is aligned on content: the new
 lines of a section follow the longest run that agrees with what we saw last. When the alignment is
 ambiguous or absent, the section is *uncertain*: the caller backfills from the log endpoint, or
@@ -14,12 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from watcher.core.loglayout import MARKED, WINDOW_SIZE, layout_of, split_window
+from watcher.core.log.layout import MARKED, WINDOW_SIZE, layout_of, split_window
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from watcher.core.loglayout import Layout, Section
+    from watcher.core.log.layout import Layout, Section
 
 TAIL_KEEP = 32
 # Diagnostics are replaced wholesale (YARN's report, or Kubernetes' pod report), so content that does not

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from watcher.core.logdiff import unmarked_stream
-from watcher.core.loglayout import WINDOW_SIZE, output_hidden, split_window
+from watcher.core.log.diff import unmarked_stream
+from watcher.core.log.layout import WINDOW_SIZE, output_hidden, split_window
 
 # answers in a row that were of no use (not found, or text that continues nothing) before the endpoint is
 # read only when the batch finishes
@@ -21,7 +21,7 @@ HIDDEN_READ_SECONDS = 60.0
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from watcher.core.logdiff import LogDiff, LogTrack
+    from watcher.core.log.diff import LogDiff, LogTrack
 
 
 def hides_output(track: LogTrack, window: Sequence[str]) -> bool:

@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING
 
-from watcher.core.logdiff import TAIL_KEEP, LogTrack, StreamTrack
-from watcher.core.loglayout import MARKED, layout_of, marker
+from watcher.core.log.diff import TAIL_KEEP, LogTrack, StreamTrack
+from watcher.core.log.layout import MARKED, layout_of, marker
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from watcher.core.loglayout import Layout
+    from watcher.core.log.layout import Layout
 
 
 class Labeller:
