@@ -5,9 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 from watcher.core import states
-from watcher.core.log.bridge import join_answer
-from watcher.core.log.diff import diff_log
-from watcher.core.log.fetch import HIDDEN_READ_SECONDS, answered, settle, unavailable, wants_log_endpoint
+from watcher.core.log.poll import HIDDEN_READ_SECONDS, Answer, after_read, before_read
 from watcher.core.tracker import LogResult
 from watcher.errors import ApiError, TransientApiError
 
@@ -41,21 +39,16 @@ class LogReader:
 
     async def diff(self, track: Track, snap: Snapshot, now: float) -> LogResult:
         """The new lines and gaps of this poll at wall-clock ``now``, and the log track to keep."""
-        prev = track.log
-        result = diff_log(prev, snap.log)
         terminal = states.is_terminal(snap.state)
-        read, log = False, result.track
-        wanted = wants_log_endpoint(prev, result, snap.log, terminal=terminal, now=now, every=self.every)
-        if self.enabled and wanted:
+        plan = before_read(track.log, snap.log, terminal=terminal, now=now, every=self.every, enabled=self.enabled)
+        answer = None
+        if plan.read:
             # the URL is built from the watched ID only: the answer's own id is the server's word
-            page, read = await self._tail(track.batch_id)
-            useful: bool | None = False if read else None
-            if page is not None:
-                result, useful = join_answer(prev, result, snap.log, page.lines, from_start=page.start == 0)
-            log = answered(result.track, now=now, useful=useful)
-        gaps = tuple((stream, None) for stream in result.uncertain)
-        gave_up = unavailable(log) and not unavailable(prev)
-        return LogResult(result.lines, gaps, settle(log, terminal=terminal, read=read), unavailable=gave_up)
+            page, gave = await self._tail(track.batch_id)
+            answer = Answer(page.lines, page.start == 0) if page is not None else Answer(answered=gave)
+        out = after_read(plan, answer)
+        gaps = tuple((stream, None) for stream in out.gaps)
+        return LogResult(out.lines, gaps, out.track, unavailable=out.gave_up)
 
     async def _tail(self, bid: str) -> tuple[LogPage | None, bool]:
         """The log's last BACKFILL_MAX lines (all of it when shorter) in one request, or None if it fails.

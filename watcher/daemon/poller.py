@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 import anyio
 
 from watcher.core.flavor import BY_NAME
-from watcher.core.log.fetch import HIDDEN_READ_SECONDS
+from watcher.core.log.poll import HIDDEN_READ_SECONDS
 from watcher.core.model import with_details_only
 from watcher.core.readiness import Rejection, first_cycle_done
 from watcher.core.schedule import Timing, next_poll, overdue, sleep_for, start_poll
