@@ -103,6 +103,13 @@ SAMPLES: dict[str, Event] = {
         own("watcher.state_locked", "warning", path="/var/lib/dli-watcher/state.db", wait_seconds=30.0),
         own("watcher.recording_stopped", "warning", path="/tmp/case.jsonl", max_bytes=67108864),
         own(
+            "watcher.deprecated_key",
+            "warning",
+            key="metrics.listen",
+            alias="web.listen-address",
+            message="web.listen-address is an old name of metrics.listen: rename it (the old name will stop working)",
+        ),
+        own(
             "watcher.state_write_failed",
             "error",
             path="/var/lib/x.db",

@@ -118,10 +118,16 @@ def offline_report(cfg: Config, path: str) -> Report:
     return Report(
         [
             Finding("config", "ok", f"{path} is valid"),
+            *deprecations(cfg),
             Finding("watch", "ok", ", ".join(what)),
             Finding("online", "skipped", f"offline: not checked: {untested}"),
         ]
     )
+
+
+def deprecations(cfg: Config) -> list[Finding]:
+    """A warning per key the file gives by an old name (it works; the daemon says it as watcher.deprecated_key)."""
+    return [Finding("deprecated", "warning", old.message) for old in cfg.deprecated]
 
 
 # --- online ------------------------------------------------------------------------------------------
@@ -135,6 +141,7 @@ async def check(cfg: Config, path: str, *, deadline: float, env: Mapping[str, st
         via += f"; IAM {iam_route.target} {iam_route.describe()}"
     findings = [
         Finding("config", "ok", f"{path} is valid"),
+        *deprecations(cfg),
         watch_set(cfg),
         Finding("route", "ok", via),
         state_file(cfg.state.path),

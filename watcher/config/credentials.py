@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from watcher.config.keys import by_auth, file_keys
+from watcher.config.keys import key as declare
 from watcher.config.problems import Problems
 from watcher.config.tomltable import Table, choice, url
 from watcher.core.flavor import BY_NAME
@@ -21,20 +23,27 @@ from watcher.errors import ConfigError
 Env = Mapping[str, str]
 
 
+def _secret_key(doc: str) -> str:
+    """A secret: named in the file by ``<name>_env`` or ``<name>_file``, resolved by ``parse_auth``."""
+    made: str = declare("", by_auth, doc, "restart", repr=False, file_keys=("{}_env", "{}_file"))
+    return made
+
+
 @dataclass(frozen=True, slots=True)
 class AuthConfig:
     """How requests authenticate; secret values are resolved and never shown in repr."""
 
-    method: AuthMethod = "none"
-    access_key: str = field(default="", repr=False)
-    secret_key: str = field(default="", repr=False)
-    security_token: str = field(default="", repr=False)
-    token: str = field(default="", repr=False)
-    user: str = ""
-    domain: str = ""
-    password: str = field(default="", repr=False)
-    project_name: str = ""
-    iam_endpoint: str = ""
+    # [auth] is read by parse_auth (the method decides which keys are needed); these declare its keys
+    method: AuthMethod = declare("none", by_auth, "aksk, token, password or none (default: the flavor's)", "restart")
+    access_key: str = _secret_key("aksk: the access key (AK)")
+    secret_key: str = _secret_key("aksk: the secret key (SK)")
+    security_token: str = _secret_key("aksk: the STS security token of temporary credentials")
+    token: str = _secret_key("token: a ready IAM token sent in X-Auth-Token")
+    user: str = declare("", by_auth, "password: the IAM user", "restart")
+    domain: str = declare("", by_auth, "password: the account (domain) name", "restart")
+    password: str = _secret_key("password: the IAM user's password")
+    project_name: str = declare("", by_auth, "password: the project (region) the token is scoped to", "restart")
+    iam_endpoint: str = declare("", by_auth, "password: IAM's URL; default: derived from api.endpoint", "restart")
 
     def secrets(self) -> tuple[str, ...]:
         """The values that must never be printed, to mask wherever server text echoes them."""
@@ -104,11 +113,7 @@ def _plausible_name(var: str) -> bool:
     return var.isupper() and not _SECRET_RUN_RE.search(var)
 
 
-SECRET_NAMES = ("access_key", "secret_key", "security_token", "token", "password")
-AUTH_KEYS = frozenset(
-    {"method", "user", "domain", "project_name", "iam_endpoint"}
-    | {f"{name}_{how}" for name in SECRET_NAMES for how in ("env", "file")}
-)
+AUTH_KEYS = frozenset(file_keys(AuthConfig))
 
 
 def parse_auth(

@@ -5,17 +5,35 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from watcher.config.batchids import merge_file_ids, parse_batch_ids
-from watcher.config.credentials import AuthConfig, Env, parse_auth
+from watcher.config.credentials import AuthConfig, parse_auth
 from watcher.config.egress import check_tls_combination, no_proxy, proxy_url, tls_path
+from watcher.config.keys import (
+    Ctx,
+    Deprecated,
+    Env,
+    Parser,
+    count,
+    duration,
+    duration0,
+    file_keys,
+    flag,
+    key,
+    key_factory,
+    one_of,
+    parse_section,
+    part_of,
+    resolve_aliases,
+    text,
+)
 from watcher.config.problems import Problems
-from watcher.config.statuslinks import StatusConfig, parse_status
-from watcher.config.tomltable import Table, choice, did_you_mean, positive_int, seconds, url
+from watcher.config.statuslinks import StatusConfig
+from watcher.config.tomltable import Table, did_you_mean, positive_int, url
 from watcher.core.flavor import BY_NAME, Flavor
 from watcher.core.shard import Shard, parse_shard
 from watcher.core.states import KNOWN, is_known, normalise
@@ -47,29 +65,161 @@ PROJECT_RE = re.compile(r"^[A-Za-z0-9]{1,64}$")
 DEFAULT_LIST_LOOKBACK = 3 * 86400.0
 
 
+# Each key's parser: (table, key, default, context) -> value; the keys themselves are declared on the fields below.
+
+
+def _endpoint(sec: Table, name: str, default: Any, ctx: Ctx) -> str:
+    return url(sec, name, required=True)
+
+
+def _project_id(sec: Table, name: str, default: Any, ctx: Ctx) -> str:
+    project_id: str = sec.get(name, str, default)
+    if ctx.values.get("flavor", "dli") == "dli" and not PROJECT_RE.fullmatch(project_id):
+        problem = "is required for flavor dli" if not project_id else "must be 1-64 letters and digits"
+        raise ConfigError(sec.key(name), problem)
+    return project_id
+
+
+def _tls(sec: Table, name: str, default: Any, ctx: Ctx) -> str:
+    return tls_path(sec, name, None if ctx.offline else ctx.env)
+
+
+def _proxy(sec: Table, name: str, default: Any, ctx: Ctx) -> str:
+    return proxy_url(sec, name)
+
+
+def _no_proxy(sec: Table, name: str, default: Any, ctx: Ctx) -> tuple[str, ...]:
+    return no_proxy(sec)
+
+
+def _state_map(sec: Table, name: str, default: Any, ctx: Ctx) -> tuple[tuple[str, str], ...]:
+    """``state_map``: states a Livy-compatible server sends that mean a documented one (``finished = "success"``)."""
+    mapped: dict[str, str] = {}
+    for raw, meant in sec.get(name, dict, {}).items():
+        key = f"{sec.key(name)}.{raw}"
+        state = normalise(raw)
+        if not state:
+            raise ConfigError(key, "must name a state")
+        if state in mapped:
+            raise ConfigError(key, f"maps {state!r} a second time (states are compared in lower case)")
+        if not isinstance(meant, str) or not is_known(normalise(meant)):
+            known = ", ".join(sorted(KNOWN))
+            raise ConfigError(key, f"must be one of the documented states ({known}), got {meant!r}")
+        mapped[state] = normalise(meant)
+    return tuple(sorted(mapped.items()))
+
+
+def _at_least(least: int) -> Parser:
+    """An integer of at least ``least`` (a byte cap smaller than that would refuse ordinary answers)."""
+
+    def parse(sec: Table, name: str, default: Any, ctx: Ctx) -> int:
+        value = positive_int(sec, name, default)
+        if value < least:
+            raise ConfigError(sec.key(name), f"must be >= {least}, got {value}")
+        return value
+
+    return parse
+
+
+def _shard(sec: Table, name: str, default: Any, ctx: Ctx) -> Shard:
+    text = sec.get(name, str, default)
+    if ctx.offline and text.startswith("ordinal/"):
+        # the pod's ordinal is only known where it runs: check the rest of the spec with ordinal 0
+        text = "0/" + text.removeprefix("ordinal/")
+    try:
+        return parse_shard(text, ctx.env)
+    except ValueError as exc:
+        raise ConfigError(sec.key(name), str(exc)) from None
+
+
+def _batch_ids(sec: Table, name: str, default: Any, ctx: Ctx) -> tuple[str, ...]:
+    """The listed IDs, plus the file's (not read offline: it lives where the watcher runs)."""
+    listed = sec.get(name, list, [])
+    for n, item in enumerate(listed):
+        if not isinstance(item, str):
+            raise ConfigError(f"{sec.key(name)}[{n}]", f"must be a string, got {type(item).__name__}")
+    ids = parse_batch_ids(listed, ctx.flavor, sec.key(name))
+    ids_file = sec.get("batch_ids_file", str, "")
+    return merge_file_ids(ids, ids_file, ctx.flavor) if ids_file and not ctx.offline else ids
+
+
+def _queues(sec: Table, name: str, default: Any, ctx: Ctx) -> tuple[str, ...]:
+    queues = sec.get(name, list, [])
+    for n, item in enumerate(queues):
+        if not isinstance(item, str) or not item:
+            raise ConfigError(f"{sec.key(name)}[{n}]", "must be a non-empty string")
+    return tuple(queues)
+
+
+def parse_listen(value: str, key: str = "metrics.listen") -> tuple[str, int]:
+    """Split ``host:port`` (``[::1]:port`` for IPv6); port 0 picks a free one."""
+    host, sep, port_text = value.rpartition(":")
+    if not sep or not (port_text.isascii() and port_text.isdigit()) or int(port_text) > 65535:
+        raise ConfigError(key, f"must be host:port with a port of 0-65535, got {value!r}")
+    if host.startswith("[") and host.endswith("]") and len(host) > 2:
+        host = host[1:-1]
+    elif any(c in host for c in ":[]") or re.search(r"\s", host):
+        raise ConfigError(key, f"must be host:port ([::1]:port for IPv6), got {value!r}")
+    return host or "0.0.0.0", int(port_text)  # noqa: S104 - ":PORT" means every address
+
+
+def _listen(sec: Table, name: str, default: Any, ctx: Ctx) -> tuple[str, int]:
+    return parse_listen(sec.get(name, str, default), sec.key(name))
+
+
+def _patterns(sec: Table, name: str, default: Any, ctx: Ctx) -> tuple[str, ...]:
+    """A list of regular expressions, each checked to compile."""
+    items = sec.get(name, list, [])
+    for n, item in enumerate(items):
+        if not isinstance(item, str) or not item:
+            raise ConfigError(f"{sec.key(name)}[{n}]", "must be a non-empty string")
+        try:
+            re.compile(item)
+        except re.error as exc:
+            raise ConfigError(f"{sec.key(name)}[{n}]", f"is not a regular expression: {exc}") from None
+    return tuple(items)
+
+
+def parse_time_ms(text: str) -> int | None:
+    """An RFC 3339 time as epoch milliseconds; None for an empty string. Raises ValueError."""
+    if not text:
+        return None
+    stamp = datetime.fromisoformat(text)
+    if stamp.tzinfo is None:
+        raise ValueError("needs a time zone, e.g. 2026-01-31T00:00:00Z")
+    return int(stamp.timestamp() * 1000)
+
+
+def _created_after(sec: Table, name: str, default: Any, ctx: Ctx) -> int | None:
+    try:
+        return parse_time_ms(sec.get(name, str, default))
+    except ValueError as exc:
+        raise ConfigError(sec.key(name), f"must be an RFC 3339 time: {exc}") from None
+
+
 @dataclass(frozen=True, slots=True)
 class ApiConfig:
     """Where the batch API lives and how long a request may take."""
 
-    flavor: FlavorName = "dli"
-    endpoint: str = ""
-    project_id: str = ""
-    timeout_seconds: float = 10.0
-    verify_tls: bool = True
-    ca_file: str = ""  # PEM bundle replacing the default CAs; relative: in $CREDENTIALS_DIRECTORY
-    ca_dir: str = ""  # an OpenSSL hashed directory of CA certificates (c_rehash)
-    client_cert_file: str = ""  # for gateways that require mutual TLS
-    client_key_file: str = ""  # empty: the key is in client_cert_file
-    proxy: str = ""  # http://host:port; empty: $HTTPS_PROXY / $HTTP_PROXY / $ALL_PROXY
-    no_proxy: tuple[str, ...] = ()  # hosts reached directly, besides those in $NO_PROXY
-    transport: Transport = "aiohttp"
-    log_endpoint: bool = True
-    max_attempts: int = 4
-    backoff_base_seconds: float = 0.5
-    backoff_max_seconds: float = 30.0
-    max_response_bytes: int = 8 * 1024 * 1024
+    flavor: FlavorName = key("dli", one_of(FLAVORS), "dli (Huawei Cloud DLI) or livy (Apache Livy)", "restart")
+    endpoint: str = key("", _endpoint, "the API's base URL (required)", "restart")
+    project_id: str = key("", _project_id, "required for dli: 1-64 letters and digits", "restart", late=True)
+    timeout_seconds: float = key(10.0, duration, "per request", "applied")
+    verify_tls: bool = key(True, flag, "check the server's certificate", "restart")
+    ca_file: str = key("", _tls, "PEM bundle replacing the default CAs; relative: in $CREDENTIALS_DIRECTORY", "restart")
+    ca_dir: str = key("", _tls, "an OpenSSL hashed directory of CA certificates (c_rehash)", "restart")
+    client_cert_file: str = key("", _tls, "PEM client certificate, for gateways that require mutual TLS", "restart")
+    client_key_file: str = key("", _tls, "its unencrypted PEM key; empty: the key is in client_cert_file", "restart")
+    proxy: str = key("", _proxy, "http://host:port; empty: $HTTPS_PROXY / $HTTP_PROXY / $ALL_PROXY", "restart")
+    no_proxy: tuple[str, ...] = key((), _no_proxy, "hosts reached directly, besides those in $NO_PROXY", "restart")
+    transport: Transport = key("aiohttp", one_of(TRANSPORTS), "aiohttp (less CPU per request) or httpx", "restart")
+    log_endpoint: bool = key(True, flag, "backfill lost log lines from GET .../log", "applied")
+    max_attempts: int = key(4, count, "per poll, for timeouts, connect errors, 5xx, 429, APIG.0308", "applied")
+    backoff_base_seconds: float = key(0.5, duration, "exponential backoff with full jitter", "applied")
+    backoff_max_seconds: float = key(30.0, duration, "the backoff's cap, also on a server's Retry-After", "applied")
+    max_response_bytes: int = key(8 * 1024 * 1024, _at_least(64 * 1024), "a larger answer is a failed poll", "applied")
     # (state as the server sends it, normalised; the documented state it means), sorted
-    state_map: tuple[tuple[str, str], ...] = ()
+    state_map: tuple[tuple[str, str], ...] = key((), _state_map, "a gateway's states to documented ones", "applied")
 
     @property
     def flavor_spec(self) -> Flavor:
@@ -81,83 +231,113 @@ class ApiConfig:
 class WatchConfig:
     """Which batches to watch and how often."""
 
-    batch_ids: tuple[str, ...] = ()
-    batch_ids_file: str = ""
-    interval_seconds: float = 15.0
-    concurrency: int = 16
-    terminal_grace_seconds: float = 120.0
-    retention_seconds: float = 3600.0
-    not_found_interval_seconds: float = 300.0
-    mode: Mode = "details"
-    list_page_size: int = 100
-    max_list_pages: int = 1000
+    batch_ids: tuple[str, ...] = key((), _batch_ids, "DLI: UUIDs; Livy: numeric IDs (or session names)", "applied")
+    batch_ids_file: str = key("", text, "one ID per line, '#' comments; re-read on SIGHUP", "applied")
+    interval_seconds: float = key(15.0, duration, "each batch is polled once per interval", "applied")
+    # the connection pool is sized once, at start: raised above the start value it needs a restart
+    concurrency: int = key(16, count, "requests in flight at most", "lowered")
+    terminal_grace_seconds: float = key(120.0, duration0, "keep polling a finished batch this long", "applied")
+    retention_seconds: float = key(3600.0, duration0, "a finished or gone batch leaves /metrics after", "applied")
+    not_found_interval_seconds: float = key(300.0, duration, "how often an unknown batch is re-tried", "applied")
+    mode: Mode = key("details", one_of(MODES), "details (one request per batch) or list (pages)", "applied")
+    list_page_size: int = key(100, count, "batches per list request in list mode", "applied")
+    max_list_pages: int = key(1000, count, "pages read per queue and cycle (list mode, discovery)", "applied")
     # list mode: how far back a sweep for never-polled batches reads (0: they are read by details)
-    list_lookback: float = DEFAULT_LIST_LOOKBACK
+    list_lookback: float = key(DEFAULT_LIST_LOOKBACK, duration0, "list mode: age of never-polled batches", "applied")
     # list mode: the queues that sweep reads; empty: discovery's queues when it is on, else every queue
-    queues: tuple[str, ...] = ()
-    shard: Shard = field(default_factory=Shard)
+    queues: tuple[str, ...] = key((), _queues, "list mode: the queues the sweep reads", "applied")
+    shard: Shard = key_factory(Shard, _shard, "i/n or ordinal/n: watch one shard of the batches", "applied", "")
 
 
 @dataclass(frozen=True, slots=True)
 class MetricsConfig:
     """Where /metrics, /healthz and /readyz are served."""
 
-    host: str = "127.0.0.1"
-    port: int = DEFAULT_PORT
-    web_config_file: str = ""  # TLS and basic auth, in the Prometheus exporter-toolkit's format
-    per_batch: PerBatch = "all"  # which batches get the per-batch families (README: what each costs)
+    host: str = key(
+        "127.0.0.1",
+        _listen,
+        "host:port of /metrics, /healthz, /readyz and the status pages",
+        "restart",
+        name="listen",
+        file_default=f"127.0.0.1:{DEFAULT_PORT}",
+        fields=("host", "port"),
+        aliases=("web.listen-address",),
+    )
+    port: int = part_of(DEFAULT_PORT, "host")
+    web_config_file: str = key(
+        "", text, "TLS and basic auth, exporter-toolkit format", "applied", aliases=("web.config.file",)
+    )
+    per_batch: PerBatch = key("all", one_of(PER_BATCH_MODES), "which batches get the per-batch families", "restart")
     # kube-state-metrics' --metric-allowlist / --metric-denylist: regular expressions, one or the other
-    metric_allowlist: tuple[str, ...] = ()
-    metric_denylist: tuple[str, ...] = ()
+    metric_allowlist: tuple[str, ...] = key((), _patterns, "families served (regular expressions)", "restart")
+    metric_denylist: tuple[str, ...] = key((), _patterns, "families not served (regular expressions)", "restart")
     # distinct values per API-supplied label (job_name, queue, owner, kind, sc_type); more fold into one
-    max_label_values: int = 1000
+    max_label_values: int = key(1000, count, "distinct values per API-supplied label", "restart")
     # Prometheus' --web.enable-lifecycle: POST /-/reload reloads as SIGHUP does (behind the web config's auth)
-    enable_lifecycle: bool = False
+    enable_lifecycle: bool = key(
+        False, flag, "POST /-/reload reloads as SIGHUP does", "applied", aliases=("web.enable-lifecycle",)
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class StateConfig:
     """Where per-batch state persists; empty path disables persistence."""
 
-    path: str = ""
-    # how long a start waits out another program's lock on the file before it exits 2
-    lock_wait_seconds: float = 30.0
+    path: str = key("", text, "SQLite file; empty: no persistence", "restart")
+    lock_wait_seconds: float = key(30.0, duration, "at start, wait this long for another program's lock", "restart")
 
 
 @dataclass(frozen=True, slots=True)
 class RecordConfig:
     """Where a recording of every API exchange goes (empty: none), and its cap."""
 
-    path: str = ""
-    max_bytes: int = 64 * 1024 * 1024  # per file
-    files: int = 3  # segments kept, the current one included; 1: recording stops at the cap
+    path: str = key("", text, "a recording of every API exchange; empty: none", "restart")
+    max_bytes: int = key(64 * 1024 * 1024, _at_least(64 * 1024), "per recording file", "restart")
+    # segments kept, the current one included; 1: recording stops at the cap
+    files: int = key(3, count, "recording files kept, the current one included", "restart")
 
 
 @dataclass(frozen=True, slots=True)
 class EventsConfig:
     """How events are rendered on stdout."""
 
-    format: Format = "auto"
-    level: Level = "info"
-    time: EventTime = "local"  # how the readable format shows times
-    include_req_body: bool = False
-    # event lines queued for a stdout reader that is not keeping up before polls are held
-    buffer_lines: int = 10_000
+    format: Format = key("auto", one_of(FORMATS), "json, ecs, readable or auto", "restart")
+    level: Level = key("info", one_of(LEVELS), "debug, info, warning or error", "applied")
+    time: EventTime = key("local", one_of(EVENT_TIMES), "how the readable format shows times", "restart")
+    include_req_body: bool = key(False, flag, "add the original request to batch.discovered", "applied")
+    buffer_lines: int = key(10_000, count, "event lines queued for a slow stdout reader", "applied")
     # and their bytes: long lines fill memory long before the line count is reached
-    buffer_bytes: int = 32 * 1024 * 1024
+    buffer_bytes: int = key(32 * 1024 * 1024, _at_least(64 * 1024), "and their bytes", "applied")
 
 
 @dataclass(frozen=True, slots=True)
 class DiscoveryConfig:
     """Which batches to find and watch by themselves, beyond the listed IDs."""
 
-    enabled: bool = False
-    queues: tuple[str, ...] = ()
-    job_name: str = ""
-    owner: str = ""
-    created_after_ms: int | None = None  # epoch milliseconds, parsed once from the RFC 3339 text
-    max_batches: int = 1000
-    interval_seconds: float = 60.0
+    enabled: bool = key(False, flag, "also watch every listed batch that matches", "applied")
+    queues: tuple[str, ...] = key((), _queues, "queue names to look in; empty: every queue", "applied")
+    job_name: str = key("", text, "shell-style pattern on the job name; empty: any", "applied")
+    owner: str = key("", text, "exact owner; empty: any", "applied")
+    # epoch milliseconds, parsed once from the RFC 3339 text
+    created_after_ms: int | None = key(
+        None, _created_after, "RFC 3339; empty: any time", "applied", name="created_after", file_default=""
+    )
+    max_batches: int = key(1000, count, "newest matching batches watched at once", "applied")
+    interval_seconds: float = key(60.0, duration, "how often to look for new batches", "applied")
+
+
+SECTION_TYPES: dict[str, type] = {
+    "api": ApiConfig,
+    "auth": AuthConfig,
+    "watch": WatchConfig,
+    "metrics": MetricsConfig,
+    "state": StateConfig,
+    "events": EventsConfig,
+    "discovery": DiscoveryConfig,
+    "status": StatusConfig,
+    "record": RecordConfig,
+}
+SECTIONS = tuple(SECTION_TYPES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,251 +353,23 @@ class Config:
     discovery: DiscoveryConfig = field(default_factory=DiscoveryConfig)
     status: StatusConfig = field(default_factory=StatusConfig)
     record: RecordConfig = field(default_factory=RecordConfig)
+    # keys the file gave by an old name (not a setting: a reload does not compare it)
+    deprecated: tuple[Deprecated, ...] = field(default=(), compare=False)
 
 
 T = TypeVar("T")
 
 
-def _parse_api(raw: object, env: Env, problems: Problems, *, offline: bool) -> ApiConfig:
-    sec = Table("api", raw, {f.name for f in fields(ApiConfig)}, problems)
-    files_env = None if offline else env
-    values = problems.values(
-        flavor=lambda: choice(sec, "flavor", FLAVORS, "dli"),
-        endpoint=lambda: url(sec, "endpoint", required=True),
-        timeout_seconds=lambda: seconds(sec, "timeout_seconds", 10.0),
-        verify_tls=lambda: sec.get("verify_tls", bool, True),
-        ca_file=lambda: tls_path(sec, "ca_file", files_env),
-        ca_dir=lambda: tls_path(sec, "ca_dir", files_env),
-        client_cert_file=lambda: tls_path(sec, "client_cert_file", files_env),
-        client_key_file=lambda: tls_path(sec, "client_key_file", files_env),
-        proxy=lambda: proxy_url(sec),
-        no_proxy=lambda: no_proxy(sec),
-        transport=lambda: choice(sec, "transport", TRANSPORTS, "aiohttp"),
-        log_endpoint=lambda: sec.get("log_endpoint", bool, True),
-        max_attempts=lambda: positive_int(sec, "max_attempts", 4),
-        backoff_base_seconds=lambda: seconds(sec, "backoff_base_seconds", 0.5),
-        backoff_max_seconds=lambda: seconds(sec, "backoff_max_seconds", 30.0),
-        max_response_bytes=lambda: _at_least(sec, "max_response_bytes", 8 * 1024 * 1024, 64 * 1024),
-        state_map=lambda: _state_map(sec),
-    )
-    flavor = values.get("flavor", "dli")
-    values.update(problems.values(project_id=lambda: _project_id(sec, flavor)))
-    with problems.guard():
-        check_tls_combination(values, sec)
-    return ApiConfig(**values)
-
-
-def _project_id(sec: Table, flavor: FlavorName) -> str:
-    project_id = sec.get("project_id", str, "")
-    if flavor == "dli" and not PROJECT_RE.fullmatch(project_id):
-        problem = "is required for flavor dli" if not project_id else "must be 1-64 letters and digits"
-        raise ConfigError(sec.key("project_id"), problem)
-    return project_id
-
-
-def _state_map(sec: Table) -> tuple[tuple[str, str], ...]:
-    """``state_map``: states a Livy-compatible server sends that mean a documented one (``finished = "success"``)."""
-    mapped: dict[str, str] = {}
-    for raw, meant in sec.get("state_map", dict, {}).items():
-        key = f"{sec.key('state_map')}.{raw}"
-        state = normalise(raw)
-        if not state:
-            raise ConfigError(key, "must name a state")
-        if state in mapped:
-            raise ConfigError(key, f"maps {state!r} a second time (states are compared in lower case)")
-        if not isinstance(meant, str) or not is_known(normalise(meant)):
-            known = ", ".join(sorted(KNOWN))
-            raise ConfigError(key, f"must be one of the documented states ({known}), got {meant!r}")
-        mapped[state] = normalise(meant)
-    return tuple(sorted(mapped.items()))
-
-
-def _at_least(sec: Table, key: str, default: int, least: int) -> int:
-    value = positive_int(sec, key, default)
-    if value < least:
-        raise ConfigError(sec.key(key), f"must be >= {least}, got {value}")
-    return value
-
-
-def _parse_shard(sec: Table, env: Env, *, offline: bool) -> Shard:
-    text = sec.get("shard", str, "")
-    if offline and text.startswith("ordinal/"):
-        # the pod's ordinal is only known where it runs: check the rest of the spec with ordinal 0
-        text = "0/" + text.removeprefix("ordinal/")
-    try:
-        return parse_shard(text, env)
-    except ValueError as exc:
-        raise ConfigError(sec.key("shard"), str(exc)) from None
-
-
-def _batch_ids(sec: Table, flavor: FlavorName, *, offline: bool) -> tuple[str, ...]:
-    """The listed IDs, plus the file's (not read offline: it lives where the watcher runs)."""
-    listed = sec.get("batch_ids", list, [])
-    for n, item in enumerate(listed):
-        if not isinstance(item, str):
-            raise ConfigError(f"{sec.key('batch_ids')}[{n}]", f"must be a string, got {type(item).__name__}")
-    ids = parse_batch_ids(listed, flavor, sec.key("batch_ids"))
-    ids_file = sec.get("batch_ids_file", str, "")
-    return merge_file_ids(ids, ids_file, flavor) if ids_file and not offline else ids
-
-
-def _parse_watch(raw: object, flavor: FlavorName, env: Env, problems: Problems, *, offline: bool) -> WatchConfig:
-    sec = Table("watch", raw, {f.name for f in fields(WatchConfig)}, problems)
-    return WatchConfig(
-        **problems.values(
-            batch_ids=lambda: _batch_ids(sec, flavor, offline=offline),
-            batch_ids_file=lambda: sec.get("batch_ids_file", str, ""),
-            interval_seconds=lambda: seconds(sec, "interval_seconds", 15.0),
-            concurrency=lambda: positive_int(sec, "concurrency", 16),
-            terminal_grace_seconds=lambda: seconds(sec, "terminal_grace_seconds", 120.0, zero_ok=True),
-            retention_seconds=lambda: seconds(sec, "retention_seconds", 3600.0, zero_ok=True),
-            not_found_interval_seconds=lambda: seconds(sec, "not_found_interval_seconds", 300.0),
-            mode=lambda: choice(sec, "mode", MODES, "details"),
-            list_page_size=lambda: positive_int(sec, "list_page_size", 100),
-            max_list_pages=lambda: positive_int(sec, "max_list_pages", 1000),
-            list_lookback=lambda: seconds(sec, "list_lookback", DEFAULT_LIST_LOOKBACK, zero_ok=True),
-            queues=lambda: _queues(sec),
-            shard=lambda: _parse_shard(sec, env, offline=offline),
-        )
-    )
-
-
-def parse_listen(value: str, key: str = "metrics.listen") -> tuple[str, int]:
-    """Split ``host:port`` (``[::1]:port`` for IPv6); port 0 picks a free one."""
-    host, sep, port_text = value.rpartition(":")
-    if not sep or not (port_text.isascii() and port_text.isdigit()) or int(port_text) > 65535:
-        raise ConfigError(key, f"must be host:port with a port of 0-65535, got {value!r}")
-    if host.startswith("[") and host.endswith("]") and len(host) > 2:
-        host = host[1:-1]
-    elif any(c in host for c in ":[]") or re.search(r"\s", host):
-        raise ConfigError(key, f"must be host:port ([::1]:port for IPv6), got {value!r}")
-    return host or "0.0.0.0", int(port_text)  # noqa: S104 - ":PORT" means every address
-
-
-METRICS_KEYS = (
-    "listen",
-    "web_config_file",
-    "per_batch",
-    "metric_allowlist",
-    "metric_denylist",
-    "max_label_values",
-    "enable_lifecycle",
-)
-
-
-def _parse_metrics(raw: object, problems: Problems) -> MetricsConfig:
-    sec = Table("metrics", raw, METRICS_KEYS, problems)
-    host, port = parse_listen(sec.get("listen", str, f"127.0.0.1:{DEFAULT_PORT}"))
-    values = problems.values(
-        web_config_file=lambda: sec.get("web_config_file", str, ""),
-        per_batch=lambda: choice(sec, "per_batch", PER_BATCH_MODES, "all"),
-        metric_allowlist=lambda: _patterns(sec, "metric_allowlist"),
-        metric_denylist=lambda: _patterns(sec, "metric_denylist"),
-        max_label_values=lambda: positive_int(sec, "max_label_values", 1000),
-        enable_lifecycle=lambda: sec.get("enable_lifecycle", bool, False),
-    )
-    if values.get("metric_allowlist") and values.get("metric_denylist"):
+def _section(name: str, raw: object, ctx: Ctx, problems: Problems) -> dict[str, Any]:
+    cls = SECTION_TYPES[name]
+    sec = Table(name, raw, file_keys(cls), problems)
+    values = parse_section(sec, cls, ctx, problems)
+    if name == "api":
+        with problems.guard():
+            check_tls_combination(values, sec)
+    if name == "metrics" and values.get("metric_allowlist") and values.get("metric_denylist"):
         problems.add(ConfigError(sec.key("metric_denylist"), "cannot be set with metric_allowlist (one or the other)"))
-    return MetricsConfig(host=host, port=port, **values)
-
-
-def _patterns(sec: Table, key: str) -> tuple[str, ...]:
-    """A list of regular expressions, each checked to compile."""
-    items = sec.get(key, list, [])
-    for n, item in enumerate(items):
-        if not isinstance(item, str) or not item:
-            raise ConfigError(f"{sec.key(key)}[{n}]", "must be a non-empty string")
-        try:
-            re.compile(item)
-        except re.error as exc:
-            raise ConfigError(f"{sec.key(key)}[{n}]", f"is not a regular expression: {exc}") from None
-    return tuple(items)
-
-
-def _parse_state(raw: object, problems: Problems) -> StateConfig:
-    sec = Table("state", raw, {"path", "lock_wait_seconds"}, problems)
-    return StateConfig(
-        **problems.values(
-            path=lambda: sec.get("path", str, ""),
-            lock_wait_seconds=lambda: seconds(sec, "lock_wait_seconds", 30.0),
-        )
-    )
-
-
-def _parse_record(raw: object, problems: Problems) -> RecordConfig:
-    sec = Table("record", raw, {"path", "max_bytes", "files"}, problems)
-    return RecordConfig(
-        **problems.values(
-            path=lambda: sec.get("path", str, ""),
-            max_bytes=lambda: _at_least(sec, "max_bytes", 64 * 1024 * 1024, 64 * 1024),
-            files=lambda: positive_int(sec, "files", 3),
-        )
-    )
-
-
-EVENTS_KEYS = ("format", "level", "time", "include_req_body", "buffer_lines", "buffer_bytes")
-
-
-def _parse_events(raw: object, problems: Problems) -> EventsConfig:
-    sec = Table(
-        "events", raw, {"format", "level", "time", "include_req_body", "buffer_lines", "buffer_bytes"}, problems
-    )
-    return EventsConfig(
-        **problems.values(
-            format=lambda: choice(sec, "format", FORMATS, "auto"),
-            level=lambda: choice(sec, "level", LEVELS, "info"),
-            time=lambda: choice(sec, "time", EVENT_TIMES, "local"),
-            include_req_body=lambda: sec.get("include_req_body", bool, False),
-            buffer_lines=lambda: positive_int(sec, "buffer_lines", 10_000),
-            buffer_bytes=lambda: _at_least(sec, "buffer_bytes", 32 * 1024 * 1024, 64 * 1024),
-        )
-    )
-
-
-SECTIONS = ("api", "auth", "watch", "metrics", "state", "events", "discovery", "status", "record")
-
-
-def parse_time_ms(text: str) -> int | None:
-    """An RFC 3339 time as epoch milliseconds; None for an empty string. Raises ValueError."""
-    if not text:
-        return None
-    stamp = datetime.fromisoformat(text)
-    if stamp.tzinfo is None:
-        raise ValueError("needs a time zone, e.g. 2026-01-31T00:00:00Z")
-    return int(stamp.timestamp() * 1000)
-
-
-DISCOVERY_KEYS = ("enabled", "queues", "job_name", "owner", "created_after", "max_batches", "interval_seconds")
-
-
-def _queues(sec: Table) -> tuple[str, ...]:
-    queues = sec.get("queues", list, [])
-    for n, item in enumerate(queues):
-        if not isinstance(item, str) or not item:
-            raise ConfigError(f"{sec.key('queues')}[{n}]", "must be a non-empty string")
-    return tuple(queues)
-
-
-def _created_after(sec: Table) -> int | None:
-    try:
-        return parse_time_ms(sec.get("created_after", str, ""))
-    except ValueError as exc:
-        raise ConfigError(sec.key("created_after"), f"must be an RFC 3339 time: {exc}") from None
-
-
-def _parse_discovery(raw: object, problems: Problems) -> DiscoveryConfig:
-    sec = Table("discovery", raw, DISCOVERY_KEYS, problems)
-    return DiscoveryConfig(
-        **problems.values(
-            enabled=lambda: sec.get("enabled", bool, False),
-            queues=lambda: _queues(sec),
-            job_name=lambda: sec.get("job_name", str, ""),
-            owner=lambda: sec.get("owner", str, ""),
-            created_after_ms=lambda: _created_after(sec),
-            max_batches=lambda: positive_int(sec, "max_batches", 1000),
-            interval_seconds=lambda: seconds(sec, "interval_seconds", 60.0),
-        )
-    )
+    return values
 
 
 def parse(data: Mapping[str, Any], env: Env, problems: Problems | None = None, *, offline: bool = False) -> Config:
@@ -427,31 +379,33 @@ def parse(data: Mapping[str, Any], env: Env, problems: Problems | None = None, *
     names (batch IDs, CA and client certificates), which live where the watcher runs.
     """
     problems = Problems() if problems is None else problems
-    for key in data:
-        if key not in SECTIONS:
-            problems.add(ConfigError(key, "unknown section" + did_you_mean(key, SECTIONS)))
+    data, deprecated = resolve_aliases(data, SECTION_TYPES, problems)
+    for name in data:
+        if name not in SECTIONS:
+            problems.add(ConfigError(name, "unknown section" + did_you_mean(name, SECTIONS)))
     if "api" not in data:
         problems.add(ConfigError("api.endpoint", "is required (the [api] section is missing)"))
-    api = (
-        problems.section(lambda: _parse_api(data["api"], env, problems, offline=offline), ApiConfig)
-        if "api" in data
-        else ApiConfig()
-    )
 
     def part(name: str, build: Callable[[object], T], fallback: Callable[[], T]) -> T:
         return problems.section(lambda: build(data.get(name, {})), fallback)
 
+    def section(name: str, cls: Callable[..., T], flavor: FlavorName = "dli") -> T:
+        ctx = Ctx(env, offline, flavor, problems)
+        return part(name, lambda raw: cls(**_section(name, raw, ctx, problems)), cls)
+
+    api = section("api", ApiConfig) if "api" in data else ApiConfig()
     flavor, endpoint = api.flavor, api.endpoint
     return Config(
         api=api,
         auth=part("auth", lambda raw: parse_auth(raw, flavor, endpoint, env, problems, offline=offline), AuthConfig),
-        watch=part("watch", lambda raw: _parse_watch(raw, flavor, env, problems, offline=offline), WatchConfig),
-        metrics=part("metrics", lambda raw: _parse_metrics(raw, problems), MetricsConfig),
-        state=part("state", lambda raw: _parse_state(raw, problems), StateConfig),
-        events=part("events", lambda raw: _parse_events(raw, problems), EventsConfig),
-        discovery=part("discovery", lambda raw: _parse_discovery(raw, problems), DiscoveryConfig),
-        status=part("status", lambda raw: parse_status(raw, problems), StatusConfig),
-        record=part("record", lambda raw: _parse_record(raw, problems), RecordConfig),
+        watch=section("watch", WatchConfig, flavor),
+        metrics=section("metrics", MetricsConfig),
+        state=section("state", StateConfig),
+        events=section("events", EventsConfig),
+        discovery=section("discovery", DiscoveryConfig),
+        status=section("status", StatusConfig),
+        record=section("record", RecordConfig),
+        deprecated=tuple(deprecated),
     )
 
 

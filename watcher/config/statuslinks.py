@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from watcher.config.tomltable import Table, choice
+from watcher.config.keys import key, one_of
+from watcher.config.problems import Problems
 from watcher.core.vocabulary import PAGES_MODES, PagesMode
 from watcher.errors import ConfigError
 
 if TYPE_CHECKING:
-    from watcher.config.problems import Problems
+    from watcher.config.keys import Ctx
+    from watcher.config.tomltable import Table
 
 # what a link's URL template may name; each value is URL-encoded where it is put
 PLACEHOLDERS = (
@@ -36,16 +38,6 @@ class StatusLink:
     url: str
 
 
-@dataclass(frozen=True, slots=True)
-class StatusConfig:
-    """Who sees the status pages (``/``, ``/batches/{id}``), by which Host names, and what they link out to."""
-
-    # auto: loopback peers and authenticated requests; on: everyone who reaches the port; off: no one
-    pages: PagesMode = "auto"
-    allowed_hosts: tuple[str, ...] = ()  # names besides IP literals and localhost; lower case
-    links: tuple[StatusLink, ...] = ()
-
-
 def _link(key: str, item: object) -> StatusLink:
     if not isinstance(item, dict) or set(item) != {"name", "url"}:
         raise ConfigError(key, 'must be a table with "name" and "url" (and nothing else)')
@@ -60,33 +52,34 @@ def _link(key: str, item: object) -> StatusLink:
     return StatusLink(name.strip(), url)
 
 
-def parse_status(raw: object, problems: Problems) -> StatusConfig:
-    """The ``[status]`` section; each bad link is a problem of its own."""
-    sec = Table("status", raw, {"pages", "allowed_hosts", "links"}, problems)
-    return StatusConfig(
-        **problems.values(
-            pages=lambda: choice(sec, "pages", PAGES_MODES, "auto"),
-            allowed_hosts=lambda: _allowed_hosts(sec),
-            links=lambda: _links(sec, problems),
-        )
-    )
-
-
-def _links(sec: Table, problems: Problems) -> tuple[StatusLink, ...]:
-    items = sec.get("links", list, [])
+def _links(sec: Table, name: str, default: Any, ctx: Ctx) -> tuple[StatusLink, ...]:
+    """Each bad link is a problem of its own."""
+    problems = Problems() if ctx.problems is None else ctx.problems
+    items = sec.get(name, list, [])
     if len(items) > MAX_LINKS:
-        raise ConfigError(sec.key("links"), f"must be a list of at most {MAX_LINKS} tables of name and url")
+        raise ConfigError(sec.key(name), f"must be a list of at most {MAX_LINKS} tables of name and url")
     links = []
     for n, item in enumerate(items):
         with problems.guard():
-            links.append(_link(f"{sec.key('links')}[{n}]", item))
+            links.append(_link(f"{sec.key(name)}[{n}]", item))
     return tuple(links)
 
 
-def _allowed_hosts(sec: Table) -> tuple[str, ...]:
+def _allowed_hosts(sec: Table, name: str, default: Any, ctx: Ctx) -> tuple[str, ...]:
     """Host names the status pages answer to; a port or a wildcard here would never match, so each is refused."""
-    hosts = sec.get("allowed_hosts", list, [])
+    hosts = sec.get(name, list, [])
     for n, item in enumerate(hosts):
         if not isinstance(item, str) or not re.fullmatch(r"[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?", item):
-            raise ConfigError(f"{sec.key('allowed_hosts')}[{n}]", "must be a host name (no port, no wildcard)")
+            raise ConfigError(f"{sec.key(name)}[{n}]", "must be a host name (no port, no wildcard)")
     return tuple(dict.fromkeys(h.lower() for h in hosts))
+
+
+@dataclass(frozen=True, slots=True)
+class StatusConfig:
+    """Who sees the status pages (``/``, ``/batches/{id}``), by which Host names, and what they link out to."""
+
+    # auto: loopback peers and authenticated requests; on: everyone who reaches the port; off: no one
+    pages: PagesMode = key("auto", one_of(PAGES_MODES), "who sees the status pages: auto, on or off", "applied")
+    # names besides IP literals and localhost; lower case
+    allowed_hosts: tuple[str, ...] = key((), _allowed_hosts, "Host names the status pages answer to", "applied")
+    links: tuple[StatusLink, ...] = key((), _links, "link-outs: tables of name and url template", "applied")

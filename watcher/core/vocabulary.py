@@ -45,6 +45,7 @@ EventName = Literal[
     "watcher.state_row_skipped",
     "watcher.recording_stopped",
     "watcher.state_locked",
+    "watcher.deprecated_key",
     "watcher.state_write_failed",
     "watcher.state_write_recovered",
     "watcher.output_stalled",

@@ -309,9 +309,15 @@ class Daemon:
                 "restart_required": restart,
             },
         )
+        self._deprecations(new)
         self.stats.reload_ok, self.stats.reload_success_at = True, time.time()
         self.stats.restart_pending = bool(restart)
         return None
+
+    def _deprecations(self, cfg: Config) -> None:
+        """One warning per key the config gave by an old name."""
+        for old in cfg.deprecated:
+            self._say("watcher.deprecated_key", {"key": old.key, "alias": old.alias, "message": old.message}, "warning")
 
     async def run(
         self,
@@ -501,6 +507,7 @@ class Daemon:
                 "pid": os.getpid(),
             },
         )
+        self._deprecations(self.cfg)
         if not added and not self.cfg.discovery.enabled:  # an empty batch IDs file is a normal first state
             fields = {"batch_ids_file": self.cfg.watch.batch_ids_file or None, "shard": str(self.cfg.watch.shard)}
             self._say("watcher.nothing_to_watch", fields, level="warning")

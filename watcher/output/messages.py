@@ -165,6 +165,7 @@ SENTENCES: dict[EventName, Callable[[Mapping[str, Any]], str]] = {
         f"state file {_shown(f.get('path'))} is locked by another program; waiting up to "
         f"{_seconds(f.get('wait_seconds'))}"
     ),
+    "watcher.deprecated_key": lambda f: f"{_shown(f.get('message'))}",
     "watcher.state_write_failed": lambda f: (
         f"cannot write the state file {_shown(f.get('path'))}: {_shown(f.get('reason'))}; polls are held, retrying"
     ),
