@@ -5,7 +5,8 @@ each fleet size it starts the bench simulator with ``--finished`` of the batches
 succeeded (90%: 10% active), then for each ``[metrics] per_batch`` mode a real ``dli-watcher run``
 in list mode (60 s interval), waits for its first poll cycle and the terminal grace, and scrapes
 /metrics back to back. Numbers are printed, never asserted; the ratios are against the "all" mode
-measured in the same run.
+measured in the same run, the CPU per scrape (the
+watcher's, from psutil, beyond its polling) included.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 
 HERE = Path(__file__).resolve().parent
-MODES = ("all", "active", "none")
+MODES = ("compact", "all", "active", "none")
 
 
 def start_server(batches: int, finished: float) -> tuple[subprocess.Popen[str], dict[str, str]]:
@@ -87,6 +89,26 @@ def scrape(url: str, gz: bool) -> tuple[float, bytes]:
     return time.perf_counter() - start, raw
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU the process has used so far."""
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
+def timed_scrapes(pid: int, url: str, scrapes: int) -> tuple[list[float], float]:
+    """Plain scrapes back to back: their wall times, and the watcher's CPU per scrape beyond its idle rate.
+
+    The idle rate (polling, with no scrape) is measured over as long as the scrapes took, just before.
+    """
+    start, wall = cpu_seconds(pid), time.monotonic()
+    times = [scrape(url, gz=False)[0] for _ in range(scrapes)]
+    busy, span = cpu_seconds(pid) - start, time.monotonic() - wall
+    start = cpu_seconds(pid)
+    time.sleep(span)
+    idle = cpu_seconds(pid) - start
+    return times, max(0.0, busy - idle) / scrapes
+
+
 def measure(info: dict[str, str], mode: str, batches: int, scrapes: int, page_size: int) -> dict[str, float]:
     """Start a watcher in ``mode``, let it settle, scrape; the row's numbers."""
     port = 19900 + MODES.index(mode)
@@ -105,7 +127,7 @@ def measure(info: dict[str, str], mode: str, batches: int, scrapes: int, page_si
         text = plain.decode()
         samples = [line for line in text.splitlines() if line and not line.startswith("#")]
         per_batch = sum(1 for line in samples if 'batch_id="' in line)
-        plain_times = [scrape(url, gz=False)[0] for _ in range(scrapes)]
+        plain_times, cpu_s = timed_scrapes(proc.pid, url, scrapes)
         gz = [scrape(url, gz=True) for _ in range(scrapes)]
         return {
             "ready_s": ready,
@@ -114,6 +136,7 @@ def measure(info: dict[str, str], mode: str, batches: int, scrapes: int, page_si
             "bytes": len(plain),
             "gzip_bytes": len(gz[-1][1]),
             "plain_s_p50": statistics.median(plain_times),
+            "cpu_s_per_scrape": cpu_s,
             "gzip_s_p50": statistics.median(t for t, _ in gz),
             "gzip_check": len(gzip.decompress(gz[-1][1])) > 0,
         }
@@ -121,6 +144,11 @@ def measure(info: dict[str, str], mode: str, batches: int, scrapes: int, page_si
         proc.terminate()
         proc.wait(timeout=60)
         os.unlink(cfg.name)
+
+
+def ratio(value: float, base: float | None) -> str:
+    """value / base as "0.25x", or "-" without a baseline in this run."""
+    return "-" if not base else f"{value / base:.2f}x"
 
 
 def main() -> int:
@@ -146,11 +174,16 @@ def main() -> int:
             assert server.stdin is not None
             server.stdin.close()
             server.wait(timeout=60)
-    print(f"{'batches':>8} {'mode':>7} {'series/batch':>13} {'series':>9} {'MB':>8} {'MB gz':>7} {'s':>6} {'s gz':>6}")
+    print(
+        f"{'batches':>8} {'mode':>7} {'series/batch':>13} {'series':>9} {'MB':>8} {'MB gz':>7} {'s':>6} {'s gz':>6}"
+        f" {'CPU s':>6} {'CPU vs all':>10}"
+    )
+    base = {r["batches"]: r["cpu_s_per_scrape"] for r in rows if r["mode"] == "all"}
     for r in rows:
         print(
             f"{r['batches']:>8} {r['mode']:>7} {r['series_per_batch']:>13.2f} {r['series']:>9} "
             f"{r['bytes'] / 1e6:>8.2f} {r['gzip_bytes'] / 1e6:>7.2f} {r['plain_s_p50']:>6.2f} {r['gzip_s_p50']:>6.2f}"
+            f" {r['cpu_s_per_scrape']:>6.2f} {ratio(r['cpu_s_per_scrape'], base.get(r['batches'])):>10}"
         )
     return 0
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from prometheus_client import CollectorRegistry
 
+    from watcher.core.model import Snapshot
     from watcher.core.tracker import Track
     from watcher.core.vocabulary import PerBatch
 
@@ -42,8 +43,10 @@ FAMILIES = (
     ),
     ("dli_batch_watch_status", "1 for what the watcher sees of the batch: pending, ok, not_found, failing or gone."),
 )
-AGE = 4  # its value is computed afresh at every scrape
+INFO, STATE, AGE, SINCE = 0, 1, 4, 5  # AGE: its value is computed afresh at every scrape
 UP, STATUS = 8, 9  # every watched batch has these, read or not (STATUS in every per-batch mode)
+# compact mode: a batch's info, its current state only (1), since when, its watch status; alerts need no more
+COMPACT = frozenset({INFO, STATE, SINCE, STATUS})
 
 
 def escape(value: str) -> str:
@@ -60,14 +63,22 @@ def number(value: float) -> str:
 class BatchView:
     """How per-batch series are rendered: which batches get them, which families, states and label bounds."""
 
-    mode: PerBatch = "all"
+    mode: PerBatch = "compact"
     states: tuple[str, ...] = METRIC_STATES
     allowed: Callable[[str], bool] = lambda _: True
     labels: LabelCap = field(default_factory=LabelCap)
 
+    def wanted(self) -> list[int]:
+        """The per-batch families this view renders (by index in FAMILIES), the filter applied."""
+        return [
+            n
+            for n, (name, _) in enumerate(FAMILIES)
+            if self.allowed(name) and (self.mode != "compact" or n in COMPACT)
+        ]
+
     def full(self, track: Track) -> bool:
-        """Whether the batch gets every per-batch family, or only its watch status."""
-        if self.mode == "all":
+        """Whether the batch gets every per-batch family of its mode, or only its watch status."""
+        if self.mode in ("all", "compact"):
             return True
         return self.mode == "active" and (track.state is None or not states.is_terminal(track.state))
 
@@ -92,10 +103,59 @@ def _key(track: Track, status: str) -> tuple[object, ...]:
     )
 
 
+def _compact_key(track: Track, status: str) -> tuple[object, ...]:
+    """What a compact entry depends on: its info labels, state, since when, status."""
+    snap = track.snapshot
+    if snap is None:
+        return (None, status)
+    return (snap.name, snap.queue, snap.owner, snap.kind, snap.sc_type, snap.state, track.state_since, status)
+
+
 def _light_key(track: Track, status: str) -> tuple[object, ...]:
     """What a status-only batch's entry depends on: its status line and its group."""
     snap = track.snapshot
     return (status,) if snap is None else (status, snap.state, snap.queue)
+
+
+def _info_labels(snap: Snapshot, view: BatchView) -> str:
+    shown = view.labels.shown
+    return ",".join(
+        f'{k}="{escape(shown(k, v))}"'
+        for k, v in (
+            ("job_name", snap.name),
+            ("queue", snap.queue),
+            ("owner", snap.owner),
+            ("kind", snap.kind),
+            ("sc_type", snap.sc_type),
+        )
+    )
+
+
+def _compact_lines(track: Track, status: str, view: BatchView) -> tuple[str, ...]:
+    """A batch's compact lines: info, its current state alone, since when, its status (the others empty)."""
+    bid = escape(track.batch_id)
+    watch = f'dli_batch_watch_status{{batch_id="{bid}",status="{status}"}} 1\n'
+    snap = track.snapshot
+    if snap is None:
+        return ("",) * STATUS + (watch,)
+    current = snap.state if snap.state in view.states else states.UNKNOWN
+    since = (
+        ""
+        if track.state_since is None
+        else f'dli_batch_state_since_timestamp_seconds{{batch_id="{bid}"}} {number(track.state_since)}\n'
+    )
+    return (
+        f'dli_batch_info{{batch_id="{bid}",{_info_labels(snap, view)}}} 1\n',
+        f'dli_batch_state{{batch_id="{bid}",state="{current}"}} 1\n',
+        "",
+        "",
+        "",
+        since,
+        "",
+        "",
+        "",
+        watch,
+    )
 
 
 def _lines(track: Track, status: str, view: BatchView) -> tuple[str, ...]:
@@ -107,17 +167,7 @@ def _lines(track: Track, status: str, view: BatchView) -> tuple[str, ...]:
     snap = track.snapshot
     if snap is None:
         return ("",) * UP + (up, watch)
-    shown = view.labels.shown
-    info = ",".join(
-        f'{k}="{escape(shown(k, v))}"'
-        for k, v in (
-            ("job_name", snap.name),
-            ("queue", snap.queue),
-            ("owner", snap.owner),
-            ("kind", snap.kind),
-            ("sc_type", snap.sc_type),
-        )
-    )
+    info = _info_labels(snap, view)
     current = snap.state if snap.state in view.states else states.UNKNOWN
     state = "".join(
         f'dli_batch_state{{batch_id="{bid}",state="{s}"}} {1 if s == current else 0}\n' for s in view.states
@@ -182,8 +232,9 @@ class BatchText:
     def render(self, tracks: Iterable[Track], now: float) -> str:
         """The text of every per-batch family for the given batches (the caller decides which remain)."""
         view = self.view
-        wanted = [n for n, (name, _) in enumerate(FAMILIES) if view.allowed(name)]
+        wanted = view.wanted()
         cached = [n for n in wanted if n != AGE]
+        compact = view.mode == "compact"
         parts: list[list[str]] = [[] for _ in FAMILIES]
         old, cache, counts = self._cache, dict[str, Entry](), Counts()
         watch, age = parts[STATUS], parts[AGE]
@@ -191,10 +242,16 @@ class BatchText:
             status = watch_status(track)
             full = view.full(track)
             snap = track.snapshot
-            key = _key(track, status) if full else _light_key(track, status)
+            if compact:
+                key = _compact_key(track, status)
+            else:
+                key = _key(track, status) if full else _light_key(track, status)
             entry = old.get(track.batch_id)
             if entry is None or entry[0] != key:
-                lines = _lines(track, status, view) if full else _status_only(track, status)
+                if compact:
+                    lines = _compact_lines(track, status, view)
+                else:
+                    lines = _lines(track, status, view) if full else _status_only(track, status)
                 entry = (key, lines, _group(track, view))
             cache[track.batch_id] = entry
             counts.by_status[status] += 1
