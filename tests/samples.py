@@ -82,5 +82,6 @@ SAMPLES: dict[str, Event] = {
         own("watcher.output_resumed", backlog=12),
         own("watcher.discovery_failed", "warning", reason="http", status_code=503, error_message="unavailable"),
         own("watcher.nothing_to_watch", "warning", batch_ids_file=None, shard="0/1"),
+        own("watcher.metrics_slow", "warning", seconds=6.2, bytes=120_000_000, batches=100_000, per_batch="all"),
     ]
 }

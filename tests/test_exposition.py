@@ -198,7 +198,7 @@ def test_compact_mode_renders_four_series_a_batch_with_the_current_state_alone()
         per_batch.setdefault(dict(labels)["batch_id"], set()).add(name)
     full = {"dli_batch_info", "dli_batch_state", "dli_batch_state_since_timestamp_seconds", "dli_batch_watch_status"}
     assert per_batch == {"run": full, "done": full, "p": {"dli_batch_watch_status"}}
-    states = {dict(labels)["batch_id"]: (dict(labels)["state"], v) for (n, labels), v in got.items() if n == "dli_batch_state"}
+    states = {dict(ls)["batch_id"]: (dict(ls)["state"], v) for (n, ls), v in got.items() if n == "dli_batch_state"}
     assert states == {"run": ("running", 1.0), "done": ("success", 1.0)}
     assert got[("dli_batch_state_since_timestamp_seconds", (("batch_id", "run"),))] == 1_700_000_050.25
     assert got[("dli_batch_watch_status", (("batch_id", "p"), ("status", "pending")))] == 1.0

@@ -155,8 +155,8 @@ async def test_promtool_finds_nothing_to_say(sim):
     assert f'dli_batch_state{{batch_id="{ids[2]}",state="unknown"}} 1\n' in text
     # the default (compact) exposition: at most 4 series a batch, the current state alone
     for bid in ids:
-        assert len(re.findall(rf'^dli_batch_\w+\{{batch_id="{bid}"', text, re.M)) == 4, bid
-    assert not re.search(r"^dli_batch_state\{.*\} 0$", text, re.M)
+        assert len(re.findall(rf'^dli_batch_\w+\{{batch_id="{bid}"', text, re.MULTILINE)) == 4, bid
+    assert not re.search(r"^dli_batch_state\{.*\} 0$", text, re.MULTILINE)
     assert 'dli_job_duration_seconds_bucket{le="+Inf",outcome="failed",queue="default"} 1.0' in text
     assert "process_cpu_seconds_total" in text
 

@@ -147,7 +147,7 @@ def measure(info: dict[str, str], mode: str, batches: int, scrapes: int, page_si
 
 
 def ratio(value: float, base: float | None) -> str:
-    """value / base as "0.25x", or "-" without a baseline in this run."""
+    """Value / base as "0.25x", or "-" without a baseline in this run."""
     return "-" if not base else f"{value / base:.2f}x"
 
 

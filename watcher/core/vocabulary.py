@@ -46,6 +46,7 @@ EventName = Literal[
     "watcher.output_resumed",
     "watcher.discovery_failed",
     "watcher.nothing_to_watch",
+    "watcher.metrics_slow",
 ]
 
 FLAVORS: Final[tuple[FlavorName, ...]] = get_args(FlavorName)

@@ -260,7 +260,15 @@ class Daemon:
 
     async def _bind(self) -> MetricsServer:
         pages = StatusPages(StatusSource(self._about, lambda: self.board.tracks, self.recent))
-        endpoints = Endpoints(self.registry, self._metrics_batches, self._healthy, self.conditions.not_ready, pages)
+        endpoints = Endpoints(
+            self.registry,
+            self._metrics_batches,
+            self._healthy,
+            self.conditions.not_ready,
+            pages,
+            self.conditions.metrics_rendered,
+        )
+        self.conditions.per_batch = self.cfg.metrics.per_batch
         metrics = self.cfg.metrics
         # in worker threads: certificates are files, and when the port is busy finding out who holds it
         # takes a request or two

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -37,6 +38,8 @@ class Endpoints:
     healthy: Callable[[], bool]
     not_ready: Callable[[], str | None]
     pages: StatusPages | None = None
+    # told how long each /metrics render took and how big it was (in the render thread)
+    rendered: Callable[[float, int], None] = lambda _seconds, _size: None
 
     def probe(self, path: str) -> Response | None:
         """The answer of /healthz or /readyz; None for any other path."""
@@ -49,7 +52,9 @@ class Endpoints:
 
     def metrics(self, variant: Variant) -> Response:
         """A fresh /metrics answer; holds the GIL for up to a second at 10,000 batches, so never on a loop."""
+        start = time.monotonic()
         data, headers = render(self.registry, self.batches(), variant)
+        self.rendered(time.monotonic() - start, len(data))
         return Response(200, data, tuple(headers))
 
 

@@ -71,9 +71,7 @@ class BatchView:
     def wanted(self) -> list[int]:
         """The per-batch families this view renders (by index in FAMILIES), the filter applied."""
         return [
-            n
-            for n, (name, _) in enumerate(FAMILIES)
-            if self.allowed(name) and (self.mode != "compact" or n in COMPACT)
+            n for n, (name, _) in enumerate(FAMILIES) if self.allowed(name) and (self.mode != "compact" or n in COMPACT)
         ]
 
     def full(self, track: Track) -> bool:
@@ -202,6 +200,13 @@ def _status_only(track: Track, status: str) -> tuple[str, ...]:
     return ("",) * STATUS + (line,)
 
 
+def _made(track: Track, status: str, view: BatchView, full: bool) -> tuple[str, ...]:
+    """A batch's lines afresh, as its mode and status want them."""
+    if view.mode == "compact":
+        return _compact_lines(track, status, view)
+    return _lines(track, status, view) if full else _status_only(track, status)
+
+
 def _group(track: Track, view: BatchView) -> Group | None:
     snap = track.snapshot
     if snap is None:
@@ -242,17 +247,10 @@ class BatchText:
             status = watch_status(track)
             full = view.full(track)
             snap = track.snapshot
-            if compact:
-                key = _compact_key(track, status)
-            else:
-                key = _key(track, status) if full else _light_key(track, status)
+            key = _compact_key(track, status) if compact else _key(track, status) if full else _light_key(track, status)
             entry = old.get(track.batch_id)
             if entry is None or entry[0] != key:
-                if compact:
-                    lines = _compact_lines(track, status, view)
-                else:
-                    lines = _lines(track, status, view) if full else _status_only(track, status)
-                entry = (key, lines, _group(track, view))
+                entry = (key, _made(track, status, view, full), _group(track, view))
             cache[track.batch_id] = entry
             counts.by_status[status] += 1
             if entry[2] is not None:

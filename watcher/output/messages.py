@@ -130,6 +130,10 @@ SENTENCES: dict[EventName, Callable[[Mapping[str, Any]], str]] = {
     "watcher.output_resumed": lambda f: f"output resumed ({f.get('backlog')} lines waiting)",
     "watcher.discovery_failed": lambda f: _failure("discovery failed", f),
     "watcher.nothing_to_watch": _nothing,
+    "watcher.metrics_slow": lambda f: (
+        f"/metrics took {_seconds(f.get('seconds'))} to render ({f.get('bytes')} bytes, {f.get('batches')} batches, "
+        f"per_batch {_shown(f.get('per_batch'))}): too many series for this machine; reported once"
+    ),
 }
 
 
