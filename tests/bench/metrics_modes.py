@@ -29,10 +29,11 @@ HERE = Path(__file__).resolve().parent
 MODES = ("compact", "all", "active", "none")
 
 
-def start_server(batches: int, finished: float) -> tuple[subprocess.Popen[str], dict[str, str]]:
+def start_server(batches: int, finished: float, lines: int = 3) -> tuple[subprocess.Popen[str], dict[str, str]]:
     """The simulator process and the JSON line it printed once bound."""
+    args = ["--batches", str(batches), "--finished", str(finished), "--lines", str(lines)]
     proc = subprocess.Popen(
-        [sys.executable, str(HERE / "server.py"), "--batches", str(batches), "--finished", str(finished)],
+        [sys.executable, str(HERE / "server.py"), *args],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -123,6 +124,7 @@ def measure(info: dict[str, str], mode: str, batches: int, scrapes: int, page_si
     try:
         ready = wait_ready(url, timeout=900)
         time.sleep(5)  # the terminal grace (1 s) has passed for every finished batch
+        rss = psutil.Process(proc.pid).memory_info().rss
         _, plain = scrape(url, gz=False)
         text = plain.decode()
         samples = [line for line in text.splitlines() if line and not line.startswith("#")]
@@ -131,6 +133,7 @@ def measure(info: dict[str, str], mode: str, batches: int, scrapes: int, page_si
         gz = [scrape(url, gz=True) for _ in range(scrapes)]
         return {
             "ready_s": ready,
+            "rss_mb": rss / 2**20,
             "series": len(samples),
             "series_per_batch": per_batch / batches,
             "bytes": len(plain),
@@ -157,6 +160,7 @@ def main() -> int:
     parser.add_argument("--batches", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--finished", type=float, default=0.9)
     parser.add_argument("--scrapes", type=int, default=5)
+    parser.add_argument("--lines", type=int, default=3, help="stdout lines per batch (the window keeps 10)")
     parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
     # the simulator renders every batch for each list request (~0.6 s at 100,000): bigger pages keep
     # the first cycle within minutes; /metrics does not depend on it
@@ -164,7 +168,7 @@ def main() -> int:
     args = parser.parse_args()
     rows = []
     for n in args.batches:
-        server, info = start_server(n, args.finished)
+        server, info = start_server(n, args.finished, args.lines)
         try:
             for mode in args.modes:
                 row = {"batches": n, "mode": mode, **measure(info, mode, n, args.scrapes, args.page_size)}
@@ -176,7 +180,7 @@ def main() -> int:
             server.wait(timeout=60)
     print(
         f"{'batches':>8} {'mode':>7} {'series/batch':>13} {'series':>9} {'MB':>8} {'MB gz':>7} {'s':>6} {'s gz':>6}"
-        f" {'CPU s':>6} {'CPU vs all':>10}"
+        f" {'CPU s':>6} {'CPU vs all':>10} {'RSS MB':>7}"
     )
     base = {r["batches"]: r["cpu_s_per_scrape"] for r in rows if r["mode"] == "all"}
     for r in rows:
@@ -184,6 +188,7 @@ def main() -> int:
             f"{r['batches']:>8} {r['mode']:>7} {r['series_per_batch']:>13.2f} {r['series']:>9} "
             f"{r['bytes'] / 1e6:>8.2f} {r['gzip_bytes'] / 1e6:>7.2f} {r['plain_s_p50']:>6.2f} {r['gzip_s_p50']:>6.2f}"
             f" {r['cpu_s_per_scrape']:>6.2f} {ratio(r['cpu_s_per_scrape'], base.get(r['batches'])):>10}"
+            f" {r['rss_mb']:>7.0f}"
         )
     return 0
 

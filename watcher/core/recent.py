@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 MAX_EVENTS = 50
 MAX_DETAIL_CHARS = 512
 UNSHOWN = frozenset({"batch.log"})
+# what every batch event repeats of its batch (tracker.context): the batch page shows it once, above
+CONTEXT = frozenset({"job_name", "queue", "app_id"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +65,10 @@ def detail(fields: dict[str, Any]) -> str:
 
 def entry(event: Event, now: float) -> Entry:
     """The entry of one event written at ``now``."""
-    return Entry(now, event.name, event.level, detail(event.fields))
+    fields = event.fields
+    if event.batch_id is not None:
+        fields = {k: v for k, v in fields.items() if k not in CONTEXT}
+    return Entry(now, event.name, event.level, detail(fields))
 
 
 def poll_error(event: Event, now: float) -> PollError:

@@ -101,14 +101,6 @@ def _key(track: Track, status: str) -> tuple[object, ...]:
     )
 
 
-def _compact_key(track: Track, status: str) -> tuple[object, ...]:
-    """What a compact entry depends on: its info labels, state, since when, status."""
-    snap = track.snapshot
-    if snap is None:
-        return (None, status)
-    return (snap.name, snap.queue, snap.owner, snap.kind, snap.sc_type, snap.state, track.state_since, status)
-
-
 def _light_key(track: Track, status: str) -> tuple[object, ...]:
     """What a status-only batch's entry depends on: its status line and its group."""
     snap = track.snapshot
@@ -126,33 +118,6 @@ def _info_labels(snap: Snapshot, view: BatchView) -> str:
             ("kind", snap.kind),
             ("sc_type", snap.sc_type),
         )
-    )
-
-
-def _compact_lines(track: Track, status: str, view: BatchView) -> tuple[str, ...]:
-    """A batch's compact lines: info, its current state alone, since when, its status (the others empty)."""
-    bid = escape(track.batch_id)
-    watch = f'dli_batch_watch_status{{batch_id="{bid}",status="{status}"}} 1\n'
-    snap = track.snapshot
-    if snap is None:
-        return ("",) * STATUS + (watch,)
-    current = snap.state if snap.state in view.states else states.UNKNOWN
-    since = (
-        ""
-        if track.state_since is None
-        else f'dli_batch_state_since_timestamp_seconds{{batch_id="{bid}"}} {number(track.state_since)}\n'
-    )
-    return (
-        f'dli_batch_info{{batch_id="{bid}",{_info_labels(snap, view)}}} 1\n',
-        f'dli_batch_state{{batch_id="{bid}",state="{current}"}} 1\n',
-        "",
-        "",
-        "",
-        since,
-        "",
-        "",
-        "",
-        watch,
     )
 
 
@@ -192,6 +157,8 @@ def _lines(track: Track, status: str, view: BatchView) -> tuple[str, ...]:
 Group = tuple[str, str]  # (queue as shown, state as the flavor shows it): what dli_batches counts
 # a batch's cache entry: the fields its lines were made from, its lines per family, its group
 Entry = tuple[tuple[object, ...], tuple[str, ...], Group | None]
+# compact mode's entry of a batch read once: the fields its info line and group come from, the line, the group
+CompactEntry = tuple[tuple[object, ...], str, Group]
 
 
 def _status_only(track: Track, status: str) -> tuple[str, ...]:
@@ -202,15 +169,15 @@ def _status_only(track: Track, status: str) -> tuple[str, ...]:
 
 def _made(track: Track, status: str, view: BatchView, full: bool) -> tuple[str, ...]:
     """A batch's lines afresh, as its mode and status want them."""
-    if view.mode == "compact":
-        return _compact_lines(track, status, view)
     return _lines(track, status, view) if full else _status_only(track, status)
 
 
 def _group(track: Track, view: BatchView) -> Group | None:
     snap = track.snapshot
-    if snap is None:
-        return None
+    return None if snap is None else _snap_group(snap, view)
+
+
+def _snap_group(snap: Snapshot, view: BatchView) -> Group:
     return (view.labels.shown("queue", snap.queue), snap.state if snap.state in view.states else states.UNKNOWN)
 
 
@@ -232,14 +199,17 @@ class BatchText:
     def __init__(self, view: BatchView | None = None) -> None:
         self.view = view or BatchView()
         self._cache: dict[str, Entry] = {}
+        self._compact_cache: dict[str, CompactEntry] = {}
+        self._groups: dict[Group, Group] = {}
         self.counts = Counts()
 
     def render(self, tracks: Iterable[Track], now: float) -> str:
         """The text of every per-batch family for the given batches (the caller decides which remain)."""
         view = self.view
         wanted = view.wanted()
+        if view.mode == "compact":
+            return _joined(wanted, self._compact(tracks))
         cached = [n for n in wanted if n != AGE]
-        compact = view.mode == "compact"
         parts: list[list[str]] = [[] for _ in FAMILIES]
         old, cache, counts = self._cache, dict[str, Entry](), Counts()
         watch, age = parts[STATUS], parts[AGE]
@@ -247,7 +217,7 @@ class BatchText:
             status = watch_status(track)
             full = view.full(track)
             snap = track.snapshot
-            key = _compact_key(track, status) if compact else _key(track, status) if full else _light_key(track, status)
+            key = _key(track, status) if full else _light_key(track, status)
             entry = old.get(track.batch_id)
             if entry is None or entry[0] != key:
                 entry = (key, _made(track, status, view, full), _group(track, view))
@@ -263,12 +233,58 @@ class BatchText:
             if entry[1][AGE] and snap is not None and snap.update_time is not None:
                 age.append(f"{entry[1][AGE]}{number(max(0.0, now - snap.update_time / 1000))}\n")
         self._cache, self.counts = cache, counts  # batches that left the metrics leave the cache with them
-        out = []
-        for n in wanted:
-            name, help_text = FAMILIES[n]
-            out.append(f"# HELP {name} {help_text}\n# TYPE {name} gauge\n")
-            out.extend(parts[n])
-        return "".join(out)
+        return _joined(wanted, parts)
+
+    def _compact(self, tracks: Iterable[Track]) -> list[list[str]]:
+        """Compact mode's lines per family; only each batch's info line is kept between scrapes.
+
+        The other three lines are short and made afresh (~0.1 s at 100,000 batches), which keeps the
+        cache at about a third of the memory a batch's full set of lines would take.
+        """
+        view = self.view
+        parts: list[list[str]] = [[] for _ in FAMILIES]
+        info, state, since, watch = parts[INFO], parts[STATE], parts[SINCE], parts[STATUS]
+        old, cache, counts = self._compact_cache, dict[str, CompactEntry](), Counts()
+        groups = self._groups
+        for track in tracks:
+            status = watch_status(track)
+            counts.by_status[status] += 1
+            bid = escape(track.batch_id)
+            snap = track.snapshot
+            if snap is None:
+                watch.append(f'dli_batch_watch_status{{batch_id="{bid}",status="{status}"}} 1\n')
+                continue
+            key = (snap.name, snap.queue, snap.owner, snap.kind, snap.sc_type, snap.state)
+            entry = old.get(track.batch_id)
+            if entry is None or entry[0] != key:
+                group = _snap_group(snap, view)
+                # one tuple per (queue, state) for the whole fleet, not one per batch
+                entry = (
+                    key,
+                    f'dli_batch_info{{batch_id="{bid}",{_info_labels(snap, view)}}} 1\n',
+                    groups.setdefault(group, group),
+                )
+            cache[track.batch_id] = entry
+            counts.by_group[entry[2]] += 1
+            info.append(entry[1])
+            state.append(f'dli_batch_state{{batch_id="{bid}",state="{entry[2][1]}"}} 1\n')
+            if track.state_since is not None:
+                since.append(
+                    f'dli_batch_state_since_timestamp_seconds{{batch_id="{bid}"}} {number(track.state_since)}\n'
+                )
+            watch.append(f'dli_batch_watch_status{{batch_id="{bid}",status="{status}"}} 1\n')
+        self._compact_cache, self.counts = cache, counts
+        return parts
+
+
+def _joined(wanted: list[int], parts: list[list[str]]) -> str:
+    """The wanted families' text, each after its HELP and TYPE."""
+    out = []
+    for n in wanted:
+        name, help_text = FAMILIES[n]
+        out.append(f"# HELP {name} {help_text}\n# TYPE {name} gauge\n")
+        out.extend(parts[n])
+    return "".join(out)
 
 
 @dataclass(frozen=True, slots=True)
