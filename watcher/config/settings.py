@@ -105,7 +105,7 @@ class MetricsConfig:
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     web_config_file: str = ""  # TLS and basic auth, in the Prometheus exporter-toolkit's format
-    per_batch: PerBatch = "all"  # which batches get the per-batch families (README: what each costs)
+    per_batch: PerBatch = "compact"  # which batches get the per-batch families (README: what each costs)
     # kube-state-metrics' --metric-allowlist / --metric-denylist: regular expressions, one or the other
     metric_allowlist: tuple[str, ...] = ()
     metric_denylist: tuple[str, ...] = ()
@@ -310,7 +310,7 @@ def _parse_metrics(raw: object, problems: Problems) -> MetricsConfig:
     host, port = parse_listen(sec.get("listen", str, f"127.0.0.1:{DEFAULT_PORT}"))
     values = problems.values(
         web_config_file=lambda: sec.get("web_config_file", str, ""),
-        per_batch=lambda: choice(sec, "per_batch", PER_BATCH_MODES, "all"),
+        per_batch=lambda: choice(sec, "per_batch", PER_BATCH_MODES, "compact"),
         metric_allowlist=lambda: _patterns(sec, "metric_allowlist"),
         metric_denylist=lambda: _patterns(sec, "metric_denylist"),
         max_label_values=lambda: positive_int(sec, "max_label_values", 1000),

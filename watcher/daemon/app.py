@@ -369,9 +369,11 @@ class Daemon:
             self._healthy,
             self.conditions.not_ready,
             pages,
-            self._lifecycle,
-            self.conditions.readyz_details,
+            lifecycle=self._lifecycle,
+            counts=self.conditions.readyz_details,
+            rendered=self.conditions.metrics_rendered,
         )
+        self.conditions.per_batch = self.cfg.metrics.per_batch
         metrics = self.cfg.metrics
         # in worker threads: certificates are files, and when the port is busy finding out who holds it
         # takes a request or two
