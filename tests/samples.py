@@ -138,5 +138,6 @@ SAMPLES: dict[str, Event] = {
             error_code="DLI.0002",
             error_message="The job does not exist.",
         ),
+        own("watcher.metrics_slow", "warning", seconds=6.2, bytes=120_000_000, batches=100_000, per_batch="all"),
     ]
 }

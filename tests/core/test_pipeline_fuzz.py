@@ -20,7 +20,7 @@ from watcher.core.tracker import LogResult, Track, observe
 from watcher.daemon.codec import decode_track, encode_track
 from watcher.daemon.store import Change, Store
 from watcher.errors import DecodeError
-from watcher.metrics.exposition import BatchText, body
+from watcher.metrics.exposition import BatchText, BatchView, body
 from watcher.output.writer import EventWriter
 
 BID = "0a324461-d9d9-45da-a52a-3b3c7a3d809e"
@@ -66,10 +66,11 @@ def _poll(track: Track, answer: object, now: float) -> Track:
 
 
 def _expose(track: Track, now: float) -> None:
-    text = BatchText().render([track], now)
-    data, _ = body(CollectorRegistry(), text, "", "")
-    families = list(text_string_to_metric_families(data.decode("utf-8")))
-    assert families
+    for mode in ("compact", "all"):
+        text = BatchText(BatchView(mode=mode)).render([track], now)
+        data, _ = body(CollectorRegistry(), text, "", "")
+        families = list(text_string_to_metric_families(data.decode("utf-8")))
+        assert families
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

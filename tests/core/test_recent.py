@@ -66,3 +66,11 @@ def test_details_are_one_bounded_line():
     long = detail({"message": "x" * 10_000})
     assert len(long) == MAX_DETAIL_CHARS
     assert long.endswith("…")
+
+
+def test_entries_leave_out_the_context_every_batch_event_repeats():
+    """job_name, queue and app_id (the batch page shows them once) are not kept in each entry; the rest is."""
+    recent = Recent()
+    fields = {"job_name": "etl", "queue": "q", "app_id": None, "state": "running"}
+    recent.record([Event("batch.discovered", batch_id="b1", fields=fields)], 1.0, {"b1"})
+    assert [e.detail for e in recent.events("b1")] == ["state=running"]

@@ -692,3 +692,25 @@ def test_example_web_config_is_one_the_watcher_accepts(tmp_path: Path) -> None:
     assert loaded is not None and loaded.tls is not None and loaded.auth is not None
     password = examples["dli-watcher-scrape-auth"]["stringData"]["password"]
     assert loaded.auth.verify(examples["dli-watcher-scrape-auth"]["stringData"]["username"], password)
+
+
+def sizing_rows() -> dict[str, tuple[str, str]]:
+    """README "Sizing memory": (request, limit) of the rows naming the base and the sharded overlay."""
+    rows = {}
+    for line in (ROOT / "README.md").read_text().splitlines():
+        found = re.match(r"\| [\d,]+ \| [\d,]+ MiB \| (\S+) / (\S+) \((the Kubernetes base|the sharded overlay)", line)
+        if found:
+            rows[found.group(3)] = (found.group(1), found.group(2))
+    return rows
+
+
+def test_memory_matches_the_readme_sizing_table(built: list[dict[str, Any]], sharded: list[dict[str, Any]]) -> None:
+    """The base's and the sharded pods' memory request and limit are the README sizing table's rows."""
+    rows = sizing_rows()
+    for name, objects, kind in (
+        ("the Kubernetes base", built, "Deployment"),
+        ("the sharded overlay", sharded, "StatefulSet"),
+    ):
+        (container,) = only(objects, kind)["spec"]["template"]["spec"]["containers"]
+        resources = container["resources"]
+        assert (resources["requests"]["memory"], resources["limits"]["memory"]) == rows[name], name

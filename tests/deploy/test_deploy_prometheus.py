@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests import alerts_at_scale
 from tests.tools import SPEC_SERIES, promtool, require, run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -172,3 +173,11 @@ def test_every_alert_links_a_readme_runbook_section() -> None:
         url = rule["annotations"]["runbook_url"]
         assert url.endswith("README.md#" + rule["alert"].lower()), url
         assert rule["alert"].lower() in anchors, f"README has no section {rule['alert']}"
+
+
+@pytest.mark.slow
+def test_per_batch_alerts_fire_on_the_default_exposition_of_a_fleet(tmp_path: Path) -> None:
+    """Promtool tests generated from the compact exposition of 1,000 batches: each per-batch alert fires 10 times."""
+    code, output, _ = alerts_at_scale.check(1000, tmp_path)
+    assert code == 0, output
+    assert "SUCCESS" in output

@@ -114,7 +114,8 @@ async def test_prometheus_sees_a_running_batch_and_an_up_target(sim, tmp_path):
     """Prometheus scraping the watcher finds dli_batch_state{state="running"} == 1 and up == 1."""
     bid = sim.world.add_batch(name="live", state="running")
     async with anyio.create_task_group() as tg:
-        run = await start_watch(tg, make_config(sim, [bid], watch={"interval_seconds": 0.5}))
+        cfg = make_config(sim, [bid], watch={"interval_seconds": 0.5}, metrics={"per_batch": "all"})
+        run = await start_watch(tg, cfg)
         await run.wait_for(lambda: run.of(bid, "batch.discovered"))
         assert run.address is not None
         host, port = run.address

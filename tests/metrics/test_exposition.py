@@ -44,7 +44,9 @@ def admitted(*tracks: Track, limit: int = 1000) -> LabelCap:
 
 
 def text_of(tracks: list[Track], now: float = 1_700_000_200.0, **view) -> str:
+    """The per-batch text of ``tracks``; today's full families ("all") unless the view says otherwise."""
     read = [t for t in tracks if t.snapshot is not None]
+    view.setdefault("mode", "all")
     return BatchText(BatchView(labels=admitted(*read), **view)).render(tracks, now)
 
 
@@ -81,7 +83,7 @@ def test_values_and_escaped_labels_parse_back_exactly():
 
 def test_cached_lines_follow_changes_and_removals():
     """A changed state re-renders that batch; a batch no longer passed in disappears; age moves with now."""
-    text = BatchText(BatchView(labels=admitted(track())))
+    text = BatchText(BatchView(mode="all", labels=admitted(track())))
     text.render([track("a"), track("b")], 1_700_000_200.0)
     snapshot = track("a").snapshot
     assert snapshot is not None
@@ -175,7 +177,7 @@ def test_aggregates_count_every_batch_in_every_mode():
     """dli_batches counts read batches by queue and state, dli_watcher_batches every batch by status (zeros too)."""
     done = replace(track("done"), snapshot=replace(track().snapshot, batch_id="done", state="success"))  # type: ignore[type-var]
     tracks = [track("a"), track("b"), done, Track("p"), Track("f", failing_since=1.0)]
-    for mode in ("all", "active", "none"):
+    for mode in ("compact", "all", "active", "none"):
         text = BatchText(BatchView(mode=mode, labels=admitted(track())))
         text.render(tracks, 1_700_000_200.0)
         got = samples(aggregate_text(text.counts, lambda _: True))
@@ -183,3 +185,38 @@ def test_aggregates_count_every_batch_in_every_mode():
         assert got[("dli_batches", (("queue", "q"), ("state", "success")))] == 1.0, mode
         by_status = {dict(labels)["status"]: v for (name, labels), v in got.items() if name == "dli_watcher_batches"}
         assert by_status == {"pending": 1, "ok": 3, "not_found": 0, "failing": 1, "gone": 0}, mode
+
+
+def test_compact_mode_renders_four_series_a_batch_with_the_current_state_alone():
+    """Compact (the default): info, the current state (1, no zeros), since when, the watch status; nothing else."""
+    done = replace(track("done"), snapshot=replace(track().snapshot, batch_id="done", state="success"))  # type: ignore[type-var]
+    tracks = [track("run"), done, Track("p")]
+    read = [t for t in tracks if t.snapshot is not None]
+    got = samples(BatchText(BatchView(labels=admitted(*read))).render(tracks, 1_700_000_200.0))
+    per_batch: dict[str, set[str]] = {}
+    for name, labels in got:
+        per_batch.setdefault(dict(labels)["batch_id"], set()).add(name)
+    full = {"dli_batch_info", "dli_batch_state", "dli_batch_state_since_timestamp_seconds", "dli_batch_watch_status"}
+    assert per_batch == {"run": full, "done": full, "p": {"dli_batch_watch_status"}}
+    states = {dict(ls)["batch_id"]: (dict(ls)["state"], v) for (n, ls), v in got.items() if n == "dli_batch_state"}
+    assert states == {"run": ("running", 1.0), "done": ("success", 1.0)}
+    assert got[("dli_batch_state_since_timestamp_seconds", (("batch_id", "run"),))] == 1_700_000_050.25
+    assert got[("dli_batch_watch_status", (("batch_id", "p"), ("status", "pending")))] == 1.0
+
+
+def test_compact_mode_follows_a_state_change_and_the_family_filter():
+    """A new state replaces the old state's series (not a 0 beside it); a denied family is left out."""
+    text = BatchText(BatchView(labels=admitted(track())))
+    text.render([track("a")], 1_700_000_200.0)
+    snapshot = track("a").snapshot
+    assert snapshot is not None
+    moved = replace(track("a"), snapshot=replace(snapshot, state="dead", raw_state="dead"), state_since=1_700_000_250.0)
+    got = samples(text.render([moved], 1_700_000_300.0))
+    assert [dict(labels)["state"] for name, labels in got if name == "dli_batch_state"] == ["dead"]
+    assert got[("dli_batch_state_since_timestamp_seconds", (("batch_id", "a"),))] == 1_700_000_250.0
+    denied = BatchView(allowed=FamilyFilter(deny=["^dli_batch_info$"]), labels=admitted(track()))
+    assert families(BatchText(denied).render([track("a")], 1_700_000_200.0)) == {
+        "dli_batch_state",
+        "dli_batch_state_since_timestamp_seconds",
+        "dli_batch_watch_status",
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 
@@ -18,6 +19,8 @@ from watcher.core.states import FLAVOR_STATES, METRIC_STATES
 from watcher.metrics.collectors import transitions_family
 
 pytestmark = pytest.mark.anyio
+# today's full per-batch families (one-hot state, every timestamp, age, up): the default is "compact"
+ALL = {"per_batch": "all"}
 
 
 async def scrape(run) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -44,7 +47,7 @@ async def test_samples_follow_the_batch_through_its_life(sim):
     world = sim.world
     bid = world.add_batch(name="etl", queue="q1", owner="alice")
     async with anyio.create_task_group() as tg:
-        run = await start_watch(tg, make_config(sim, [bid], watch={"terminal_grace_seconds": 5.0}))
+        run = await start_watch(tg, make_config(sim, [bid], watch={"terminal_grace_seconds": 5.0}, metrics=ALL))
         await run.wait_for(lambda: run.of(bid, "batch.discovered"))
         world.set_state(bid, "running")
         await run.wait_for(lambda: run.of(bid, "batch.state_changed"))
@@ -116,8 +119,8 @@ async def test_finished_batches_leave_after_retention_and_removed_ones_at_once(s
     world = sim.world
     done = world.add_batch(name="done", state="success")
     kept = world.add_batch(name="kept", state="running")
-    cfg = make_config(sim, [done, kept], watch={"retention_seconds": 1.0, "terminal_grace_seconds": 0.2})
-    smaller = make_config(sim, [done], watch={"retention_seconds": 1.0, "terminal_grace_seconds": 0.2})
+    cfg = make_config(sim, [done, kept], watch={"retention_seconds": 1.0, "terminal_grace_seconds": 0.2}, metrics=ALL)
+    smaller = make_config(sim, [done], watch={"retention_seconds": 1.0, "terminal_grace_seconds": 0.2}, metrics=ALL)
     async with anyio.create_task_group() as tg:
         run = await start_watch(tg, cfg, reload=lambda: smaller)
         await run.wait_for(lambda: run.of(done, "batch.finished") and run.of(kept, "batch.discovered"))
@@ -135,7 +138,7 @@ async def test_finished_batches_leave_after_retention_and_removed_ones_at_once(s
 
 @pytest.mark.slow
 async def test_promtool_finds_nothing_to_say(sim):
-    """``promtool check metrics`` is silent on the exposition with batches in several states and a counted run."""
+    """``promtool check metrics`` is silent on the default exposition (4 series a batch), batches in several states."""
     world = sim.world
     ids = [world.add_batch(name=f"job-{i}", state=s) for i, s in enumerate(["running", "dead", "Weird"])]
     async with anyio.create_task_group() as tg:
@@ -150,6 +153,10 @@ async def test_promtool_finds_nothing_to_say(sim):
         result = await anyio.run_process(["promtool", "check", "metrics"], input=text.encode(), check=False)
     assert (result.returncode, result.stdout + result.stderr) == (0, b"")
     assert f'dli_batch_state{{batch_id="{ids[2]}",state="unknown"}} 1\n' in text
+    # the default (compact) exposition: at most 4 series a batch, the current state alone
+    for bid in ids:
+        assert len(re.findall(rf'^dli_batch_\w+\{{batch_id="{bid}"', text, re.MULTILINE)) == 4, bid
+    assert not re.search(r"^dli_batch_state\{.*\} 0$", text, re.MULTILINE)
     assert 'dli_job_duration_seconds_bucket{le="+Inf",outcome="failed",queue="default"} 1.0' in text
     assert "process_cpu_seconds_total" in text
 
@@ -158,7 +165,7 @@ async def test_openmetrics_when_asked(sim):
     """An OpenMetrics Accept header gets the OpenMetrics format, ending in # EOF, that an OpenMetrics parser reads."""
     bid = sim.world.add_batch(name="om")
     async with anyio.create_task_group() as tg:
-        run = await start_watch(tg, make_config(sim, [bid]))
+        run = await start_watch(tg, make_config(sim, [bid], metrics=ALL))
         await run.wait_for(lambda: run.of(bid, "batch.discovered"))
         async with httpx.AsyncClient() as client:
             resp = await client.get(
@@ -241,7 +248,7 @@ async def test_runs_count_once_across_restarts_and_batches_final_while_stopped_c
     ok = world.add_batch(name="etl", queue="q1", state="starting")
     dead = world.add_batch(name="etl", queue="q1", state="running")
     state = {"path": str(tmp_path / "state.db")}
-    cfg = make_config(sim, [ok, dead], state=state, watch={"terminal_grace_seconds": 1.0})
+    cfg = make_config(sim, [ok, dead], state=state, watch={"terminal_grace_seconds": 1.0}, metrics=ALL)
     async with anyio.create_task_group() as tg:
         run = await start_watch(tg, cfg)
         await run.wait_for(lambda: run.of(ok, "batch.discovered") and run.of(dead, "batch.discovered"))

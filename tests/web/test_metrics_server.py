@@ -262,7 +262,7 @@ def test_daemon_under_a_half_open_flood_stays_bounded_and_stops_on_sigterm(tmp_p
     # the poll loop's own worker threads may come and go; a thread per connection would add 1,000
     assert during <= before + 4, (before, during)
     assert (health.status_code, health.text) == (200, "ok\n")
-    assert f'dli_batch_up{{batch_id="{bid}"}} 1' in scrape.text
+    assert f'dli_batch_watch_status{{batch_id="{bid}",status="ok"}} 1' in scrape.text
     assert code == 0
     assert stopping < 10.0  # generous: the watcher stops within a few seconds
     assert proc.events[-1]["event"] == "watcher.stopped"

@@ -267,7 +267,7 @@ class MetricsConfig:
     web_config_file: str = key(
         "", text, "TLS and basic auth, exporter-toolkit format", "applied", aliases=("web.config.file",)
     )
-    per_batch: PerBatch = key("all", one_of(PER_BATCH_MODES), "which batches get the per-batch families", "restart")
+    per_batch: PerBatch = key("compact", one_of(PER_BATCH_MODES), "which batches get the per-batch families", "restart")
     # kube-state-metrics' --metric-allowlist / --metric-denylist: regular expressions, one or the other
     metric_allowlist: tuple[str, ...] = key((), _patterns, "families served (regular expressions)", "restart")
     metric_denylist: tuple[str, ...] = key((), _patterns, "families not served (regular expressions)", "restart")

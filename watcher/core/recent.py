@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 MAX_EVENTS = 50
 MAX_DETAIL_CHARS = 512
 UNSHOWN = frozenset({"batch.log"})
+# what every batch event repeats of its batch (tracker.context): the batch page shows it once, above
+CONTEXT = frozenset({"job_name", "queue", "app_id"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,9 +66,15 @@ def detail(fields: dict[str, Any]) -> str:
 
 
 def entry(event: Event, now: float, describe: Callable[[Event], str] | None = None) -> Entry:
-    """The entry of one event written at ``now``, with its sentence when ``describe`` says it."""
+    """The entry of one event written at ``now``, with its sentence when ``describe`` says it.
+
+    A batch event leaves out the context every one of its events repeats: the batch page shows it once.
+    """
     said = clip(describe(event)) if describe is not None else ""
-    return Entry(now, event.name, event.level, detail(event.fields), said)
+    fields = event.fields
+    if event.batch_id is not None:
+        fields = {k: v for k, v in fields.items() if k not in CONTEXT}
+    return Entry(now, event.name, event.level, detail(fields), said)
 
 
 def poll_error(event: Event, now: float) -> PollError:

@@ -90,13 +90,17 @@ class _Out:
 
     def __init__(self, track: Track, now: float, snap: Snapshot | None) -> None:
         self.batch_id, self.seq, self.events = track.batch_id, track.seq, list[Event]()
-        # rendered once per poll, and kept with each event so that a replay writes the same bytes
-        self.stamp = rfc3339(now)
-        self.context = context(snap)
+        self._now, self._snap = now, snap
+        # rendered once per poll that has events (most list-mode polls have none), and kept with each
+        # event so that a replay writes the same bytes
+        self._stamp: str | None = None
+        self._context: dict[str, Any] | None = None
 
     def add(self, name: EventName, level: Level = "info", **fields: Any) -> None:
+        if self._stamp is None or self._context is None:
+            self._stamp, self._context = rfc3339(self._now), context(self._snap)
         self.seq += 1
-        self.events.append(Event(name, level, self.batch_id, self.seq, {**self.context, **fields}, self.stamp))
+        self.events.append(Event(name, level, self.batch_id, self.seq, {**self._context, **fields}, self._stamp))
 
 
 def observe(

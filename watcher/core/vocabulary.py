@@ -16,8 +16,9 @@ EventTime = Literal["local", "utc"]
 Presence = Literal["pending", "present", "not_found", "gone"]
 # the API requests the watcher makes, as its self-metrics and watcher.ready count them
 Endpoint = Literal["list", "details", "log"]
-# which batches get the per-batch metric families: all, the unfinished ones, or none (aggregates only)
-PerBatch = Literal["all", "active", "none"]
+# the per-batch metric families: compact (at most 4 series a batch: info, the current state, since when,
+# the watch status), or today's full families for all batches, the unfinished ones, or none (aggregates only)
+PerBatch = Literal["compact", "all", "active", "none"]
 PagesMode = Literal["auto", "on", "off"]  # status.pages: who sees the status pages
 EventName = Literal[
     "batch.discovered",
@@ -54,6 +55,7 @@ EventName = Literal[
     "watcher.nothing_to_watch",
     "watcher.credentials_rejected",
     "watcher.all_not_found",
+    "watcher.metrics_slow",
 ]
 
 FLAVORS: Final[tuple[FlavorName, ...]] = get_args(FlavorName)

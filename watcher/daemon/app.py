@@ -360,8 +360,8 @@ class Daemon:
         """What the status pages follow of the config (read per page, so a reload applies)."""
         cfg = self.cfg
         links = tuple((link.name, link.url) for link in cfg.status.links)
-        # DLI's auto-recovery can revive a dead batch; Livy's terminal states are final
-        revivable = cfg.api.flavor == "dli"
+        # the flavor's revival rule: the page's outcome is batch.outcome's decision
+        revivable = BY_NAME[cfg.api.flavor].revives_dead
         return PageSettings(cfg.watch.terminal_grace_seconds, revivable, cfg.api.project_id, links)
 
     async def _bind(self) -> MetricsServer:
@@ -375,9 +375,11 @@ class Daemon:
             self._healthy,
             self.conditions.not_ready,
             pages,
-            self._lifecycle,
-            self.conditions.readyz_details,
+            lifecycle=self._lifecycle,
+            counts=self.conditions.readyz_details,
+            rendered=self.conditions.metrics_rendered,
         )
+        self.conditions.per_batch = self.cfg.metrics.per_batch
         metrics = self.cfg.metrics
         # in worker threads: certificates are files, and when the port is busy finding out who holds it
         # takes a request or two

@@ -14,11 +14,15 @@ from watcher.core.readiness import common_rejection
 
 if TYPE_CHECKING:
     from watcher.core.board import Board
-    from watcher.core.vocabulary import EventName, Level
+    from watcher.core.vocabulary import EventName, Level, PerBatch
     from watcher.daemon.journal import Journal
     from watcher.daemon.poller import Poller
     from watcher.metrics.collectors import SelfMetrics
     from watcher.output.pump import OutputPump
+
+
+# a render this slow means too many series for the machine: reported once, with what to change
+SLOW_RENDER = 5.0
 
 
 class Say(Protocol):
@@ -36,6 +40,10 @@ class Conditions:
         self.journal: Journal | None = None
         self.poller: Poller | None = None
         self._output_stalled = False
+        # set by the render thread, reported by the poll loop: a render slower than SLOW_RENDER, once
+        self._slow_render: tuple[float, int] | None = None
+        self._slow_reported = False
+        self.per_batch: PerBatch = "compact"  # the daemon sets it from the config
 
     def healthy(self, interval: float) -> bool:
         """Polls are being started: the scheduler passes at least every second and starts each due poll.
@@ -101,6 +109,17 @@ class Conditions:
                 self._say("watcher.output_stalled", {"backlog": self._pump.backlog}, "warning")
             else:
                 self._say("watcher.output_resumed", {"backlog": self._pump.backlog})
+        slow = self._slow_render
+        if slow is not None and not self._slow_reported:
+            self._slow_reported = True
+            seconds, size = slow
+            fields = {"seconds": round(seconds, 3), "bytes": size, "batches": len(self._board.tracks)}
+            self._say("watcher.metrics_slow", {**fields, "per_batch": self.per_batch}, "warning")
+
+    def metrics_rendered(self, seconds: float, size: int) -> None:
+        """A /metrics render finished (render thread): note the first one slower than SLOW_RENDER."""
+        if seconds > SLOW_RENDER and self._slow_render is None:
+            self._slow_render = (seconds, size)
 
     def hold_poll(self) -> bool:
         """Set a poll's answer aside while its events could not be committed or written (counted)."""

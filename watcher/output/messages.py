@@ -179,6 +179,10 @@ SENTENCES: dict[EventName, Callable[[Mapping[str, Any]], str]] = {
         f"was answered 401: {_shown(f.get('error_message'))}; exiting 2"
     ),
     "watcher.all_not_found": _all_not_found,
+    "watcher.metrics_slow": lambda f: (
+        f"/metrics took {_seconds(f.get('seconds'))} to render ({f.get('bytes')} bytes, {f.get('batches')} batches, "
+        f"per_batch {_shown(f.get('per_batch'))}): too many series for this machine; reported once"
+    ),
 }
 
 

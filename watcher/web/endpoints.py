@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -46,6 +47,8 @@ class Endpoints:
     # /readyz's lines after the reason: other reasons, how many batches are in which condition (no IDs:
     # it needs no login)
     counts: Callable[[], str] = lambda: ""
+    # told how long each /metrics render took and how big it was (in the render thread)
+    rendered: Callable[[float, int], None] = lambda _seconds, _size: None
 
     def probe(self, path: str) -> Response | None:
         """The answer of /healthz or /readyz; None for any other path."""
@@ -59,7 +62,9 @@ class Endpoints:
 
     def metrics(self, variant: Variant) -> Response:
         """A fresh /metrics answer; holds the GIL for up to a second at 10,000 batches, so never on a loop."""
+        start = time.monotonic()
         data, headers = render(self.registry, self.batches(), variant)
+        self.rendered(time.monotonic() - start, len(data))
         return Response(200, data, tuple(headers))
 
 

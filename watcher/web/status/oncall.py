@@ -62,8 +62,7 @@ class Shown:
 def outcome_of(track: Track, now: float, settings: PageSettings) -> Shown | None:
     """The batch's outcome once it is in a terminal state (None before): final, or provisional while it may revive.
 
-    The one place the pages decide finality: point it at the stream's ``batch.outcome`` decision when
-    that exists.
+    Final exactly when the stream's ``batch.outcome`` is said: the same ``terminal_outcome`` decision.
     """
     snap = track.snapshot
     if snap is None or not states.is_terminal(snap.state):
