@@ -235,9 +235,10 @@ def install_alone(wheel: Path, venv: Path) -> Path:
     python = venv / "bin" / "python"
     purelib = venv / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
     assert purelib.is_dir()
+    run(sys.executable, "-m", "pip", "--python", python, "install", "-q", "--no-deps", "--no-index", wheel, cwd=venv)
+    # only now: before, pip would see this interpreter's own install of the same version and skip the wheel
     if sys.prefix != sys.base_prefix:
         (purelib / "outer-env.pth").write_text(sysconfig.get_path("purelib") + "\n", encoding="utf-8")
-    run(sys.executable, "-m", "pip", "--python", python, "install", "-q", "--no-deps", "--no-index", wheel, cwd=venv)
     where = run(python, "-c", "import watcher; print(watcher.__file__)", cwd=venv).strip()
     assert Path(where).is_relative_to(venv), f"the installed wheel is not the one imported: {where}"
     return venv / "bin"

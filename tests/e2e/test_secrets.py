@@ -104,7 +104,9 @@ def test_password_auth_and_wrong_secret_leak_nothing(tmp_path):
         tokens = list(server.world._tokens)  # the IAM tokens the simulator issued
         bad = WatcherProcess(config, env={"DLI_PASSWORD": PASSWORD + "-wrong"})
         bad.wait_for(lambda: bad.of(bid, "batch.poll_failed"))
-        assert bad.stop() == 0
+        # IAM refused every batch of the first cycle: rejected credentials end the start (exit 2, issue 28)
+        assert bad.proc.wait(timeout=30) == 2
+        bad.stop()
         check = subprocess.run(
             [sys.executable, "-m", "watcher", "check", "--config", str(config)],
             capture_output=True,
