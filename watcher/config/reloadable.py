@@ -25,7 +25,7 @@ def _by_reload(reload: Reload) -> frozenset[str]:
     )
 
 
-# applied by a reload as they are (the README's reload table lists the same keys; tests/config/test_config_keys.py checks)
+# applied by a reload as they are (the README's reload table lists the same keys: tests/config/test_config_keys.py)
 APPLIED = _by_reload("applied")
 # applied when lowered; raised above the value the watcher started with, they need a restart
 LOWER_ONLY = _by_reload("lowered")
