@@ -139,6 +139,16 @@ def test_ls_refuses_an_unknown_state_with_exit_2(monkeypatch, capsys):
     assert asked == 0  # refused before any request
 
 
+def test_ls_refuses_filters_that_cannot_be_answered(monkeypatch, capsys):
+    """A --since that is no time, and a --queue on Livy (no queues there): exit 2 naming the flag."""
+    with simulator("livy") as server:
+        target(monkeypatch, server)
+        since = run(capsys, "ls", "--since", "yesterday-ish")
+        queue = run(capsys, "ls", "--queue", "q1")
+    assert since[0] == 2 and "--since" in since[2]
+    assert queue[0] == 2 and "--queue" in queue[2] and "Livy" in queue[2]
+
+
 # --- logs -----------------------------------------------------------------------------------------------
 
 
@@ -179,6 +189,32 @@ def test_logs_of_an_unknown_batch_exits_5(monkeypatch, capsys):
         code, out, err = run(capsys, "logs", MISSING)
     assert code == 5 and out == ""
     assert err.count("\n") == 1 and f"{MISSING}: not found (" in err
+
+
+def test_logs_without_the_log_endpoint_shows_the_window_and_says_so(monkeypatch, capsys):
+    """The log endpoint failing: the lines the details carry, and a note that earlier ones are missing."""
+    with simulator("dli") as server:
+        target(monkeypatch, server)
+        bid = server.world.add_batch(name="job", state="running")
+        server.world.append_stdout(bid, [f"l{n}" for n in range(30)])
+        server.world.inject("log_endpoint_down", bid, None)
+        code, out, err = run(capsys, "logs", bid, "--stream", "stdout")
+    assert code == 0, err
+    assert out.splitlines()[-1] == "l29" and "l0" not in out.splitlines()
+    assert "earlier ones are missing" in err
+
+
+def test_logs_follow_prints_new_lines_until_the_end(monkeypatch, capsys):
+    """--follow: the log so far, then each new line once, and the exit code of the outcome."""
+    with simulator("dli") as server:
+        target(monkeypatch, server)
+        world = server.world
+        bid = world.add_batch(name="job", state="running")
+        world.append_stdout(bid, ["before"])
+        with in_step(server, lambda: world.append_stdout(bid, ["after"]), lambda: world.set_state(bid, "success")):
+            code, out, err = run(capsys, "logs", bid, "--follow", "--stream", "stdout", *FAST)
+    assert code == 0, err
+    assert out.splitlines() == ["before", "after"]
 
 
 # --- wait -----------------------------------------------------------------------------------------------
