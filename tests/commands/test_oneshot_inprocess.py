@@ -149,6 +149,39 @@ def test_ls_refuses_filters_that_cannot_be_answered(monkeypatch, capsys):
     assert queue[0] == 2 and "--queue" in queue[2] and "Livy" in queue[2]
 
 
+def test_ls_since_a_duration_back_and_a_since_that_is_no_time(monkeypatch, capsys):
+    """DLI --since 1h lists what was created in the last hour; a --since that is no time is exit 2."""
+    with simulator("dli") as server:
+        target(monkeypatch, server)
+        recent = server.world.add_batch(name="new", state="running")
+        old = server.world.add_batch(name="old", state="running")
+        server.world.set_field(old, "create_time", server.world.now_ms() - 3 * 3600_000)
+        code, out, err = run(capsys, "ls", "--json", "--since", "1h")
+        bad = run(capsys, "ls", "--since", "yesterday-ish")
+    assert code == 0, err
+    assert [json.loads(line)["batch_id"] for line in out.splitlines()] == [recent]
+    assert bad[0] == 2 and "--since" in bad[2] and "RFC 3339" in bad[2]
+
+
+def test_ls_with_rejected_credentials_exits_2(monkeypatch, capsys):
+    """The list endpoint refusing the token: exit 2, one line naming auth.method."""
+    with simulator("dli", SimAuth(mode="token", tokens=["right"])) as server:
+        target(monkeypatch, server, DLI_WATCHER_AUTH="token", DLI_TOKEN="wrong")
+        code, out, err = run(capsys, "ls")
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "credentials rejected (auth.method token)" in err
+
+
+def test_logs_with_no_api_there_exits_7(monkeypatch, capsys, tmp_path):
+    """A config file (--config) with one attempt a call, nothing listening: exit 7, one line naming the endpoint."""
+    endpoint = f"http://127.0.0.1:{closed_port()}"
+    config = tmp_path / "config.toml"
+    config.write_text(f'[api]\nendpoint = "{endpoint}"\nproject_id = "p1"\nmax_attempts = 1\n[auth]\nmethod = "none"\n')
+    code, out, err = run(capsys, "logs", MISSING, "--config", str(config))
+    assert code == 7, err
+    assert out == "" and err.count("\n") == 1 and f"{MISSING}: {endpoint}: no usable answer (" in err
+
+
 # --- logs -----------------------------------------------------------------------------------------------
 
 
