@@ -1,0 +1,83 @@
+"""Sharding by queue: two shards split four queues, each lists only its own, and every batch is watched once."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack, contextmanager
+from typing import TYPE_CHECKING
+
+import anyio
+import pytest
+
+from tests.helpers import make_config, start_watch
+from watcher.core.shard import Shard
+from watcher.simulator import SimServer, World
+from watcher.simulator.api import Target, resolve
+from watcher.simulator.app import SimApp
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from watcher.simulator.wire import Request, Response
+
+pytestmark = pytest.mark.anyio
+# Shard(0, 2) owns etl and reports, Shard(1, 2) ml and adhoc (tests/core/test_shard.py pins the hash)
+QUEUES = ("etl", "ml", "adhoc", "reports")
+OWNED = {0: {"etl", "reports"}, 1: {"ml", "adhoc"}}
+PER_QUEUE = 5
+
+
+def batch_id(n: int) -> str:
+    """A fixed DLI batch ID."""
+    return f"{n:08x}-0000-4000-8000-{n:012x}"
+
+
+BATCHES = {batch_id(n): QUEUES[n % len(QUEUES)] for n in range(1, len(QUEUES) * PER_QUEUE + 1)}
+
+
+@contextmanager
+def recorded_simulator() -> Iterator[tuple[SimServer, list[str | None]]]:
+    """A simulator holding BATCHES (all starting) that records each list request's queue_name (None: no filter)."""
+    world = World("dli")
+    for n, (bid, queue) in enumerate(BATCHES.items()):
+        world.add_batch(bid, name=f"job-{n}", queue=queue, state="starting")
+    app, queues = SimApp(world), []
+
+    def handler(req: Request) -> Response:
+        if resolve(world, req.path) == Target("list"):
+            queues.append(dict(req.params()).get("queue_name"))
+        return app(req)
+
+    server = SimServer(world, handler=handler)
+    server.start_in_thread()
+    try:
+        yield server, queues
+    finally:
+        server.stop()
+
+
+async def test_two_shards_split_four_queues_and_list_only_their_own():
+    """Each shard (its own copy of the world) watches exactly its queues' batches and names only them in lists."""
+    with ExitStack() as stack:
+        sims = [stack.enter_context(recorded_simulator()) for _ in range(2)]
+        discovery = {"enabled": True, "queues": QUEUES, "interval_seconds": 60.0}
+        async with anyio.create_task_group() as tg:
+            runs = []
+            for i, (server, _) in enumerate(sims):
+                watch = {"mode": "list", "list_page_size": 2, "shard": Shard(i, 2), "shard_by": "queue"}
+                runs.append(await start_watch(tg, make_config(server, [], watch=watch, discovery=discovery)))
+            for run in runs:
+                await run.wait_for(lambda run=run: any(e.name == "watcher.ready" for e in run.events))
+            for server, _ in sims:
+                for bid in BATCHES:
+                    server.world.set_state(bid, "success")
+            for i, run in enumerate(runs):
+                mine = [b for b, q in BATCHES.items() if q in OWNED[i]]
+                await run.wait_for(lambda run=run, mine=mine: all(run.of(b, "batch.finished") for b in mine))
+                run.stopped.set()
+    watched = [{b for b in BATCHES if runs[i].of(b, "batch.discovered")} for i in range(2)]
+    assert watched[0] | watched[1] == set(BATCHES) and not watched[0] & watched[1]
+    for i, run in enumerate(runs):
+        assert watched[i] == {b for b, q in BATCHES.items() if q in OWNED[i]}
+        assert not [b for b in BATCHES if b not in watched[i] and run.of(b)]  # no event of another shard's batch
+        listed = sims[i][1]
+        assert listed and set(listed) == OWNED[i], listed  # every list request names one of its queues
