@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import ExitStack, contextmanager
+from functools import partial
 from typing import TYPE_CHECKING
 
 import anyio
@@ -17,6 +18,7 @@ from watcher.simulator.app import SimApp
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from tests.helpers import WatchRun
     from watcher.simulator.wire import Request, Response
 
 pytestmark = pytest.mark.anyio
@@ -55,6 +57,16 @@ def recorded_simulator() -> Iterator[tuple[SimServer, list[str | None]]]:
         server.stop()
 
 
+def ready(run: WatchRun) -> bool:
+    """Whether the watcher said it is ready."""
+    return any(e.name == "watcher.ready" for e in run.events)
+
+
+def finished(run: WatchRun, batch_ids: list[str]) -> bool:
+    """Whether the watcher reported each batch finished."""
+    return all(run.of(b, "batch.finished") for b in batch_ids)
+
+
 async def test_two_shards_split_four_queues_and_list_only_their_own():
     """Each shard (its own copy of the world) watches exactly its queues' batches and names only them in lists."""
     with ExitStack() as stack:
@@ -66,13 +78,12 @@ async def test_two_shards_split_four_queues_and_list_only_their_own():
                 watch = {"mode": "list", "list_page_size": 2, "shard": Shard(i, 2), "shard_by": "queue"}
                 runs.append(await start_watch(tg, make_config(server, [], watch=watch, discovery=discovery)))
             for run in runs:
-                await run.wait_for(lambda run=run: any(e.name == "watcher.ready" for e in run.events))
+                await run.wait_for(partial(ready, run))
             for server, _ in sims:
                 for bid in BATCHES:
                     server.world.set_state(bid, "success")
             for i, run in enumerate(runs):
-                mine = [b for b, q in BATCHES.items() if q in OWNED[i]]
-                await run.wait_for(lambda run=run, mine=mine: all(run.of(b, "batch.finished") for b in mine))
+                await run.wait_for(partial(finished, run, [b for b, q in BATCHES.items() if q in OWNED[i]]))
                 run.stopped.set()
     watched = [{b for b in BATCHES if runs[i].of(b, "batch.discovered")} for i in range(2)]
     assert watched[0] | watched[1] == set(BATCHES) and not watched[0] & watched[1]

@@ -70,4 +70,3 @@ def parse_shard(text: str, env: Mapping[str, str]) -> Shard:
     if count < 1 or not 0 <= index < count:
         raise ValueError(f"needs 0 <= i < n, got {index}/{count}")
     return Shard(index, count)
-
