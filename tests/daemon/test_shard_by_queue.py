@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import ExitStack, contextmanager
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -10,7 +11,10 @@ import anyio
 import pytest
 
 from tests.helpers import make_config, start_watch
+from watcher.config.settings import DEFAULT_LIST_LOOKBACK, Config, DiscoveryConfig, WatchConfig
+from watcher.core.listplan import SweepRules
 from watcher.core.shard import Shard
+from watcher.daemon.listpoll import sweep_rules
 from watcher.simulator import SimServer, World
 from watcher.simulator.api import Target, resolve
 from watcher.simulator.app import SimApp
@@ -92,3 +96,15 @@ async def test_two_shards_split_four_queues_and_list_only_their_own():
         assert not [b for b in BATCHES if b not in watched[i] and run.of(b)]  # no event of another shard's batch
         listed = sims[i][1]
         assert listed and set(listed) == OWNED[i], listed  # every list request names one of its queues
+
+
+def test_the_sweep_reads_only_the_shards_named_queues():
+    """List mode's sweep reads this shard's queues; a shard none of whose queues is named does not sweep."""
+    cfg = Config(
+        watch=WatchConfig(shard=Shard(0, 2), shard_by="queue"),
+        discovery=DiscoveryConfig(enabled=True, queues=QUEUES),
+    )
+    assert sweep_rules(cfg) == SweepRules(("etl", "reports"), DEFAULT_LIST_LOOKBACK)
+    lonely = replace(cfg, discovery=replace(cfg.discovery, queues=("ml",)))
+    assert sweep_rules(lonely).lookback_seconds == 0.0
+    assert sweep_rules(replace(cfg, discovery=replace(cfg.discovery, queues=()))).lookback_seconds == 0.0
