@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from watcher.config.settings import parse
-from watcher.core.shard import Shard, parse_shard
+from watcher.core.shard import Shard, bucket, parse_shard
 from watcher.errors import ConfigError
 
 IDS = [str(uuid.UUID(int=i * 7919 + 12345, version=4)) for i in range(3000)]
@@ -58,3 +58,48 @@ def test_config_keeps_the_resolved_shard():
         {"HOSTNAME": "w-4"},
     )
     assert cfg.watch.shard == Shard(4, 5)
+
+
+QUEUES = ("etl", "ml", "adhoc", "reports")
+DLI = {"flavor": "dli", "endpoint": "https://dli.example", "project_id": "p1"}
+
+
+def test_queue_buckets_are_fixed_across_processes():
+    """The queue hash is blake2b, not Python's salted hash(): these values hold in every process and release."""
+    assert [bucket(q, 2) for q in QUEUES] == [0, 1, 1, 0]
+    assert [bucket(q, 4) for q in QUEUES] == [2, 3, 1, 0]
+    assert Shard(0, 2).select_queues(QUEUES) == ("etl", "reports")
+    assert Shard(1, 2).select_queues(QUEUES) == ("ml", "adhoc")
+
+
+@given(st.lists(st.text(), max_size=30), st.integers(1, 8))
+def test_every_queue_is_in_exactly_one_shard(queues, count):
+    """For any queue names (a missing queue counts as ""), each is owned by exactly one shard."""
+    for queue in [*queues, None]:
+        assert sum(Shard(i, count).owns_queue(queue) for i in range(count)) == 1
+    assert sorted(q for i in range(count) for q in Shard(i, count).select_queues(queues)) == sorted(queues)
+
+
+def test_shard_by_queue_parses_with_discovery():
+    """shard_by = "queue" with discovery on is kept; the default is "id"."""
+    doc = {"api": DLI, "watch": {"shard": "1/2", "shard_by": "queue"}, "discovery": {"enabled": True}}
+    assert parse(doc, {}, offline=True).watch.shard_by == "queue"
+    assert parse({"api": DLI}, {}, offline=True).watch.shard_by == "id"
+
+
+@pytest.mark.parametrize(
+    ("api", "watch", "discovery", "fragment"),
+    [
+        (DLI, {"batch_ids": ["0a324461-d9d9-45da-a52a-3b3c7a3d809e"]}, {"enabled": True}, "batch_ids"),
+        (DLI, {"batch_ids_file": "/nonexistent/ids"}, {"enabled": True}, "batch_ids_file"),
+        (DLI, {}, {}, "discovery.enabled"),
+        ({"flavor": "livy", "endpoint": "http://livy:8998"}, {}, {"enabled": True}, "flavor dli"),
+        (DLI, {"shard_by": "name"}, {"enabled": True}, "queue"),
+    ],
+)
+def test_shard_by_queue_without_discovery_is_a_config_error(api, watch, discovery, fragment):
+    """Configured IDs (their queue unknown until read), no discovery or Livy: an error naming watch.shard_by."""
+    doc = {"api": api, "watch": {"shard_by": "queue", **watch}, "discovery": discovery}
+    with pytest.raises(ConfigError) as info:
+        parse(doc, {}, offline=True)
+    assert info.value.key == "watch.shard_by" and fragment in info.value.problem

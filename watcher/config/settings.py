@@ -44,6 +44,7 @@ from watcher.core.vocabulary import (
     LEVELS,
     MODES,
     PER_BATCH_MODES,
+    SHARD_BY,
     TRANSPORTS,
     EventTime,
     FlavorName,
@@ -51,6 +52,7 @@ from watcher.core.vocabulary import (
     Level,
     Mode,
     PerBatch,
+    ShardBy,
     Transport,
 )
 from watcher.errors import ConfigError
@@ -130,6 +132,22 @@ def _shard(sec: Table, name: str, default: Any, ctx: Ctx) -> Shard:
         return parse_shard(text, ctx.env)
     except ValueError as exc:
         raise ConfigError(sec.key(name), str(exc)) from None
+
+
+def _shard_by(sec: Table, name: str, default: Any, ctx: Ctx) -> ShardBy:
+    value: ShardBy = one_of(SHARD_BY)(sec, name, default, ctx)
+    if value == "queue" and (ctx.values.get("batch_ids") or ctx.values.get("batch_ids_file")):
+        # a configured ID's queue is unknown until it is read, so its shard could not be chosen
+        raise ConfigError(sec.key(name), '"queue" needs discovery: it cannot be set with batch_ids or batch_ids_file')
+    if value == "queue" and ctx.flavor != "dli":
+        raise ConfigError(sec.key(name), '"queue" needs flavor dli (Livy lists every batch in one read)')
+    return value
+
+
+def check_shard_by(config: Config, problems: Problems) -> None:
+    """``shard_by = "queue"`` shards what discovery lists, so discovery must be on."""
+    if config.watch.shard_by == "queue" and not config.discovery.enabled:
+        problems.add(ConfigError("watch.shard_by", '"queue" needs discovery.enabled = true'))
 
 
 def _batch_ids(sec: Table, name: str, default: Any, ctx: Ctx) -> tuple[str, ...]:
@@ -247,6 +265,8 @@ class WatchConfig:
     # list mode: the queues that sweep reads; empty: discovery's queues when it is on, else every queue
     queues: tuple[str, ...] = key((), _queues, "list mode: the queues the sweep reads", "applied")
     shard: Shard = key_factory(Shard, _shard, "i/n or ordinal/n: watch one shard of the batches", "applied", "")
+    # a restart: switching what is hashed mid-run would leave discovery's last IDs sharded the old way
+    shard_by: ShardBy = key("id", _shard_by, "id, or queue: whole queues per shard (discovery only)", "restart")
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,6 +399,12 @@ def parse(data: Mapping[str, Any], env: Env, problems: Problems | None = None, *
     names (batch IDs, CA and client certificates), which live where the watcher runs.
     """
     problems = Problems() if problems is None else problems
+    config = _parse(data, env, problems, offline=offline)
+    check_shard_by(config, problems)
+    return config
+
+
+def _parse(data: Mapping[str, Any], env: Env, problems: Problems, *, offline: bool) -> Config:
     data, deprecated = resolve_aliases(data, SECTION_TYPES, problems)
     for name in data:
         if name not in SECTIONS:

@@ -1,4 +1,4 @@
-"""Sharding a fleet of batches across watcher processes by a stable hash of the batch ID."""
+"""Sharding a fleet of batches across watcher processes by a stable hash of the batch ID or of its queue."""
 
 from __future__ import annotations
 
@@ -23,18 +23,29 @@ class Shard:
 
     def owns(self, batch_id: str) -> bool:
         """Whether this shard watches ``batch_id``; every ID belongs to exactly one shard."""
-        if self.count == 1:
-            return True
-        # blake2b, not hash(): the same on every host, Python version and restart
-        digest = hashlib.blake2b(batch_id.encode(), digest_size=8).digest()
-        return int.from_bytes(digest, "big") % self.count == self.index
+        return self.count == 1 or bucket(batch_id, self.count) == self.index
+
+    def owns_queue(self, queue: str | None) -> bool:
+        """Whether this shard watches the batches of ``queue`` (shard_by "queue"); a batch without one counts as ""."""
+        return self.count == 1 or bucket(queue or "", self.count) == self.index
 
     def select(self, batch_ids: Iterable[str]) -> list[str]:
         """The IDs this shard owns, in their order."""
         return [b for b in batch_ids if self.owns(b)]
 
+    def select_queues(self, queues: Iterable[str]) -> tuple[str, ...]:
+        """The queues this shard owns, in their order."""
+        return tuple(q for q in queues if self.owns_queue(q))
+
     def __str__(self) -> str:
         return f"{self.index}/{self.count}"
+
+
+def bucket(name: str, count: int) -> int:
+    """The shard (0 to count - 1) a batch ID or queue name hashes to."""
+    # blake2b, not hash(): the same on every host, Python version and restart
+    digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % count
 
 
 def parse_shard(text: str, env: Mapping[str, str]) -> Shard:

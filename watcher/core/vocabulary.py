@@ -7,6 +7,7 @@ from typing import Final, Literal, get_args
 FlavorName = Literal["dli", "livy"]
 Transport = Literal["aiohttp", "httpx"]
 Mode = Literal["details", "list"]
+ShardBy = Literal["id", "queue"]  # watch.shard_by: what the shard hash is taken of
 AuthMethod = Literal["aksk", "token", "password", "none"]
 Level = Literal["debug", "info", "warning", "error"]
 # console: the readable format's earlier name; auto: readable on a terminal, else json
@@ -61,6 +62,7 @@ EventName = Literal[
 FLAVORS: Final[tuple[FlavorName, ...]] = get_args(FlavorName)
 TRANSPORTS: Final[tuple[Transport, ...]] = get_args(Transport)
 MODES: Final[tuple[Mode, ...]] = get_args(Mode)
+SHARD_BY: Final[tuple[ShardBy, ...]] = get_args(ShardBy)
 PER_BATCH_MODES: Final[tuple[PerBatch, ...]] = get_args(PerBatch)
 PAGES_MODES: Final[tuple[PagesMode, ...]] = get_args(PagesMode)
 AUTH_METHODS: Final[tuple[AuthMethod, ...]] = get_args(AuthMethod)

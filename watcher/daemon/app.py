@@ -105,6 +105,8 @@ def listed_changes(added: list[str], removed: list[str]) -> dict[str, Any]:
 
 def owned(cfg: Config, discovered: Iterable[str] = ()) -> list[str]:
     """The configured and discovered batch IDs that belong to this process's shard."""
+    if cfg.watch.shard_by == "queue":
+        return list(dict.fromkeys(discovered))  # discovery kept only this shard's queues (no batch_ids then)
     return cfg.watch.shard.select(dict.fromkeys([*cfg.watch.batch_ids, *discovered]))
 
 

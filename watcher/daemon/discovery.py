@@ -6,6 +6,7 @@ may keep. Finished batches drop out after the retention, so they leave the watch
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import TYPE_CHECKING
 
@@ -74,7 +75,16 @@ class Discovery:
         return chosen(listed, cfg.discovery, self._clock(), cfg.watch.retention_seconds)
 
     async def _list(self, cfg: Config) -> list[Snapshot]:
-        return await list_matching(self._api, self._policy, cfg, cfg.discovery)
+        if cfg.watch.shard_by != "queue":
+            return await list_matching(self._api, self._policy, cfg, cfg.discovery)
+        shard, rules = cfg.watch.shard, cfg.discovery
+        if rules.queues:
+            # only this shard's queues are read: the other shards' pages are never requested
+            rules = dataclasses.replace(rules, queues=shard.select_queues(rules.queues))
+            if not rules.queues:
+                return []
+        # with no queues named, every queue is read and kept only where this shard owns the batch's queue
+        return await list_matching(self._api, self._policy, cfg, rules, lambda s: shard.owns_queue(s.queue))
 
 
 async def list_matching(

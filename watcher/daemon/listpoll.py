@@ -40,6 +40,10 @@ def sweep_rules(cfg: Config) -> SweepRules:
     """The sweep's queues (``watch.queues``, else discovery's while it is on, else every queue) and look-back."""
     discovery = cfg.discovery
     queues = cfg.watch.queues or (discovery.queues if discovery.enabled else ())
+    if cfg.watch.shard_by == "queue":
+        mine = cfg.watch.shard.select_queues(queues)
+        # no queue of this shard named: no sweep (an empty list would read every queue's batches)
+        return SweepRules(mine, cfg.watch.list_lookback if mine else 0.0)
     return SweepRules(queues, cfg.watch.list_lookback)
 
 
