@@ -8,7 +8,7 @@ import json
 import os
 import signal
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
@@ -21,7 +21,7 @@ from watcher.simulator.server import SimServer
 from watcher.simulator.world import DEFAULT_PROJECT_ID, World
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Coroutine, Mapping
 
 EXAMPLE_AK = "AKEXAMPLE0000000000"
 EXAMPLE_SK = "SKEXAMPLEsecret0000000000000000000000000"
@@ -141,9 +141,14 @@ def run(args: argparse.Namespace) -> int:
         return 0
     auth, creds = build_auth(args.auth, os.environ)
     server = SimServer(world, auth, host=args.host, port=args.port)
+    return _listening(_serve(server, player, steps, creds, getattr(args, "loop", False)), args)
+
+
+def _listening(serving: Coroutine[Any, Any, None], args: argparse.Namespace) -> int:
+    """Serve until stopped: 0, or 1 with one line when the port cannot be bound."""
     failure: BaseException | None = None
     try:
-        asyncio.run(_serve(server, player, steps, creds, getattr(args, "loop", False)))
+        asyncio.run(serving)
     except* OSError as group:
         failure = group.exceptions[0]
     if failure is not None:
@@ -216,15 +221,7 @@ def _replay(args: argparse.Namespace) -> int:
     )
     exchanges = sum(1 for item in items if hasattr(item, "method"))
     lines = [f"replaying {exchanges} recorded exchanges ({header.flavor}); past the end the last answer repeats"]
-    failure: BaseException | None = None
-    try:
-        asyncio.run(_serve_replay(server, lines))
-    except* OSError as group:
-        failure = group.exceptions[0]
-    if failure is not None:
-        sys.stderr.write(f"simulate: cannot listen on {args.host}:{args.port}: {failure}\n")
-        return 1
-    return 0
+    return _listening(_serve_replay(server, lines), args)
 
 
 async def _serve_replay(server: SimServer, lines: list[str]) -> None:
