@@ -101,7 +101,7 @@ SAMPLES: dict[str, Event] = {
         own("watcher.state_reset", "warning", reason="undecodable rows", rows=["b1"]),
         own("watcher.state_row_skipped", "warning", path="/var/lib/dli-watcher/state.db", table="outbox", rows=["7"]),
         own("watcher.state_locked", "warning", path="/var/lib/dli-watcher/state.db", wait_seconds=30.0),
-        own("watcher.recording_stopped", "warning", path="/tmp/case.jsonl", max_bytes=67108864),
+        own("watcher.recording_stopped", "warning", path="/tmp/case.jsonl", max_bytes=67108864, reason="max_bytes"),
         own(
             "watcher.deprecated_key",
             "warning",

@@ -132,14 +132,14 @@ def test_one_file_stops_at_the_cap_with_a_last_line_saying_so(tmp_path):
     path = tmp_path / "rec.jsonl"
     rec = recorder(path, max_bytes=64 * 1024)
     stops: list[str] = []
-    rec.on_stopped = lambda: stops.append("stopped")
+    rec.on_stopped = lambda why: stops.append(f"stopped: {why['reason']}")
     for n in range(400):
         rec.exchange(request(), 200, {}, json.dumps({"id": BID, "log": [f"line {n} " + "x" * 400]}).encode())
     rec.close()
     data = path.read_bytes()
     assert len(data) <= 64 * 1024
     assert json.loads(data.splitlines()[-1])["event"] == "watcher.recording_stopped"
-    assert stops == ["stopped"]
+    assert stops == ["stopped: max_bytes"]
 
 
 def test_rotation_keeps_files_segments_within_the_cap(tmp_path):

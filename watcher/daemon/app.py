@@ -127,7 +127,7 @@ class Daemon:
         self._recorder = recorder  # every API exchange and clock reading, for a replay
         if recorder is not None:
             stopped = {"path": recorder.path, "max_bytes": recorder.max_bytes}
-            recorder.on_stopped = partial(self._say, "watcher.recording_stopped", stopped, "warning")
+            recorder.on_stopped = lambda why: self._say("watcher.recording_stopped", {**stopped, **why}, "warning")
         self._started_cfg = cfg  # what the parts set up once (connections, listen address) were built from
         self.board = Board(labels=LabelCap(cfg.metrics.max_label_values))
         self.stats = SelfMetrics(self.board)

@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl
 
 from watcher import __version__
 from watcher.core.recordformat import FORMAT, VERSION, exchange_line
+from watcher.daemon.recordwriter import MAX_PENDING_BYTES, RecordWriter
 from watcher.daemon.stateperms import check_trusted
 from watcher.errors import SetupError
 
@@ -33,7 +34,17 @@ _USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
 # auth keys a replay needs none of: it sends nothing anywhere
 _AUTH_KEPT = ("method",)
 _REQ_BODY = b'"req_body"'
-_STOPPED = b'{"t":"note","event":"watcher.recording_stopped","reason":"the recording reached record.max_bytes"}\n'
+_REASONS = {"max_bytes": "the recording reached record.max_bytes", "disk": "the disk failed or could not keep up"}
+
+
+def _note(reason: str) -> bytes:
+    """The last line of a stopped recording."""
+    note = {"t": "note", "event": "watcher.recording_stopped", "reason": _REASONS[reason]}
+    return json.dumps(note, separators=(",", ":")).encode() + b"\n"
+
+
+# the cap leaves room for the longest stop note
+_STOPPED_MAX = max(len(_note(reason)) for reason in _REASONS)
 
 
 def clean_document(document: Mapping[str, Any], mask: Callable[[str], str]) -> dict[str, Any]:
@@ -80,9 +91,10 @@ class Recorder:
         self.path, self._header, self.max_bytes, self._files = path, header, max_bytes, files
         self._include_req_body = include_req_body
         self.mask: Callable[[str], str] = str
-        self.on_stopped: Callable[[], None] = lambda: None  # the cap stopped the recording (an event says so)
+        # the cap or the disk stopped the recording (an event says so): its reason and, for the disk, the error
+        self.on_stopped: Callable[[dict[str, str]], None] = lambda _why: None
         self._stopped = True  # until start(): nothing is written before the header
-        self._file = self._open()
+        self._writer = RecordWriter(self._open, path, files)
         self._size = 0
 
     def start(self, mask: Callable[[str], str], state: dict[str, Any]) -> None:
@@ -143,38 +155,38 @@ class Recorder:
         self._write_bytes(text.encode("utf-8", "replace"))
 
     def _write_bytes(self, data: bytes) -> None:
+        failed = self._writer.failed
+        if failed is not None or self._writer.pending > MAX_PENDING_BYTES:
+            # the disk failed or cannot keep up: what is written stays whole, the loop goes on
+            self._stop({"reason": "disk", "error_message": failed or "writes are not keeping up"})
+            return
         # with one file, room is kept for the note that says recording stopped: the cap holds with it
-        reserve = len(_STOPPED) if self._files <= 1 else 0
+        reserve = _STOPPED_MAX if self._files <= 1 else 0
         if self._size + len(data) + reserve > self.max_bytes and self._size > 0:
             if self._files <= 1:
-                self._stop()
+                self._stop({"reason": "max_bytes"})
                 return
             self._rotate()
-        self._file.write(data)
+        self._writer.write(data)
         self._size += len(data)
 
-    def _stop(self) -> None:
-        """The cap is reached: one last line says so, and nothing more is written."""
-        self._file.write(_STOPPED)
-        self._file.flush()
+    def _stop(self, why: dict[str, str]) -> None:
+        """The cap is reached (or the disk gave out): one last line says so, and nothing more is written."""
+        self._writer.write(_note(why["reason"]))
+        self._writer.flush()
         self._stopped = True
-        self.on_stopped()
+        self.on_stopped(why)
 
     def _rotate(self) -> None:
         """Start a new segment; the oldest of ``files`` goes."""
-        self._file.close()
-        for n in range(self._files - 1, 0, -1):
-            older = self.path if n == 1 else f"{self.path}.{n - 1}"
-            if os.path.lexists(older):
-                os.replace(older, f"{self.path}.{n}")
-        self._file = self._open()
+        self._writer.rotate()
         self._size = 0
         header = {**self._header, "continued": True, "state": {}}
         self._write_line(header)
 
     def close(self) -> None:
-        """Flush and close the file."""
-        self._file.close()
+        """Write what is queued, then close the file."""
+        self._writer.close()
 
 
 def header(cfg: Config, document: Mapping[str, Any], state: dict[str, Any]) -> dict[str, Any]:

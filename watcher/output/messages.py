@@ -156,6 +156,9 @@ SENTENCES: dict[EventName, Callable[[Mapping[str, Any]], str]] = {
     "watcher.state_reset": _state_reset,
     "watcher.recording_stopped": lambda f: (
         f"recording {_shown(f.get('path'))} stopped at record.max_bytes ({f.get('max_bytes')} bytes)"
+        if f.get("reason") != "disk"
+        else f"recording {_shown(f.get('path'))} stopped: the disk failed or could not keep up "
+        f"({_shown(f.get('error_message'))})"
     ),
     "watcher.state_row_skipped": lambda f: (
         f"state file {_shown(f.get('path'))}: skipped {len(f.get('rows') or [])} {_shown(f.get('table'))} rows "
