@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 from watcher.core import states
 from watcher.core.histogram import Histogram
 from watcher.core.labels import LabelCap
-from watcher.core.runs import settle
+from watcher.core.outcome import final_outcome
+from watcher.core.runs import outcome_event, run_of
 
 if TYPE_CHECKING:
     from watcher.core.events import Event
@@ -148,16 +149,23 @@ class Board:
             if event.name == "batch.state_changed":
                 self.transitions[(queue, str(event.fields["to_state"]))] += 1
 
-    def settle(self, track: Track, now: float, grace: float, *, revivable: bool = True) -> tuple[Track, list[Event]]:
+    def count_outcome(
+        self, track: Track, now: float, grace: float, *, revivable: bool = True
+    ) -> tuple[Track, list[Event]]:
         """Count the batch's run once its outcome is final: the track as it must be kept (marked) and its batch.outcome.
 
-        ``revivable``: the flavor's ``revives_dead``.
+        Once only: a marked track is counted already. ``revivable``: the flavor's ``revives_dead``. A batch
+        the API does not know has no run (its snapshot, if any, never reached a final state).
         """
-        settled, run, events = settle(track, now, grace, revivable=revivable)
-        if run is not None:
-            self.put(settled)
-            self.record(run)
-        return settled, events
+        outcome = final_outcome(track, now, grace, revivable=revivable) if track.outcome is None else None
+        snap = track.snapshot
+        if outcome is None or outcome == "not_found" or snap is None:
+            return track, []
+        event = outcome_event(track, snap, outcome, now)
+        marked = replace(track, outcome=outcome, seq=track.seq + 1)
+        self.put(marked)
+        self.record(run_of(track, snap, outcome, now))
+        return marked, [event]
 
     def record(self, run: Run) -> None:
         """Fold a counted run into its job summary (named jobs only) and the histograms by queue and outcome."""

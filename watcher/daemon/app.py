@@ -237,7 +237,7 @@ class Daemon:
         """Count the run once final and add its batch.outcome to the same commit as the mark."""
         revivable = BY_NAME[self.cfg.api.flavor].revives_dead
         grace = self.cfg.watch.terminal_grace_seconds
-        settled, final = self.board.settle(track, now, grace, revivable=revivable)
+        settled, final = self.board.count_outcome(track, now, grace, revivable=revivable)
         self.journal.submit(settled, [*events, *final], changed or settled is not track)
 
     def _check_all_not_found(self) -> None:

@@ -156,13 +156,10 @@ async def replay(header: Header, items: list[Exchange | Clock]) -> Outcome:
 
     revivable, grace = cfg.api.flavor_spec.revives_dead, cfg.watch.terminal_grace_seconds
 
-    def settle(track: Track, events: list[Event]) -> None:
-        # as the daemon does after each poll: a run whose outcome became final says so once
-        _, final = board.settle(track, recorded.wall(), grace, revivable=revivable)
-        produced.append((recorded.last_clock, len(produced), [*events, *final]))
-
     def sink(track: Track, events: list[Event], changed: bool) -> None:  # noqa: ARG001 - the poller's call
-        settle(track, events)
+        # as the daemon does after each poll: a run whose outcome became final says so once
+        _, final = board.count_outcome(track, recorded.wall(), grace, revivable=revivable)
+        produced.append((recorded.last_clock, len(produced), [*events, *final]))
 
     async with httpx.AsyncClient(transport=ReplayTransport(recorded)) as http:
         api = BatchApi(http, cfg.api)
