@@ -15,6 +15,7 @@ from watcher.core.histogram import Histogram
 from watcher.core.labels import LabelCap
 from watcher.core.outcome import final_outcome
 from watcher.core.runs import outcome_event, run_of
+from watcher.core.throttle import Throttle
 
 if TYPE_CHECKING:
     from watcher.core.events import Event
@@ -76,15 +77,15 @@ class Board:
         self.last_progress = 0.0
         self.last_successful_poll: float | None = None
         self.ready = False
-        # until when the API asked the whole client to pause (429 / APIG.0308); not ready meanwhile
-        self.throttled_until = 0.0
+        # the client-wide pause the API asked for (429 / APIG.0308), the request policy's own; not ready meanwhile
+        self.throttle = Throttle()
         # each batch's last answer in this run, when it was a rejection (readiness's rule); copied on
         # write, so /readyz reads it from the server's thread without a lock
         self.answers: dict[str, Rejection | None] = {}
 
     def throttled(self, now: float) -> bool:
         """Whether the client is paused by the API's throttling at ``now``."""
-        return now < self.throttled_until
+        return self.throttle.active(now)
 
     def restore(
         self, tracks: dict[str, Track], jobs: dict[str, JobSummary], histograms: dict[HistogramKey, Histogram]

@@ -407,7 +407,7 @@ class Daemon:
         await self.journal.replay(outbox)
         self._settle_restored()
         policy = RequestPolicy(
-            self.cfg.api, self.cfg.watch.concurrency, on_retry=self.stats.retried, on_throttle=self._throttled
+            self.cfg.api, self.cfg.watch.concurrency, on_retry=self.stats.retried, throttle=self.board.throttle
         )
         async with open_api(self.cfg, self._env, self._recorder) as raw_api:
             self._mask = raw_api.mask
@@ -490,9 +490,6 @@ class Daemon:
         took = time.monotonic() - self._born
         self._say("watcher.ready", ready_fields(len(self.board.tracks), took, self.stats.requests))
         self.notifier.send("READY=1", f"STATUS={self.conditions.not_ready() or 'first poll cycle done'}")
-
-    def _throttled(self, until: float) -> None:
-        self.board.throttled_until = until
 
     async def _start(
         self, tg: TaskGroup, server: MetricsServer, poller: Poller, on_listen: Callable[[str, int], None] | None

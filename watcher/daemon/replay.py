@@ -163,7 +163,7 @@ async def replay(header: Header, items: list[Exchange | Clock]) -> Outcome:
 
     async with httpx.AsyncClient(transport=ReplayTransport(recorded)) as http:
         api = BatchApi(http, cfg.api)
-        policy = RequestPolicy(cfg.api, cfg.watch.concurrency)
+        policy = RequestPolicy(cfg.api, cfg.watch.concurrency, throttle=board.throttle)
         poller = Poller(api, policy, cfg, board, sink, _Quiet(), clocks=Clocks(wall=recorded.wall))
         ids = [bid for kind, bid in (_target(x.path, base) for x in api_items) if kind == "details" and bid]
         poller.watch(dict.fromkeys([*cfg.watch.batch_ids, *board.tracks, *ids]))
