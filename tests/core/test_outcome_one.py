@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from watcher.core.board import Board
@@ -36,6 +38,8 @@ CASES = {
     "gone dead": (observe_missing(seen("running", "dead"), T0 + 70)[0], T0 + 70),
     "never found": (observe_missing(Track("b1"), T0)[0], T0 + 1000),
     "never answered": (Track("b1"), T0 + 1000),
+    # a state file from before terminal_at was kept: the first poll sees the end arrive
+    "finished, arrival unseen": (replace(seen("running", "success"), terminal_at=None), T0 + 1000),
 }
 
 
@@ -67,6 +71,7 @@ def test_the_decisions_on_the_cases() -> None:
         "gone dead": "failed",
         "never found": "not_found",
         "never answered": None,
+        "finished, arrival unseen": None,
     }
 
 

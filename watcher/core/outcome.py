@@ -68,7 +68,8 @@ def final_outcome(track: Track, now: float, grace: float, *, revivable: bool) ->
     snap = track.snapshot
     if snap is None or track.presence not in ("present", "gone") or not states.is_terminal(snap.state):
         return "not_found" if track.presence in ("not_found", "gone") else None
-    if held(track, now, grace, revivable=revivable):
+    # a terminal state the watcher has not seen arrive (a track from an old state file) waits for a poll
+    if track.terminal_at is None or held(track, now, grace, revivable=revivable):
         return None
     return RUN_OUTCOMES[states.outcome(snap.state)]
 
