@@ -1,4 +1,4 @@
-"""The watcher's exception tree; everything raised across a module boundary is one of these.
+"""The watcher's exception tree: what went wrong decides what a person is told and how the process ends.
 
 WatcherError
 ├── ConfigError              bad config or credentials: exit 2, message names the key
@@ -12,6 +12,13 @@ WatcherError
     ├── NotFoundError        DLI.0002 / 404: the batch does not exist (any more)
     ├── PermanentApiError    any other 4xx: not retried
     └── DecodeError          a body that is not the JSON we need
+
+Three kinds, kept apart: the person's config or environment (ConfigError, SetupError: exit 2, one line),
+the API's answers (ApiError: a poll fails with its ``reason``, a one-shot command with its exit code),
+and everything else, which is a bug of the watcher's own: a poll counts it as reason ``internal`` (never
+the API's fault) with one ``watcher.internal_error`` event and its traceback, and the CLI turns it into
+one line. A few errors stay inside the module that raises and handles them (a recording's
+``RecordingError``, the HTTP parsers' ``BadRequestError``) and are no part of this tree.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from watcher.core.log.bridge import bridge, join_backfill
 from watcher.core.log.diff import LogTrack, StreamTrack, diff_log
-from watcher.core.log.fetch import settle, wants_log_endpoint
+from watcher.core.log.fetch import update_settled, wants_log_endpoint
 from watcher.core.log.layout import WINDOW_SIZE
 from watcher.simulator.layouts import render_log
 
@@ -77,14 +77,14 @@ class TestWhenToAsk:
         """The final read once, then an unchanged window (all diagnostics) asks nothing for the rest of the grace."""
         first = diff_log(LogTrack(), self.DEAD)
         assert wants_log_endpoint(LogTrack(), first, self.DEAD, terminal=True)
-        track = settle(first.track, terminal=True, read=True)
+        track = update_settled(first.track, terminal=True, read=True)
         again = diff_log(track, self.DEAD)
         assert not wants_log_endpoint(track, again, self.DEAD, terminal=True)
 
     def test_a_failed_final_read_is_tried_again(self):
         """Until a read answers, the final read stays due."""
         first = diff_log(LogTrack(), self.DEAD)
-        track = settle(first.track, terminal=True, read=False)
+        track = update_settled(first.track, terminal=True, read=False)
         assert wants_log_endpoint(track, diff_log(track, self.DEAD), self.DEAD, terminal=True)
 
     def test_a_running_batch_with_hidden_output_keeps_asking(self):
@@ -94,5 +94,5 @@ class TestWhenToAsk:
 
     def test_running_again_resets_the_final_read(self):
         """A batch revived after finishing owes a new final read when it finishes again."""
-        track = settle(LogTrack(settled=True), terminal=False, read=False)
+        track = update_settled(LogTrack(settled=True), terminal=False, read=False)
         assert not track.settled

@@ -24,11 +24,11 @@ def snap(state: str, update_s: float | None) -> Snapshot:
 def poll(
     board: Board, track: Track, now: float, state: str, *, revivable: bool, update_s: float | None = -1.0
 ) -> tuple[Track, list[Event]]:
-    """One poll as the daemon does it: observe, then settle (which may add batch.outcome)."""
+    """One poll as the daemon does it: observe, then count the outcome (which may add batch.outcome)."""
     answer = snap(state, now if update_s == -1.0 else update_s)
     track, events = observe(track, answer, now, LogResult(), revives_dead=revivable)
     board.put(track)
-    track, final = board.settle(track, now, GRACE, revivable=revivable)
+    track, final = board.count_outcome(track, now, GRACE, revivable=revivable)
     return track, events + final
 
 
@@ -123,7 +123,7 @@ def test_a_batch_gone_during_the_grace_still_gets_its_outcome():
     track, _ = poll(board, track, T0 + 60, "dead", revivable=True)
     gone, events = observe_missing(track, T0 + 70)
     board.put(gone)
-    settled, final = board.settle(gone, T0 + 70, GRACE, revivable=True)
+    settled, final = board.count_outcome(gone, T0 + 70, GRACE, revivable=True)
     assert [(e.name, e.fields["outcome"], e.fields["job_name"]) for e in final] == [("batch.outcome", "failed", "etl")]
     assert final[0].seq == (events[-1].seq or 0) + 1 == settled.seq
 
@@ -133,9 +133,9 @@ def test_never_twice_and_never_for_a_batch_never_finished():
     board = Board()
     track, events = poll(board, Track("b1"), T0 + 60, "success", revivable=True)
     assert len(outcomes(events)) == 1
-    assert board.settle(track, T0 + 10_000, GRACE, revivable=True) == (track, [])
+    assert board.count_outcome(track, T0 + 10_000, GRACE, revivable=True) == (track, [])
     running, events = poll(Board(), Track("b2"), T0 + 60, "running", revivable=True)
     assert outcomes(events) == []
     not_found, _ = observe_missing(Track("b3"), T0)
-    assert Board().settle(not_found, T0 + 10_000, GRACE, revivable=True) == (not_found, [])
+    assert Board().count_outcome(not_found, T0 + 10_000, GRACE, revivable=True) == (not_found, [])
     assert running.outcome is None

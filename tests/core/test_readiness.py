@@ -52,7 +52,7 @@ def test_readyz_names_every_reason_and_counts_without_ids():
     board.ready = True
     for bid in board.tracks:
         board.answered(bid, Rejection("auth", 403, "DLI.0003"))
-    board.throttled_until = time.monotonic() + 60
+    board.throttle.until = time.monotonic() + 60
     conditions = Conditions(board, SelfMetrics(board), OutputPump(lambda _: None), lambda *_: None)
     body = [conditions.not_ready(), *conditions.readyz_details().splitlines()]
     assert body == [
@@ -60,6 +60,6 @@ def test_readyz_names_every_reason_and_counts_without_ids():
         "also: every watched batch (2 batches) was last answered rejected (403 DLI.0003)",
         "2 batches watched: 0 read, 2 failing, 0 not found, 0 waiting for a first poll, 2 rejected (401/403)",
     ]
-    board.throttled_until = 0.0
+    board.throttle.until = 0.0
     board.answered("batch-b", None)  # one batch reads again: ready, whatever the other says
     assert conditions.not_ready() is None

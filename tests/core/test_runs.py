@@ -6,7 +6,7 @@ from watcher.core.board import DURATION, QUEUE_WAIT, Board, JobSummary, record_r
 from watcher.core.histogram import JOB_BUCKETS, Histogram
 from watcher.core.labels import OVERFLOW, LabelCap
 from watcher.core.model import Snapshot
-from watcher.core.runs import Run, settle
+from watcher.core.runs import Run
 from watcher.core.tracker import Failure, LogResult, Track, observe, observe_failure, observe_missing
 from watcher.core.watchstatus import watch_status
 
@@ -27,7 +27,7 @@ def story(*steps: tuple[float, str]) -> tuple[Track, Board]:
         track, events = observe(track, snap(state, now), now, LogResult())
         board.note_events(track, events, now)
         board.put(track)
-        track, _ = board.settle(track, now, GRACE)
+        track, _ = board.count_outcome(track, now, GRACE)
     return track, board
 
 
@@ -63,11 +63,11 @@ def test_a_dead_batch_revived_by_dli_counts_one_success():
     track, board = story((t0 + 10, "running"), (t0 + 60, "dead"), (t0 + 90, "dead"), (t0 + 120, "recovering"))
     assert track.outcome is None
     assert board.jobs == {}
-    track, _, _ = settle(track, t0 + 1000, GRACE, revivable=True)
+    track, _ = board.count_outcome(track, t0 + 1000, GRACE, revivable=True)
     assert track.outcome is None  # recovering is not final, however long
     for now, state in ((t0 + 200, "success"), (t0 + 500, "success")):
         track, _events = observe(track, snap(state, t0 + 200), now, LogResult())
-        track, _ = board.settle(track, now, GRACE)
+        track, _ = board.count_outcome(track, now, GRACE)
     assert board.jobs["etl"].runs == (("succeeded", 1),)
 
 
@@ -76,8 +76,8 @@ def test_dead_is_final_after_the_grace_and_counted_once():
     t0 = CREATED / 1000
     track, board = story((t0 + 10, "running"), (t0 + 60, "dead"))
     assert board.jobs == {}
-    track, _ = board.settle(track, t0 + 60 + GRACE, GRACE)
-    track, _ = board.settle(track, t0 + 60 + 2 * GRACE, GRACE)
+    track, _ = board.count_outcome(track, t0 + 60 + GRACE, GRACE)
+    track, _ = board.count_outcome(track, t0 + 60 + 2 * GRACE, GRACE)
     assert track.outcome == "failed"
     assert board.jobs["etl"].runs == (("failed", 1),)
     assert board.jobs["etl"].last_failure == t0 + 60
@@ -88,7 +88,7 @@ def test_a_failing_poll_after_the_grace_still_settles_a_dead_batch():
     t0 = CREATED / 1000
     track, board = story((t0 + 10, "running"), (t0 + 60, "dead"))
     track, _ = observe_failure(track, Failure("connect", "down"), t0 + 60 + GRACE)
-    assert board.settle(track, t0 + 60 + GRACE, GRACE)[0].outcome == "failed"
+    assert board.count_outcome(track, t0 + 60 + GRACE, GRACE)[0].outcome == "failed"
 
 
 def test_gone_and_not_found_batches():
@@ -96,9 +96,9 @@ def test_gone_and_not_found_batches():
     t0 = CREATED / 1000
     track, board = story((t0 + 10, "running"), (t0 + 60, "dead"))
     gone, _ = observe_missing(track, t0 + 70)
-    assert board.settle(gone, t0 + 70, GRACE)[0].outcome == "failed"
+    assert board.count_outcome(gone, t0 + 70, GRACE)[0].outcome == "failed"
     typo, _ = observe_missing(Track("typo"), t0)
-    assert settle(typo, t0 + 10_000, GRACE, revivable=True) == (typo, None, [])
+    assert Board().count_outcome(typo, t0 + 10_000, GRACE, revivable=True) == (typo, [])
 
 
 def test_an_older_finish_counts_but_does_not_become_the_last():

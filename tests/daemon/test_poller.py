@@ -237,13 +237,13 @@ async def test_throttle_on_one_batch_pauses_every_batch():
     async with rig.running([a, b]) as start:
         await anyio.sleep_until(first_poll(a, start, rig.poller.timing) + 0.5)
         throttled_at = rig.api.times(a)[0]
-        samples = [rig.policy.throttled(trio.current_time())]
+        samples = [rig.policy.throttle.active(trio.current_time())]
         await anyio.sleep_until(throttled_at + 14.9)
-        samples.append(rig.policy.throttled(trio.current_time()))
+        samples.append(rig.policy.throttle.active(trio.current_time()))
         await anyio.sleep_until(throttled_at + 25)
     until = throttled_at + 15
     assert samples == [True, True]
-    assert rig.policy.throttled_until == pytest.approx(until)
+    assert rig.policy.throttle.until == pytest.approx(until)
     assert [c for c in rig.api.calls if throttled_at < c[0] < until - EPS] == []
     # the pause is longer than an interval, so one of B's slots fell inside it: that request waited for the end
     assert any(until - EPS <= t <= until + EPS for t in rig.api.times(b))

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, TypeVar
 
 import anyio
 
-from watcher.core.schedule import retry_delay, throttle_until
+from watcher.core.schedule import retry_delay
+from watcher.core.throttle import Throttle
 from watcher.errors import ApiError, ThrottledError, TimeoutApiError, TransientApiError
 
 if TYPE_CHECKING:
@@ -39,11 +40,12 @@ class RequestPolicy:
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
         on_retry: Callable[[ApiError], None] = _ignore,
-        on_throttle: Callable[[float], None] = _ignore,
+        throttle: Throttle | None = None,
     ) -> None:
         self._clock, self._rng = clock, rng or random.Random()  # noqa: S311 - jitter, not cryptography
-        self._on_retry, self._on_throttle = on_retry, on_throttle
-        self.throttled_until = 0.0
+        self._on_retry = on_retry
+        # the one deadline of the client-wide pause: the daemon passes the board's, which readiness reads
+        self.throttle = throttle if throttle is not None else Throttle()
         self.configure(api, concurrency)
 
     def configure(self, api: ApiConfig, concurrency: int) -> None:
@@ -83,21 +85,9 @@ class RequestPolicy:
                 )
             )
 
-    def throttled(self, now: float) -> bool:
-        """Whether the API has paused the whole client at ``now``."""
-        return now < self.throttled_until
-
     def _throttle(self, attempt: int, retry_after: float | None) -> None:
         api = self._api
-        self.throttled_until = throttle_until(
-            self._clock(),
-            self.throttled_until,
-            attempt,
-            api.backoff_base_seconds,
-            api.backoff_max_seconds,
-            retry_after,
-        )
-        self._on_throttle(self.throttled_until)
+        self.throttle.extend(self._clock(), attempt, api.backoff_base_seconds, api.backoff_max_seconds, retry_after)
 
     async def _slot(self) -> anyio.Semaphore:
         """A request slot, taken only while no pause is in force; returns the limiter to release it to.
@@ -106,12 +96,12 @@ class RequestPolicy:
         so the pause is checked again once the slot is held, and the slot given back if one began.
         """
         while True:
-            pause = self.throttled_until - self._clock()
+            pause = self.throttle.until - self._clock()
             if pause > 0:  # a deadline that may move later, not an event: sleep to it, then look again
                 await anyio.sleep(pause)
                 continue
             limiter = self._limiter  # a reload may replace it; release to the one acquired from
             await limiter.acquire()
-            if not self.throttled(self._clock()):
+            if not self.throttle.active(self._clock()):
                 return limiter
             limiter.release()

@@ -8,6 +8,7 @@ address, reads each batch (and the list endpoint for discovery), all within one 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -22,7 +23,7 @@ from watcher.config.settings import load_all
 from watcher.core.events import rfc3339_millis
 from watcher.core.plural import plural
 from watcher.core.printable import printable
-from watcher.daemon.discovery import Discovery
+from watcher.daemon.discovery import to_watch
 from watcher.errors import ApiError, AuthError, ConfigError, NotFoundError, TimeoutApiError
 from watcher.web.webconfig import load_web_config
 
@@ -187,22 +188,18 @@ async def _online(cfg: Config, deadline: float, env: Mapping[str, str]) -> tuple
 
 
 async def _listing(cfg: Config, api: BatchApi, policy: RequestPolicy) -> Finding:
-    """Discovery's cycle as ``run`` would do it, or with nothing to read yet, one list page (reachable, allowed)."""
+    """Discovery's listing as a ``run`` cycle does it, or with nothing to watch yet, one page (reachable, allowed)."""
     try:
         if cfg.discovery.enabled:
-            ids = await Discovery(api, policy, cfg, on_found=_ignore, on_failed=_ignore).cycle()
+            found = await to_watch(api, policy, cfg, time.time())
             return Finding(
-                "discovery", "ok", f"the list endpoint answered; discovery would watch {plural(len(ids), 'batch')}"
+                "discovery", "ok", f"the list endpoint answered; discovery would watch {plural(len(found), 'batch')}"
             )
         page = await policy.call(lambda: api.list(0, 1))
     except ApiError as exc:
         name = "discovery" if cfg.discovery.enabled else "api"
         return Finding(name, "failed", f"list endpoint: {_reason(exc)}: {exc.message}", exc)
     return Finding("api", "ok", f"the list endpoint answered ({plural(page.total, 'batch')})")
-
-
-def _ignore(_: object) -> None:
-    """Discovery's callbacks; check takes the cycle's result directly."""
 
 
 # --- output ------------------------------------------------------------------------------------------

@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING
 from watcher.core import states
 from watcher.core.histogram import Histogram
 from watcher.core.labels import LabelCap
-from watcher.core.runs import settle
+from watcher.core.outcome import final_outcome
+from watcher.core.runs import outcome_event, run_of
+from watcher.core.throttle import Throttle
 
 if TYPE_CHECKING:
     from watcher.core.events import Event
@@ -75,15 +77,15 @@ class Board:
         self.last_progress = 0.0
         self.last_successful_poll: float | None = None
         self.ready = False
-        # until when the API asked the whole client to pause (429 / APIG.0308); not ready meanwhile
-        self.throttled_until = 0.0
+        # the client-wide pause the API asked for (429 / APIG.0308), the request policy's own; not ready meanwhile
+        self.throttle = Throttle()
         # each batch's last answer in this run, when it was a rejection (readiness's rule); copied on
         # write, so /readyz reads it from the server's thread without a lock
         self.answers: dict[str, Rejection | None] = {}
 
     def throttled(self, now: float) -> bool:
         """Whether the client is paused by the API's throttling at ``now``."""
-        return now < self.throttled_until
+        return self.throttle.active(now)
 
     def restore(
         self, tracks: dict[str, Track], jobs: dict[str, JobSummary], histograms: dict[HistogramKey, Histogram]
@@ -148,16 +150,23 @@ class Board:
             if event.name == "batch.state_changed":
                 self.transitions[(queue, str(event.fields["to_state"]))] += 1
 
-    def settle(self, track: Track, now: float, grace: float, *, revivable: bool = True) -> tuple[Track, list[Event]]:
+    def count_outcome(
+        self, track: Track, now: float, grace: float, *, revivable: bool = True
+    ) -> tuple[Track, list[Event]]:
         """Count the batch's run once its outcome is final: the track as it must be kept (marked) and its batch.outcome.
 
-        ``revivable``: the flavor's ``revives_dead``.
+        Once only: a marked track is counted already. ``revivable``: the flavor's ``revives_dead``. A batch
+        the API does not know has no run (its snapshot, if any, never reached a final state).
         """
-        settled, run, events = settle(track, now, grace, revivable=revivable)
-        if run is not None:
-            self.put(settled)
-            self.record(run)
-        return settled, events
+        outcome = final_outcome(track, now, grace, revivable=revivable) if track.outcome is None else None
+        snap = track.snapshot
+        if outcome is None or outcome == "not_found" or snap is None:
+            return track, []
+        event = outcome_event(track, snap, outcome, now)
+        marked = replace(track, outcome=outcome, seq=track.seq + 1)
+        self.put(marked)
+        self.record(run_of(track, snap, outcome, now))
+        return marked, [event]
 
     def record(self, run: Run) -> None:
         """Fold a counted run into its job summary (named jobs only) and the histograms by queue and outcome."""

@@ -29,6 +29,8 @@ EXIT_CODES: Final[dict[Outcome, int]] = {
 # most severe first: a failed batch among several decides the exit code before a killed one does; an API
 # that stopped answering says less about a batch than its end, more than a deadline the caller chose
 SEVERITY: Final[tuple[Outcome, ...]] = ("failed", "killed", "not_found", "unreachable", "timed_out")
+# a terminal state's outcome (states.outcome) as an Outcome: the ones a finished run is counted with
+RUN_OUTCOMES: Final[dict[str, Outcome]] = {"succeeded": "succeeded", "failed": "failed", "killed": "killed"}
 
 
 def grace_start(track: Track, now: float) -> float:
@@ -54,28 +56,22 @@ def held(track: Track, now: float, grace: float, *, revivable: bool) -> bool:
     return now - grace_start(track, now) < grace
 
 
-def terminal_outcome(track: Track, now: float, grace: float, *, revivable: bool) -> str | None:
-    """The outcome of the batch's terminal state once it can no longer change (succeeded, failed, killed), else None.
+def final_outcome(track: Track, now: float, grace: float, *, revivable: bool) -> Outcome | None:
+    """The batch's outcome once it can no longer change: succeeded, failed, killed or not_found; None before.
 
-    ``revivable``: the API can bring a dead batch back (DLI's auto-recovery: dead, recovering, success),
-    so ``dead`` is final only once the grace from ``grace_start`` is over, or once the batch is gone.
-    Success, killed and error never revive. The one decision behind `wait`'s exit code, the runs the
-    job families count and ``batch.outcome``.
+    The one decision behind `wait`'s exit code, the runs the job families count with their
+    ``batch.outcome``, and the status page's final outcomes. ``revivable``: the API can bring a dead
+    batch back (DLI's auto-recovery: dead, recovering, success), so ``dead`` is final only once the
+    grace from ``grace_start`` is over, or once the batch is gone. Success, killed and error never
+    revive. A batch the API does not know (never found, or gone before it finished) is ``not_found``.
     """
     snap = track.snapshot
     if snap is None or track.presence not in ("present", "gone") or not states.is_terminal(snap.state):
-        return None
-    if held(track, now, grace, revivable=revivable):
-        return None
-    return states.outcome(snap.state)
-
-
-def final_outcome(track: Track, now: float, grace: float, *, revivable: bool) -> Outcome | None:
-    """A followed batch's outcome if it is final at ``now``: its terminal state's, or ``not_found``; else None."""
-    result = terminal_outcome(track, now, grace, revivable=revivable)
-    if result is None:
         return "not_found" if track.presence in ("not_found", "gone") else None
-    return "succeeded" if result == "succeeded" else "killed" if result == "killed" else "failed"
+    # a terminal state the watcher has not seen arrive (a track from an old state file) waits for a poll
+    if track.terminal_at is None or held(track, now, grace, revivable=revivable):
+        return None
+    return RUN_OUTCOMES[states.outcome(snap.state)]
 
 
 def exit_code(outcomes: Iterable[Outcome]) -> int:

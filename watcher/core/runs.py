@@ -1,16 +1,16 @@
-"""A batch's final outcome, duration and queue wait, decided once: the run the job families count and ``batch.outcome``.
+"""A finished batch's run (outcome, duration, queue wait) as the job families count it, and its ``batch.outcome``.
 
-The track is marked with the outcome in the same step that makes the event, and the state file keeps
-both in one transaction (the outbox): a run is counted and announced once, restarts included.
+When the outcome is final is ``core.outcome.final_outcome``'s decision; ``Board.count_outcome`` marks the
+track, counts the run and makes the event in one step, and the state file keeps both in one transaction
+(the outbox): a run is counted and announced once, restarts included.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from watcher.core.events import Event, rfc3339
-from watcher.core.outcome import terminal_outcome
 from watcher.core.tracker import context, duration_seconds
 
 if TYPE_CHECKING:
@@ -29,18 +29,6 @@ class Run:
     finished_at: float
     duration: float | None
     queue_wait: float | None
-
-
-def final_outcome(track: Track, now: float, grace: float, *, revivable: bool) -> str | None:
-    """The outcome once it can no longer change; None while the batch runs, is counted already, or may revive.
-
-    ``revivable`` (the flavor's ``revives_dead``): DLI's auto-recovery can revive a ``dead`` batch
-    (dead, recovering, success), so there ``dead`` is final only after the terminal grace (which ends
-    before the watcher stops polling it), or once the batch is gone. Success, killed and error never revive.
-    """
-    if track.outcome is not None or track.terminal_at is None:
-        return None
-    return terminal_outcome(track, now, grace, revivable=revivable)
 
 
 def queue_wait(track: Track) -> float | None:
@@ -66,13 +54,7 @@ def outcome_event(track: Track, snap: Snapshot, outcome: str, now: float) -> Eve
     return Event("batch.outcome", level, track.batch_id, track.seq + 1, fields, rfc3339(now))
 
 
-def settle(track: Track, now: float, grace: float, *, revivable: bool) -> tuple[Track, Run | None, list[Event]]:
-    """The track marked with its final outcome, the run to count and its ``batch.outcome``; else no run, no event."""
-    outcome = final_outcome(track, now, grace, revivable=revivable)
-    snap = track.snapshot
-    if outcome is None or snap is None:
-        return track, None, []
+def run_of(track: Track, snap: Snapshot, outcome: str, now: float) -> Run:
+    """The run a final outcome counts: finished at the API's last update (else when the watcher saw it end)."""
     finished = snap.update_time / 1000 if snap.update_time is not None else track.terminal_at or now
-    run = Run(snap.name, snap.queue, outcome, finished, duration_seconds(snap), queue_wait(track))
-    event = outcome_event(track, snap, outcome, now)
-    return replace(track, outcome=outcome, seq=track.seq + 1), run, [event]
+    return Run(snap.name, snap.queue, outcome, finished, duration_seconds(snap), queue_wait(track))

@@ -49,7 +49,7 @@ class Track:
     waited: bool = False
     # when "running" was first seen after waiting (watcher clock, within one interval of the real start)
     started_at: float | None = None
-    # the final outcome once counted (core.runs.settle): a batch counts once, restarts included
+    # the final outcome once counted (Board.count_outcome): a batch counts once, restarts included
     outcome: str | None = None
     # seen dead or recovering before a later state: a success after it needed auto-recovery
     revived: bool = False

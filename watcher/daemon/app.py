@@ -237,7 +237,7 @@ class Daemon:
         """Count the run once final and add its batch.outcome to the same commit as the mark."""
         revivable = BY_NAME[self.cfg.api.flavor].revives_dead
         grace = self.cfg.watch.terminal_grace_seconds
-        settled, final = self.board.settle(track, now, grace, revivable=revivable)
+        settled, final = self.board.count_outcome(track, now, grace, revivable=revivable)
         self.journal.submit(settled, [*events, *final], changed or settled is not track)
 
     def _check_all_not_found(self) -> None:
@@ -407,7 +407,7 @@ class Daemon:
         await self.journal.replay(outbox)
         self._settle_restored()
         policy = RequestPolicy(
-            self.cfg.api, self.cfg.watch.concurrency, on_retry=self.stats.retried, on_throttle=self._throttled
+            self.cfg.api, self.cfg.watch.concurrency, on_retry=self.stats.retried, throttle=self.board.throttle
         )
         async with open_api(self.cfg, self._env, self._recorder) as raw_api:
             self._mask = raw_api.mask
@@ -490,9 +490,6 @@ class Daemon:
         took = time.monotonic() - self._born
         self._say("watcher.ready", ready_fields(len(self.board.tracks), took, self.stats.requests))
         self.notifier.send("READY=1", f"STATUS={self.conditions.not_ready() or 'first poll cycle done'}")
-
-    def _throttled(self, until: float) -> None:
-        self.board.throttled_until = until
 
     async def _start(
         self, tg: TaskGroup, server: MetricsServer, poller: Poller, on_listen: Callable[[str, int], None] | None

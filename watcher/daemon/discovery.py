@@ -56,7 +56,7 @@ class Discovery:
         while True:
             self._wake = anyio.Event()
             try:
-                found = await self.look()
+                found = await to_watch(self._api, self._policy, self._cfg, self._clock())
             except ApiError as exc:
                 self._on_failed(exc)
             else:
@@ -64,27 +64,27 @@ class Discovery:
             with anyio.move_on_after(self._cfg.discovery.interval_seconds):
                 await self._wake.wait()
 
-    async def cycle(self) -> list[str]:
-        """The IDs to watch now: matching, still relevant, newest first, at most ``max_batches``."""
-        return [s.batch_id for s in await self.look()]
 
-    async def look(self) -> list[Snapshot]:
-        """The batches to watch now, as listed (their queue tells list mode where to read them first)."""
-        cfg = self._cfg
-        listed = await self._list(cfg)
-        return chosen(listed, cfg.discovery, self._clock(), cfg.watch.retention_seconds)
+async def to_watch(api: ListApi, policy: RequestPolicy, cfg: Config, now: float) -> list[Snapshot]:
+    """The batches discovery watches at ``now``: matching, still relevant, newest first, at most ``max_batches``.
 
-    async def _list(self, cfg: Config) -> list[Snapshot]:
-        if cfg.watch.shard_by != "queue":
-            return await list_matching(self._api, self._policy, cfg, cfg.discovery)
-        shard, rules = cfg.watch.shard, cfg.discovery
-        if rules.queues:
-            # only this shard's queues are read: the other shards' pages are never requested
-            rules = dataclasses.replace(rules, queues=shard.select_queues(rules.queues))
-            if not rules.queues:
-                return []
-        # with no queues named, every queue is read and kept only where this shard owns the batch's queue
-        return await list_matching(self._api, self._policy, cfg, rules, lambda s: shard.owns_queue(s.queue))
+    Listed (their queue tells list mode where to read them first); ``check`` calls it as a cycle would.
+    """
+    listed = await _listed(api, policy, cfg)
+    return chosen(listed, cfg.discovery, now, cfg.watch.retention_seconds)
+
+
+async def _listed(api: ListApi, policy: RequestPolicy, cfg: Config) -> list[Snapshot]:
+    if cfg.watch.shard_by != "queue":
+        return await list_matching(api, policy, cfg, cfg.discovery)
+    shard, rules = cfg.watch.shard, cfg.discovery
+    if rules.queues:
+        # only this shard's queues are read: the other shards' pages are never requested
+        rules = dataclasses.replace(rules, queues=shard.select_queues(rules.queues))
+        if not rules.queues:
+            return []
+    # with no queues named, every queue is read and kept only where this shard owns the batch's queue
+    return await list_matching(api, policy, cfg, rules, lambda s: shard.owns_queue(s.queue))
 
 
 async def list_matching(

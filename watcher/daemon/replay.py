@@ -156,17 +156,14 @@ async def replay(header: Header, items: list[Exchange | Clock]) -> Outcome:
 
     revivable, grace = cfg.api.flavor_spec.revives_dead, cfg.watch.terminal_grace_seconds
 
-    def settle(track: Track, events: list[Event]) -> None:
-        # as the daemon does after each poll: a run whose outcome became final says so once
-        _, final = board.settle(track, recorded.wall(), grace, revivable=revivable)
-        produced.append((recorded.last_clock, len(produced), [*events, *final]))
-
     def sink(track: Track, events: list[Event], changed: bool) -> None:  # noqa: ARG001 - the poller's call
-        settle(track, events)
+        # as the daemon does after each poll: a run whose outcome became final says so once
+        _, final = board.count_outcome(track, recorded.wall(), grace, revivable=revivable)
+        produced.append((recorded.last_clock, len(produced), [*events, *final]))
 
     async with httpx.AsyncClient(transport=ReplayTransport(recorded)) as http:
         api = BatchApi(http, cfg.api)
-        policy = RequestPolicy(cfg.api, cfg.watch.concurrency)
+        policy = RequestPolicy(cfg.api, cfg.watch.concurrency, throttle=board.throttle)
         poller = Poller(api, policy, cfg, board, sink, _Quiet(), clocks=Clocks(wall=recorded.wall))
         ids = [bid for kind, bid in (_target(x.path, base) for x in api_items) if kind == "details" and bid]
         poller.watch(dict.fromkeys([*cfg.watch.batch_ids, *board.tracks, *ids]))

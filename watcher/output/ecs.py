@@ -1,7 +1,9 @@
-"""``events.format = "ecs"``: Elastic Common Schema documents, rendered by ecs-logging's structlog formatter.
+"""``events.format = "ecs"``: Elastic Common Schema documents, rendered by ecs-logging's formatter.
 
 ECS has its own ``event`` object, so the event's name becomes ``event.action`` and the watcher's fields
 move under ``dli.*``: with an ECS index template, Elasticsearch takes the documents as they are.
+ecs-logging's ``StructlogFormatter`` is a plain callable over a dict: the watcher uses it without
+structlog, which it does not depend on (README, "Development": the measurement).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ class EcsRenderer:
 
     def __call__(self, event: Event, timestamp: str) -> str:
         """The document for ``event`` written at ``timestamp``."""
-        # structlog's "event" key is the message to the formatter, which nests the dotted keys
+        # the formatter takes the "event" key (structlog's name for it) as the message, and nests the dotted keys
         document: dict[str, Any] = {
             "event": message(event),
             "@timestamp": timestamp,

@@ -9,7 +9,7 @@ if TYPE_CHECKING:
     from typing import TextIO
 
 
-def is_terminal(stream: TextIO) -> bool:
+def is_tty(stream: TextIO) -> bool:
     """Whether ``stream`` is a terminal (a closed or fake stream is not)."""
     try:
         return stream.isatty()
@@ -21,4 +21,4 @@ def wants_color(stream: TextIO, env: Mapping[str, str], *, no_color: bool = Fals
     """Colour on a terminal, unless ``--no-color``, a non-empty ``NO_COLOR`` (no-color.org) or ``TERM=dumb``."""
     if no_color or env.get("NO_COLOR") or env.get("TERM") == "dumb":
         return False
-    return is_terminal(stream)
+    return is_tty(stream)

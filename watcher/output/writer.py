@@ -13,7 +13,7 @@ from watcher.output.ecs import EcsRenderer
 from watcher.output.journald import NO_PREFIX, prefixes
 from watcher.output.jsonline import render_json
 from watcher.output.readable import ReadableRenderer
-from watcher.output.terminal import is_terminal, wants_color
+from watcher.output.terminal import is_tty, wants_color
 
 if TYPE_CHECKING:
     from watcher.core.vocabulary import EventTime, Level
@@ -26,7 +26,7 @@ Renderer = Callable[[Event, str], str]
 def resolved_format(fmt: str, stream: TextIO) -> str:
     """The format ``fmt`` names on ``stream``: ``auto`` is readable on a terminal, else JSON; ``console`` readable."""
     if fmt == "auto":
-        return "readable" if is_terminal(stream) else "json"
+        return "readable" if is_tty(stream) else "json"
     return "readable" if fmt == "console" else fmt
 
 

@@ -72,7 +72,7 @@ def answered(track: LogTrack, *, now: float, useful: bool | None) -> LogTrack:
     return replace(track, read_at=now, misses=misses)
 
 
-def settle(track: LogTrack, *, terminal: bool, read: bool) -> LogTrack:
+def update_settled(track: LogTrack, *, terminal: bool, read: bool) -> LogTrack:
     """The track after this poll: settled while finished once a read answered, reset when it runs again."""
     settled = terminal and (track.settled or read)
     return track if settled == track.settled else replace(track, settled=settled)

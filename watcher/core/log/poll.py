@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from watcher.core.log.bridge import join_answer
 from watcher.core.log.diff import diff_log
-from watcher.core.log.fetch import HIDDEN_READ_SECONDS, answered, settle, unavailable, wants_log_endpoint
+from watcher.core.log.fetch import HIDDEN_READ_SECONDS, answered, unavailable, update_settled, wants_log_endpoint
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -81,4 +81,4 @@ def after_read(plan: Plan, answer: Answer | None) -> Outcome:
             diff, useful = join_answer(plan.prev, diff, plan.window, answer.lines, from_start=answer.from_start)
         track = answered(diff.track, now=plan.now, useful=useful)
     gave_up = unavailable(track) and not unavailable(plan.prev)
-    return Outcome(diff.lines, diff.uncertain, settle(track, terminal=plan.terminal, read=read), gave_up)
+    return Outcome(diff.lines, diff.uncertain, update_settled(track, terminal=plan.terminal, read=read), gave_up)

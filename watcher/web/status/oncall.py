@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from watcher.core import states
-from watcher.core.outcome import terminal_outcome
+from watcher.core.outcome import final_outcome
 from watcher.core.tracker import duration_seconds
 
 if TYPE_CHECKING:
@@ -62,13 +62,16 @@ class Shown:
 def outcome_of(track: Track, now: float, settings: PageSettings) -> Shown | None:
     """The batch's outcome once it is in a terminal state (None before): final, or provisional while it may revive.
 
-    Final exactly when the stream's ``batch.outcome`` is said: the same ``terminal_outcome`` decision.
+    Final exactly when the stream's ``batch.outcome`` is said: the same ``final_outcome`` decision (a kept
+    batch the API now says it never knew shows its last state's outcome, provisionally).
     """
     snap = track.snapshot
     if snap is None or not states.is_terminal(snap.state):
         return None
-    final = terminal_outcome(track, now, settings.terminal_grace_seconds, revivable=settings.revivable)
-    return Shown(final, True) if final is not None else Shown(states.outcome(snap.state), False)
+    final = final_outcome(track, now, settings.terminal_grace_seconds, revivable=settings.revivable)
+    if final is None or final == "not_found":
+        return Shown(states.outcome(snap.state), False)
+    return Shown(final, True)
 
 
 def state_css(state: str | None) -> str:
