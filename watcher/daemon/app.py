@@ -20,7 +20,6 @@ from watcher.api.http import held_secrets, open_api
 from watcher.api.policy import RequestPolicy
 from watcher.config.reloadable import restart_required
 from watcher.core.board import Board
-from watcher.core.events import Event
 from watcher.core.flavor import BY_NAME
 from watcher.core.labels import LabelCap
 from watcher.core.listplan import hint_of
@@ -40,6 +39,7 @@ from watcher.daemon.ending import crash_reason, crash_traceback, refusal
 from watcher.daemon.exposure import batch_view, metrics_registry
 from watcher.daemon.journal import Journal
 from watcher.daemon.notify import Notifier
+from watcher.daemon.outlet import Outlet
 from watcher.daemon.poller import Clocks, Poller, PollerHooks
 from watcher.daemon.store import Store
 from watcher.errors import ConfigError, SetupError
@@ -65,10 +65,10 @@ if TYPE_CHECKING:
 
     from watcher.api.client import BatchApi
     from watcher.config.settings import Config
+    from watcher.core.events import Event
     from watcher.core.listplan import Hint
     from watcher.core.model import Snapshot
     from watcher.core.tracker import Track
-    from watcher.core.vocabulary import EventName, Level
     from watcher.daemon.recorder import Recorder
     from watcher.errors import ApiError
 
@@ -133,20 +133,19 @@ class Daemon:
         self.stats = SelfMetrics(self.board)
         self.registry = metrics_registry(cfg.metrics, self.stats, BoardCollector(self.board))
         self.recent = Recent(describe=message)  # each watched batch's last events, for the status page
-        self._on_event = on_event
-        self._writer = writer or EventWriter.for_format(
-            cfg.events.format, cfg.events.level, env=env, time=cfg.events.time
-        )
+        writer = writer or EventWriter.for_format(cfg.events.format, cfg.events.level, env=env, time=cfg.events.time)
         # lines leave from a thread of their own: a reader that stops reading never blocks the loop
-        self.pump = OutputPump(stream_writer(self._writer.stream), cfg.events.buffer_lines, cfg.events.buffer_bytes)
+        self.pump = OutputPump(stream_writer(writer.stream), cfg.events.buffer_lines, cfg.events.buffer_bytes)
+        # every secret the process holds, in every shape, from the start (an outbox replayed before the API
+        # client exists holds server text too); the API client's, with the live IAM token, once it exists
+        mask = SecretMask(held_secrets(cfg, env))
+        self.outlet = Outlet(writer, self.pump, self.board, self.stats, self.recent, mask, on_event)
+        self._say = self.outlet.say
         self.conditions = Conditions(self.board, self.stats, self.pump, self._say)
         self.notifier = Notifier(env)
         self._env = env  # proxies and default CAs come from it too
         self.store: Store | None = None
         self.server: MetricsServer | None = None
-        # every secret the process holds, in every shape, from the start (an outbox replayed before the API
-        # client exists holds server text too); the API client's, with the live IAM token, once it exists
-        self._mask: Callable[[str], str] = SecretMask(held_secrets(cfg, env))
         self._discovered: list[str] = []
         # the API error every watched batch was last not found with, once said (watcher.all_not_found)
         self._all_not_found: tuple[int | None, str | None] | None = None
@@ -156,25 +155,6 @@ class Daemon:
         self._portal: anyio.from_thread.BlockingPortal | None = None
         self._running: Running | None = None
         self._reloading = anyio.Lock()
-
-    def _masked(self, text: str) -> str:
-        """Text with the process's secrets masked (the mask is the API client's once it exists)."""
-        return self._mask(text)
-
-    def _say(self, name: EventName, fields: dict[str, Any], level: Level = "info") -> None:
-        """Write one of the watcher's own events (no batch, no seq)."""
-        self._write([Event(name, level, fields=fields)])
-
-    def _write(self, events: list[Event]) -> int:
-        """Queue events for the stream and count each (the self-metrics, the embedding caller); the output ticket."""
-        # job logs and server messages are server text: whatever of ours it echoes is masked in the line
-        ticket = self.pump.put([self._mask(line) for line in self._writer.lines(events)])
-        self.recent.record(events, time.time(), self.board.tracks)
-        for event in events:
-            self.stats.event(event)
-            if self._on_event is not None:
-                self._on_event(event)
-        return ticket
 
     async def open_store(self) -> dict[int, Event]:
         """Load the state file (in a worker thread); a damaged one is reported and moved aside."""
@@ -294,7 +274,7 @@ class Daemon:
         running.policy.configure(new.api, min(new.watch.concurrency, self._started_cfg.watch.concurrency))
         running.api.configure(new.api)
         running.poller.configure(new)
-        self._writer.set_level(new.events.level)
+        self.outlet.writer.set_level(new.events.level)
         self.pump.limit = new.events.buffer_lines
         self.pump.byte_limit = new.events.buffer_bytes
         if self.server is not None:
@@ -368,7 +348,7 @@ class Daemon:
 
     async def _bind(self) -> MetricsServer:
         source = StatusSource(
-            self._about, lambda: self.board.tracks, self.recent, settings=self._page_settings, mask=self._masked
+            self._about, lambda: self.board.tracks, self.recent, settings=self._page_settings, mask=self.outlet.masked
         )
         pages = StatusPages(source)
         endpoints = Endpoints(
@@ -402,7 +382,9 @@ class Daemon:
         reload_pending: Callable[[], bool],
     ) -> None:
         outbox = await self.open_store()
-        self.journal = Journal(self.store, self.board, self._write, output=self.pump, on_state_error=self._state_error)
+        self.journal = Journal(
+            self.store, self.board, self.outlet.write, output=self.pump, on_state_error=self._state_error
+        )
         self.conditions.journal = self.journal
         await self.journal.replay(outbox)
         self._settle_restored()
@@ -410,7 +392,7 @@ class Daemon:
             self.cfg.api, self.cfg.watch.concurrency, on_retry=self.stats.retried, on_throttle=self._throttled
         )
         async with open_api(self.cfg, self._env, self._recorder) as raw_api:
-            self._mask = raw_api.mask
+            self.outlet.use_mask(raw_api.mask)
             clocks = Clocks()
             if self._recorder is not None:
                 tracks = [encode_track(t) for t in self.board.tracks.values()]
