@@ -22,10 +22,7 @@ from watcher.config.reloadable import restart_required
 from watcher.core.board import Board
 from watcher.core.flavor import BY_NAME
 from watcher.core.labels import LabelCap
-from watcher.core.listplan import hint_of
-from watcher.core.notfound import all_not_found
 from watcher.core.plural import plural
-from watcher.core.readiness import credentials_rejected, ready_fields
 from watcher.core.recent import Recent
 from watcher.core.schedule import retained
 from watcher.core.secrets import SecretMask
@@ -38,10 +35,14 @@ from watcher.daemon.discovery import Discovery, DiscoverySwitch
 from watcher.daemon.ending import crash_reason, crash_traceback, refusal
 from watcher.daemon.exposure import batch_view, metrics_registry
 from watcher.daemon.journal import Journal
+from watcher.daemon.live import LiveConfig
 from watcher.daemon.notify import Notifier
 from watcher.daemon.outlet import Outlet
 from watcher.daemon.poller import Clocks, Poller, PollerHooks
+from watcher.daemon.ready import FirstCycle
+from watcher.daemon.results import Results
 from watcher.daemon.store import Store
+from watcher.daemon.watchlist import Watchlist
 from watcher.errors import ConfigError, SetupError
 from watcher.metrics.aggregates import aggregate_text
 from watcher.metrics.collectors import BoardCollector, SelfMetrics
@@ -58,7 +59,7 @@ from watcher.web.status.pages import StatusPages, StatusSource
 from watcher.web.webconfig import load_web_config, weakening
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+    from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 
     from anyio.abc import TaskGroup
     from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
@@ -66,11 +67,7 @@ if TYPE_CHECKING:
     from watcher.api.client import BatchApi
     from watcher.config.settings import Config
     from watcher.core.events import Event
-    from watcher.core.listplan import Hint
-    from watcher.core.model import Snapshot
-    from watcher.core.tracker import Track
     from watcher.daemon.recorder import Recorder
-    from watcher.errors import ApiError
 
 STOP_GRACE_SECONDS = 5.0
 MAX_LISTED_IDS = 100  # IDs named in watcher.reloaded's added and removed; the counts give the rest
@@ -85,6 +82,7 @@ class Running:
     policy: RequestPolicy
     poller: Poller
     discovery: DiscoverySwitch
+    watchlist: Watchlist
 
 
 def page_access(cfg: Config) -> PageAccess:
@@ -103,13 +101,6 @@ def listed_changes(added: list[str], removed: list[str]) -> dict[str, Any]:
     }
 
 
-def owned(cfg: Config, discovered: Iterable[str] = ()) -> list[str]:
-    """The configured and discovered batch IDs that belong to this process's shard."""
-    if cfg.watch.shard_by == "queue":
-        return list(dict.fromkeys(discovered))  # discovery kept only this shard's queues (no batch_ids then)
-    return cfg.watch.shard.select(dict.fromkeys([*cfg.watch.batch_ids, *discovered]))
-
-
 class Daemon:
     """One running watcher: its board, store, poller and the events they produce."""
 
@@ -123,12 +114,11 @@ class Daemon:
         writer: EventWriter | None = None,
         recorder: Recorder | None = None,
     ) -> None:
-        self.cfg, self._reload = cfg, reload
+        self._live, self._reload = LiveConfig(cfg), reload
         self._recorder = recorder  # every API exchange and clock reading, for a replay
         if recorder is not None:
             stopped = {"path": recorder.path, "max_bytes": recorder.max_bytes}
             recorder.on_stopped = lambda why: self._say("watcher.recording_stopped", {**stopped, **why}, "warning")
-        self._started_cfg = cfg  # what the parts set up once (connections, listen address) were built from
         self.board = Board(labels=LabelCap(cfg.metrics.max_label_values))
         self.stats = SelfMetrics(self.board)
         self.registry = metrics_registry(cfg.metrics, self.stats, BoardCollector(self.board))
@@ -147,14 +137,17 @@ class Daemon:
         self.store: Store | None = None
         self.server: MetricsServer | None = None
         self._discovered: list[str] = []
-        # the API error every watched batch was last not found with, once said (watcher.all_not_found)
-        self._all_not_found: tuple[int | None, str | None] | None = None
         self._started = False
         self._born = time.monotonic()  # run() resets it: watcher.ready says how long the start took
         # POST /-/reload reaches the loop through the portal, once the watcher has started
         self._portal: anyio.from_thread.BlockingPortal | None = None
         self._running: Running | None = None
         self._reloading = anyio.Lock()
+
+    @property
+    def cfg(self) -> Config:
+        """The config in force (a reload replaces it)."""
+        return self._live.cfg
 
     async def open_store(self) -> dict[int, Event]:
         """Load the state file (in a worker thread); a damaged one is reported and moved aside."""
@@ -203,39 +196,6 @@ class Daemon:
         kept = [t for t in list(self.board.tracks.values()) if retained(t, now, poller.timing)]
         return text.render(kept, now) + aggregate_text(text.counts, text.view.allowed)
 
-    def _submit(self, track: Track, events: list[Event], changed: bool) -> None:
-        """A poll's result to the journal, counted as a run first once its outcome is final (marked, so kept).
-
-        The run's ``batch.outcome`` goes into the same commit as the mark: announced once, restarts included.
-        """
-        # the recording's clock when there is one: a replay decides the outcome at the same time
-        self._settle(track, events, changed, self._recorder.wall() if self._recorder is not None else time.time())
-        if track.presence == "not_found" or self._all_not_found is not None:
-            self._check_all_not_found()
-
-    def _settle(self, track: Track, events: list[Event], changed: bool, now: float) -> None:
-        """Count the run once final and add its batch.outcome to the same commit as the mark."""
-        revivable = BY_NAME[self.cfg.api.flavor].revives_dead
-        grace = self.cfg.watch.terminal_grace_seconds
-        settled, final = self.board.settle(track, now, grace, revivable=revivable)
-        self.journal.submit(settled, [*events, *final], changed or settled is not track)
-
-    def _check_all_not_found(self) -> None:
-        """Say once when every watched batch (two or more) is not found with the same API error."""
-        common = all_not_found(list(self.board.tracks.values()))
-        key = None if common is None else common[:2]
-        if common is not None and key != self._all_not_found:
-            status, code, message = common
-            fields = {"batches": len(self.board.tracks), "status_code": status, "error_code": code}
-            self._say("watcher.all_not_found", {**fields, "error_message": message}, "warning")
-        self._all_not_found = key
-
-    def _settle_restored(self) -> None:
-        """Count the runs of restored batches that became final while the watcher was away (no poll will)."""
-        # what every batch was when the watcher stopped is no news: watcher.all_not_found waits for polls
-        for track in list(self.board.tracks.values()):
-            self._settle(track, [], False, time.time())  # before any recording starts: its header holds the result
-
     def _status(self) -> str:
         ok = sum(1 for t in self.board.tracks.values() if t.up)
         return f"watching {plural(len(self.board.tracks), 'batch')}, {ok} up"
@@ -265,13 +225,13 @@ class Daemon:
             self._say("watcher.reload_failed", level="error", fields={"key": exc.key, "error_message": exc.problem})
             self.stats.reload_ok = False
             return str(exc)
-        restart = restart_required(self._started_cfg, new)
+        restart = restart_required(self._live.started, new)
         if self.server is not None and weakening(self.server.web, web) is not None:
             # /metrics keeps the protection it has: lowering it takes a restart, a deliberate act
             web = self.server.web
             restart = list(dict.fromkeys([*restart, "metrics.web_config_file"]))
         # the connection pool was sized at start: more slots than connections would only queue for them
-        running.policy.configure(new.api, min(new.watch.concurrency, self._started_cfg.watch.concurrency))
+        running.policy.configure(new.api, min(new.watch.concurrency, self._live.started.watch.concurrency))
         running.api.configure(new.api)
         running.poller.configure(new)
         self.outlet.writer.set_level(new.events.level)
@@ -279,14 +239,14 @@ class Daemon:
         self.pump.byte_limit = new.events.buffer_bytes
         if self.server is not None:
             self.server.configure(web, page_access(new))
-        self.cfg = new
+        self._live.replace(new)
         running.discovery.apply(running.tg, new)
-        added, removed = self._rewatch(running.poller)
+        added, removed = running.watchlist.rewatch()
         self._say(
             "watcher.reloaded",
             {
                 "version": __version__,
-                "batches": len(owned(new, self._discovered)),
+                "batches": len(running.watchlist.owned()),
                 **listed_changes(added, removed),
                 "restart_required": restart,
             },
@@ -387,7 +347,9 @@ class Daemon:
         )
         self.conditions.journal = self.journal
         await self.journal.replay(outbox)
-        self._settle_restored()
+        wall = self._recorder.wall if self._recorder is not None else time.time
+        results = Results(self._live, self.board, self.journal, self.recent, self._say, wall)
+        results.settle_restored()
         policy = RequestPolicy(
             self.cfg.api, self.cfg.watch.concurrency, on_retry=self.stats.retried, on_throttle=self._throttled
         )
@@ -399,26 +361,30 @@ class Daemon:
                 self._recorder.start(raw_api.mask, {"tracks": tracks})
                 clocks = Clocks(wall=self._recorder.wall)
             api = CountedApi(raw_api, self.stats.requested)
+            ready = FirstCycle(
+                self._live, self.board, self.stats, self.conditions, self.notifier, self._say, self._born
+            )
             self.conditions.poller = poller = Poller(
                 api,
                 policy,
                 self.cfg,
                 self.board,
-                self._polled,
+                results,
                 self.stats,
-                hooks=PollerHooks(self._on_progress, self._on_ready, self.conditions.hold_poll, BugReporter(self._say)),
+                hooks=PollerHooks(self._on_progress, ready, self.conditions.hold_poll, BugReporter(self._say)),
                 clocks=clocks,
             )
             self._batch_text = partial(self._render_batches, BatchText(batch_view(self.cfg, self.board)), poller)
+            watchlist = Watchlist(self._live, poller, self.journal, self.recent, self._say, self._discovered)
             discovery = DiscoverySwitch(
                 lambda cfg: Discovery(
                     api,
                     policy,
                     cfg,
-                    on_found=partial(self._discovered_now, poller),
-                    on_failed=partial(self._discovery_failed, poller),
+                    on_found=watchlist.found,
+                    on_failed=watchlist.failed,
                 ),
-                on_stopped=partial(self._discovered_now, poller, []),
+                on_stopped=watchlist.stopped,
             )
             if self.cfg.discovery.enabled:
                 poller.await_first("discovery")  # the first cycle includes what its first run finds
@@ -427,13 +393,13 @@ class Daemon:
             asks, hups = anyio.create_memory_object_stream[None](1)
             try:
                 async with anyio.from_thread.BlockingPortal() as portal, anyio.create_task_group() as tg, asks, hups:
-                    await self._start(tg, server, poller, on_listen)
+                    await self._start(tg, server, poller, watchlist, on_listen)
                     discovery.apply(tg, self.cfg)
                     if until is not None:
                         tg.start_soon(self._stop_after, until, tg)
                     if reload_pending():
                         asks.send_nowait(None)
-                    self._running = Running(tg, raw_api, policy, poller, discovery)
+                    self._running = Running(tg, raw_api, policy, poller, discovery, watchlist)
                     self._portal = portal
                     tg.start_soon(self._reloader, hups, self._running)
                     await self._signals(tg, signals, asks)
@@ -444,45 +410,21 @@ class Daemon:
                 self._portal = None
                 await self._shutdown(crash)
 
-    def _polled(self, track: Track, events: list[Event], changed: bool) -> None:
-        """A poll's outcome: noted for the status page (whatever it was), then committed and written."""
-        self.recent.polled(track.batch_id, time.time())
-        self._submit(track, events, changed)
-
-    def _on_ready(self) -> None:
-        """The first cycle is done: READY=1 with watcher.ready, unless every batch it read was answered 401.
-
-        Wrong credentials exit 2 (the unit's RestartPreventExitStatus=2 ends the loop); a 403 keeps the
-        watcher running, ready to systemd and not ready on /readyz, since a grant can mend it.
-        """
-        answers = self.board.answers
-        rejected = credentials_rejected(answers.keys(), answers)
-        if rejected is not None:
-            method = self.cfg.auth.method
-            fields: dict[str, object] = {
-                "batches": len(answers),
-                "status_code": rejected.status_code,
-                "error_code": rejected.error_code,
-                "error_message": rejected.message,
-                "auth_method": method,
-            }
-            self._say("watcher.credentials_rejected", fields, "error")
-            problem = f"credentials rejected: every batch ({plural(len(answers), 'batch')}) was answered 401"
-            raise SetupError(f"auth.method {method}", f"{problem}: {rejected.message}")
-        took = time.monotonic() - self._born
-        self._say("watcher.ready", ready_fields(len(self.board.tracks), took, self.stats.requests))
-        self.notifier.send("READY=1", f"STATUS={self.conditions.not_ready() or 'first poll cycle done'}")
-
     def _throttled(self, until: float) -> None:
         self.board.throttled_until = until
 
     async def _start(
-        self, tg: TaskGroup, server: MetricsServer, poller: Poller, on_listen: Callable[[str, int], None] | None
+        self,
+        tg: TaskGroup,
+        server: MetricsServer,
+        poller: Poller,
+        watchlist: Watchlist,
+        on_listen: Callable[[str, int], None] | None,
     ) -> None:
         host, port = await tg.start(server.run)
         if on_listen is not None:
             on_listen(host, port)
-        added, _ = self._rewatch(poller)
+        added, _ = watchlist.rewatch()
         self._say(
             "watcher.started",
             {
@@ -501,23 +443,6 @@ class Daemon:
         tg.start_soon(poller.run, tg)
         tg.start_soon(self.journal.run)
         tg.start_soon(self.pump.run)
-
-    def _rewatch(self, poller: Poller, hints: Mapping[str, Hint] | None = None) -> tuple[list[str], list[str]]:
-        added, removed = poller.watch(owned(self.cfg, self._discovered), hints)
-        self.journal.forget(removed)
-        self.recent.forget(removed)
-        return added, removed
-
-    def _discovered_now(self, poller: Poller, found: list[Snapshot]) -> None:
-        """Watch exactly the batches discovery found (plus the listed IDs); list mode reads them in their queues."""
-        self._discovered = [s.batch_id for s in found]
-        self._rewatch(poller, {s.batch_id: hint_of(s) for s in found})
-        poller.arrived("discovery")
-
-    def _discovery_failed(self, poller: Poller, exc: ApiError) -> None:
-        fields = {"reason": exc.reason, "status_code": exc.status_code, "error_message": exc.message}
-        self._say("watcher.discovery_failed", level="warning", fields=fields)
-        poller.arrived("discovery")  # a first run that failed does not hold readiness up for good
 
     async def _stop_after(self, until: Callable[[], Awaitable[None]], tg: TaskGroup) -> None:
         await until()
