@@ -32,7 +32,6 @@ from watcher.daemon.codec import encode_track
 from watcher.daemon.conditions import Conditions
 from watcher.daemon.counted import CountedApi
 from watcher.daemon.discovery import Discovery, DiscoverySwitch
-from watcher.daemon.ending import crash_reason, crash_traceback, refusal
 from watcher.daemon.exposure import batch_view, metrics_registry
 from watcher.daemon.journal import Journal
 from watcher.daemon.live import LiveConfig
@@ -41,9 +40,10 @@ from watcher.daemon.outlet import Outlet
 from watcher.daemon.poller import Clocks, Poller, PollerHooks
 from watcher.daemon.ready import FirstCycle
 from watcher.daemon.results import Results
+from watcher.daemon.shutdown import Ending, drained_at_exit
 from watcher.daemon.store import Store
 from watcher.daemon.watchlist import Watchlist
-from watcher.errors import ConfigError, SetupError
+from watcher.errors import ConfigError
 from watcher.metrics.aggregates import aggregate_text
 from watcher.metrics.collectors import BoardCollector, SelfMetrics
 from watcher.metrics.exposition import BatchText
@@ -69,7 +69,6 @@ if TYPE_CHECKING:
     from watcher.core.events import Event
     from watcher.daemon.recorder import Recorder
 
-STOP_GRACE_SECONDS = 5.0
 MAX_LISTED_IDS = 100  # IDs named in watcher.reloaded's added and removed; the counts give the rest
 
 
@@ -137,7 +136,7 @@ class Daemon:
         self.store: Store | None = None
         self.server: MetricsServer | None = None
         self._discovered: list[str] = []
-        self._started = False
+        self._started = anyio.Event()  # from then on a crash is said too
         self._born = time.monotonic()  # run() resets it: watcher.ready says how long the start took
         # POST /-/reload reaches the loop through the portal, once the watcher has started
         self._portal: anyio.from_thread.BlockingPortal | None = None
@@ -388,27 +387,31 @@ class Daemon:
             )
             if self.cfg.discovery.enabled:
                 poller.await_first("discovery")  # the first cycle includes what its first run finds
-            crash: Exception | None = None
             # a buffer of one: SIGHUPs during a reload make one more reload afterwards, not one each
             asks, hups = anyio.create_memory_object_stream[None](1)
-            try:
-                async with anyio.from_thread.BlockingPortal() as portal, anyio.create_task_group() as tg, asks, hups:
-                    await self._start(tg, server, poller, watchlist, on_listen)
-                    discovery.apply(tg, self.cfg)
-                    if until is not None:
-                        tg.start_soon(self._stop_after, until, tg)
-                    if reload_pending():
-                        asks.send_nowait(None)
-                    self._running = Running(tg, raw_api, policy, poller, discovery, watchlist)
-                    self._portal = portal
-                    tg.start_soon(self._reloader, hups, self._running)
-                    await self._signals(tg, signals, asks)
-            except Exception as exc:  # noqa: BLE001 - reported as watcher.crashed, then re-raised
-                crash = exc
-                raise refusal(exc) from None
-            finally:
-                self._portal = None
-                await self._shutdown(crash)
+            ending = Ending(
+                self.board, self.outlet, self.journal, self.store, self.notifier, self._recorder, self._started
+            )
+            async with drained_at_exit(ending):
+                try:
+                    async with (
+                        anyio.from_thread.BlockingPortal() as portal,
+                        anyio.create_task_group() as tg,
+                        asks,
+                        hups,
+                    ):
+                        await self._start(tg, server, poller, watchlist, on_listen)
+                        discovery.apply(tg, self.cfg)
+                        if until is not None:
+                            tg.start_soon(self._stop_after, until, tg)
+                        if reload_pending():
+                            asks.send_nowait(None)
+                        self._running = Running(tg, raw_api, policy, poller, discovery, watchlist)
+                        self._portal = portal
+                        tg.start_soon(self._reloader, hups, self._running)
+                        await self._signals(tg, signals, asks)
+                finally:
+                    self._portal = None
 
     def _throttled(self, until: float) -> None:
         self.board.throttled_until = until
@@ -439,7 +442,7 @@ class Daemon:
         if not added and not self.cfg.discovery.enabled:  # an empty batch IDs file is a normal first state
             fields = {"batch_ids_file": self.cfg.watch.batch_ids_file or None, "shard": str(self.cfg.watch.shard)}
             self._say("watcher.nothing_to_watch", fields, level="warning")
-        self._started = True
+        self._started.set()
         tg.start_soon(poller.run, tg)
         tg.start_soon(self.journal.run)
         tg.start_soon(self.pump.run)
@@ -462,26 +465,3 @@ class Daemon:
         """Reloads one at a time, in a task of its own so that the signal loop is never blocked by one."""
         async for _ in hups:
             await self._reload_one(running)
-
-    async def _shutdown(self, crash: Exception | None) -> None:
-        deadline = time.monotonic() + STOP_GRACE_SECONDS
-        with anyio.move_on_after(STOP_GRACE_SECONDS, shield=True):
-            await self.journal.commit()
-            # a reader that stopped reading gets until the deadline; what it missed stays in the outbox
-            if await self.pump.drain(deadline - time.monotonic()) and self.journal.acknowledgeable:
-                await self.journal.commit()
-        if self.store is not None:
-            with anyio.move_on_after(1.0, shield=True):
-                await anyio.to_thread.run_sync(self.store.close)
-        end = {"version": __version__, "batches": len(self.board.tracks)}
-        if crash is None:
-            self._say("watcher.stopped", end)
-        elif self._started and not isinstance(refusal(crash), SetupError):
-            fields = {**end, "reason": crash_reason(crash), "traceback": crash_traceback(crash)}
-            self._say("watcher.crashed", fields, "error")
-        # the last lines get what is left of the grace (none when stdout itself is what failed)
-        await self.pump.drain(max(0.0, deadline - time.monotonic()))
-        self.notifier.send("STOPPING=1")
-        self.notifier.close()
-        if self._recorder is not None:
-            self._recorder.close()
