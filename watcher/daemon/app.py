@@ -1,117 +1,45 @@
-"""The composition root: builds the client, board, store, metrics, poller and discovery; runs them in one task group.
+"""The daemon: what exists before a run (board, metrics, the way out for events) and ``run``, its one lifecycle.
 
-It owns the daemon's lifecycle (start, reload, signals, shutdown) and nothing else.
+``run`` builds the run's parts with ``runtime.build_runtime``, starts them, and follows the signals until
+SIGTERM/SIGINT (or ``until``); SIGHUP and POST /-/reload reload.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import signal
 import time
-from dataclasses import dataclass
-from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import anyio
 
-from watcher import __version__
-from watcher.api.http import held_secrets, open_api
-from watcher.api.policy import RequestPolicy
-from watcher.config.reloadable import restart_required
+from watcher.api.http import held_secrets
 from watcher.core.board import Board
-from watcher.core.events import Event
-from watcher.core.flavor import BY_NAME
 from watcher.core.labels import LabelCap
-from watcher.core.listplan import hint_of
-from watcher.core.notfound import all_not_found
-from watcher.core.plural import plural
-from watcher.core.readiness import credentials_rejected, ready_fields
 from watcher.core.recent import Recent
-from watcher.core.schedule import retained
 from watcher.core.secrets import SecretMask
-from watcher.daemon.abandon import run_abandonable
-from watcher.daemon.bugs import BugReporter
-from watcher.daemon.codec import encode_track
-from watcher.daemon.conditions import Conditions
-from watcher.daemon.counted import CountedApi
-from watcher.daemon.discovery import Discovery, DiscoverySwitch
-from watcher.daemon.ending import crash_reason, crash_traceback, refusal
-from watcher.daemon.exposure import batch_view, metrics_registry
-from watcher.daemon.journal import Journal
+from watcher.daemon.exposure import metrics_registry
+from watcher.daemon.live import LiveConfig
 from watcher.daemon.notify import Notifier
-from watcher.daemon.poller import Clocks, Poller, PollerHooks
-from watcher.daemon.store import Store
-from watcher.errors import ConfigError, SetupError
-from watcher.metrics.aggregates import aggregate_text
+from watcher.daemon.outlet import Outlet
+from watcher.daemon.runtime import Basis, build_runtime
+from watcher.daemon.signals import follow_signals, stop_after
 from watcher.metrics.collectors import BoardCollector, SelfMetrics
-from watcher.metrics.exposition import BatchText
 from watcher.output.messages import message
 from watcher.output.pump import OutputPump, stream_writer
 from watcher.output.writer import EventWriter
-from watcher.web.access import PageAccess
-from watcher.web.endpoints import Endpoints
-from watcher.web.server import MetricsServer
-from watcher.web.status.index import About
-from watcher.web.status.oncall import PageSettings
-from watcher.web.status.pages import StatusPages, StatusSource
-from watcher.web.webconfig import load_web_config, weakening
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+    from collections.abc import Awaitable, Callable, Mapping
 
-    from anyio.abc import TaskGroup
-    from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
-
-    from watcher.api.client import BatchApi
     from watcher.config.settings import Config
-    from watcher.core.listplan import Hint
-    from watcher.core.model import Snapshot
-    from watcher.core.tracker import Track
-    from watcher.core.vocabulary import EventName, Level
+    from watcher.core.events import Event
     from watcher.daemon.recorder import Recorder
-    from watcher.errors import ApiError
-
-STOP_GRACE_SECONDS = 5.0
-MAX_LISTED_IDS = 100  # IDs named in watcher.reloaded's added and removed; the counts give the rest
-
-
-@dataclass(frozen=True, slots=True)
-class Running:
-    """The parts a reload reconfigures, as the running daemon built them."""
-
-    tg: TaskGroup
-    api: BatchApi
-    policy: RequestPolicy
-    poller: Poller
-    discovery: DiscoverySwitch
-
-
-def page_access(cfg: Config) -> PageAccess:
-    """The ``[status]`` rules as the server reads them."""
-    return PageAccess(cfg.status.pages, frozenset(cfg.status.allowed_hosts))
-
-
-def listed_changes(added: list[str], removed: list[str]) -> dict[str, Any]:
-    """``watcher.reloaded``'s ID lists: at most ``MAX_LISTED_IDS`` each (100,000 IDs made a 7.8 MB line), and counts."""
-    return {
-        "added": added[:MAX_LISTED_IDS],
-        "removed": removed[:MAX_LISTED_IDS],
-        "added_count": len(added),
-        "removed_count": len(removed),
-        "truncated": len(added) > MAX_LISTED_IDS or len(removed) > MAX_LISTED_IDS,
-    }
-
-
-def owned(cfg: Config, discovered: Iterable[str] = ()) -> list[str]:
-    """The configured and discovered batch IDs that belong to this process's shard."""
-    if cfg.watch.shard_by == "queue":
-        return list(dict.fromkeys(discovered))  # discovery kept only this shard's queues (no batch_ids then)
-    return cfg.watch.shard.select(dict.fromkeys([*cfg.watch.batch_ids, *discovered]))
+    from watcher.daemon.runtime import Runtime
+    from watcher.daemon.store import Store
 
 
 class Daemon:
-    """One running watcher: its board, store, poller and the events they produce."""
+    """One watcher: its board and metrics from the start, its run's parts while it runs."""
 
     def __init__(
         self,
@@ -123,203 +51,48 @@ class Daemon:
         writer: EventWriter | None = None,
         recorder: Recorder | None = None,
     ) -> None:
-        self.cfg, self._reload = cfg, reload
-        self._recorder = recorder  # every API exchange and clock reading, for a replay
-        if recorder is not None:
-            stopped = {"path": recorder.path, "max_bytes": recorder.max_bytes}
-            recorder.on_stopped = lambda why: self._say("watcher.recording_stopped", {**stopped, **why}, "warning")
-        self._started_cfg = cfg  # what the parts set up once (connections, listen address) were built from
-        self.board = Board(labels=LabelCap(cfg.metrics.max_label_values))
-        self.stats = SelfMetrics(self.board)
-        self.registry = metrics_registry(cfg.metrics, self.stats, BoardCollector(self.board))
-        self.recent = Recent(describe=message)  # each watched batch's last events, for the status page
-        self._on_event = on_event
-        self._writer = writer or EventWriter.for_format(
-            cfg.events.format, cfg.events.level, env=env, time=cfg.events.time
-        )
+        board = Board(labels=LabelCap(cfg.metrics.max_label_values))
+        stats = SelfMetrics(board)
+        writer = writer or EventWriter.for_format(cfg.events.format, cfg.events.level, env=env, time=cfg.events.time)
         # lines leave from a thread of their own: a reader that stops reading never blocks the loop
-        self.pump = OutputPump(stream_writer(self._writer.stream), cfg.events.buffer_lines, cfg.events.buffer_bytes)
-        self.conditions = Conditions(self.board, self.stats, self.pump, self._say)
-        self.notifier = Notifier(env)
-        self._env = env  # proxies and default CAs come from it too
-        self.store: Store | None = None
-        self.server: MetricsServer | None = None
+        pump = OutputPump(stream_writer(writer.stream), cfg.events.buffer_lines, cfg.events.buffer_bytes)
+        recent = Recent(describe=message)  # each watched batch's last events, for the status page
         # every secret the process holds, in every shape, from the start (an outbox replayed before the API
         # client exists holds server text too); the API client's, with the live IAM token, once it exists
-        self._mask: Callable[[str], str] = SecretMask(held_secrets(cfg, env))
-        self._discovered: list[str] = []
-        # the API error every watched batch was last not found with, once said (watcher.all_not_found)
-        self._all_not_found: tuple[int | None, str | None] | None = None
-        self._started = False
-        self._born = time.monotonic()  # run() resets it: watcher.ready says how long the start took
-        # POST /-/reload reaches the loop through the portal, once the watcher has started
-        self._portal: anyio.from_thread.BlockingPortal | None = None
-        self._running: Running | None = None
-        self._reloading = anyio.Lock()
-
-    def _masked(self, text: str) -> str:
-        """Text with the process's secrets masked (the mask is the API client's once it exists)."""
-        return self._mask(text)
-
-    def _say(self, name: EventName, fields: dict[str, Any], level: Level = "info") -> None:
-        """Write one of the watcher's own events (no batch, no seq)."""
-        self._write([Event(name, level, fields=fields)])
-
-    def _write(self, events: list[Event]) -> int:
-        """Queue events for the stream and count each (the self-metrics, the embedding caller); the output ticket."""
-        # job logs and server messages are server text: whatever of ours it echoes is masked in the line
-        ticket = self.pump.put([self._mask(line) for line in self._writer.lines(events)])
-        self.recent.record(events, time.time(), self.board.tracks)
-        for event in events:
-            self.stats.event(event)
-            if self._on_event is not None:
-                self._on_event(event)
-        return ticket
-
-    async def open_store(self) -> dict[int, Event]:
-        """Load the state file (in a worker thread); a damaged one is reported and moved aside."""
-        if not self.cfg.state.path:
-            return {}
-        state = self.cfg.state
-        waiting = partial(
-            anyio.from_thread.run_sync,
-            self._say,
-            "watcher.state_locked",
-            {"path": state.path, "wait_seconds": state.lock_wait_seconds},
-            "warning",
+        mask = SecretMask(held_secrets(cfg, env))
+        self.basis = Basis(
+            live=LiveConfig(cfg),
+            read_config=reload,
+            env=env,
+            board=board,
+            stats=stats,
+            registry=metrics_registry(cfg.metrics, stats, BoardCollector(board)),
+            recent=recent,
+            outlet=Outlet(writer, pump, board, stats, recent, mask, on_event),
+            notifier=Notifier(env),
+            recorder=recorder,
         )
-        opening = partial(Store.open, state.path, on_wait=waiting, wait_seconds=state.lock_wait_seconds)
-        store, problem = await anyio.to_thread.run_sync(opening)
-        self.store = store
-        if problem is not None:
-            self._say("watcher.state_reset", level="warning", fields={"reason": problem.reason, "kept": problem.kept})
-        loaded = await anyio.to_thread.run_sync(store.load)
-        if loaded.bad:
-            self._say("watcher.state_reset", level="warning", fields={"reason": "undecodable rows", "rows": loaded.bad})
-        if loaded.skipped_outbox:
-            # reported once; the rows stay until the next acknowledged write deletes them with the rest
-            skipped = {"path": state.path, "table": "outbox", "rows": loaded.skipped_outbox}
-            self._say("watcher.state_row_skipped", level="warning", fields=skipped)
-        self.board.restore(loaded.tracks, loaded.jobs, loaded.histograms)
-        if self.cfg.discovery.enabled:
-            # keep what earlier runs discovered until this run's first discovery decides
-            static = set(self.cfg.watch.batch_ids)
-            self._discovered = [b for b in loaded.tracks if b not in static]
-        return loaded.outbox
+        self._runtime: Runtime | None = None  # the running run's parts, for an embedding caller to look at
 
-    def _healthy(self) -> bool:
-        return self.conditions.healthy(self.cfg.watch.interval_seconds)
+    @property
+    def board(self) -> Board:
+        """What the watcher knows of each batch and job."""
+        return self.basis.board
 
-    def _on_progress(self, now: float) -> None:
-        self.conditions.progress(now)
-        self.notifier.progress(now, self._status)
+    @property
+    def stats(self) -> SelfMetrics:
+        """The watcher's self-metrics."""
+        return self.basis.stats
 
-    def _state_error(self, reason: str | None) -> None:
-        self.conditions.state_error(self.store.path if self.store is not None else self.cfg.state.path, reason)
+    @property
+    def recent(self) -> Recent:
+        """Each watched batch's last events and polls (the status page's)."""
+        return self.basis.recent
 
-    def _render_batches(self, text: BatchText, poller: Poller) -> str:
-        now = time.time()
-        # which batches still belong in the metrics is a scheduling decision; the exposition only renders
-        kept = [t for t in list(self.board.tracks.values()) if retained(t, now, poller.timing)]
-        return text.render(kept, now) + aggregate_text(text.counts, text.view.allowed)
-
-    def _submit(self, track: Track, events: list[Event], changed: bool) -> None:
-        """A poll's result to the journal, counted as a run first once its outcome is final (marked, so kept).
-
-        The run's ``batch.outcome`` goes into the same commit as the mark: announced once, restarts included.
-        """
-        # the recording's clock when there is one: a replay decides the outcome at the same time
-        self._settle(track, events, changed, self._recorder.wall() if self._recorder is not None else time.time())
-        if track.presence == "not_found" or self._all_not_found is not None:
-            self._check_all_not_found()
-
-    def _settle(self, track: Track, events: list[Event], changed: bool, now: float) -> None:
-        """Count the run once final and add its batch.outcome to the same commit as the mark."""
-        revivable = BY_NAME[self.cfg.api.flavor].revives_dead
-        grace = self.cfg.watch.terminal_grace_seconds
-        settled, final = self.board.count_outcome(track, now, grace, revivable=revivable)
-        self.journal.submit(settled, [*events, *final], changed or settled is not track)
-
-    def _check_all_not_found(self) -> None:
-        """Say once when every watched batch (two or more) is not found with the same API error."""
-        common = all_not_found(list(self.board.tracks.values()))
-        key = None if common is None else common[:2]
-        if common is not None and key != self._all_not_found:
-            status, code, message = common
-            fields = {"batches": len(self.board.tracks), "status_code": status, "error_code": code}
-            self._say("watcher.all_not_found", {**fields, "error_message": message}, "warning")
-        self._all_not_found = key
-
-    def _settle_restored(self) -> None:
-        """Count the runs of restored batches that became final while the watcher was away (no poll will)."""
-        # what every batch was when the watcher stopped is no news: watcher.all_not_found waits for polls
-        for track in list(self.board.tracks.values()):
-            self._settle(track, [], False, time.time())  # before any recording starts: its header holds the result
-
-    def _status(self) -> str:
-        ok = sum(1 for t in self.board.tracks.values() if t.up)
-        return f"watching {plural(len(self.board.tracks), 'batch')}, {ok} up"
-
-    def _lifecycle(self) -> Callable[[], str | None] | None:
-        """POST /-/reload's reload (called from the server's worker thread), or None while it is off."""
-        if not self.cfg.metrics.enable_lifecycle or self._portal is None or self._running is None:
-            return None
-        return partial(self._portal.call, self._reload_one, self._running)
-
-    async def _reload_one(self, running: Running) -> str | None:
-        """One reload at a time, whether a SIGHUP or POST /-/reload asked for it."""
-        async with self._reloading:
-            return await self.reload(running)
-
-    async def reload(self, running: Running) -> str | None:
-        """SIGHUP: re-read the config and the batch IDs; apply every key that can be, name the others.
-
-        A bad new config is reported and the old one kept; the one-line error is returned (None: reloaded).
-        """
-        try:
-            # config, ID, secret and certificate files are read off the loop, in a thread a SIGTERM can walk
-            # away from (a FIFO or a hung mount would otherwise hold the stop up for good)
-            new = await run_abandonable(self._reload, "dli-watcher reload")
-            web = await run_abandonable(partial(load_web_config, new.metrics.web_config_file), "dli-watcher reload")
-        except ConfigError as exc:
-            self._say("watcher.reload_failed", level="error", fields={"key": exc.key, "error_message": exc.problem})
-            self.stats.reload_ok = False
-            return str(exc)
-        restart = restart_required(self._started_cfg, new)
-        if self.server is not None and weakening(self.server.web, web) is not None:
-            # /metrics keeps the protection it has: lowering it takes a restart, a deliberate act
-            web = self.server.web
-            restart = list(dict.fromkeys([*restart, "metrics.web_config_file"]))
-        # the connection pool was sized at start: more slots than connections would only queue for them
-        running.policy.configure(new.api, min(new.watch.concurrency, self._started_cfg.watch.concurrency))
-        running.api.configure(new.api)
-        running.poller.configure(new)
-        self._writer.set_level(new.events.level)
-        self.pump.limit = new.events.buffer_lines
-        self.pump.byte_limit = new.events.buffer_bytes
-        if self.server is not None:
-            self.server.configure(web, page_access(new))
-        self.cfg = new
-        running.discovery.apply(running.tg, new)
-        added, removed = self._rewatch(running.poller)
-        self._say(
-            "watcher.reloaded",
-            {
-                "version": __version__,
-                "batches": len(owned(new, self._discovered)),
-                **listed_changes(added, removed),
-                "restart_required": restart,
-            },
-        )
-        self._deprecations(new)
-        self.stats.reload_ok, self.stats.reload_success_at = True, time.time()
-        self.stats.restart_pending = bool(restart)
-        return None
-
-    def _deprecations(self, cfg: Config) -> None:
-        """One warning per key the config gave by an old name."""
-        for old in cfg.deprecated:
-            self._say("watcher.deprecated_key", {"key": old.key, "alias": old.alias, "message": old.message}, "warning")
+    @property
+    def store(self) -> Store | None:
+        """The state file while the watcher runs with one."""
+        return self._runtime.store if self._runtime is not None else None
 
     async def run(
         self,
@@ -334,244 +107,18 @@ class Daemon:
         otherwise kill the process) and is acted on once the watcher has started, as is a reload the
         caller noted before (``reload_pending``).
         """
-        self._born = time.monotonic()
+        born = time.monotonic()  # watcher.ready says how long the start took
         with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
-            await self._run(signals, until, on_listen, reload_pending)
-
-    async def _run(
-        self,
-        signals: AsyncIterator[int],
-        until: Callable[[], Awaitable[None]] | None,
-        on_listen: Callable[[str, int], None] | None,
-        reload_pending: Callable[[], bool],
-    ) -> None:
-        # the address first: a busy port (exit 2) must not get as far as the state file or the API
-        server = await self._bind()
-        try:
-            await self._run_bound(server, signals, until, on_listen, reload_pending)
-        finally:
-            await anyio.to_thread.run_sync(server.stop)
-
-    def _about(self) -> About:
-        """The watcher as the status page shows it (called from the render thread: reads only)."""
-        watch = self.cfg.watch
-        uptime = time.monotonic() - self._born
-        return About(__version__, uptime, str(watch.shard), watch.mode, self.conditions.not_ready(), self._healthy())
-
-    def _page_settings(self) -> PageSettings:
-        """What the status pages follow of the config (read per page, so a reload applies)."""
-        cfg = self.cfg
-        links = tuple((link.name, link.url) for link in cfg.status.links)
-        # the flavor's revival rule: the page's outcome is batch.outcome's decision
-        revivable = BY_NAME[cfg.api.flavor].revives_dead
-        return PageSettings(cfg.watch.terminal_grace_seconds, revivable, cfg.api.project_id, links)
-
-    async def _bind(self) -> MetricsServer:
-        source = StatusSource(
-            self._about, lambda: self.board.tracks, self.recent, settings=self._page_settings, mask=self._masked
-        )
-        pages = StatusPages(source)
-        endpoints = Endpoints(
-            self.registry,
-            self._metrics_batches,
-            self._healthy,
-            self.conditions.not_ready,
-            pages,
-            lifecycle=self._lifecycle,
-            counts=self.conditions.readyz_details,
-            rendered=self.conditions.metrics_rendered,
-        )
-        self.conditions.per_batch = self.cfg.metrics.per_batch
-        metrics = self.cfg.metrics
-        # in worker threads: certificates are files, and when the port is busy finding out who holds it
-        # takes a request or two
-        web = await anyio.to_thread.run_sync(load_web_config, metrics.web_config_file)
-        serve = partial(MetricsServer, metrics.host, metrics.port, endpoints, web, page_access(self.cfg))
-        self.server = await anyio.to_thread.run_sync(serve)
-        return self.server
-
-    def _metrics_batches(self) -> str:
-        return self._batch_text()
-
-    async def _run_bound(
-        self,
-        server: MetricsServer,
-        signals: AsyncIterator[int],
-        until: Callable[[], Awaitable[None]] | None,
-        on_listen: Callable[[str, int], None] | None,
-        reload_pending: Callable[[], bool],
-    ) -> None:
-        outbox = await self.open_store()
-        self.journal = Journal(self.store, self.board, self._write, output=self.pump, on_state_error=self._state_error)
-        self.conditions.journal = self.journal
-        await self.journal.replay(outbox)
-        self._settle_restored()
-        policy = RequestPolicy(
-            self.cfg.api, self.cfg.watch.concurrency, on_retry=self.stats.retried, throttle=self.board.throttle
-        )
-        async with open_api(self.cfg, self._env, self._recorder) as raw_api:
-            self._mask = raw_api.mask
-            clocks = Clocks()
-            if self._recorder is not None:
-                tracks = [encode_track(t) for t in self.board.tracks.values()]
-                self._recorder.start(raw_api.mask, {"tracks": tracks})
-                clocks = Clocks(wall=self._recorder.wall)
-            api = CountedApi(raw_api, self.stats.requested)
-            self.conditions.poller = poller = Poller(
-                api,
-                policy,
-                self.cfg,
-                self.board,
-                self._polled,
-                self.stats,
-                hooks=PollerHooks(self._on_progress, self._on_ready, self.conditions.hold_poll, BugReporter(self._say)),
-                clocks=clocks,
-            )
-            self._batch_text = partial(self._render_batches, BatchText(batch_view(self.cfg, self.board)), poller)
-            discovery = DiscoverySwitch(
-                lambda cfg: Discovery(
-                    api,
-                    policy,
-                    cfg,
-                    on_found=partial(self._discovered_now, poller),
-                    on_failed=partial(self._discovery_failed, poller),
-                ),
-                on_stopped=partial(self._discovered_now, poller, []),
-            )
-            if self.cfg.discovery.enabled:
-                poller.await_first("discovery")  # the first cycle includes what its first run finds
-            crash: Exception | None = None
-            # a buffer of one: SIGHUPs during a reload make one more reload afterwards, not one each
-            asks, hups = anyio.create_memory_object_stream[None](1)
-            try:
-                async with anyio.from_thread.BlockingPortal() as portal, anyio.create_task_group() as tg, asks, hups:
-                    await self._start(tg, server, poller, on_listen)
-                    discovery.apply(tg, self.cfg)
+            async with build_runtime(self.basis, born) as runtime:
+                self._runtime = runtime
+                try:
+                    await runtime.start(on_listen)
+                    stop = runtime.tg.cancel_scope
                     if until is not None:
-                        tg.start_soon(self._stop_after, until, tg)
+                        runtime.tg.start_soon(stop_after, until, stop)
                     if reload_pending():
-                        asks.send_nowait(None)
-                    self._running = Running(tg, raw_api, policy, poller, discovery)
-                    self._portal = portal
-                    tg.start_soon(self._reloader, hups, self._running)
-                    await self._signals(tg, signals, asks)
-            except Exception as exc:  # noqa: BLE001 - reported as watcher.crashed, then re-raised
-                crash = exc
-                raise refusal(exc) from None
-            finally:
-                self._portal = None
-                await self._shutdown(crash)
-
-    def _polled(self, track: Track, events: list[Event], changed: bool) -> None:
-        """A poll's outcome: noted for the status page (whatever it was), then committed and written."""
-        self.recent.polled(track.batch_id, time.time())
-        self._submit(track, events, changed)
-
-    def _on_ready(self) -> None:
-        """The first cycle is done: READY=1 with watcher.ready, unless every batch it read was answered 401.
-
-        Wrong credentials exit 2 (the unit's RestartPreventExitStatus=2 ends the loop); a 403 keeps the
-        watcher running, ready to systemd and not ready on /readyz, since a grant can mend it.
-        """
-        answers = self.board.answers
-        rejected = credentials_rejected(answers.keys(), answers)
-        if rejected is not None:
-            method = self.cfg.auth.method
-            fields: dict[str, object] = {
-                "batches": len(answers),
-                "status_code": rejected.status_code,
-                "error_code": rejected.error_code,
-                "error_message": rejected.message,
-                "auth_method": method,
-            }
-            self._say("watcher.credentials_rejected", fields, "error")
-            problem = f"credentials rejected: every batch ({plural(len(answers), 'batch')}) was answered 401"
-            raise SetupError(f"auth.method {method}", f"{problem}: {rejected.message}")
-        took = time.monotonic() - self._born
-        self._say("watcher.ready", ready_fields(len(self.board.tracks), took, self.stats.requests))
-        self.notifier.send("READY=1", f"STATUS={self.conditions.not_ready() or 'first poll cycle done'}")
-
-    async def _start(
-        self, tg: TaskGroup, server: MetricsServer, poller: Poller, on_listen: Callable[[str, int], None] | None
-    ) -> None:
-        host, port = await tg.start(server.run)
-        if on_listen is not None:
-            on_listen(host, port)
-        added, _ = self._rewatch(poller)
-        self._say(
-            "watcher.started",
-            {
-                "version": __version__,
-                "batches": len(added),
-                "listen": f"{host}:{port}",
-                "shard": str(self.cfg.watch.shard),
-                "pid": os.getpid(),
-            },
-        )
-        self._deprecations(self.cfg)
-        if not added and not self.cfg.discovery.enabled:  # an empty batch IDs file is a normal first state
-            fields = {"batch_ids_file": self.cfg.watch.batch_ids_file or None, "shard": str(self.cfg.watch.shard)}
-            self._say("watcher.nothing_to_watch", fields, level="warning")
-        self._started = True
-        tg.start_soon(poller.run, tg)
-        tg.start_soon(self.journal.run)
-        tg.start_soon(self.pump.run)
-
-    def _rewatch(self, poller: Poller, hints: Mapping[str, Hint] | None = None) -> tuple[list[str], list[str]]:
-        added, removed = poller.watch(owned(self.cfg, self._discovered), hints)
-        self.journal.forget(removed)
-        self.recent.forget(removed)
-        return added, removed
-
-    def _discovered_now(self, poller: Poller, found: list[Snapshot]) -> None:
-        """Watch exactly the batches discovery found (plus the listed IDs); list mode reads them in their queues."""
-        self._discovered = [s.batch_id for s in found]
-        self._rewatch(poller, {s.batch_id: hint_of(s) for s in found})
-        poller.arrived("discovery")
-
-    def _discovery_failed(self, poller: Poller, exc: ApiError) -> None:
-        fields = {"reason": exc.reason, "status_code": exc.status_code, "error_message": exc.message}
-        self._say("watcher.discovery_failed", level="warning", fields=fields)
-        poller.arrived("discovery")  # a first run that failed does not hold readiness up for good
-
-    async def _stop_after(self, until: Callable[[], Awaitable[None]], tg: TaskGroup) -> None:
-        await until()
-        tg.cancel_scope.cancel()
-
-    async def _signals(self, tg: TaskGroup, signals: AsyncIterator[int], asks: MemoryObjectSendStream[None]) -> None:
-        """SIGHUP asks the reloader; SIGTERM/SIGINT stop, even while a reload is stuck."""
-        async for signum in signals:
-            if signum == signal.SIGHUP:
-                with contextlib.suppress(anyio.WouldBlock):
-                    asks.send_nowait(None)
-            else:
-                tg.cancel_scope.cancel()
-                return
-
-    async def _reloader(self, hups: MemoryObjectReceiveStream[None], running: Running) -> None:
-        """Reloads one at a time, in a task of its own so that the signal loop is never blocked by one."""
-        async for _ in hups:
-            await self._reload_one(running)
-
-    async def _shutdown(self, crash: Exception | None) -> None:
-        deadline = time.monotonic() + STOP_GRACE_SECONDS
-        with anyio.move_on_after(STOP_GRACE_SECONDS, shield=True):
-            await self.journal.commit()
-            # a reader that stopped reading gets until the deadline; what it missed stays in the outbox
-            if await self.pump.drain(deadline - time.monotonic()) and self.journal.acknowledgeable:
-                await self.journal.commit()
-        if self.store is not None:
-            with anyio.move_on_after(1.0, shield=True):
-                await anyio.to_thread.run_sync(self.store.close)
-        end = {"version": __version__, "batches": len(self.board.tracks)}
-        if crash is None:
-            self._say("watcher.stopped", end)
-        elif self._started and not isinstance(refusal(crash), SetupError):
-            fields = {**end, "reason": crash_reason(crash), "traceback": crash_traceback(crash)}
-            self._say("watcher.crashed", fields, "error")
-        # the last lines get what is left of the grace (none when stdout itself is what failed)
-        await self.pump.drain(max(0.0, deadline - time.monotonic()))
-        self.notifier.send("STOPPING=1")
-        self.notifier.close()
-        if self._recorder is not None:
-            self._recorder.close()
+                        runtime.reloads.hup()
+                    runtime.reloads.serve(runtime.tg, runtime.reload)
+                    await follow_signals(signals, runtime.reloads, stop)
+                finally:
+                    self._runtime = None

@@ -13,9 +13,10 @@ from watcher.core.plural import plural
 from watcher.core.readiness import common_rejection
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from watcher.core.board import Board
     from watcher.core.vocabulary import EventName, Level, PerBatch
-    from watcher.daemon.journal import Journal
     from watcher.daemon.poller import Poller
     from watcher.metrics.collectors import SelfMetrics
     from watcher.output.pump import OutputPump
@@ -31,31 +32,41 @@ class Say(Protocol):
     def __call__(self, name: EventName, fields: dict[str, Any], level: Level = "info") -> None: ...  # noqa: D102
 
 
-class Conditions:
-    """Decides health and readiness from the board, journal, poller and output, and reports their changes."""
+def _nothing_held() -> str | None:
+    return None
 
-    def __init__(self, board: Board, stats: SelfMetrics, pump: OutputPump, say: Say) -> None:
+
+def healthy(board: Board, poller: Poller, interval: float) -> bool:
+    """Polls are being started: the scheduler passes at least every second and starts each due poll.
+
+    Whether they succeed is not liveness (a restart would not mend the API); that is /readyz's and
+    the metrics' business. Monotonic time, so a stepped wall clock cannot hide a stall.
+    """
+    stale = max(30.0, 3 * interval)
+    now = time.monotonic()
+    return now - board.last_progress < stale and poller.overdue(now) < stale
+
+
+class Conditions:
+    """Decides readiness from the board, the journal's held commits and the output, and reports their changes."""
+
+    def __init__(
+        self,
+        board: Board,
+        stats: SelfMetrics,
+        pump: OutputPump,
+        say: Say,
+        *,
+        held: Callable[[], str | None] = _nothing_held,
+        per_batch: PerBatch = "compact",
+    ) -> None:
         self._board, self._stats, self._pump, self._say = board, stats, pump, say
-        # set once the daemon has built them: before, the watcher is starting
-        self.journal: Journal | None = None
-        self.poller: Poller | None = None
+        self._held = held  # why the journal holds commits back (None: it does not)
         self._output_stalled = False
         # set by the render thread, reported by the poll loop: a render slower than SLOW_RENDER, once
         self._slow_render: tuple[float, int] | None = None
         self._slow_reported = False
-        self.per_batch: PerBatch = "compact"  # the daemon sets it from the config
-
-    def healthy(self, interval: float) -> bool:
-        """Polls are being started: the scheduler passes at least every second and starts each due poll.
-
-        Whether they succeed is not liveness (a restart would not mend the API); that is /readyz's and
-        the metrics' business. Monotonic time, so a stepped wall clock cannot hide a stall.
-        """
-        if self.poller is None:
-            return True  # still starting (a state file lock is waited out, with its own deadline)
-        stale = max(30.0, 3 * interval)
-        now = time.monotonic()
-        return now - self._board.last_progress < stale and self.poller.overdue(now) < stale
+        self.per_batch = per_batch  # named in watcher.metrics_slow: the setting that makes renders cheaper
 
     def not_ready(self) -> str | None:
         """Why the watcher is not ready (None when it is): the first reason the one rule of ``core.readiness`` finds."""
@@ -71,7 +82,7 @@ class Conditions:
         if board.throttled(time.monotonic()):
             # readiness, not liveness: a restart would not make DLI throttle any less
             found.append("throttled by the API")
-        held = self.journal.held if self.journal is not None else None
+        held = self._held()
         if held is not None:
             found.append(held)
         tracks = board.tracks
@@ -123,17 +134,24 @@ class Conditions:
 
     def hold_poll(self) -> bool:
         """Set a poll's answer aside while its events could not be committed or written (counted)."""
-        held = self.journal is not None and self.journal.held is not None
+        held = self._held() is not None
         self._stats.held_polls += held
         return held
 
-    def state_error(self, path: str, reason: str | None) -> None:
+
+class StateWrites:
+    """Reports the state file's commits failing and working again, each change once (an event, a self-metric)."""
+
+    def __init__(self, stats: SelfMetrics, say: Say, path: str) -> None:
+        self._stats, self._say, self._path = stats, say, path
+
+    def __call__(self, reason: str | None) -> None:
         """A commit failed (``reason``) or, with None, commits work again; each change of state is reported once."""
         if reason is None:
             self._stats.state_writable = True
-            self._say("watcher.state_write_recovered", {"path": path})
+            self._say("watcher.state_write_recovered", {"path": self._path})
             return
         self._stats.commit_failures += 1
         if self._stats.state_writable:
             self._stats.state_writable = False
-            self._say("watcher.state_write_failed", {"path": path, "reason": reason, "retrying": True}, "error")
+            self._say("watcher.state_write_failed", {"path": self._path, "reason": reason, "retrying": True}, "error")

@@ -97,9 +97,19 @@ class Recorder:
         self._writer = RecordWriter(self._open, path, files)
         self._size = 0
 
-    def start(self, mask: Callable[[str], str], state: dict[str, Any]) -> None:
-        """Write the header, with the state the run starts from; ``mask`` is the API client's."""
+    def start(
+        self,
+        mask: Callable[[str], str],
+        state: dict[str, Any],
+        on_stopped: Callable[[dict[str, str]], None] | None = None,
+    ) -> None:
+        """Write the header, with the state the run starts from; ``mask`` is the API client's.
+
+        ``on_stopped`` is told why the recording stopped early (the running watcher says it as an event).
+        """
         self.mask, self._stopped = mask, False
+        if on_stopped is not None:
+            self.on_stopped = on_stopped
         self._write_line({**self._header, "state": state, "continued": False})
 
     def _open(self) -> BinaryIO:

@@ -141,7 +141,7 @@ class Slots:
 
 
 class MetricsServer:
-    """The endpoints served from a thread of their own; the address is bound at construction.
+    """The endpoints served from a thread of their own; the address is bound at construction (or given bound).
 
     ``run`` (a task of the daemon's task group) starts the thread and stops it when cancelled.
     """
@@ -153,8 +153,11 @@ class MetricsServer:
         endpoints: Endpoints,
         web: WebConfig | None = None,
         access: PageAccess | None = None,
+        *,
+        sock: socket.socket | None = None,
     ) -> None:
-        self._sock = bind(host, port)
+        # a socket bound earlier by the caller: a busy port is refused before anything else is set up
+        self._sock = bind(host, port) if sock is None else sock
         self.web = web  # TLS and basic auth; replaced whole by configure(), read once per connection
         self.access = access or PageAccess()  # who sees the status pages; replaced whole on a reload
         sockname = self._sock.getsockname()
