@@ -57,8 +57,6 @@ class _Transport(AiohttpTransport):
             raise
         except Exception as exc:  # the transport's contract is httpx errors only
             raise _protocol_error(exc, request) from exc
-        if isinstance(response.stream, httpx.AsyncByteStream):
-            response.stream = _MappedStream(response.stream, request)
         return response
 
     async def _send(self, request: httpx.Request) -> httpx.Response:
@@ -99,7 +97,7 @@ class _Transport(AiohttpTransport):
         return httpx.Response(
             status_code=response.status,
             headers=response.raw_headers,
-            stream=AiohttpResponseStream(response),
+            stream=_Body(response, request),
             request=request,
             extensions=extensions,
         )
@@ -130,17 +128,22 @@ def _protocol_error(exc: Exception, request: httpx.Request) -> httpx.RemoteProto
     return httpx.RemoteProtocolError(f"{type(exc).__name__}: {message}", request=request)
 
 
-class _MappedStream(httpx.AsyncByteStream):
-    """A response body whose read errors are httpx errors too."""
+class _Body(httpx.AsyncByteStream):
+    """A response body read from aiohttp whose read errors are httpx errors.
 
-    def __init__(self, inner: httpx.AsyncByteStream, request: httpx.Request) -> None:
-        self._inner, self._request = inner, request
+    aiohttp's are mapped as httpx-aiohttp maps them, anything else is a protocol error: one layer
+    where httpx-aiohttp's stream and a wrapper around it were two.
+    """
+
+    def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request) -> None:
+        self._response, self._request = response, request
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         """The body's chunks."""
         try:
-            async for chunk in self._inner:
-                yield chunk
+            with map_aiohttp_exceptions():
+                async for chunk in self._response.content.iter_chunked(AiohttpResponseStream.CHUNK_SIZE):
+                    yield chunk
         except httpx.HTTPError:
             raise
         except Exception as exc:
@@ -149,7 +152,8 @@ class _MappedStream(httpx.AsyncByteStream):
     async def aclose(self) -> None:
         """Release the connection."""
         try:
-            await self._inner.aclose()
+            with map_aiohttp_exceptions():
+                await self._response.__aexit__(None, None, None)
         except httpx.HTTPError:
             raise
         except Exception as exc:
