@@ -81,7 +81,7 @@ async def profiled(api: BatchApi, ids: list[str], args: argparse.Namespace) -> N
     prof.enable()
     await spread(api.details, ids, args.concurrency)
     prof.disable()
-    pstats.Stats(prof).sort_stats("tottime").print_stats(args.top)
+    pstats.Stats(prof).sort_stats(args.sort).print_stats(args.top)
 
 
 def main() -> int:
@@ -93,6 +93,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--sort", default="tottime", help="the profile's order: tottime, cumulative, ncalls...")
     args = parser.parse_args()
     server = Server(args.batches)
     try:

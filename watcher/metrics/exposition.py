@@ -251,10 +251,11 @@ class BatchText:
         if view.mode == "compact":
             return _joined(wanted, self._compact(tracks))
         age_slot = Slots._fields.index("age")
-        cached = [n for n in wanted if n != age_slot]
         parts = Slots[list[str]](*([] for _ in FAMILIES))
+        # each kept family's slot and its list's append, bound once (a lookup per line is ~1.3 million a scrape)
+        adders = [(n, parts[n].append) for n in wanted if n != age_slot]
         old, cache, counts = self._cache, dict[str, Entry](), Counts()
-        watch, age = parts.watch, parts.age
+        watch, age, by_status, by_group = parts.watch.append, parts.age.append, counts.by_status, counts.by_group
         for track in tracks:
             status = watch_status(track)
             full = view.full(track)
@@ -264,17 +265,17 @@ class BatchText:
             if entry is None or entry.key != key:
                 entry = Entry(key, _made(track, status, view, full), _group(track, view))
             cache[track.batch_id] = entry
-            counts.by_status[status] += 1
-            if entry.group is not None:
-                counts.by_group[entry.group] += 1
-            lines = entry.lines
+            by_status[status] += 1
+            group, lines = entry.group, entry.lines
+            if group is not None:
+                by_group[group] += 1
             if not full:
-                watch.append(lines.watch)
+                watch(lines.watch)
                 continue
-            for n in cached:
-                parts[n].append(lines[n])
+            for n, add in adders:
+                add(lines[n])
             if lines.age and snap is not None and snap.update_time is not None:
-                age.append(f"{lines.age}{number(max(0.0, now - snap.update_time / 1000))}\n")
+                age(f"{lines.age}{number(max(0.0, now - snap.update_time / 1000))}\n")
         self._cache, self.counts = cache, counts  # batches that left the metrics leave the cache with them
         return _joined(wanted, parts)
 
@@ -309,9 +310,9 @@ class BatchText:
                     groups.setdefault(group, group),
                 )
             cache[track.batch_id] = entry
-            group = entry.group
+            _, line, group = entry  # one unpacking: cheaper than reading two fields by name, per batch
             by_group[group] += 1
-            info(entry.info)
+            info(line)
             state(f'dli_batch_state{{batch_id="{bid}",state="{group.state}"}} 1\n')
             if track.state_since is not None:
                 since(f'dli_batch_state_since_timestamp_seconds{{batch_id="{bid}"}} {number(track.state_since)}\n')
