@@ -15,6 +15,7 @@ import argparse
 import gzip
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -90,6 +91,20 @@ def scrape(url: str, gz: bool) -> tuple[float, bytes]:
     return time.perf_counter() - start, raw
 
 
+def curl_scrapes(url: str, scrapes: int, gz: bool) -> float | None:
+    """The p50 wall seconds of ``scrapes`` GETs by curl; None without curl.
+
+    curl is a C client: its time is the watcher's and the wire's, not a Python client's read of 42 MB.
+    """
+    if shutil.which("curl") is None:
+        return None
+    command = ["curl", "-sS", "-o", os.devnull, "-w", "%{time_total}", *(["-H", "Accept-Encoding: gzip"] * gz)]
+    runs = [
+        subprocess.run([*command, url + "/metrics"], capture_output=True, text=True, check=True) for _ in range(scrapes)
+    ]
+    return statistics.median(float(r.stdout) for r in runs)
+
+
 def cpu_seconds(pid: int) -> float:
     """User and system CPU the process has used so far."""
     times = psutil.Process(pid).cpu_times()
@@ -142,6 +157,8 @@ def measure(info: dict[str, str], mode: str, batches: int, scrapes: int, page_si
             "cpu_s_per_scrape": cpu_s,
             "gzip_s_p50": statistics.median(t for t, _ in gz),
             "gzip_check": len(gzip.decompress(gz[-1][1])) > 0,
+            "curl_s_p50": curl_scrapes(url, scrapes, gz=False),
+            "curl_gzip_s_p50": curl_scrapes(url, scrapes, gz=True),
         }
     finally:
         proc.terminate()

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
+from httpx_aiohttp.transport import AiohttpResponseStream, map_aiohttp_exceptions
 
 if TYPE_CHECKING:
     import ssl
@@ -45,7 +47,7 @@ class _Transport(AiohttpTransport):
             # added after signing: hop-by-hop, for the proxy alone, never part of an AK/SK signature
             request.headers["Proxy-Authorization"] = self._proxy_login
         try:
-            response = await super().handle_async_request(request)
+            response = await self._send(request)
         except httpx.ConnectTimeout as exc:
             cause = exc.__cause__
             if isinstance(cause, aiohttp.ClientConnectionError) and not isinstance(cause, asyncio.TimeoutError):
@@ -55,9 +57,66 @@ class _Transport(AiohttpTransport):
             raise
         except Exception as exc:  # the transport's contract is httpx errors only
             raise _protocol_error(exc, request) from exc
-        if isinstance(response.stream, httpx.AsyncByteStream):
-            response.stream = _MappedStream(response.stream, request)
         return response
+
+    async def _send(self, request: httpx.Request) -> httpx.Response:
+        """httpx-aiohttp's ``handle_async_request`` with less work per request, the same request on the wire.
+
+        Its ``headers=request.headers`` made aiohttp read them through ``Headers.items()``, which looks
+        the encoding up twice per header (~15% of a detail poll's client CPU); here they are decoded
+        once, as that would (lowercase names, repeated names joined by ", "). The aiohttp timeout of a
+        request timeout is made once.
+        """
+        if not isinstance(self.client, aiohttp.ClientSession):
+            self.client = self.get_client()
+        timeout = request.extensions.get("timeout", {})
+        with map_aiohttp_exceptions():
+            data: bytes | httpx.AsyncByteStream | None
+            try:
+                data = request.content or None
+            except httpx.RequestNotRead:
+                data = request.stream  # type: ignore[assignment]
+                request.headers.pop("transfer-encoding", None)  # handled by aiohttp
+            response = await self.client.request(
+                method=request.method,
+                url=str(request.url),
+                headers=_plain(request.headers),
+                data=data,
+                allow_redirects=False,
+                auto_decompress=False,
+                compress=False,
+                timeout=_timeout(timeout.get("connect"), timeout.get("read"), timeout.get("pool")),
+                server_hostname=request.extensions.get("sni_hostname"),
+                proxy=str(self.proxy.url) if self.proxy else None,
+                proxy_auth=aiohttp.BasicAuth(*self.proxy.auth) if self.proxy and self.proxy.auth else None,
+                proxy_headers=self.proxy.headers if self.proxy else None,
+            ).__aenter__()
+        extensions = {"http_version": b"HTTP/1.1"}
+        if response.reason:
+            extensions["reason_phrase"] = response.reason.encode()
+        return httpx.Response(
+            status_code=response.status,
+            headers=response.raw_headers,
+            stream=_Body(response, request),
+            request=request,
+            extensions=extensions,
+        )
+
+
+def _plain(headers: httpx.Headers) -> dict[str, str]:
+    """The headers as ``Headers.items()`` gives them: lowercase names, repeated ones joined, one encoding."""
+    encoding = headers.encoding
+    out: dict[str, str] = {}
+    for key, value in headers.raw:
+        name, text = key.lower().decode(encoding), value.decode(encoding)
+        out[name] = f"{out[name]}, {text}" if name in out else text
+    return out
+
+
+@functools.lru_cache(maxsize=16)
+def _timeout(connect: float | None, read: float | None, pool: float | None) -> aiohttp.ClientTimeout:
+    """The aiohttp timeout of an httpx one (a few distinct values per process: the configured timeouts)."""
+    return aiohttp.ClientTimeout(sock_connect=connect, sock_read=read, connect=pool)
 
 
 def _basic(user: str, password: str) -> str:
@@ -69,17 +128,22 @@ def _protocol_error(exc: Exception, request: httpx.Request) -> httpx.RemoteProto
     return httpx.RemoteProtocolError(f"{type(exc).__name__}: {message}", request=request)
 
 
-class _MappedStream(httpx.AsyncByteStream):
-    """A response body whose read errors are httpx errors too."""
+class _Body(httpx.AsyncByteStream):
+    """A response body read from aiohttp whose read errors are httpx errors.
 
-    def __init__(self, inner: httpx.AsyncByteStream, request: httpx.Request) -> None:
-        self._inner, self._request = inner, request
+    aiohttp's are mapped as httpx-aiohttp maps them, anything else is a protocol error: one layer
+    where httpx-aiohttp's stream and a wrapper around it were two.
+    """
+
+    def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request) -> None:
+        self._response, self._request = response, request
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         """The body's chunks."""
         try:
-            async for chunk in self._inner:
-                yield chunk
+            with map_aiohttp_exceptions():
+                async for chunk in self._response.content.iter_chunked(AiohttpResponseStream.CHUNK_SIZE):
+                    yield chunk
         except httpx.HTTPError:
             raise
         except Exception as exc:
@@ -88,7 +152,8 @@ class _MappedStream(httpx.AsyncByteStream):
     async def aclose(self) -> None:
         """Release the connection."""
         try:
-            await self._inner.aclose()
+            with map_aiohttp_exceptions():
+                await self._response.__aexit__(None, None, None)
         except httpx.HTTPError:
             raise
         except Exception as exc:
