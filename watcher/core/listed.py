@@ -57,7 +57,7 @@ def decode_listed(obj: object, state_map: Mapping[str, str], known: Known | None
 
     Raises DecodeError as ``decode_snapshot`` does.
     """
-    if known is not None and type(obj) is dict:
+    if known is not None and isinstance(obj, dict):
         key = _id_key(obj.get("id"))
         prev = known(key) if key is not None else None
         if prev is not None and unchanged(obj, prev, state_map):
