@@ -84,10 +84,15 @@ def unchanged(obj: dict[str, Any], prev: Snapshot, state_map: Mapping[str, str])
     state = normalise(raw)
     if state_map.get(state, state) != prev.state:
         return False
+    # loops, not all() over generators: this runs for every batch of every page
+    for wire, attr in _TEXT:
+        if not _same_text(obj.get(wire), getattr(prev, attr)):
+            return False
+    for wire, attr in _MILLIS:
+        if not _same_millis(obj.get(wire), getattr(prev, attr)):
+            return False
     return (
-        all(_same_text(obj.get(wire), getattr(prev, attr)) for wire, attr in _TEXT)
-        and all(_same_millis(obj.get(wire), getattr(prev, attr)) for wire, attr in _MILLIS)
-        and _same_queue(obj, prev.queue)
+        _same_queue(obj, prev.queue)
         and _same_details_only(obj.get("spark_version"), prev.spark_version)
         and _harmless_req_body(obj.get("req_body"))
         and _same_log(obj.get("log"), prev.log)
