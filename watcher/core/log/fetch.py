@@ -25,8 +25,8 @@ if TYPE_CHECKING:
 
 def hides_output(track: LogTrack, window: Sequence[str]) -> bool:
     """Whether ``window``, read with the layout ``track`` has, shows nothing of the job's own output."""
-    if window is track.window:
-        return track.hidden  # worked out when the track was made
+    if window is track.window or tuple(window) == track.window:
+        return track.hidden  # worked out when the track was made (detail mode's fresh, equal window too)
     return window_hides_output(track.layout, window, track.streams)
 
 
