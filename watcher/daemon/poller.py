@@ -294,7 +294,9 @@ class Poller:
             self._schedule(bid, next_poll(old, now, self._timing), now)
             return
         before = self._board.tracks.get(bid)
-        self._board.note_events(track, events, now)
+        if events or before is None or before.snapshot is not track.snapshot:
+            # an unchanged snapshot's label values were admitted when it was first kept (admitted stay)
+            self._board.note_events(track, events, now)
         self._board.put(track)
         self._sink(track, events, before is None or _persistent_change(before, track))
         if reason is None:
