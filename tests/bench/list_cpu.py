@@ -3,7 +3,8 @@
 Run by hand: ``python tests/bench/list_cpu.py --batches 100000``. N running batches with a 10-line
 stdout window of ~100 characters are rendered as list pages of 100 (as the simulator serves them);
 then, cycle after cycle with nothing changed, every item goes through what list mode does with it
-(decode, log diff, ``observe``). Reported: CPU seconds per batch-poll (``time.process_time``) of
+(``decode_listed``: a comparison with the kept snapshot, or a decode; the log diff and the decision
+to read the log endpoint; ``observe``). Reported: CPU seconds per batch-poll (``time.process_time``) of
 that work and of ``json.loads`` of the same pages, and their ratio, each the median of ``--cycles``.
 HTTP and the event loop are left out: ``run.py`` measures the whole watcher.
 """
@@ -20,14 +21,17 @@ from typing import TYPE_CHECKING
 from memory import LINE
 from server import build_world
 
-from watcher.core.log.diff import diff_log
-from watcher.core.model import decode_snapshot
-from watcher.core.states import FLAVOR_STATES
+from watcher.core.listed import decode_listed, reusable
+from watcher.core.log.poll import after_read, before_read
+from watcher.core.model import with_details_only
+from watcher.core.states import FLAVOR_STATES, is_terminal
 from watcher.core.tracker import LogResult, Track, observe
 from watcher.simulator.render import session
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from watcher.core.model import Snapshot
 
 
 def pages(n: int) -> list[bytes]:
@@ -42,15 +46,21 @@ def pages(n: int) -> list[bytes]:
 
 
 def cycle(raw: list[bytes], tracks: dict[str, Track]) -> None:
-    """One list-mode cycle over the pages: decode, diff, observe, keep."""
+    """One list-mode cycle over the pages, as the daemon takes an item: decode (or compare), log diff, observe, keep."""
     states = {s: s for s in FLAVOR_STATES["dli"]}
     now = time.time()
+
+    def known(bid: str) -> Snapshot | None:
+        return reusable(tracks.get(bid))
+
     for page in raw:
         for item in json.loads(page):
-            snap = decode_snapshot(item, states)
-            track = tracks.get(snap.batch_id) or Track(snap.batch_id)
-            diff = diff_log(track.log, snap.log)
-            result = LogResult(diff.lines, tuple((s, None) for s in diff.uncertain), diff.track)
+            listed = decode_listed(item, states, known)
+            track = tracks.get(listed.batch_id) or Track(listed.batch_id)
+            snap = with_details_only(listed, track.snapshot)
+            plan = before_read(track.log, snap.log, terminal=is_terminal(snap.state), now=now, every=60.0)
+            out = after_read(plan, None)  # the log endpoint is not read for an unchanged running batch
+            result = LogResult(out.lines, tuple((s, None) for s in out.gaps), out.track, unavailable=out.gave_up)
             tracks[snap.batch_id], _ = observe(track, snap, now, result)
 
 

@@ -125,9 +125,11 @@ def timed_scrapes(pid: int, url: str, scrapes: int) -> tuple[list[float], float]
     return times, max(0.0, busy - idle) / scrapes
 
 
-def measure(info: dict[str, str], mode: str, batches: int, scrapes: int, page_size: int) -> dict[str, float]:
+def measure(
+    info: dict[str, str], mode: str, batches: int, scrapes: int, page_size: int, base_port: int = 19900
+) -> dict[str, float]:
     """Start a watcher in ``mode``, let it settle, scrape; the row's numbers."""
-    port = 19900 + MODES.index(mode)
+    port = base_port + MODES.index(mode)
     with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as cfg:
         cfg.write(config_text(info, mode, port, page_size))
     proc = subprocess.Popen(
@@ -182,13 +184,15 @@ def main() -> int:
     # the simulator renders every batch for each list request (~0.6 s at 100,000): bigger pages keep
     # the first cycle within minutes; /metrics does not depend on it
     parser.add_argument("--page-size", type=int, default=1000)
+    # another bench on the same machine may hold the default ports: its /metrics would be measured
+    parser.add_argument("--port", type=int, default=19900, help="the first mode's metrics port (one more per mode)")
     args = parser.parse_args()
     rows = []
     for n in args.batches:
         server, info = start_server(n, args.finished, args.lines)
         try:
             for mode in args.modes:
-                row = {"batches": n, "mode": mode, **measure(info, mode, n, args.scrapes, args.page_size)}
+                row = {"batches": n, "mode": mode, **measure(info, mode, n, args.scrapes, args.page_size, args.port)}
                 rows.append(row)
                 print(json.dumps(row), file=sys.stderr, flush=True)
         finally:

@@ -116,7 +116,7 @@ class FakeApi:
     def forget(self, batch_ids: Iterable[str]) -> None:
         self.forgotten.update(batch_ids)
 
-    async def list(self, start: int, size: int, /, **filters: str) -> ListPage:
+    async def list(self, start: int, size: int, /, known: object = None, **filters: str) -> ListPage:  # noqa: ARG002
         self.calls.append((trio.current_time(), "list", str(start)))
         self.filters.append(filters)
         if gate := self.list_gate:

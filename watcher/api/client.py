@@ -18,6 +18,7 @@ import httpx
 from watcher.api.failures import cause, connect_failure
 from watcher.api.proxy import Route, host_port
 from watcher.api.tap import kept_headers
+from watcher.core.listed import decode_listed
 from watcher.core.model import MAX_LINE_CHARS, MAX_LOG_LINES, Snapshot, decode_snapshot
 from watcher.core.untrusted import NO_SECRETS, Scrubber, valid_unicode
 from watcher.errors import (
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 
     from watcher.api.tap import Tap
     from watcher.config.settings import ApiConfig
+    from watcher.core.listed import Known
 
 THROTTLE_CODES = frozenset({"APIG.0308"})
 # "Server-side errors occur": DLI documents it with HTTP 400, but it is the server's trouble, not the request's
@@ -151,15 +153,18 @@ class BatchApi:
         kept = tuple(valid_unicode(x)[:MAX_LINE_CHARS] for x in lines[dropped:])
         return LogPage(first + dropped, _int(body, "total", len(lines)), kept)
 
-    async def list(self, start: int, size: int, /, **filters: str) -> ListPage:
-        """``GET .../batches``: a page of batches, filtered by queue_name/state/job_name."""
+    async def list(self, start: int, size: int, /, known: Known | None = None, **filters: str) -> ListPage:
+        """``GET .../batches``: a page of batches, filtered by queue_name/state/job_name.
+
+        ``known`` gives a batch's kept snapshot: an item unchanged since is that snapshot, not decoded again.
+        """
         params: dict[str, str | int] = {"from": start, "size": size}
         params.update({k: v for k, v in filters.items() if v})
         body = _object((await self._get(self._base, params))[0])
         sessions = body.get("sessions")
         if not isinstance(sessions, list):
             raise DecodeError("field 'sessions' is not a list")
-        decoded = tuple(_listed(s, self._states) for s in sessions[: max(size, 1)])
+        decoded = tuple(_listed(s, self._states, known) for s in sessions[: max(size, 1)])
         kept = tuple(s for s in decoded if s is not None)
         return ListPage(_int(body, "from", start), _int(body, "total", len(sessions)), kept)
 
@@ -208,10 +213,10 @@ class BatchApi:
         return resp.status_code, b"".join(chunks), resp.headers
 
 
-def _listed(item: object, states: Mapping[str, str]) -> Snapshot | None:
+def _listed(item: object, states: Mapping[str, str], known: Known | None) -> Snapshot | None:
     """A list item, or None when it cannot be trusted (the batch then falls back to its details)."""
     try:
-        return decode_snapshot(item, states)
+        return decode_listed(item, states, known)
     except DecodeError:
         return None
 

@@ -99,7 +99,8 @@ class Conditions:
     def counts(self) -> str:
         """What /readyz adds to its reason: how many batches are in which condition (it needs no login: no IDs)."""
         tracks = list(self._board.tracks.values())
-        rejected = sum(1 for r in self._board.answers.values() if r is not None and r.kind == "auth")
+        # the poll loop adds answers in place: iterate a copy (taken at once, under the GIL)
+        rejected = sum(1 for r in list(self._board.answers.values()) if r is not None and r.kind == "auth")
         parts = {
             "read": sum(1 for t in tracks if t.presence in ("present", "gone") and t.failing_since is None),
             "failing": sum(1 for t in tracks if t.failing_since is not None),

@@ -8,6 +8,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
     from watcher.api.client import ListPage, LogPage
+    from watcher.core.listed import Known
     from watcher.core.model import Snapshot
     from watcher.core.vocabulary import Endpoint
     from watcher.daemon.poller import Api
@@ -24,10 +25,10 @@ class CountedApi:
         self._count("details")
         return await self._api.details(batch_id)
 
-    async def list(self, start: int, size: int, /, **filters: str) -> ListPage:
+    async def list(self, start: int, size: int, /, known: Known | None = None, **filters: str) -> ListPage:
         """``BatchApi.list``, counted."""
         self._count("list")
-        return await self._api.list(start, size, **filters)
+        return await self._api.list(start, size, known, **filters)
 
     async def log(self, batch_id: str, start: int | None, size: int, log_type: str | None = None) -> LogPage:
         """``BatchApi.log``, counted."""

@@ -113,7 +113,7 @@ async def list_matching(
 
 
 def _page(api: ListApi, start: int, size: int, filters: dict[str, str]) -> Callable[[], Awaitable[ListPage]]:
-    return lambda: api.list(start, size, **filters)
+    return lambda: api.list(start, size, None, **filters)
 
 
 class DiscoverySwitch:

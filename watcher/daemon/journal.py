@@ -109,7 +109,7 @@ class Journal:
             if self._events or self._writing or len(events) > WRITE_CHUNK:
                 self._events.extend(events)  # behind what is queued, so a batch's events stay in order
                 self._wake.set()
-            else:
+            elif events:  # most list-mode polls have none: nothing to queue, count or record
                 self._write(events)
             return
         if changed:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from watcher.api.client import ListPage
     from watcher.api.policy import RequestPolicy
     from watcher.config.settings import Config
+    from watcher.core.listed import Known
     from watcher.core.listplan import Hint
     from watcher.core.model import Snapshot
     from watcher.core.tracker import Track
@@ -33,7 +34,7 @@ YIELD_EVERY = 50
 class ListApi(Protocol):
     """The list operation of BatchApi."""
 
-    async def list(self, start: int, size: int, /, **filters: str) -> ListPage: ...  # noqa: D102
+    async def list(self, start: int, size: int, /, known: Known | None = None, **filters: str) -> ListPage: ...  # noqa: D102
 
 
 def sweep_rules(cfg: Config) -> SweepRules:
@@ -58,9 +59,12 @@ class ListPoller:
         clock: Callable[[], float],
         *,
         on_bug: Callable[[BaseException], None] = lambda _: None,
+        known: Known | None = None,
     ) -> None:
         self._api, self._policy, self._poll, self._clock = api, policy, poll, clock
         self._on_bug = on_bug
+        # a batch's kept snapshot, so that an unchanged item is compared, not decoded
+        self._known = known
         # where a listing (discovery's) saw batches not polled yet: their first cycle reads that queue
         self._hints: dict[str, Hint] = {}
 
@@ -124,7 +128,7 @@ class ListPoller:
                     await anyio.lowlevel.checkpoint()  # a page of unchanged batches never awaits otherwise
 
         def page(start: int) -> Callable[[], Awaitable[ListPage]]:
-            return lambda: self._api.list(start, page_size, **filters)
+            return lambda: self._api.list(start, page_size, self._known, **filters)
 
         try:
             first = await self._policy.call(page(0))

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 import anyio
 
 from watcher.core.flavor import BY_NAME
+from watcher.core.listed import reusable
 from watcher.core.log.poll import HIDDEN_READ_SECONDS
 from watcher.core.model import with_details_only
 from watcher.core.readiness import Rejection, first_cycle_done
@@ -120,7 +121,7 @@ class Poller:
         self._api, self._policy, self._board, self._sink, self._telemetry = api, policy, board, sink, telemetry
         self._hooks, self._clock, self._mono = hooks, clocks.wall, clocks.monotonic
         self._logs = LogReader(api, policy, enabled=cfg.api.log_endpoint)
-        self._lists = ListPoller(api, policy, self._poll, self._clock, on_bug=hooks.on_bug)
+        self._lists = ListPoller(api, policy, self._poll, self._clock, on_bug=hooks.on_bug, known=self._known)
         self.configure(cfg)
         self._heap: list[tuple[float, str]] = []
         self._due: dict[str, float] = {}
@@ -253,6 +254,10 @@ class Poller:
             self._cycle_progress = None
             self._wake.set()
 
+    def _known(self, bid: str) -> Snapshot | None:
+        """The snapshot an unchanged list item of the batch stands for (read live: the board's dict may be swapped)."""
+        return reusable(self._board.tracks.get(bid))
+
     def _pop_due(self, now: float) -> list[str]:
         due = []
         while self._heap and self._heap[0][0] <= now:
@@ -289,7 +294,9 @@ class Poller:
             self._schedule(bid, next_poll(old, now, self._timing), now)
             return
         before = self._board.tracks.get(bid)
-        self._board.note_events(track, events, now)
+        if events or before is None or before.snapshot is not track.snapshot:
+            # an unchanged snapshot's label values were admitted when it was first kept (admitted stay)
+            self._board.note_events(track, events, now)
         self._board.put(track)
         self._sink(track, events, before is None or _persistent_change(before, track))
         if reason is None:

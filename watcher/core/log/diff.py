@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from watcher.core.log.layout import MARKED, WINDOW_SIZE, layout_of, split_window
+from watcher.core.log.layout import MARKED, WINDOW_SIZE, layout_of, output_hidden, split_window
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -50,6 +50,12 @@ class LogTrack:
     settled: bool = False
     read_at: float | None = None
     misses: int = 0
+    # whether ``window`` shows nothing of the job's output (``fetch.hides_output``): derived, not kept
+    # state, worked out once per track because every poll of an unchanged window asks it again
+    hidden: bool = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hidden", window_hides_output(self.layout, self.window, self.streams))
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +147,15 @@ def unmarked_stream(layout: Layout, window: Sequence[str], streams: dict[str, St
     if layout == "legacy" and diagnostics is not None and alignments(diagnostics.tail, window):
         return "diagnostics"
     return "log"
+
+
+def window_hides_output(layout: Layout, window: Sequence[str], streams: dict[str, StreamTrack]) -> bool:
+    """Whether ``window``, read with ``layout`` (and the streams seen), shows nothing of the job's own output."""
+    complete = len(window) < WINDOW_SIZE
+    if layout == "plain" or complete:
+        return False  # output_hidden's own first answer, without splitting the window
+    sections = split_window(window, layout, complete, unmarked_stream(layout, window, streams))
+    return output_hidden(sections, layout, complete)
 
 
 def diff_log(

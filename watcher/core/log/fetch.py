@@ -9,8 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from watcher.core.log.diff import unmarked_stream
-from watcher.core.log.layout import WINDOW_SIZE, output_hidden, split_window
+from watcher.core.log.diff import window_hides_output
 
 # answers in a row that were of no use (not found, or text that continues nothing) before the endpoint is
 # read only when the batch finishes
@@ -26,9 +25,9 @@ if TYPE_CHECKING:
 
 def hides_output(track: LogTrack, window: Sequence[str]) -> bool:
     """Whether ``window``, read with the layout ``track`` has, shows nothing of the job's own output."""
-    layout, complete = track.layout, len(window) < WINDOW_SIZE
-    unmarked = unmarked_stream(layout, window, track.streams)
-    return output_hidden(split_window(window, layout, complete, unmarked), layout, complete)
+    if window is track.window or tuple(window) == track.window:
+        return track.hidden  # worked out when the track was made (detail mode's fresh, equal window too)
+    return window_hides_output(track.layout, window, track.streams)
 
 
 def wants_log_endpoint(
