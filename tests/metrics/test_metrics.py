@@ -1,9 +1,8 @@
-"""/metrics, /healthz and /readyz of a running watcher, checked sample by sample and by promtool."""
+"""/metrics, /healthz and /readyz of a running watcher, checked sample by sample."""
 
 from __future__ import annotations
 
 import os
-import re
 import signal
 import time
 
@@ -134,31 +133,6 @@ async def test_finished_batches_leave_after_retention_and_removed_ones_at_once(s
         await run.wait_for(lambda: any(e.name == "watcher.reloaded" for e in run.events))
         assert not series(await scrape(run), "dli_batch_state", kept)
         run.stopped.set()
-
-
-@pytest.mark.slow
-async def test_promtool_finds_nothing_to_say(sim):
-    """``promtool check metrics`` is silent on the default exposition (4 series a batch), batches in several states."""
-    world = sim.world
-    ids = [world.add_batch(name=f"job-{i}", state=s) for i, s in enumerate(["running", "dead", "Weird"])]
-    async with anyio.create_task_group() as tg:
-        run = await start_watch(tg, make_config(sim, ids))
-        await run.wait_for(lambda: all(run.of(b, "batch.discovered") for b in ids))
-        # the dead batch counted (after the grace): the job families and histograms have samples too
-        await run.wait_for(lambda: "job-1" in run.daemon.board.jobs)
-        async with httpx.AsyncClient() as client:
-            text = (await client.get(run.metrics_url + "/metrics")).text
-        run.stopped.set()
-    with anyio.fail_after(30):
-        result = await anyio.run_process(["promtool", "check", "metrics"], input=text.encode(), check=False)
-    assert (result.returncode, result.stdout + result.stderr) == (0, b"")
-    assert f'dli_batch_state{{batch_id="{ids[2]}",state="unknown"}} 1\n' in text
-    # the default (compact) exposition: at most 4 series a batch, the current state alone
-    for bid in ids:
-        assert len(re.findall(rf'^dli_batch_\w+\{{batch_id="{bid}"', text, re.MULTILINE)) == 4, bid
-    assert not re.search(r"^dli_batch_state\{.*\} 0$", text, re.MULTILINE)
-    assert 'dli_job_duration_seconds_bucket{le="+Inf",outcome="failed",queue="default"} 1.0' in text
-    assert "process_cpu_seconds_total" in text
 
 
 async def test_openmetrics_when_asked(sim):
