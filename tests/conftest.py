@@ -1,8 +1,9 @@
 """Shared fixtures and the lanes: the asyncio backend, a simulator on loopback, the schema check of every run's events.
 
 The slow lane is where a test lives, not a mark someone must remember: everything under tests/e2e and
-tests/deploy is marked ``slow``, so ``pytest -m "not slow"`` is the fast lane. Fast tests get a 30 s
-timeout each (property tests 120 s); slow ones keep pyproject's.
+tests/deploy (and tests/test_style.py, the linters) is marked ``slow``, so ``pytest -m "not slow"`` is the fast
+lane; a ``slow`` mark written anywhere else is refused. Fast tests get a 30 s timeout each (property tests
+120 s); slow ones keep pyproject's.
 """
 
 from __future__ import annotations
@@ -25,25 +26,31 @@ if TYPE_CHECKING:
 
 TESTS = Path(__file__).resolve().parent
 SLOW_DIRS = frozenset({"e2e", "deploy"})
+# ruff and mypy over the whole tree: slow, but it stays where every helper and hook runs it by name
+SLOW_FILES = frozenset({"test_style.py"})
 FAST_TIMEOUT_SECONDS = 30
 # a Hypothesis test runs hundreds of examples: CPU-bound, and several times slower on a busy machine
 PROPERTY_TIMEOUT_SECONDS = 120
 
 
 def lane_is_slow(path: Path) -> bool:
-    """Whether a test file is in the slow lane by where it lives (tests/e2e, tests/deploy)."""
+    """Whether a test file is in the slow lane by where it lives (tests/e2e, tests/deploy, tests/test_style.py)."""
     resolved = path.resolve()
     parts = resolved.relative_to(TESTS).parts if resolved.is_relative_to(TESTS) else ()
-    return len(parts) > 1 and parts[0] in SLOW_DIRS
+    return (len(parts) > 1 and parts[0] in SLOW_DIRS) or parts in {(name,) for name in SLOW_FILES}
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m deselects: the mark must be there when it looks
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark the slow lane by path; give every other test the fast lane's timeout unless it sets its own."""
+    misplaced = [item.nodeid for item in items if not lane_is_slow(item.path) and item.get_closest_marker("slow")]
+    if misplaced:
+        # a mark would put it in the slow lane while its file sits in the fast one: move the test instead
+        raise pytest.UsageError(f"slow tests live under tests/e2e or tests/deploy, not marked elsewhere: {misplaced}")
     for item in items:
         if lane_is_slow(item.path):
             item.add_marker(pytest.mark.slow)
-        elif item.get_closest_marker("slow") is None and item.get_closest_marker("timeout") is None:
+        elif item.get_closest_marker("timeout") is None:
             prop = isinstance(item, pytest.Function) and is_hypothesis_test(item.obj)
             item.add_marker(pytest.mark.timeout(PROPERTY_TIMEOUT_SECONDS if prop else FAST_TIMEOUT_SECONDS))
 

@@ -21,7 +21,6 @@ from watcher.errors import ConfigError
 from watcher.web.webconfig import load_web_config
 
 # the `built` and `sharded` fixtures run `kubectl kustomize`: nearly every test here needs a subprocess
-pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 KUBERNETES_DIR = ROOT / "deploy" / "kubernetes"

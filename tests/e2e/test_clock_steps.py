@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
-import pytest
 
 from tests.procs import WatcherProcess, write_config
 from tests.tools import require_file
@@ -20,7 +19,6 @@ from tests.tools import require_file
 if TYPE_CHECKING:
     from watcher.simulator import SimServer
 
-pytestmark = pytest.mark.slow
 
 LIBFAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
 

@@ -12,12 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.helpers import simulator
 from tests.procs import WatcherProcess, write_config
 
-pytestmark = pytest.mark.slow
 A = "11111111-1111-4111-8111-111111111111"
 B = "22222222-2222-4222-8222-222222222222"
 # fields that carry wall-clock times or generated IDs, which differ between two runs of the same story

@@ -40,7 +40,6 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-pytestmark = pytest.mark.slow
 
 SECRET = "tok-Q7vX2mZk9LwP4rTy8NbC3hJd6FsG"
 FAIL_REASONS = frozenset({"decode", "http", "connect", "timeout", "throttled", "auth"})
