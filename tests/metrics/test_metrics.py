@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from dataclasses import replace
 
 import anyio
 import httpx
@@ -118,21 +119,33 @@ async def test_finished_batches_leave_after_retention_and_removed_ones_at_once(s
     world = sim.world
     done = world.add_batch(name="done", state="success")
     kept = world.add_batch(name="kept", state="running")
-    cfg = make_config(sim, [done, kept], watch={"retention_seconds": 1.0, "terminal_grace_seconds": 0.2}, metrics=ALL)
-    smaller = make_config(sim, [done], watch={"retention_seconds": 1.0, "terminal_grace_seconds": 0.2}, metrics=ALL)
+    cfg = make_config(sim, [done, kept], watch={"terminal_grace_seconds": 0.2}, metrics=ALL)
+    # the retention is applied on reload: lowered, it is over for `done` without waiting out a long one
+    shorter = replace(cfg, watch=replace(cfg.watch, retention_seconds=0.3))
+    smaller = replace(shorter, watch=replace(shorter.watch, batch_ids=(done,)))
+    configs = iter([shorter, smaller])
     async with anyio.create_task_group() as tg:
-        run = await start_watch(tg, cfg, reload=lambda: smaller)
+        run = await start_watch(tg, cfg, reload=lambda: next(configs))
         await run.wait_for(lambda: run.of(done, "batch.finished") and run.of(kept, "batch.discovered"))
         assert series(await scrape(run), "dli_batch_state", done)
-        await anyio.sleep(1.5)
+        await reload_once(run)
         samples = await scrape(run)
+        while series(samples, "dli_batch_state", done):  # younger than 0.3 s still: its retention is not over
+            await run.wait_polls(1)
+            samples = await scrape(run)
         assert not series(samples, "dli_batch_state", done) and not series(samples, "dli_batch_up", done)
         assert value(samples, "dli_job_last_outcome", job_name="done", outcome="succeeded") == 1.0
         assert series(samples, "dli_batch_state", kept)
-        os.kill(os.getpid(), signal.SIGHUP)
-        await run.wait_for(lambda: any(e.name == "watcher.reloaded" for e in run.events))
+        await reload_once(run)
         assert not series(await scrape(run), "dli_batch_state", kept)
         run.stopped.set()
+
+
+async def reload_once(run) -> None:
+    """SIGHUP, and wait until that reload is done."""
+    before = sum(e.name == "watcher.reloaded" for e in run.events)
+    os.kill(os.getpid(), signal.SIGHUP)
+    await run.wait_for(lambda: sum(e.name == "watcher.reloaded" for e in run.events) > before)
 
 
 async def test_openmetrics_when_asked(sim):
@@ -222,7 +235,7 @@ async def test_runs_count_once_across_restarts_and_batches_final_while_stopped_c
     ok = world.add_batch(name="etl", queue="q1", state="starting")
     dead = world.add_batch(name="etl", queue="q1", state="running")
     state = {"path": str(tmp_path / "state.db")}
-    cfg = make_config(sim, [ok, dead], state=state, watch={"terminal_grace_seconds": 1.0}, metrics=ALL)
+    cfg = make_config(sim, [ok, dead], state=state, watch={"terminal_grace_seconds": 30.0}, metrics=ALL)
     async with anyio.create_task_group() as tg:
         run = await start_watch(tg, cfg)
         await run.wait_for(lambda: run.of(ok, "batch.discovered") and run.of(dead, "batch.discovered"))
@@ -233,9 +246,10 @@ async def test_runs_count_once_across_restarts_and_batches_final_while_stopped_c
         await run.wait_for(lambda: run.daemon.board.jobs.get("etl") is not None)
         run.stopped.set()  # the dead batch is still within its grace: not counted yet
     assert run.daemon.board.jobs["etl"].runs == (("succeeded", 1),)
-    await anyio.sleep(1.2)
+    # restarted with a grace the dead batch is past: it became final while the watcher was stopped
+    past = replace(cfg, watch=replace(cfg.watch, terminal_grace_seconds=0.01))
     async with anyio.create_task_group() as tg:
-        run = await start_watch(tg, cfg)
+        run = await start_watch(tg, past)
         await run.wait_for(lambda: run.daemon.board.ready)
         samples = await scrape(run)
         run.stopped.set()
