@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 from tests.sockets import half_open
 from watcher.errors import SetupError
+from watcher.web import occupant
 from watcher.web import server as server_module
 from watcher.web.endpoints import Endpoints
 from watcher.web.server import MetricsServer
@@ -197,8 +198,10 @@ async def test_a_busy_port_names_the_watcher_holding_it():
     assert "another dli-watcher seems to listen there" in caught.value.problem
 
 
-def test_a_busy_port_held_by_another_program():
+def test_a_busy_port_held_by_another_program(monkeypatch):
     """A port held by something that does not speak HTTP is named as another program's."""
+    # it never answers: each of the two probes (HTTP, HTTPS) waits out its whole timeout, 2 s in production
+    monkeypatch.setattr(occupant, "TIMEOUT_SECONDS", 0.2)
     with socket.create_server(("127.0.0.1", 0)) as other:
         port = other.getsockname()[1]
         with pytest.raises(SetupError) as caught:
