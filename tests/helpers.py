@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     from watcher.core.events import Event
+    from watcher.simulator.faults import Fault
 
 
 @contextmanager
@@ -57,6 +58,19 @@ def make_config(server: SimServer, batch_ids: list[str], **sections: Any) -> Con
         events=EventsConfig(format="json"),
     )
     return replace(cfg, **{name: replace(getattr(cfg, name), **kw) for name, kw in sections.items()})
+
+
+# no batch is read this many times in a test: the counter below never runs out
+READS = 1_000_000
+
+
+def details_reads(world: World, batch_id: str) -> Fault:
+    """A per-batch request counter: a no-op latency fault on the batch; each details read lowers its ``remaining``.
+
+    ``READS - fault.remaining`` is how often the watcher read the batch: a negative ("no more polls") is
+    then checked over a count of other polls, not a sleep.
+    """
+    return world.inject("latency", batch_id, READS, seconds=0.0)
 
 
 # the WatchRuns of the running test: when it ends, conftest checks everything they wrote against schema/
