@@ -9,11 +9,12 @@ lane; a ``slow`` mark written anywhere else is refused. Fast tests get a 30 s ti
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from hypothesis import is_hypothesis_test
+from hypothesis import is_hypothesis_test, settings
 
 from tests.helpers import RUNS, simulator
 from tests.schemas import assert_valid
@@ -29,15 +30,27 @@ SLOW_DIRS = frozenset({"e2e", "deploy"})
 # ruff and mypy over the whole tree: slow, but it stays where every helper and hook runs it by name
 SLOW_FILES = frozenset({"test_style.py"})
 FAST_TIMEOUT_SECONDS = 30
+
+# the property tests' example counts (tests/props.py): a quarter in the inner loop, all of them in CI
+# (`.ci/run` passes --hypothesis-profile=full, which Hypothesis' plugin loads after this)
+settings.register_profile("full", max_examples=100)
+settings.register_profile("fast", max_examples=25)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fast"))
 # a Hypothesis test runs hundreds of examples: CPU-bound, and several times slower on a busy machine
 PROPERTY_TIMEOUT_SECONDS = 120
 
 
 def lane_is_slow(path: Path) -> bool:
-    """Whether a test file is in the slow lane by where it lives (tests/e2e, tests/deploy, tests/test_style.py)."""
+    """Whether a test file or folder is in the slow lane by where it lives (tests/e2e, tests/deploy, test_style.py)."""
     resolved = path.resolve()
     parts = resolved.relative_to(TESTS).parts if resolved.is_relative_to(TESTS) else ()
-    return (len(parts) > 1 and parts[0] in SLOW_DIRS) or parts in {(name,) for name in SLOW_FILES}
+    return bool(parts) and (parts[0] in SLOW_DIRS or parts[0] in SLOW_FILES)
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """The fast lane (``-m "not slow"``) does not even import the slow lane's modules: a second of collection."""
+    fast_lane = str(config.getoption("markexpr", "")).replace("'", '"').strip() == "not slow"
+    return True if fast_lane and lane_is_slow(collection_path) else None
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m deselects: the mark must be there when it looks
