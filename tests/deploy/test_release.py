@@ -25,6 +25,10 @@ from watcher.cli import main
 from watcher.commands.shipped import EXAMPLE, SCHEMAS, shipped
 from watcher.metrics.collectors import revision
 
+# module-scoped fixtures: under pytest-xdist (--dist loadgroup) these tests share a worker, so
+# the artifacts are built once
+pytestmark = pytest.mark.xdist_group("test_release")
+
 ROOT = Path(__file__).resolve().parents[2]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
 URLS: dict[str, str] = PYPROJECT["urls"]

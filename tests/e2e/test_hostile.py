@@ -41,6 +41,10 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 
+# module-scoped fixtures: under pytest-xdist (--dist loadgroup) these tests share a worker, so
+# every selected case runs once
+pytestmark = pytest.mark.xdist_group("test_hostile")
+
 SECRET = "tok-Q7vX2mZk9LwP4rTy8NbC3hJd6FsG"
 FAIL_REASONS = frozenset({"decode", "http", "connect", "timeout", "throttled", "auth"})
 RAW_BREAKS = ("\u2028".encode(), "\u2029".encode(), "\u0085".encode())
