@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     from watcher.core.events import Event
-    from watcher.simulator.faults import Fault
 
 
 @contextmanager
@@ -65,17 +64,22 @@ def make_config(server: SimServer, batch_ids: list[str], **sections: Any) -> Con
     return replace(cfg, **{name: replace(getattr(cfg, name), **kw) for name, kw in sections.items()})
 
 
-# no batch is read this many times in a test: the counter below never runs out
-READS = 1_000_000
+class DetailsReads:
+    """How often the watcher has read one batch's details, counted by the simulator.
 
-
-def details_reads(world: World, batch_id: str) -> Fault:
-    """A per-batch request counter: a no-op latency fault on the batch; each details read lowers its ``remaining``.
-
-    ``READS - fault.remaining`` is how often the watcher read the batch: a negative ("no more polls") is
-    then checked over a count of other polls, not a sleep.
+    A no-op latency fault on the batch, taken once a read, lowers its ``remaining`` from a number no
+    test reaches: a negative ("no more polls") is then checked over a count of other polls, not a sleep.
     """
-    return world.inject("latency", batch_id, READS, seconds=0.0)
+
+    START = 1_000_000
+
+    def __init__(self, world: World, batch_id: str) -> None:
+        self._fault = world.inject("latency", batch_id, self.START, seconds=0.0)
+
+    @property
+    def count(self) -> int:
+        left = self._fault.remaining
+        return self.START - (left if left is not None else 0)
 
 
 def _one_ca_bundle() -> str:

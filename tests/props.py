@@ -14,4 +14,6 @@ FULL = 100  # max_examples of the full profile: the scale the counts below are w
 
 def examples(full: int) -> int:
     """``full`` examples under the full profile, scaled down with the loaded one (never below 10)."""
-    return max(10, full * settings.default.max_examples // FULL)
+    loaded = settings.default
+    assert loaded is not None  # tests/conftest.py has loaded a profile
+    return max(10, full * loaded.max_examples // FULL)

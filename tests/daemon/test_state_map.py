@@ -8,7 +8,7 @@ from datetime import datetime
 import anyio
 import pytest
 
-from tests.helpers import READS, details_reads, make_config, simulator, start_watch
+from tests.helpers import DetailsReads, make_config, simulator, start_watch
 
 pytestmark = pytest.mark.anyio
 
@@ -20,7 +20,7 @@ async def test_a_gateway_finished_state_ends_polling_only_when_mapped(mapped):
         world = server.world
         bid = world.add_batch(name="gateway-job", state="running")
         witness = world.add_batch(name="still-running", state="running")
-        reads = details_reads(world, bid)
+        reads = DetailsReads(world, bid)
         state_map = (("finished", "success"),) if mapped else ()
         watch = {"interval_seconds": 0.1, "terminal_grace_seconds": 0.3}
         cfg = make_config(server, [bid, witness], api={"state_map": state_map}, watch=watch)
@@ -34,10 +34,10 @@ async def test_a_gateway_finished_state_ends_polling_only_when_mapped(mapped):
             over = datetime.fromisoformat(seen).timestamp() + 0.3 + 0.1  # the grace and the poll it may have queued
             await run.wait_for(lambda: time.time() > over)
             await run.wait_polls(1)  # one under way when the grace ran out
-            before = READS - reads.remaining
+            before = reads.count
             await run.wait_polls(6)  # the witness's (and the unmapped batch's): slots it would have had
             run.stopped.set()
-        polled_on = READS - reads.remaining > before
+        polled_on = reads.count > before
     if mapped:
         [finished] = run.of(bid, "batch.finished")
         assert (finished.fields["state"], finished.fields["outcome"]) == ("success", "succeeded")

@@ -11,7 +11,7 @@ from datetime import datetime
 import anyio
 import pytest
 
-from tests.helpers import READS, WatchRun, assert_seq_gapless, details_reads, make_config, simulator, start_watch
+from tests.helpers import DetailsReads, WatchRun, assert_seq_gapless, make_config, simulator, start_watch
 from watcher.core.shard import Shard
 
 pytestmark = pytest.mark.anyio
@@ -163,7 +163,7 @@ async def test_terminal_batch_stops_being_polled_after_grace(sim):
     """After terminal_grace_seconds a finished batch gets no more requests, while a running one goes on."""
     bid = sim.world.add_batch(name="done", state="success")
     witness = sim.world.add_batch(name="still-running", state="running")
-    reads = details_reads(sim.world, bid)
+    reads = DetailsReads(sim.world, bid)
     cfg = make_config(sim, [bid, witness], watch={"interval_seconds": 0.1, "terminal_grace_seconds": 0.3})
     async with anyio.create_task_group() as tg:
         run = await start_watch(tg, cfg)
@@ -174,11 +174,11 @@ async def test_terminal_batch_stops_being_polled_after_grace(sim):
         over = datetime.fromisoformat(finished.timestamp).timestamp() + 0.3 + 0.1
         await run.wait_for(lambda: time.time() > over)
         await run.wait_polls(1)  # a poll under way when the grace ran out is done
-        before = READS - reads.remaining
+        before = reads.count
         await run.wait_polls(5)  # the witness's: five slots the finished batch would have had
         run.stopped.set()
     assert before >= 1
-    assert READS - reads.remaining == before
+    assert reads.count == before
 
 
 async def test_gone_and_not_found(sim):
