@@ -59,7 +59,9 @@ def open_dir() -> Iterator[Path]:
 def test_a_state_file_another_user_wrote_is_refused_and_its_outbox_never_written(tmp_path: Path, open_dir: Path):
     """Nobody creates a world-writable state file with a forged event: run exits 2 in one line, check says so."""
     state = open_dir / "state.db"
-    script = f"import sys; sys.path[:0] = {sys.path!r}; from tests.daemon.test_state_trust import forged_state; "
+    script = (
+        f"import sys; sys.path[:0] = {sys.path!r}; from tests.e2e.test_state_trust_subprocess import forged_state; "
+    )
     script += f"import pathlib, os; os.umask(0); forged_state(pathlib.Path({str(state)!r}))"
     prefix = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
     subprocess.run([*prefix, sys.executable, "-c", script], check=True, cwd=Path(__file__).parent.parent)
