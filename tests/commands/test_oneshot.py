@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import pytest
 
 from watcher.api.client import LogPage
 from watcher.api.policy import RequestPolicy
+from watcher.cli import main
 from watcher.commands.follow import read_history
 from watcher.config.settings import ApiConfig
 from watcher.core.model import Snapshot
@@ -40,15 +39,14 @@ def test_dead_is_final_only_after_the_grace_where_it_can_be_revived():
 # --- wait -----------------------------------------------------------------------------------------------
 
 
-def test_a_missing_endpoint_names_the_flag_and_the_variable():
+def test_a_missing_endpoint_names_the_flag_and_the_variable(monkeypatch, capsys):
     """Without a config file or an endpoint, the error says which flag or variable to set."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DLI_")}
-    env["DLI_WATCHER_CONFIG"] = "/nonexistent/config.toml"
-    done = subprocess.run(
-        [sys.executable, "-m", "watcher", "wait", "x"], env=env, capture_output=True, text=True, check=False
-    )
-    assert done.returncode == 2
-    assert "--endpoint / $DLI_WATCHER_ENDPOINT" in done.stderr
+    for name in [n for n in os.environ if n.startswith("DLI_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("DLI_WATCHER_CONFIG", "/nonexistent/config.toml")
+    code = main(["wait", "x"])
+    assert code == 2
+    assert "--endpoint / $DLI_WATCHER_ENDPOINT" in capsys.readouterr().err
 
 
 # --- ls -------------------------------------------------------------------------------------------------
