@@ -243,7 +243,8 @@ async def test_runs_count_once_across_restarts_and_batches_final_while_stopped_c
         await run.wait_for(lambda: run.of(ok, "batch.state_changed"))
         world.set_state(ok, "success")
         world.set_state(dead, "dead")
-        await run.wait_for(lambda: run.daemon.board.jobs.get("etl") is not None)
+        # both seen final (each batch has its own slot in the interval): the dead one within its grace
+        await run.wait_for(lambda: run.daemon.board.jobs.get("etl") is not None and run.of(dead, "batch.finished"))
         run.stopped.set()  # the dead batch is still within its grace: not counted yet
     assert run.daemon.board.jobs["etl"].runs == (("succeeded", 1),)
     # restarted with a grace the dead batch is past: it became final while the watcher was stopped
