@@ -30,14 +30,14 @@ def type_check(session: nox.Session) -> None:
 def test_fast(session: nox.Session) -> None:
     """The inner loop: every test but the slow end-to-end ones; extra arguments go to pytest."""
     session.install(".[test]")
-    session.run("python", "-m", "pytest", "-m", "not slow", *session.posargs)
+    session.run("python", "-m", "pytest", "-m", "not slow", "-n", "auto", *session.posargs)
 
 
 @nox.session
 def test(session: nox.Session) -> None:
     """The whole suite, as CI runs it (.ci/run); some tests need promtool and systemd-analyze."""
     session.install(".[test]")
-    session.run("python", "-m", "pytest", *session.posargs)
+    session.run("python", "-m", "pytest", "-n", "auto", "--hypothesis-profile=full", *session.posargs)
 
 
 @nox.session

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import atexit
 import io
 import json
+import os
+import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import certifi
 
 from watcher.config.settings import ApiConfig, Config, EventsConfig, MetricsConfig, WatchConfig
 from watcher.daemon.app import Daemon
@@ -59,6 +64,43 @@ def make_config(server: SimServer, batch_ids: list[str], **sections: Any) -> Con
     return replace(cfg, **{name: replace(getattr(cfg, name), **kw) for name, kw in sections.items()})
 
 
+class DetailsReads:
+    """How often the watcher has read one batch's details, counted by the simulator.
+
+    A no-op latency fault on the batch, taken once a read, lowers its ``remaining`` from a number no
+    test reaches: a negative ("no more polls") is then checked over a count of other polls, not a sleep.
+    """
+
+    START = 1_000_000
+
+    def __init__(self, world: World, batch_id: str) -> None:
+        self._fault = world.inject("latency", batch_id, self.START, seconds=0.0)
+
+    @property
+    def count(self) -> int:
+        left = self._fault.remaining
+        return self.START - (left if left is not None else 0)
+
+
+def _one_ca_bundle() -> str:
+    """A CA file holding the first of certifi's certificates, removed when the process ends."""
+    text = Path(certifi.where()).read_text(encoding="ascii")
+    end = "-----END CERTIFICATE-----"
+    first = text[text.index("-----BEGIN CERTIFICATE-----") : text.index(end) + len(end)]
+    fd, path = tempfile.mkstemp(prefix="one-ca-", suffix=".pem")
+    with os.fdopen(fd, "w", encoding="ascii") as out:
+        out.write(first + "\n")
+    atexit.register(os.unlink, path)
+    return path
+
+
+# The environment an in-process watcher runs with. Its API and IAM clients each load the default CAs
+# ($SSL_CERT_FILE, else certifi's 118 certificates: 30 ms of CPU a client, tens of seconds over the fast
+# lane); a simulator on plain HTTP never asks for them, so one real CA stands in for the bundle. Tests
+# of TLS name their CA in api.ca_file, which comes first, or pass their own environment.
+WATCH_ENV = {"SSL_CERT_FILE": _one_ca_bundle()}
+
+
 # the WatchRuns of the running test: when it ends, conftest checks everything they wrote against schema/
 RUNS: list[WatchRun] = []
 
@@ -71,7 +113,7 @@ class WatchRun:
         self.out = io.StringIO()
         self.events: list[Event] = []
         writer = EventWriter.for_format("json", cfg.events.level, self.out)
-        self.daemon = Daemon(cfg, reload or (lambda: cfg), {}, on_event=self.events.append, writer=writer)
+        self.daemon = Daemon(cfg, reload or (lambda: cfg), WATCH_ENV, on_event=self.events.append, writer=writer)
         self.stopped = anyio.Event()
         self.address: tuple[str, int] | None = None
 

@@ -1,4 +1,4 @@
-"""Real servers for the egress tests: tinyproxy on a free loopback port, and a throwaway CA with TLS simulators."""
+"""Real servers for the egress tests: tinyproxy on a free loopback port, a throwaway CA with TLS simulators."""
 
 from __future__ import annotations
 
@@ -11,14 +11,21 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import pytest
 import trustme
 
+from tests.helpers import make_config
 from tests.tools import require
+from watcher.api.http import open_api
+from watcher.errors import ConnectApiError
 from watcher.simulator import SimAuth, SimServer, World
+from watcher.simulator.cli import EXAMPLE_AK, EXAMPLE_SK
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
+
+    from watcher.config.settings import Config
 
 _REQUEST = re.compile(r"Request \(file descriptor \d+\): (\S+) (\S+)")
 
@@ -154,3 +161,28 @@ def tls_simulator(
         yield server
     finally:
         server.stop()
+
+
+# the egress tests' reads, fast (tests/api/test_egress.py) and through real proxies (tests/e2e/test_egress_proxies.py)
+TRANSPORTS = ["aiohttp", "httpx"]
+AKSK = {"method": "aksk", "access_key": EXAMPLE_AK, "secret_key": EXAMPLE_SK}
+SIGNED = SimAuth(mode="aksk", keys={EXAMPLE_AK: EXAMPLE_SK})
+
+
+def config(server: SimServer, transport: str, **api: object) -> tuple[Config, str]:
+    """A config reading one running batch of ``server`` with AK/SK, and that batch's ID."""
+    batch = server.world.add_batch(name="etl", state="running")
+    return make_config(server, [batch], api={"transport": transport, **api}, auth=AKSK), batch
+
+
+async def read(cfg: Config, batch: str, env: dict[str, str] | None = None) -> str:
+    """The batch's state, read once through ``open_api`` with ``env`` as the process environment."""
+    async with open_api(cfg, env or {}) as api:
+        return (await api.details(batch)).state
+
+
+async def failure(cfg: Config, batch: str, env: dict[str, str] | None = None) -> str:
+    """The message of the ConnectApiError reading the batch raises."""
+    with pytest.raises(ConnectApiError) as info:
+        await read(cfg, batch, env)
+    return info.value.message

@@ -11,8 +11,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-pytestmark = pytest.mark.slow  # ruff and mypy run as subprocesses
-
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.helpers import make_config
+from tests.props import examples
 from watcher.api.client import (
     BatchApi,
     ListPage,
@@ -383,7 +384,7 @@ FIELDS = st.sampled_from(
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=st.dictionaries(FIELDS, JSON, max_size=8) | JSON, route=st.sampled_from(["details", "log", "list"]))
 @pytest.mark.anyio
 async def test_any_json_is_a_result_or_decode_error(body, route):
@@ -395,7 +396,7 @@ async def test_any_json_is_a_result_or_decode_error(body, route):
         await call[route]()
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(200), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(content=st.binary(max_size=64) | st.integers(0, 250).map(lambda n: DETAILS_BYTES[:n]))
 @pytest.mark.anyio
 async def test_any_bytes_are_a_result_or_decode_error(content):

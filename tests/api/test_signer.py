@@ -16,6 +16,7 @@ from huaweicloudsdkcore.signer.signer import Signer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.props import examples
 from watcher.api.auth import sign_request
 from watcher.api.signer import (
     EMPTY_SHA256,
@@ -334,7 +335,7 @@ def _our_headers(headers, project, token, host=HOST):
     return out
 
 
-CROSS = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+CROSS = settings(max_examples=examples(250), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @CROSS

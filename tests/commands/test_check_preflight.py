@@ -17,6 +17,7 @@ import pytest
 
 from tests.helpers import make_config, simulator, start_watch
 from watcher import __version__
+from watcher.commands import preflight
 from watcher.commands.check import check, validate
 from watcher.commands.preflight import listen_address, lock_holder, state_file, watch_set
 from watcher.config.settings import MetricsConfig
@@ -155,8 +156,9 @@ async def test_listen_port_zero_and_a_free_port_are_fine():
     assert (finding.status, finding.detail) == ("ok", f"127.0.0.1:{port} can be bound")
 
 
-async def test_listen_address_taken_by_another_program_fails():
+async def test_listen_address_taken_by_another_program_fails(monkeypatch):
     """Something that is not a watcher holds the port: failed, and it says so."""
+    monkeypatch.setattr(preflight, "PROBE_TIMEOUT_SECONDS", 0.2)  # it never answers: the probe times out
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
         finding = await listen_address(MetricsConfig(port=port))
@@ -309,21 +311,21 @@ class DripServer:
 
 
 async def test_one_deadline_ends_the_check_of_a_dripping_server():
-    """A server sending a byte a second: without the deadline, retries would run for a minute; it ends at 2 s."""
+    """A server sending a byte a second: without the deadline, retries would run for a minute; it ends at 0.5 s."""
     drip = DripServer()
     try:
         with simulator() as server:
             cfg = make_config(server, [ID1])
         cfg = replace(cfg, api=replace(cfg.api, endpoint=drip.url, timeout_seconds=2.0, max_attempts=20))
         started = time.monotonic()
-        report = await check(cfg, "c.toml", deadline=2.0, env={})
+        report = await check(cfg, "c.toml", deadline=0.5, env={})
         elapsed = time.monotonic() - started
     finally:
         drip.close()
     assert elapsed < 20  # generous: the point is far less than 20 attempts x 3 s
     assert finding_of(report, "deadline").status == "failed"
     assert report.rows[0].error is not None
-    assert "no answer within the 2 s deadline" in report.rows[0].error.message
+    assert "no answer within the 0.5 s deadline" in report.rows[0].error.message
     assert not report.ok
 
 

@@ -15,7 +15,7 @@ import anyio
 import httpx
 import pytest
 
-from tests.helpers import WatchRun, make_config, start_watch
+from tests.helpers import DetailsReads, WatchRun, make_config, start_watch
 from watcher.config.credentials import AuthConfig
 from watcher.config.flags import Flags
 from watcher.config.reloadable import APPLIED, LOWER_ONLY, changed_keys, config_keys, restart_required
@@ -105,16 +105,19 @@ async def test_auth_section_is_named_never_echoed(sim: SimServer):
 async def test_watch_section_applies_the_interval_and_names_a_raised_concurrency(sim: SimServer):
     """[watch]: a longer interval slows polling at once; concurrency above the start value needs a restart."""
     bid = sim.world.add_batch(name="job", state="running")
-    cfg = make_config(sim, [bid])
+    reads = DetailsReads(sim.world, bid)
+    # a batch the API does not know is re-tried at its own interval, which the reload leaves: the test's clock
+    ghost = "00000000-0000-4000-8000-000000000000"
+    cfg = make_config(sim, [bid, ghost], watch={"not_found_interval_seconds": 0.1})
     async with anyio.create_task_group() as tg:
         run, holder = await start(tg, cfg)
-        await run.wait_for(lambda: run.of(bid, "batch.discovered"))
+        await run.wait_for(lambda: run.of(bid, "batch.discovered") and run.of(ghost, "batch.not_found"))
         slow = with_section(cfg, "watch", interval_seconds=30.0, concurrency=cfg.watch.concurrency * 4)
         fields = await reload_to(run, slow, holder)
-        await anyio.sleep(0.5)  # a poll already due may still run
-        before = sim.requests["details"]
-        await anyio.sleep(1.5)  # at the old 0.2 s interval: about seven polls
-        polled = sim.requests["details"] - before
+        await run.wait_polls(2)  # a poll already due may still run
+        before = reads.count
+        await run.wait_polls(10)  # the ghost's, 1 s: at the old 0.2 s interval about five polls of the batch
+        polled = reads.count - before
         lowered = await reload_to(run, with_section(slow, "watch", concurrency=1), holder)
         run.stopped.set()
     assert polled <= 1

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.props import examples
 from watcher.core.log.bridge import join_backfill
 from watcher.core.log.diff import LogTrack, diff_log, unmarked_stream
 from watcher.core.log.fetch import hides_output, wants_log_endpoint
@@ -314,7 +315,7 @@ def distinct_story(steps, *, small=True):
 
 
 class TestProperties:
-    @settings(max_examples=400, deadline=None)
+    @settings(max_examples=examples(400), deadline=None)
     @given(layouts, st.lists(step, max_size=40))
     def test_repeated_lines_never_duplicate_or_reorder(self, layout, steps):
         """With repeated lines, emitted lines are always an ordered subsequence of the true stream.
@@ -326,7 +327,7 @@ class TestProperties:
         for stream, lines in truth.items():
             assert is_subsequence(emitted[stream], lines)
 
-    @settings(max_examples=300, deadline=None)
+    @settings(max_examples=examples(300), deadline=None)
     @given(layouts, st.lists(unique_step, max_size=40))
     def test_distinct_lines_arrive_exactly_unless_a_gap_is_reported(self, layout, steps):
         """With distinct lines every loss is reported: no gap means the emitted stream is the truth."""
@@ -336,14 +337,14 @@ class TestProperties:
             if stream not in gaps:
                 assert emitted[stream] == lines
 
-    @settings(max_examples=300, deadline=None)
+    @settings(max_examples=examples(300), deadline=None)
     @given(layouts, st.sampled_from([None, "marked", "unmarked"]), st.lists(unique_step, max_size=40))
     def test_a_gap_sits_where_the_lines_are_missing(self, layout, backfill, steps):
         """Wherever lines of a stream were missed, a gap of that stream sits between the lines around the hole."""
         truth, _, _, ordered = run_ordered(layout, distinct_story(steps, small=False), backfill)
         assert unmarked_holes(ordered, truth) == []
 
-    @settings(max_examples=300, deadline=None)
+    @settings(max_examples=examples(300), deadline=None)
     @given(layouts, st.lists(unique_step, max_size=40))
     def test_with_backfill_every_line_arrives_once_in_order(self, layout, steps):
         """With the full log to backfill from, bursts far beyond the window lose nothing and report no gap."""
@@ -351,7 +352,7 @@ class TestProperties:
         assert emitted == {**emitted, **truth}
         assert not gaps & set(truth)
 
-    @settings(max_examples=300, deadline=None)
+    @settings(max_examples=examples(300), deadline=None)
     @given(layouts, st.lists(unique_step, max_size=40))
     def test_marker_less_backfill_recovers_the_output_it_continues(self, layout, steps):
         """A backfill without markers (the output alone) is aligned by content: the output arrives whole, no gap."""
@@ -363,7 +364,7 @@ class TestProperties:
         assert emitted["stderr"] == truth["stderr"] or "stderr" in gaps
         assert is_subsequence(emitted["stderr"], truth["stderr"])
 
-    @settings(max_examples=300, deadline=None)
+    @settings(max_examples=examples(300), deadline=None)
     @given(layouts, st.sampled_from(["marked", "unmarked"]), st.lists(loud_step, max_size=40))
     def test_backfill_behind_a_hidden_output_never_duplicates(self, layout, backfill, steps):
         """Long stderr and diagnostics hide the output from the window; backfills read it, never repeating a line."""
@@ -371,7 +372,7 @@ class TestProperties:
         for stream, lines in truth.items():
             assert is_subsequence(emitted[stream], lines)
 
-    @settings(max_examples=300, deadline=None)
+    @settings(max_examples=examples(300), deadline=None)
     @given(layouts, st.sampled_from(["marked", "unmarked"]), st.lists(step, max_size=40))
     def test_with_backfill_repeated_lines_never_duplicate(self, layout, backfill, steps):
         """Backfilling, with or without markers, with repeated lines still never duplicates or reorders."""
@@ -425,7 +426,7 @@ class TestStraddle:
         assert [line for _, line in lines] == ["Exception in thread main", frame, *after]
         assert gaps == ["stdout"]
 
-    @settings(max_examples=200, deadline=None)
+    @settings(max_examples=examples(200), deadline=None)
     @given(
         st.sampled_from(LAYOUTS),
         st.sampled_from([None, "marked", "unmarked"]),

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.props import examples
 from watcher.core.model import TRACKED_FIELDS, Snapshot, decode_snapshot, with_details_only
 from watcher.errors import DecodeError
 
@@ -181,7 +182,7 @@ WIRE = st.sampled_from(
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(
     st.dictionaries(WIRE, VALUES, max_size=10),
     TIMES,

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.props import examples
 from watcher.api.client import _parse
 from watcher.core.log.diff import diff_log
 from watcher.core.model import decode_snapshot
@@ -73,7 +74,7 @@ def _expose(track: Track, now: float) -> None:
         assert families
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(ANSWERS | JSON, min_size=1, max_size=3))
 def test_arbitrary_answers_never_raise_past_decode(answers):
     """Any sequence of answers (any types, huge ints, surrogates, nesting) yields events, metrics and state."""
@@ -85,7 +86,7 @@ def test_arbitrary_answers_never_raise_past_decode(answers):
     assert decode_track(text) == track
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(ANSWERS, min_size=1, max_size=2))
 def test_arbitrary_answers_reach_a_real_state_file(answers):
     """What the pipeline makes of any answer commits to a real SQLite file and loads back equal."""

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from dataclasses import replace
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -53,8 +55,13 @@ async def test_a_dli_dead_batch_is_said_once_across_restarts_after_its_grace(sim
     assert [e.fields["final"] for e in first.of(dead, "batch.finished")] == [False]
     assert [e.fields["final"] for e in first.of(done, "batch.finished")] == [True]
     assert said([first], dead) == []  # still within the grace: DLI may revive it
-    second = await watch_once(cfg, lambda run: run.of(dead, "batch.outcome"))
-    third = await watch_once(cfg, lambda run: run.daemon.board.ready)
+    # the grace ends well into the second run (when the poll that saw it dead says so), not 5 s after it
+    (died,) = first.of(dead, "batch.finished")
+    assert died.timestamp is not None
+    age = time.time() - datetime.fromisoformat(died.timestamp).timestamp()
+    later = replace(cfg, watch=replace(cfg.watch, terminal_grace_seconds=age + 1.5))
+    second = await watch_once(later, lambda run: run.of(dead, "batch.outcome"))
+    third = await watch_once(later, lambda run: run.daemon.board.ready)
     assert [(o["outcome"], o["state"], o["recovered"]) for o in said([first, second, third], dead)] == [
         ("failed", "dead", False)
     ]

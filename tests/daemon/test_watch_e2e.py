@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import re
 import signal
+import time
+from datetime import datetime
 
 import anyio
 import pytest
 
-from tests.helpers import WatchRun, assert_seq_gapless, make_config, simulator, start_watch
+from tests.helpers import DetailsReads, WatchRun, assert_seq_gapless, make_config, simulator, start_watch
 from watcher.core.shard import Shard
 
 pytestmark = pytest.mark.anyio
@@ -158,30 +160,44 @@ async def test_dead_batch_that_recovers_is_followed_through(sim):
 
 
 async def test_terminal_batch_stops_being_polled_after_grace(sim):
-    """After terminal_grace_seconds a finished batch gets no more requests."""
+    """After terminal_grace_seconds a finished batch gets no more requests, while a running one goes on."""
     bid = sim.world.add_batch(name="done", state="success")
+    witness = sim.world.add_batch(name="still-running", state="running")
+    reads = DetailsReads(sim.world, bid)
+    cfg = make_config(sim, [bid, witness], watch={"interval_seconds": 0.1, "terminal_grace_seconds": 0.3})
     async with anyio.create_task_group() as tg:
-        run = await start_watch(tg, make_config(sim, [bid], watch={"terminal_grace_seconds": 0.5}))
+        run = await start_watch(tg, cfg)
         await run.wait_for(lambda: run.of(bid, "batch.finished"))
-        await anyio.sleep(1.0)
-        before = sim.requests["details"]
-        await anyio.sleep(1.0)
+        (finished,) = run.of(bid, "batch.finished")
+        assert finished.timestamp is not None
+        # the grace, and the one poll it may have scheduled before it ran out
+        over = datetime.fromisoformat(finished.timestamp).timestamp() + 0.3 + 0.1
+        await run.wait_for(lambda: time.time() > over)
+        await run.wait_polls(1)  # a poll under way when the grace ran out is done
+        before = reads.count
+        await run.wait_polls(5)  # the witness's: five slots the finished batch would have had
         run.stopped.set()
-    assert sim.requests["details"] == before
+    assert before >= 1
+    assert reads.count == before
 
 
 async def test_gone_and_not_found(sim):
     """A batch seen and then removed is batch.gone; one the API never knew is batch.not_found, polled rarely."""
     world = sim.world
     bid = world.add_batch(name="short-lived", state="success")
+    witness = world.add_batch(name="still-running", state="running")
     ghost = "00000000-0000-4000-8000-000000000000"
     async with anyio.create_task_group() as tg:
-        cfg = make_config(sim, [bid, ghost], watch={"terminal_grace_seconds": 30.0, "not_found_interval_seconds": 30.0})
+        cfg = make_config(
+            sim,
+            [bid, ghost, witness],
+            watch={"interval_seconds": 0.1, "terminal_grace_seconds": 30.0, "not_found_interval_seconds": 30.0},
+        )
         run = await start_watch(tg, cfg)
         await run.wait_for(lambda: run.of(bid, "batch.discovered") and run.of(ghost, "batch.not_found"))
         world.remove(bid)
         await run.wait_for(lambda: run.of(bid, "batch.gone"))
-        await anyio.sleep(1.0)
+        await run.wait_polls(5)  # the witness's: time for a second gone or not_found to show, had there been one
         run.stopped.set()
     assert run.of(bid, "batch.gone")[0].fields["last_state"] == "success"
     assert names(run.of(ghost)) == ["batch.not_found"]
@@ -250,7 +266,10 @@ async def test_restart_with_only_finished_batches_is_ready_and_reload_adds_nothi
     async with anyio.create_task_group() as tg:
         first = await start_watch(tg, cfg)
         await first.wait_for(lambda: first.of(bid, "batch.finished"))
-        await anyio.sleep(0.5)
+        (finished,) = first.of(bid, "batch.finished")
+        assert finished.timestamp is not None
+        over = datetime.fromisoformat(finished.timestamp).timestamp() + 0.2
+        await first.wait_for(lambda: time.time() > over)  # past its grace before the restart
         first.stopped.set()
     async with anyio.create_task_group() as tg:
         second = await start_watch(tg, cfg)

@@ -44,14 +44,12 @@ def instructions(text: str) -> list[tuple[str, str]]:
     return result
 
 
-@pytest.mark.slow
 def test_hadolint_is_clean() -> None:
     """Hadolint reports nothing for the Containerfile (no ignores needed)."""
     assert hadolint(CONTAINERFILE) == []
     assert "hadolint ignore" not in CONTAINERFILE.read_text()
 
 
-@pytest.mark.slow
 def test_hadolint_reports_mistakes(tmp_path: Path) -> None:
     """The lint is live: an untagged base image and unpinned apt packages are reported."""
     bad = tmp_path / "Containerfile"

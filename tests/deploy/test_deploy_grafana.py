@@ -12,7 +12,6 @@ import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pytest
 import yaml
 
 from tests.tools import SPEC_SERIES, promtool
@@ -247,7 +246,6 @@ def test_dashboard_has_the_promised_panels() -> None:
     assert "sum by (status) (dli_watcher_batches)" in joined
 
 
-@pytest.mark.slow
 def test_queries_parse_with_promtool(tmp_path: Path) -> None:
     """Every query, with variables made concrete, is valid PromQL for `promtool check rules`."""
     exprs = [concrete(expr) for _, expr in dashboard_queries()]
@@ -257,7 +255,6 @@ def test_queries_parse_with_promtool(tmp_path: Path) -> None:
     assert f"SUCCESS: {len(exprs)} rules found" in result.stdout
 
 
-@pytest.mark.slow
 def test_promtool_rejects_a_broken_query(tmp_path: Path) -> None:
     """The syntax check is live: an unbalanced query makes promtool fail."""
     result = promtool_check_exprs(["sum(rate(dli_watcher_polls_total[1m])"], tmp_path)

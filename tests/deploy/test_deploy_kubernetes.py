@@ -20,8 +20,11 @@ from watcher.config import settings as watcher_config
 from watcher.errors import ConfigError
 from watcher.web.webconfig import load_web_config
 
+# module-scoped fixtures: under pytest-xdist (--dist loadgroup) these tests share a worker, so
+# each overlay is rendered once
+pytestmark = pytest.mark.xdist_group("test_deploy_kubernetes")
+
 # the `built` and `sharded` fixtures run `kubectl kustomize`: nearly every test here needs a subprocess
-pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 KUBERNETES_DIR = ROOT / "deploy" / "kubernetes"

@@ -7,7 +7,6 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from tests import alerts_at_scale
@@ -68,7 +67,6 @@ def duration_seconds(text: str) -> int:
     return sum(int(n) * units[u] for n, u in parts)
 
 
-@pytest.mark.slow
 def test_rules_pass_promtool_check() -> None:
     """`promtool check rules` accepts alerts.yml."""
     result = run(promtool(), "check", "rules", ALERTS)
@@ -76,7 +74,6 @@ def test_rules_pass_promtool_check() -> None:
     assert "SUCCESS" in result.stdout
 
 
-@pytest.mark.slow
 def test_rule_unit_tests_pass() -> None:
     """`promtool test rules alerts_test.yml` passes."""
     result = run(promtool(), "test", "rules", ALERTS_TEST.name, cwd=PROMETHEUS_DIR)
@@ -84,7 +81,6 @@ def test_rule_unit_tests_pass() -> None:
     assert "SUCCESS" in result.stdout
 
 
-@pytest.mark.slow
 def test_unit_tests_catch_alerts_that_never_fire(tmp_path: Path) -> None:
     """With every alert expression replaced by one that never fires, the unit tests fail for each alert."""
     rules = yaml.safe_load(ALERTS.read_text())
@@ -137,7 +133,6 @@ def test_alerts_use_spec_metric_names() -> None:
     assert used <= SPEC_SERIES, sorted(used - SPEC_SERIES)
 
 
-@pytest.mark.slow
 def test_example_scrape_config_passes_promtool() -> None:
     """`promtool check config` accepts prometheus.example.yml, which scrapes job dli-watcher on :19847."""
     result = run(promtool(), "check", "config", SCRAPE_CONFIG)
@@ -150,13 +145,11 @@ def test_example_scrape_config_passes_promtool() -> None:
     assert job.get("metrics_path", "/metrics") == "/metrics"
 
 
-@pytest.mark.slow
 def test_committed_alerts_are_what_the_mixin_renders() -> None:
     """deploy/prometheus/alerts.yml equals `jsonnet -S deploy/mixin/alerts.jsonnet` (edit the mixin, then render)."""
     assert ALERTS.read_text() == render_alerts()
 
 
-@pytest.mark.slow
 def test_mixin_parameters_change_the_selector_and_durations() -> None:
     """Overriding _config changes every selector and the for: durations, nothing else is needed."""
     rules = alert_rules(yaml.safe_load(render_alerts('{selector: \'job="dli"\', unreadableFor: "20s"}')))
@@ -175,7 +168,6 @@ def test_every_alert_links_a_readme_runbook_section() -> None:
         assert rule["alert"].lower() in anchors, f"README has no section {rule['alert']}"
 
 
-@pytest.mark.slow
 def test_per_batch_alerts_fire_on_the_default_exposition_of_a_fleet(tmp_path: Path) -> None:
     """Promtool tests generated from the compact exposition of 1,000 batches: each per-batch alert fires 10 times."""
     code, output, _ = alerts_at_scale.check(1000, tmp_path)

@@ -75,7 +75,6 @@ def unit_copy(tmp_path: Path) -> Path:
     return copy
 
 
-@pytest.mark.slow
 def test_unit_verifies_clean(unit_copy: Path) -> None:
     """`systemd-analyze verify` prints nothing and exits 0 for the unit."""
     result = run(systemd_analyze(), "verify", "--man=no", unit_copy)
@@ -84,7 +83,6 @@ def test_unit_verifies_clean(unit_copy: Path) -> None:
     assert result.stderr.strip() == ""
 
 
-@pytest.mark.slow
 def test_verify_reports_mistakes(unit_copy: Path) -> None:
     """The verify check is live: a misspelt directive makes systemd-analyze complain."""
     unit_copy.write_text(unit_copy.read_text().replace("ProtectHome=yes", "ProtectHome=yes\nProtectHomme=yes"))
@@ -92,7 +90,6 @@ def test_verify_reports_mistakes(unit_copy: Path) -> None:
     assert "ProtectHomme" in result.stdout + result.stderr
 
 
-@pytest.mark.slow
 def test_security_exposure_is_low(unit_copy: Path) -> None:
     """`systemd-analyze security --offline=yes` rates the unit at most 2.0, failing only accepted items."""
     result = run(systemd_analyze(), "security", "--offline=yes", "--no-pager", unit_copy)

@@ -25,6 +25,10 @@ from watcher.cli import main
 from watcher.commands.shipped import EXAMPLE, SCHEMAS, shipped
 from watcher.metrics.collectors import revision
 
+# module-scoped fixtures: under pytest-xdist (--dist loadgroup) these tests share a worker, so
+# the artifacts are built once
+pytestmark = pytest.mark.xdist_group("test_release")
+
 ROOT = Path(__file__).resolve().parents[2]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
 URLS: dict[str, str] = PYPROJECT["urls"]
@@ -257,7 +261,6 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return sdist, wheel
 
 
-@pytest.mark.slow
 def test_both_artifacts_pass_twine_and_check_wheel_contents_and_carry_the_license(artifacts) -> None:
     """`twine check --strict` (metadata, README rendering) and check-wheel-contents pass; LICENSE is in both."""
     sdist, wheel = artifacts
@@ -288,7 +291,6 @@ def test_both_artifacts_pass_twine_and_check_wheel_contents_and_carry_the_licens
     assert "tests/deploy/test_release.py" in members
 
 
-@pytest.mark.slow
 def test_the_wheel_installed_alone_runs_and_checks_the_example_it_prints(artifacts, tmp_path: Path) -> None:
     """The wheel alone in a venv: --version, `config example`, and `check --offline` on that example."""
     _, wheel = artifacts
@@ -321,7 +323,6 @@ print(json.dumps({"labels": sample.labels, "page": page("t", ""), "file": watche
 BUILD_WHEEL = "import sys; from setuptools import build_meta; print(build_meta.build_wheel(sys.argv[1]))"
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("given", IMAGE_BUILDS, ids=["defaults", "dev"])
 def test_a_wheel_built_as_the_containerfile_builds_it_says_the_version_it_was_given(given, tmp_path: Path) -> None:
     """The builder COPYs (no .git), buildargs.py, the wheel as VERSION: --version, build_info, status page agree."""

@@ -12,8 +12,6 @@ from tests.commands.test_check_preflight import DripServer
 from tests.e2e.test_cli import PID, UNKNOWN_ID, clean_env, cli, config_for, findings, serve, table_rows, write_config
 from tests.proxies import Tinyproxy
 
-pytestmark = pytest.mark.slow  # every test runs dli-watcher as a subprocess
-
 DLI = "https://dli.cn-north-4.myhuaweicloud.com"
 TYPOS = f"""
 [api]

@@ -31,7 +31,6 @@ from watcher.simulator.cli import (
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
-pytestmark = pytest.mark.slow  # every test runs dli-watcher as a subprocess
 
 ROOT = Path(__file__).resolve().parents[2]
 PID = "0123456789abcdef0123456789abcdef"

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
-import pytest
 
 from tests.procs import WatcherProcess, write_config
 from tests.tools import require_file
@@ -20,7 +19,6 @@ from tests.tools import require_file
 if TYPE_CHECKING:
     from watcher.simulator import SimServer
 
-pytestmark = pytest.mark.slow
 
 LIBFAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
 
@@ -64,7 +62,9 @@ def test_wall_clock_steps_back_and_forward_an_hour_and_polling_goes_on(tmp_path:
         health = proc.metrics_url + "/healthz"
         for step, line in (("-3600", "after the step back"), ("+3600", "after the step forward")):
             step_clock(offset, step)
-            time.sleep(0.5)  # the watcher's clock has moved; its next slots are computed on it
+            stepped = polls_of(sim)
+            # two polls since the step: the second one's slot was computed on the moved clock
+            proc.wait_for(lambda n=stepped: polls_of(sim) >= n + 2, timeout=10)  # type: ignore[misc]
             sim.world.append_stdout(bid, [line])
             proc.wait_for(partial(has_line, proc, bid, line), timeout=10)
             assert httpx.get(health, timeout=5).status_code == 200

@@ -12,12 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.helpers import simulator
 from tests.procs import WatcherProcess, write_config
 
-pytestmark = pytest.mark.slow
 A = "11111111-1111-4111-8111-111111111111"
 B = "22222222-2222-4222-8222-222222222222"
 # fields that carry wall-clock times or generated IDs, which differ between two runs of the same story
@@ -95,7 +93,9 @@ def story(tmp_path: Path, interrupt: signal.Signals | None):
         else:
             WHILE_DOWN(world)
         play(world, procs[-1], [(lambda _: None, has_line("l20")), *AFTER])
-        time.sleep(0.5)
+        # two more polls of each batch (within their 5 s grace): what the last change leads to is out
+        polled = server.requests["details"]
+        procs[-1].wait_for(lambda: server.requests["details"] >= polled + 4)
         assert procs[-1].stop() == 0
         truth = world.truth_lines(A, "stdout")
     return [e for p in procs for e in p.events], truth, [line for p in procs for line in p.raw]

@@ -8,8 +8,6 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-import pytest
-
 from tests.procs import WatcherProcess, write_config
 
 if TYPE_CHECKING:
@@ -35,7 +33,6 @@ def test_importing_the_package_alone_installs_the_handler():
     assert out.splitlines() == ["True", "[]"]
 
 
-@pytest.mark.slow
 def test_a_sighup_as_soon_as_it_is_caught_reloads_after_the_start(tmp_path: Path, sim: SimServer):
     """SIGHUP sent the moment the process stops dying of it: it starts, and reloads once running."""
     bid = sim.world.add_batch(name="job", state="running")

@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-pytestmark = pytest.mark.slow  # a real Prometheus server (and the demo) as subprocesses
 
 SCRAPE = "1s"
 

@@ -19,7 +19,7 @@ from tests.schemas import assert_valid
 from watcher.core.log.layout import marker
 from watcher.output.writer import EventWriter
 
-pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+pytestmark = pytest.mark.anyio
 NEXT = {
     "starting": ["running"],
     "running": ["success", "dead", "running"],

@@ -7,7 +7,6 @@ import socket
 from typing import TYPE_CHECKING
 
 import httpx
-import pytest
 
 from tests.helpers import simulator
 from tests.procs import WatcherProcess, write_config
@@ -17,7 +16,6 @@ from watcher.simulator.auth import SimAuth
 if TYPE_CHECKING:
     from pathlib import Path
 
-pytestmark = pytest.mark.slow
 A = "11111111-1111-4111-8111-111111111111"
 B = "22222222-2222-4222-8222-222222222222"
 TYPO = "33333333-3333-4333-8333-333333333334"  # a valid ID no batch has

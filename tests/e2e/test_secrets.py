@@ -12,7 +12,6 @@ from tests.helpers import simulator
 from tests.procs import WatcherProcess, write_config
 from watcher.simulator import SimAuth
 
-pytestmark = pytest.mark.slow
 AK = "AKPLANTED0000000001"
 SK = "SKPLANTED-secret-value-0000000000000000"
 PASSWORD = "PLANTED-password-9f8e7d"

@@ -19,7 +19,6 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import httpx
-import pytest
 
 from tests.helpers import simulator
 from tests.procs import WatcherProcess, write_config
@@ -27,7 +26,6 @@ from tests.procs import WatcherProcess, write_config
 if TYPE_CHECKING:
     from pathlib import Path
 
-pytestmark = pytest.mark.slow
 
 A = "11111111-1111-4111-8111-111111111111"
 LONG = "y" * 400  # a few of these fill a one-page pipe

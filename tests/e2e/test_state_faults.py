@@ -27,7 +27,6 @@ from tests.tools import require
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-pytestmark = pytest.mark.slow
 
 A = "11111111-1111-4111-8111-111111111111"
 NOBODY = 65534

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
-import pytest
 from jsonschema import Draft202012Validator
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -101,7 +100,6 @@ def fleet(world) -> dict[str, str]:
     return roles
 
 
-@pytest.mark.slow
 def test_the_status_pages_in_a_real_browser(tmp_path):
     """/ lists the fleet (failing first), filters and pages; /batches/{id} shows events and log; no script runs."""
     with simulator("dli") as sim:

@@ -19,9 +19,11 @@ class Gate:
 
     def __init__(self) -> None:
         self.open = threading.Event()
+        self.entered = threading.Event()  # the writer thread is blocked in a write
         self.text: list[str] = []
 
     def __call__(self, text: str) -> None:
+        self.entered.set()
         self.open.wait()
         self.text.append(text)
 
@@ -31,7 +33,7 @@ async def test_lines_come_out_in_order_and_tickets_mean_written():
     gate = Gate()
     pump = OutputPump(gate, limit=100)
     tickets = [pump.put([f"{n}.{k}\n" for k in range(3)]) for n in range(5)]
-    await anyio.sleep(0.05)
+    assert await anyio.to_thread.run_sync(gate.entered.wait, 5.0)  # its first write is under way, and held
     assert pump.written < tickets[0]
     gate.open.set()
     assert await pump.drain(5.0)

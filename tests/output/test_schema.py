@@ -9,7 +9,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from tests.samples import SAMPLES
-from tests.schemas import VALIDATORS, assert_valid, load, problems
+from tests.schemas import VALIDATORS, assert_valid, load, problems, validator
 from watcher.core.vocabulary import EVENT_NAMES
 from watcher.output.writer import EventWriter
 
@@ -60,3 +60,21 @@ def test_the_ecs_schema_checks_the_fields_under_dli():
     unknown["dli"]["extra"] = 1
     assert any("'attempts' is a required property" in p for p in problems("ecs", json.dumps(missing)))
     assert any("'extra' was unexpected" in p for p in problems("ecs", json.dumps(unknown)))
+
+
+@pytest.mark.parametrize("fmt", ["json", "ecs"])
+def test_the_schema_cut_to_one_event_name_gives_the_whole_schemas_verdicts(fmt):
+    """Every sample and broken copies (a field added, the message dropped, another event's name): same problems."""
+    lines = EventWriter.for_format(fmt, "debug", io.StringIO()).lines(SAMPLES.values())
+    for n, line in enumerate(lines):
+        event = json.loads(line)
+        extra, no_message, renamed = {**event, "extra": 1}, dict(event), dict(event)
+        del no_message["message"]
+        renamed["event"] = json.loads(lines[(n + 1) % len(lines)])["event"]
+        assert problems(fmt, json.dumps(extra)), "a broken event the check must refuse"
+        # every valid sample, and broken copies of every fifth: the whole schema's errors are slow to find
+        for document in (event, extra, no_message, renamed) if n % 5 == 0 else (event,):
+            text = json.dumps(document)
+            assert problems(fmt, text) == problems(fmt, text, whole=True), text
+    name = next(iter(SAMPLES))
+    assert len(validator(fmt, name).schema["allOf"]) < len(VALIDATORS[fmt].schema["allOf"])

@@ -6,8 +6,6 @@ import dataclasses
 import os
 import signal
 import ssl
-import subprocess
-import sys
 from typing import TYPE_CHECKING
 
 import anyio
@@ -204,28 +202,6 @@ def ca_context(ca: trustme.CA) -> ssl.SSLContext:
     context = ssl.create_default_context()
     ca.configure_trust(context)
     return context
-
-
-@pytest.mark.slow
-def test_run_with_a_bad_web_config_exits_2_naming_the_key(tmp_path):
-    """``dli-watcher run`` with a web config typo exits 2 with one line naming the key and the file."""
-    web = web_file(tmp_path, "tls_server_config:\n  cert_fil: x\n")
-    config = tmp_path / "config.toml"
-    config.write_text(
-        '[api]\nflavor = "livy"\nendpoint = "http://127.0.0.1:9"\n[watch]\nbatch_ids = ["1"]\n'
-        f'[metrics]\nlisten = "127.0.0.1:0"\nweb_config_file = "{web}"\n'
-    )
-    done = subprocess.run(
-        [sys.executable, "-m", "watcher", "run", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 2
-    assert done.stderr.splitlines() == [
-        f"dli-watcher: config error: tls_server_config.cert_fil ({web}): unknown key (did you mean 'cert_file'?)"
-    ]
 
 
 def test_the_run_flag_overrides_the_config_key(tmp_path):
