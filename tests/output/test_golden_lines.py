@@ -9,8 +9,6 @@ To write the golden files again after an intended change: ``python -m tests.outp
 from __future__ import annotations
 
 import io
-import subprocess
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -97,19 +95,6 @@ def test_each_format_writes_the_golden_bytes(fmt: str) -> None:
     golden = (GOLDEN / f"{fmt}.txt").read_bytes()
     assert rendered(fmt) == golden
     assert golden.count(b"\n") == len(EVENTS) - 1
-
-
-@pytest.mark.slow
-def test_the_formats_need_no_structlog() -> None:
-    """With structlog impossible to import, the writer still writes the golden bytes of every format."""
-    script = (
-        "import sys; sys.modules['structlog'] = None\n"
-        "from tests.output.test_golden_lines import FORMATS, rendered\n"
-        "sys.stdout.buffer.write(b''.join(rendered(f) for f in FORMATS))\n"
-    )
-    root = Path(__file__).resolve().parents[2]
-    out = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, check=True, timeout=60)
-    assert out.stdout == b"".join((GOLDEN / f"{fmt}.txt").read_bytes() for fmt in FORMATS)
 
 
 def write_golden() -> None:
