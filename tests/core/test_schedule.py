@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from hypothesis import given
@@ -133,8 +134,19 @@ def test_overdue_behind_a_list_cycle_counts_from_its_last_poll():
 def test_a_restored_batch_starts_at_its_slot_or_in_list_mode_at_once():
     """A batch from the state file keeps its slot in detail mode, is read at once in list mode, and not if done."""
     listing = Timing(15.0, 120.0, 3600.0, 300.0, aligned=True)
-    running, done = track("running"), track("success", terminal_at=0.0)
+    running = track("running")
+    done = replace(track("success", terminal_at=0.0), outcome="succeeded")
     assert start_poll(running, 1000.0, TIMING) == next_poll(running, 1000.0, TIMING)
     assert start_poll(running, 1000.0, listing) == 1000.0
     assert start_poll(done, 1000.0, listing) is None
+    assert start_poll(done, 1000.0, TIMING) is None
     assert start_poll(Track("b"), 1000.0, TIMING) == first_poll("b", 1000.0, TIMING)
+
+
+def test_a_restored_batch_whose_grace_ran_out_uncounted_is_polled_once_at_start():
+    """Dead with its grace over but no outcome counted yet (it ran out during the start): read once, now."""
+    uncounted = track("dead", terminal_at=0.0)
+    assert next_poll(uncounted, 1000.0, TIMING) is None
+    assert start_poll(uncounted, 1000.0, TIMING) == 1000.0
+    assert start_poll(replace(uncounted, outcome="failed"), 1000.0, TIMING) is None
+    assert start_poll(track("dead", presence="gone", terminal_at=0.0), 1000.0, TIMING) is None

@@ -70,6 +70,9 @@ def start_poll(track: Track, now: float, timing: Timing) -> float | None:
     if track.presence == "pending":
         return first_poll(track.batch_id, now, timing)
     after = next_poll(track, now, timing)
+    if after is None and track.presence == "present" and track.outcome is None:
+        # its grace ran out after the restored runs were counted, before this: one poll counts it (batch.outcome)
+        return now
     return now if after is not None and timing.aligned else after
 
 
