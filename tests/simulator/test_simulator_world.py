@@ -238,12 +238,13 @@ def test_lenient_int():
     st.one_of(st.none(), st.integers(-1, 300)),
 )
 def test_log_slice_matches_livy(lines, start, size):
-    """log_slice is Livy's paging: tail of 100 by default, size < 0 to the end."""
+    """log_slice is Livy's paging: 100 lines by default, size < 0 all; no ``from`` or one below 0 is the tail."""
     got_from, got = log_slice(lines, start, size)
-    eff_size = 100 if size is None else size
-    want_from = max(0, (0 if eff_size < 0 else max(0, len(lines) - eff_size)) if start is None else start)
+    # SessionServlet.serializeLogs (apache/incubator-livy): a negative from counts from the end, as a missing one
+    eff_size = len(lines) if size is not None and size < 0 else (100 if size is None else size)
+    want_from = max(0, len(lines) - eff_size) if start is None or start < 0 else start
     assert got_from == want_from
-    assert got == (lines[want_from:] if eff_size < 0 else lines[want_from : want_from + eff_size])
+    assert got == lines[want_from : want_from + eff_size]
 
 
 def test_due_steps_is_pure_time_filter():
