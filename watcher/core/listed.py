@@ -16,12 +16,14 @@ from typing import TYPE_CHECKING, Any
 from watcher.core.model import MAX_REQ_BODY_CHARS, decode_snapshot
 from watcher.core.states import normalise
 from watcher.core.untrusted import valid_unicode
+from watcher.core.window import same_lines
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from watcher.core.model import Snapshot
     from watcher.core.tracker import Track
+    from watcher.core.window import Window
 
     Known = Callable[[str], Snapshot | None]
 
@@ -131,7 +133,7 @@ def _harmless_req_body(value: object) -> bool:
     return type(value) is str and len(value) <= MAX_REQ_BODY_CHARS and valid_unicode(value) == value
 
 
-def _same_log(value: object, kept: tuple[str, ...]) -> bool:
+def _same_log(value: object, kept: Window) -> bool:
     if value is None:
         return not kept
-    return type(value) is list and len(value) == len(kept) and tuple(value) == kept
+    return type(value) is list and same_lines(value, kept)
