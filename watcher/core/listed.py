@@ -136,4 +136,12 @@ def _harmless_req_body(value: object) -> bool:
 def _same_log(value: object, kept: Window) -> bool:
     if value is None:
         return not kept
-    return type(value) is list and same_lines(value, kept)
+    if type(value) is not list:
+        return False
+    if type(kept) is str and value and kept:  # the usual window, inline: this runs for every batch of every page
+        try:
+            text = "\n".join(value)
+        except TypeError:  # a line that is not a string: decoding repairs it
+            return False
+        return text == kept and "\n" not in "".join(value)  # and no line holds a line feed of its own
+    return same_lines(value, kept)

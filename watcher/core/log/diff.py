@@ -199,6 +199,8 @@ def diff_log(
 
     ``from_start`` says the backfill begins at the log's first line, so its first section is whole.
     """
+    if backfill is None and window is track.window:
+        return LogDiff((), (), track)  # the kept snapshot's own window: nothing new, without a comparison
     kept = pack(window)
     if backfill is None and kept == track.window:
         return LogDiff((), (), track)

@@ -68,7 +68,7 @@ def before_read(
 
     ``every`` paces the reads made only because the output is hidden; ``enabled`` False never reads.
     """
-    kept = pack(window)
+    kept = window if isinstance(window, str) else pack(window)
     diff = diff_log(prev, kept)
     read = enabled and wants_log_endpoint(prev, diff, kept, terminal=terminal, now=now, every=every)
     return Plan(prev, kept, diff, terminal, now, read)
