@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from watcher.core.listed import unchanged
 from watcher.core.log.diff import LogTrack, diff_log
 from watcher.core.model import Snapshot, decode_snapshot
-from watcher.core.tracker import Track
+from watcher.core.tracker import LogResult, Track, observe
 from watcher.core.window import pack, same_lines, size, unpack
 from watcher.daemon.codec import decode_track, encode_track
 
@@ -105,6 +105,19 @@ def test_the_snapshot_and_the_log_track_share_one_window():
     stdout = track.log.streams["stdout"]
     assert stdout.text is track.snapshot.log
     assert stdout.tail == ("out 1", "", "out é 3")
+
+
+def test_a_window_read_afresh_unchanged_is_kept_once():
+    """Detail mode decodes a new, equal window every poll: the track keeps the string it already had, not a copy."""
+    track = Track("b7")
+    for _ in range(2):
+        snap = decode_snapshot({"id": "b7", "state": "running", "log": WINDOW})
+        diff = diff_log(track.log, snap.log)
+        track, _ = observe(track, snap, 1.0, LogResult(diff.lines, (), diff.track))
+    assert track.snapshot is not None
+    assert snap.log is not track.snapshot.log
+    assert track.snapshot.log is track.log.window
+    assert unpack(track.snapshot.log) == tuple(WINDOW)
 
 
 def test_the_state_file_bytes_are_unchanged():
