@@ -16,12 +16,14 @@ from typing import TYPE_CHECKING, Any
 from watcher.core.model import MAX_REQ_BODY_CHARS, decode_snapshot
 from watcher.core.states import normalise
 from watcher.core.untrusted import valid_unicode
+from watcher.core.window import same_lines
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from watcher.core.model import Snapshot
     from watcher.core.tracker import Track
+    from watcher.core.window import Window
 
     Known = Callable[[str], Snapshot | None]
 
@@ -131,7 +133,15 @@ def _harmless_req_body(value: object) -> bool:
     return type(value) is str and len(value) <= MAX_REQ_BODY_CHARS and valid_unicode(value) == value
 
 
-def _same_log(value: object, kept: tuple[str, ...]) -> bool:
+def _same_log(value: object, kept: Window) -> bool:
     if value is None:
         return not kept
-    return type(value) is list and len(value) == len(kept) and tuple(value) == kept
+    if type(value) is not list:
+        return False
+    if type(kept) is str and value and kept:  # the usual window, inline: this runs for every batch of every page
+        try:
+            text = "\n".join(value)
+        except TypeError:  # a line that is not a string: decoding repairs it
+            return False
+        return text == kept and "\n" not in "".join(value)  # and no line holds a line feed of its own
+    return same_lines(value, kept)

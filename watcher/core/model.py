@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from watcher.core.states import normalise
 from watcher.core.untrusted import valid_unicode
+from watcher.core.window import Window, pack
 from watcher.errors import DecodeError
 
 if TYPE_CHECKING:
@@ -61,9 +62,14 @@ class Snapshot:
     create_time: int | None = None
     update_time: int | None = None
     req_body: str | None = None
-    log: tuple[str, ...] = ()
+    # the window's lines, kept joined (``watcher.core.window``); lines given as a tuple are joined
+    log: Window = ""
     # (wire field, problem) for each value decoding had to repair; not part of what the batch *is*
     repairs: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.log, str):
+            object.__setattr__(self, "log", pack(self.log))
 
     def tracked(self) -> dict[str, str | None]:
         """The fields batch.changed compares, by wire name."""
@@ -131,20 +137,20 @@ class _Decoder:
             return None
         return int(value)
 
-    def log(self) -> tuple[str, ...]:
+    def log(self) -> Window:
         value = self.obj.get("log")
         if value is None:
-            return ()
+            return ""
         if not isinstance(value, list):
             self.repair("log", "not a list")
-            return ()
+            return ""
         if len(value) > MAX_LOG_LINES:
             self.repair("log", f"more than {MAX_LOG_LINES} lines")
             value = value[-MAX_LOG_LINES:]
         lines = [self.text("log", v, MAX_LINE_CHARS) for v in value if isinstance(v, str)]
         if len(lines) < len(value):
             self.repair("log", "lines that are not strings")
-        return tuple(lines)
+        return pack(lines)
 
 
 def _required_id(obj: dict[str, Any]) -> str:

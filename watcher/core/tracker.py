@@ -20,6 +20,7 @@ from watcher.core.redact import redact_req_body
 if TYPE_CHECKING:
     from watcher.core.model import Snapshot
     from watcher.core.vocabulary import EventName, Level, Presence
+    from watcher.core.window import Window
     from watcher.errors import FailureReason
 
 FAILURE_REPORT_INTERVAL = 60.0
@@ -214,7 +215,7 @@ def _next_track(track: Track, snap: Snapshot, now: float, log: LogResult, change
     return replace(
         track,
         seq=seq,
-        snapshot=_kept(snap),
+        snapshot=_kept(snap, (log.track or track.log).window),
         presence="present",
         first_seen=track.first_seen if track.first_seen is not None else now,
         state_since=now if changed or fresh or track.state_since is None else track.state_since,
@@ -248,9 +249,15 @@ def _started_at(track: Track, snap: Snapshot, now: float) -> float | None:
     return now
 
 
-def _kept(snap: Snapshot) -> Snapshot:
-    """What a track keeps of an answer: not ``req_body``, which may hold secrets and is only emitted once."""
-    return snap if snap.req_body is None else replace(snap, req_body=None)
+def _kept(snap: Snapshot, window: Window) -> Snapshot:
+    """What a track keeps of an answer: not ``req_body``, which may hold secrets and is only emitted once.
+
+    An unchanged window read afresh (detail mode) is kept as the log track's own string, not a second copy.
+    """
+    copy = snap.log is not window and snap.log == window
+    if snap.req_body is None and not copy:
+        return snap
+    return replace(snap, req_body=None, log=window if copy else snap.log)
 
 
 def _warn_state(track: Track, snap: Snapshot) -> bool:

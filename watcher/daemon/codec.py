@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, fields, replace
+from dataclasses import asdict, fields
 from typing import Any, cast, get_args
 
 from watcher.core.board import JobSummary
 from watcher.core.events import Event
 from watcher.core.histogram import Histogram
-from watcher.core.log.diff import LogTrack, StreamTrack
+from watcher.core.log.diff import LogTrack, StreamTrack, share_window
 from watcher.core.log.layout import Layout
 from watcher.core.model import Snapshot
 from watcher.core.tracker import Track
 from watcher.core.vocabulary import EVENT_NAMES, LEVELS
+from watcher.core.window import Window, pack, unpack
 
 # req_body is never stored (it may hold secrets): a file from before that rule loads without it
 _SNAPSHOT_FIELDS = {f.name for f in fields(Snapshot)} - {"repairs", "req_body"}
@@ -26,7 +27,7 @@ def encode_track(track: Track) -> str:
     data["snapshot"] = _snapshot_dict(track.snapshot) if track.snapshot else None
     data["log"] = {
         "streams": {k: [list(v.tail), v.seen] for k, v in track.log.streams.items()},
-        "window": list(track.log.window),
+        "window": list(unpack(track.log.window)),
         "layout": track.log.layout,
         "settled": track.log.settled,
         "read_at": track.log.read_at,
@@ -43,11 +44,12 @@ def decode_track(text: str) -> Track:
     snap = data.pop("snapshot")
     log = data.pop("log")
     data["snapshot"] = Snapshot(**{k: v for k, v in snap.items() if k in _SNAPSHOT_FIELDS}) if snap else None
-    if data["snapshot"] is not None:
-        data["snapshot"] = _fix_log(data["snapshot"])
+    # JSON lists, kept joined as a poll keeps them: one text for the snapshot's window, the track's and its tails
+    window = _shared(data["snapshot"], pack(log["window"]))
+    streams = {k: StreamTrack(pack(v[0]), int(v[1])) for k, v in log["streams"].items()}
     data["log"] = LogTrack(
-        streams={k: StreamTrack(tuple(v[0]), int(v[1])) for k, v in log["streams"].items()},
-        window=tuple(log["window"]),
+        streams=share_window(streams, window),
+        window=window,
         layout=_layout(log["layout"] if "layout" in log else _flagged(log)),
         # state files written before these keys existed: no final read recorded, no endpoint read paced
         settled=bool(log.get("settled", False)),
@@ -76,12 +78,8 @@ def _snapshot_dict(snap: Snapshot) -> dict[str, Any]:
     data = asdict(snap)
     del data["repairs"]  # what one poll had to repair; the track keeps which fields were reported
     del data["req_body"]
+    data["log"] = list(unpack(snap.log))  # the file keeps the lines, as it did before windows were kept joined
     return data
-
-
-def _fix_log(snap: Snapshot) -> Snapshot:
-    # JSON has no tuples; the snapshot's log window must compare equal to a fresh one
-    return replace(snap, log=tuple(snap.log))
 
 
 def encode_job(job: JobSummary) -> str:
@@ -142,3 +140,8 @@ def decode_event(text: str) -> Event:
         # written before every event had a message: an error's own words were its "message" then
         fields["error_message"] = fields.pop("message")
     return Event(name, level, batch_id, seq, fields, stamp[0] if stamp else None)
+
+
+def _shared(snap: Snapshot | None, window: Window) -> Window:
+    """The snapshot's own window when the track's is the same, so a loaded track holds the text once."""
+    return snap.log if snap is not None and snap.log == window else window

@@ -14,11 +14,13 @@ from typing import TYPE_CHECKING
 
 from watcher.core.log.diff import TAIL_KEEP, LogDiff, StreamTrack, alignments, diff_log, exact_end, unmarked_stream
 from watcher.core.log.layout import MARKED, WINDOW_SIZE, marker, output_hidden, output_stream, split_window, stream_rank
+from watcher.core.window import lines_of
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from watcher.core.log.diff import LogTrack
+    from watcher.core.window import Window
 
 
 def _starts(prev: StreamTrack, lines: Sequence[str], from_start: bool) -> list[int]:
@@ -51,9 +53,10 @@ def bridge(prev: StreamTrack, shown: Sequence[str], lines: Sequence[str], from_s
 
 
 def _bridged(
-    track: LogTrack, diff: LogDiff, window: Sequence[str], lines: Sequence[str], from_start: bool
+    track: LogTrack, diff: LogDiff, given: Window | Sequence[str], lines: Sequence[str], from_start: bool
 ) -> LogDiff | None:
     """The window's diff with the one stream marker-less ``lines`` continue filled in; None unless exactly one does."""
+    window = lines_of(given)
     layout, complete = diff.track.layout, len(window) < WINDOW_SIZE
     sections = split_window(window, layout, complete, unmarked_stream(layout, window, track.streams))
     shown = {s.stream: s.lines for s in sections}
@@ -79,7 +82,7 @@ def _bridged(
 
 
 def join_answer(
-    track: LogTrack, diff: LogDiff, window: Sequence[str], lines: Sequence[str], *, from_start: bool
+    track: LogTrack, diff: LogDiff, window: Window | Sequence[str], lines: Sequence[str], *, from_start: bool
 ) -> tuple[LogDiff, bool]:
     """A poll's diff once the log endpoint answered ``lines`` (read after the window), from ``track``.
 
@@ -93,7 +96,7 @@ def join_answer(
 
 
 def join_backfill(
-    track: LogTrack, diff: LogDiff, window: Sequence[str], lines: Sequence[str], *, from_start: bool
+    track: LogTrack, diff: LogDiff, window: Window | Sequence[str], lines: Sequence[str], *, from_start: bool
 ) -> LogDiff:
     """``join_answer``'s diff alone."""
     return join_answer(track, diff, window, lines, from_start=from_start)[0]

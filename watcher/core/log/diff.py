@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from watcher.core.log.layout import MARKED, WINDOW_SIZE, layout_of, output_hidden, split_window
+from watcher.core.window import Window, lines_of, pack, size, unpack
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -27,12 +28,36 @@ TAIL_KEEP = 32
 REPLACEABLE = frozenset({"diagnostics"})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class StreamTrack:
-    """What we know of one stream: its last lines and how many it has had since its start (-1: unknown)."""
+    """What we know of one stream: its last lines and how many it has had since its start (-1: unknown).
 
-    tail: tuple[str, ...] = ()
+    The lines are kept as text (``watcher.core.window``): their own, or lines ``start`` to ``stop`` of
+    the window they were read from, so a stream the window shows costs no copy of its text.
+    """
+
+    text: Window = ""  # lines given as a tuple are joined
     seen: int = 0
+    start: int = 0
+    stop: int | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.text, str):
+            object.__setattr__(self, "text", pack(self.text))
+
+    @property
+    def tail(self) -> tuple[str, ...]:
+        """The stream's last lines seen."""
+        lines = unpack(self.text)
+        return lines if self.start == 0 and self.stop is None else lines[self.start : self.stop]
+
+    def __eq__(self, other: object) -> bool:
+        # the same lines are the same track, whether kept on their own or as part of a window
+        if not isinstance(other, StreamTrack):
+            return NotImplemented
+        return self.seen == other.seen and self.tail == other.tail
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +70,8 @@ class LogTrack:
     """
 
     streams: dict[str, StreamTrack] = field(default_factory=dict)
-    window: tuple[str, ...] = ()
+    # kept joined, the very object the batch's snapshot holds when the two are the same window
+    window: Window = ""
     layout: Layout = "plain"
     settled: bool = False
     read_at: float | None = None
@@ -55,6 +81,8 @@ class LogTrack:
     hidden: bool = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.window, str):
+            object.__setattr__(self, "window", pack(self.window))
         object.__setattr__(self, "hidden", window_hides_output(self.layout, self.window, self.streams))
 
 
@@ -107,16 +135,17 @@ def diff_section(prev: StreamTrack, section: Section) -> tuple[tuple[str, ...], 
     new, n = section.lines, prev.seen
     if not new:
         return (), False, prev
+    tail = prev.tail
     observed = StreamTrack(new[-TAIL_KEEP:], len(new) if section.starts else -1)
     if section.starts and exact_end(prev, new):
         # start in view and an exact count: the new lines are exactly those past it, repeats or not
         return new[n:], False, observed
     # with an exact count, our last line cannot sit further into the window than lines we have seen
-    ends = [e for e in alignments(prev.tail, new) if n < 0 or e <= n]
+    ends = [e for e in alignments(tail, new) if n < 0 or e <= n]
     if ends:
         return new[ends[0] :], len(ends) > 1 or _may_not_overlap(section, ends[0]), observed
     # no alignment: every visible line comes after the last one we saw
-    fresh_start = not prev.tail or (section.starts and section.stream in REPLACEABLE)
+    fresh_start = not tail or (section.starts and section.stream in REPLACEABLE)
     return new, (not section.starts) if fresh_start else True, observed
 
 
@@ -128,7 +157,7 @@ def first_track(streams: dict[str, StreamTrack], section: Section, layout: Layou
     """
     log = streams.get("log")
     if layout in MARKED and log is not None and alignments(log.tail, section.lines):
-        return StreamTrack(log.tail, -1)
+        return replace(log, seen=-1)
     return StreamTrack()
 
 
@@ -149,28 +178,36 @@ def unmarked_stream(layout: Layout, window: Sequence[str], streams: dict[str, St
     return "log"
 
 
-def window_hides_output(layout: Layout, window: Sequence[str], streams: dict[str, StreamTrack]) -> bool:
+def window_hides_output(layout: Layout, window: Window | Sequence[str], streams: dict[str, StreamTrack]) -> bool:
     """Whether ``window``, read with ``layout`` (and the streams seen), shows nothing of the job's own output."""
-    complete = len(window) < WINDOW_SIZE
+    complete = (size(window) if isinstance(window, str) else len(window)) < WINDOW_SIZE
     if layout == "plain" or complete:
         return False  # output_hidden's own first answer, without splitting the window
+    window = lines_of(window)
     sections = split_window(window, layout, complete, unmarked_stream(layout, window, streams))
     return output_hidden(sections, layout, complete)
 
 
 def diff_log(
-    track: LogTrack, window: Sequence[str], *, backfill: Sequence[str] | None = None, from_start: bool = True
+    track: LogTrack,
+    window: Window | Sequence[str],
+    *,
+    backfill: Sequence[str] | None = None,
+    from_start: bool = True,
 ) -> LogDiff:
-    """Diff a details window, or with ``backfill`` the log endpoint's lines fetched after that window.
+    """Diff a details window (kept or as lines), or with ``backfill`` the log endpoint's lines fetched after it.
 
     ``from_start`` says the backfill begins at the log's first line, so its first section is whole.
     """
-    window = tuple(window)
-    if backfill is None and window == track.window:
+    if backfill is None and window is track.window:
+        return LogDiff((), (), track)  # the kept snapshot's own window: nothing new, without a comparison
+    kept = pack(window)
+    if backfill is None and kept == track.window:
         return LogDiff((), (), track)
-    source = window if backfill is None else tuple(backfill)
+    shown = unpack(kept)
+    source = shown if backfill is None else tuple(backfill)
     layout = layout_of(track.layout, source)
-    complete = from_start if backfill is not None else len(window) < WINDOW_SIZE
+    complete = from_start if backfill is not None else len(shown) < WINDOW_SIZE
     streams = dict(track.streams)
     lines: list[tuple[str, str]] = []
     uncertain: list[str] = []
@@ -180,5 +217,37 @@ def diff_log(
         lines.extend((section.stream, line) for line in fresh)
         if unsure:
             uncertain.append(section.stream)
-    next_track = replace(track, streams=streams, window=window, layout=layout)
+    next_track = replace(track, streams=share_window(streams, kept), window=kept, layout=layout)
     return LogDiff(tuple(lines), tuple(uncertain), next_track)
+
+
+def share_window(streams: dict[str, StreamTrack], window: Window) -> dict[str, StreamTrack]:
+    """The streams, each tail that is a run of the window's lines kept as that run of the window's own text.
+
+    A tail kept as part of an older window is kept on its own when this window does not show it, so a
+    track never holds more than its window and its tails.
+    """
+    shown = unpack(window)
+    out = {}
+    for name, stream in streams.items():
+        if stream.text is window or not stream.text:
+            out[name] = stream
+            continue
+        tail = stream.tail
+        at = _run_at(shown, tail)
+        if at >= 0:
+            out[name] = StreamTrack(window, stream.seen, at, at + len(tail))
+        elif stream.start or stream.stop is not None:
+            out[name] = StreamTrack(tail, stream.seen)
+        else:
+            out[name] = stream
+    return out
+
+
+def _run_at(lines: tuple[str, ...], run: tuple[str, ...]) -> int:
+    """Where ``run`` first sits in ``lines`` as consecutive lines; -1 when it does not."""
+    size = len(run)
+    for at in range(len(lines) - size + 1):
+        if lines[at : at + size] == run:
+            return at
+    return -1

@@ -10,6 +10,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from watcher.core.log.diff import window_hides_output
+from watcher.core.window import pack
 
 # answers in a row that were of no use (not found, or text that continues nothing) before the endpoint is
 # read only when the batch finishes
@@ -21,11 +22,12 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from watcher.core.log.diff import LogDiff, LogTrack
+    from watcher.core.window import Window
 
 
-def hides_output(track: LogTrack, window: Sequence[str]) -> bool:
+def hides_output(track: LogTrack, window: Window | Sequence[str]) -> bool:
     """Whether ``window``, read with the layout ``track`` has, shows nothing of the job's own output."""
-    if window is track.window or tuple(window) == track.window:
+    if window is track.window or pack(window) == track.window:
         return track.hidden  # worked out when the track was made (detail mode's fresh, equal window too)
     return window_hides_output(track.layout, window, track.streams)
 
@@ -33,7 +35,7 @@ def hides_output(track: LogTrack, window: Sequence[str]) -> bool:
 def wants_log_endpoint(
     prev: LogTrack,
     diff: LogDiff,
-    window: Sequence[str],
+    window: Window | Sequence[str],
     *,
     terminal: bool,
     now: float | None = None,
@@ -53,7 +55,7 @@ def wants_log_endpoint(
         return False
     if diff.uncertain:
         return True
-    if not hides_output(diff.track, window) or (tuple(window) == prev.window and terminal):
+    if not hides_output(diff.track, window) or (pack(window) == prev.window and terminal):
         return False
     last = prev.read_at
     # a wall clock that stepped back counts as due: the pacing must never stop the reads for good

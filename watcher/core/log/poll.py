@@ -12,11 +12,13 @@ from typing import TYPE_CHECKING
 from watcher.core.log.bridge import join_answer
 from watcher.core.log.diff import diff_log
 from watcher.core.log.fetch import HIDDEN_READ_SECONDS, answered, unavailable, update_settled, wants_log_endpoint
+from watcher.core.window import pack
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from watcher.core.log.diff import LogDiff, LogTrack
+    from watcher.core.window import Window
 
 __all__ = ["HIDDEN_READ_SECONDS", "Answer", "Outcome", "Plan", "after_read", "before_read"]
 
@@ -26,7 +28,7 @@ class Plan:
     """A poll's window diffed against what was seen, and whether the log endpoint is to be read now."""
 
     prev: LogTrack
-    window: tuple[str, ...]
+    window: Window
     diff: LogDiff
     terminal: bool
     now: float
@@ -60,15 +62,16 @@ class Outcome:
 
 
 def before_read(
-    prev: LogTrack, window: Sequence[str], *, terminal: bool, now: float, every: float, enabled: bool = True
+    prev: LogTrack, window: Window | Sequence[str], *, terminal: bool, now: float, every: float, enabled: bool = True
 ) -> Plan:
     """Diff ``window`` (read at wall-clock ``now``) against ``prev``; read ``/log`` only when the plan says so.
 
     ``every`` paces the reads made only because the output is hidden; ``enabled`` False never reads.
     """
-    diff = diff_log(prev, window)
-    read = enabled and wants_log_endpoint(prev, diff, window, terminal=terminal, now=now, every=every)
-    return Plan(prev, tuple(window), diff, terminal, now, read)
+    kept = window if isinstance(window, str) else pack(window)
+    diff = diff_log(prev, kept)
+    read = enabled and wants_log_endpoint(prev, diff, kept, terminal=terminal, now=now, every=every)
+    return Plan(prev, kept, diff, terminal, now, read)
 
 
 def after_read(plan: Plan, answer: Answer | None) -> Outcome:
