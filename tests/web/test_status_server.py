@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import replace
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import anyio
@@ -18,6 +20,9 @@ from watcher.core.tracker import Track
 from watcher.web.status.index import About
 from watcher.web.status.pages import StatusPages, StatusSource
 from watcher.web.webconfig import load_web_config
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 pytestmark = pytest.mark.anyio
 ODD_ID = "odd/id?#1"
@@ -59,6 +64,14 @@ async def test_pages_render_in_the_render_thread_not_the_loop():
     assert server.pages is not None and server.pages.renders == 4  # "/batches/" alone is no page
 
 
+async def until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Wait until ``predicate()`` holds: progress, so a slow machine only takes longer."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "no progress"
+        await anyio.sleep(0.01)
+
+
 async def test_concurrent_loads_of_one_page_share_a_render():
     """Page loads that arrive while the same page renders wait for it instead of rendering again."""
     gate = threading.Event()
@@ -78,7 +91,9 @@ async def test_concurrent_loads_of_one_page_share_a_render():
         async with anyio.create_task_group() as tg:
             for _ in range(5):
                 tg.start_soon(load)
-            await anyio.sleep(0.3)
+            pages = server.pages
+            assert pages is not None
+            await until(lambda: pages.asks >= 5)  # every load waits on the held render now
             probe = await client.get("/healthz")  # probes are answered on the loop meanwhile
             gate.set()
     assert results == [200] * 5 and probe.status_code == 200

@@ -30,9 +30,11 @@ class SharedRender(Generic[K, V]):
         self._flights: dict[K, asyncio.Task[V]] = {}
         self._one_at_a_time = asyncio.Lock()
         self.renders = 0  # started renders, for the tests
+        self.asks = 0  # callers, for the tests: they wait on how many have asked, not on a sleep
 
     async def get(self, key: K) -> V:
         """The result of the render of ``key`` in flight (running or waiting its turn), else of a new one."""
+        self.asks += 1
         flight = self._flights.get(key)
         if flight is None:
             flight = asyncio.get_running_loop().create_task(self._run(key))
