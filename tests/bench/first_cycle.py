@@ -55,8 +55,18 @@ class Case:
         return f"{self.mode}+state" if self.warm else self.mode
 
 
-def config_text(server: Server, mode: str, state: str = "") -> str:
-    """A config watching the server's batches: auth none, ephemeral metrics port, JSON events, a state file or none."""
+def config_text(
+    server: Server,
+    mode: str,
+    state: str = "",
+    *,
+    page_size: int = PAGE_SIZE,
+    max_pages: int | None = None,
+    interval: float = INTERVAL,
+    listen: str = "127.0.0.1:0",
+) -> str:
+    """A config watching the server's batches: auth none, JSON events, a state file or none (fleet.py's too)."""
+    pages = "" if max_pages is None else f"max_list_pages = {max_pages}\n"
     return f"""
 [api]
 endpoint = "{server.url}"
@@ -68,12 +78,12 @@ method = "none"
 [watch]
 batch_ids_file = "{server.ids_file}"
 mode = "{mode}"
-list_page_size = {PAGE_SIZE}
-concurrency = {CONCURRENCY}
-interval_seconds = {INTERVAL}
+list_page_size = {page_size}
+{pages}concurrency = {CONCURRENCY}
+interval_seconds = {interval}
 
 [metrics]
-listen = "127.0.0.1:0"
+listen = "{listen}"
 
 [events]
 format = "json"

@@ -36,35 +36,11 @@ from typing import IO, Any
 
 import httpx
 import psutil
+from first_cycle import config_text
 from run import ENV, ROOT, Server, say
 
 HERE = Path(__file__).resolve().parent
 PORT = 19950
-
-
-def config_text(server: Server, page_size: int, max_pages: int, interval: int) -> str:
-    """List mode over the server's batches: auth none, no state file, default metrics and events otherwise."""
-    return f"""
-[api]
-endpoint = "{server.url}"
-project_id = "{server.project_id}"
-
-[auth]
-method = "none"
-
-[watch]
-batch_ids_file = "{server.ids_file}"
-mode = "list"
-list_page_size = {page_size}
-max_list_pages = {max_pages}
-interval_seconds = {interval}
-
-[metrics]
-listen = "127.0.0.1:{PORT}"
-
-[events]
-format = "json"
-"""
 
 
 class Events:
@@ -130,7 +106,11 @@ def run_one(n: int, args: argparse.Namespace) -> dict[str, Any]:
     server.http = httpx.Client(base_url=server.url, timeout=600)
     pages = math.ceil(n / args.page_size)
     with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as cfg:
-        cfg.write(config_text(server, args.page_size, pages + 10, args.interval))
+        listen = f"127.0.0.1:{PORT}"
+        text = config_text(
+            server, "list", page_size=args.page_size, max_pages=pages + 10, interval=args.interval, listen=listen
+        )
+        cfg.write(text)
     started = time.time()
     watcher = subprocess.Popen(
         [sys.executable, "-m", "watcher", "run", "--config", cfg.name],
