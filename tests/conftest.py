@@ -30,6 +30,8 @@ SLOW_DIRS = frozenset({"e2e", "deploy"})
 # ruff and mypy over the whole tree: slow, but it stays where every helper and hook runs it by name
 SLOW_FILES = frozenset({"test_style.py"})
 FAST_TIMEOUT_SECONDS = 30
+# measured on 2 cores (issue 25): the fast lane 59 s with one worker a core, 38 s with two; three gained nothing
+WORKERS_PER_CORE = 2
 
 # the property tests' example counts (tests/props.py): a quarter in the inner loop, all of them in CI
 # (`.ci/run` passes --hypothesis-profile=full, which Hypothesis' plugin loads after this)
@@ -38,6 +40,13 @@ settings.register_profile("fast", max_examples=25)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fast"))
 # a Hypothesis test runs hundreds of examples: CPU-bound, and several times slower on a busy machine
 PROPERTY_TIMEOUT_SECONDS = 120
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto`` starts two workers per core: most tests wait on loopback servers and subprocesses, not a CPU."""
+    del config  # the hook's signature
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return WORKERS_PER_CORE * cores
 
 
 def lane_is_slow(path: Path) -> bool:

@@ -9,11 +9,11 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from pathlib import Path
 
     from watcher.simulator import SimServer
 
@@ -49,6 +49,10 @@ def write_config(path: Path, server: SimServer, batch_ids: list[str], **extra: d
         lines.extend(f"{key} = {json.dumps(value)}" for key, value in values.items())
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+# the kernel function (Linux, /proc/PID/task/TID/wchan) a FIFO's open(2) sleeps in until the other end opens
+FIFO_OPEN_WAIT = "wait_for_partner"
 
 
 class WatcherProcess:
@@ -95,6 +99,18 @@ class WatcherProcess:
 
     def send(self, signum: int) -> None:
         self.proc.send_signal(signum)
+
+    def signal_taken(self, signum: int) -> bool:
+        """Whether no ``signum`` sent to the process is still pending in the kernel (its handler has it)."""
+        status = Path(f"/proc/{self.proc.pid}/status").read_text(encoding="ascii")
+        fields = (line.partition(":") for line in status.splitlines())
+        pending = [int(value, 16) for key, _, value in fields if key in {"SigPnd", "ShdPnd"}]
+        return not any(mask >> (signum - 1) & 1 for mask in pending)
+
+    def waits_on_a_fifo(self) -> bool:
+        """Whether a thread of the process is blocked opening a FIFO nobody has opened for writing."""
+        tasks = Path(f"/proc/{self.proc.pid}/task")
+        return any((task / "wchan").read_text(encoding="ascii") == FIFO_OPEN_WAIT for task in tasks.iterdir())
 
     def stop(self, signum: int = signal.SIGTERM, timeout: float = 10.0) -> int:
         """Send ``signum`` and wait; returns the exit code."""

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from watcher.simulator import SimServer
 
 
+INTERVAL_SECONDS = 0.2  # tests.procs.write_config's watch.interval_seconds
+RATE_POLLS = 10
 LIBFAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
 
 
@@ -68,10 +70,10 @@ def test_wall_clock_steps_back_and_forward_an_hour_and_polling_goes_on(tmp_path:
             sim.world.append_stdout(bid, [line])
             proc.wait_for(partial(has_line, proc, bid, line), timeout=10)
             assert httpx.get(health, timeout=5).status_code == 200
-        before = polls_of(sim)
-        time.sleep(2.0)
-        polled = polls_of(sim) - before
+        before, began = polls_of(sim), time.monotonic()
+        proc.wait_for(lambda: polls_of(sim) >= before + RATE_POLLS, timeout=10)
+        took = time.monotonic() - began
     finally:
         assert proc.stop() == 0
-    # 0.2 s interval: about ten polls in two seconds, not a backlog of an hour's slots at once
-    assert 3 <= polled <= 40
+    # 0.2 s interval: ten polls take about two seconds, not the milliseconds of a backlog of an hour's slots
+    assert took >= RATE_POLLS * INTERVAL_SECONDS / 4, f"{RATE_POLLS} polls in {took:.2f} s"

@@ -265,7 +265,7 @@ def test_sighup_during_startup_becomes_a_reload_once_started(tmp_path):
             # opening a FIFO for writing returns once the reader has it: the watcher is loading its config
             with ids.open("w") as feed:
                 proc.send(signal.SIGHUP)
-                time.sleep(0.3)  # delivered while the watcher waits on the file
+                proc.wait_for(lambda: proc.signal_taken(signal.SIGHUP))  # while the watcher waits on the file
                 feed.write(bid + "\n")
             proc.wait_for(lambda: any(e["event"] == "watcher.started" for e in proc.events))
             with ids.open("w") as feed:  # the reload reads the file again

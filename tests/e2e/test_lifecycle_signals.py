@@ -26,7 +26,7 @@ def test_sigterm_during_a_reload_stuck_on_a_fifo_stops_the_daemon(tmp_path: Path
     ids.unlink()
     os.mkfifo(ids)
     proc.send(signal.SIGHUP)
-    time.sleep(0.5)  # the reload is now blocked opening the FIFO
+    proc.wait_for(proc.waits_on_a_fifo)  # the reload is now blocked opening it
     started = time.monotonic()
     code = proc.stop(timeout=20)
     assert code == 0, proc.stderr

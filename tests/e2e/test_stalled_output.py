@@ -26,8 +26,11 @@ from tests.procs import WatcherProcess, write_config
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from watcher.simulator import SimServer
+
 
 A = "11111111-1111-4111-8111-111111111111"
+HELD = "dli_watcher_polls_held_total"
 LONG = "y" * 400  # a few of these fill a one-page pipe
 
 
@@ -85,6 +88,15 @@ def _answers(base: str) -> bool:
         return False
 
 
+def write_bursts(server: SimServer, base: str) -> None:
+    """Six bursts of long lines, each read before the next unless polls are held; then wait for a held poll."""
+    for burst in range(6):
+        read = server.requests["details"]
+        server.world.append_stdout(A, [f"b{burst} {n} {LONG}" for n in range(8)])
+        wait_until(lambda n=read: server.requests["details"] > n or metric(base, HELD) > 0)
+    wait_until(lambda: metric(base, HELD) > 0)
+
+
 def parse(raw: bytes) -> list[dict[str, Any]]:
     """The JSON events in ``raw`` (a killed reader may leave half a line at the end)."""
     return [json.loads(line) for line in raw.decode().splitlines() if line.endswith("}")]
@@ -113,10 +125,7 @@ def test_a_stalled_reader_holds_polls_keeps_the_loop_and_catches_up(tmp_path: Pa
         proc = start_unread(config_for(tmp_path, server, port))
         try:
             wait_until(lambda: _answers(base))
-            for burst in range(6):
-                server.world.append_stdout(A, [f"b{burst} {n} {LONG}" for n in range(8)])
-                time.sleep(0.4)
-            wait_until(lambda: metric(base, "dli_watcher_polls_held_total") > 0)
+            write_bursts(server, base)
             assert metric(base, "dli_watcher_output_backlog_lines") >= 20
             assert httpx.get(base + "/healthz", timeout=5).status_code == 200
             ready = httpx.get(base + "/readyz", timeout=5)
@@ -154,10 +163,7 @@ def test_sigterm_while_nobody_reads_exits_promptly_and_a_restart_delivers_the_re
         config = config_for(tmp_path, server, port)
         proc = start_unread(config)
         wait_until(lambda: _answers(base))
-        for burst in range(6):
-            server.world.append_stdout(A, [f"b{burst} {n} {LONG}" for n in range(8)])
-            time.sleep(0.4)
-        wait_until(lambda: metric(base, "dli_watcher_polls_held_total") > 0)
+        write_bursts(server, base)
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=20)
