@@ -9,7 +9,7 @@ import os
 import stat
 from argparse import Namespace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import httpx
@@ -28,6 +28,9 @@ from watcher.daemon.replay import replay
 from watcher.errors import SetupError
 from watcher.output.writer import EventWriter
 from watcher.simulator import SimAuth
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 from watcher.simulator import cli as sim_cli
 
 TOKEN = "tok-Sup3rSecretValue-0123456789"
@@ -41,11 +44,16 @@ HEADER = {"t": "header", "format": FORMAT, "format_version": VERSION, "flavor": 
 
 
 def recorder(
-    path: Path, *, max_bytes: int = 1 << 20, files: int = 1, document: dict[str, Any] | None = None
+    path: Path,
+    *,
+    max_bytes: int = 1 << 20,
+    files: int = 1,
+    document: dict[str, Any] | None = None,
+    on_stopped: Callable[[dict[str, str]], None] | None = None,
 ) -> Recorder:
     doc = document or {"api": {"flavor": "dli", "endpoint": "http://127.0.0.1:9", "project_id": PID}}
     rec = Recorder(str(path), {**HEADER, "config": clean_document(doc, str)}, max_bytes=max_bytes, files=files)
-    rec.start(SecretMask(SECRETS), {"tracks": []})
+    rec.start(SecretMask(SECRETS), {"tracks": []}, on_stopped)
     return rec
 
 
@@ -130,9 +138,8 @@ def test_the_file_is_0600_and_another_users_or_shared_file_is_refused(tmp_path):
 def test_one_file_stops_at_the_cap_with_a_last_line_saying_so(tmp_path):
     """record.files = 1 (--record): the file never passes max_bytes; its last line is watcher.recording_stopped."""
     path = tmp_path / "rec.jsonl"
-    rec = recorder(path, max_bytes=64 * 1024)
     stops: list[str] = []
-    rec.on_stopped = lambda why: stops.append(f"stopped: {why['reason']}")
+    rec = recorder(path, max_bytes=64 * 1024, on_stopped=lambda why: stops.append(f"stopped: {why['reason']}"))
     for n in range(400):
         rec.exchange(request(), 200, {}, json.dumps({"id": BID, "log": [f"line {n} " + "x" * 400]}).encode())
     rec.close()

@@ -44,8 +44,7 @@ def recorder_over(sink: Sink, monkeypatch: pytest.MonkeyPatch) -> tuple[Recorder
     monkeypatch.setattr(Recorder, "_open", lambda _self: sink)
     rec = Recorder("unused.jsonl", HEADER, max_bytes=1 << 20, files=1)
     stops: list[int] = []
-    rec.on_stopped = lambda why: stops.append(1 if why["reason"] == "disk" else 2)
-    rec.start(str, {"tracks": []})
+    rec.start(str, {"tracks": []}, on_stopped=lambda why: stops.append(1 if why["reason"] == "disk" else 2))
     return rec, stops
 
 

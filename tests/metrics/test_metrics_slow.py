@@ -32,8 +32,7 @@ def conditions() -> tuple[Conditions, list[tuple[EventName, dict[str, object], L
     def say(name: EventName, fields: dict[str, object], level: Level = "info") -> None:
         said.append((name, fields, level))
 
-    cond = Conditions(board, SelfMetrics(board), OutputPump(lambda _: None), say)
-    cond.per_batch = "all"
+    cond = Conditions(board, SelfMetrics(board), OutputPump(lambda _: None), say, per_batch="all")
     return cond, said
 
 

@@ -66,7 +66,7 @@ class Conditions:
         # set by the render thread, reported by the poll loop: a render slower than SLOW_RENDER, once
         self._slow_render: tuple[float, int] | None = None
         self._slow_reported = False
-        self.per_batch = per_batch  # named in watcher.metrics_slow: the setting that makes renders cheaper
+        self._per_batch = per_batch  # named in watcher.metrics_slow: the setting that makes renders cheaper
 
     def not_ready(self) -> str | None:
         """Why the watcher is not ready (None when it is): the first reason the one rule of ``core.readiness`` finds."""
@@ -126,7 +126,7 @@ class Conditions:
             self._slow_reported = True
             seconds, size = slow
             fields = {"seconds": round(seconds, 3), "bytes": size, "batches": len(self._board.tracks)}
-            self._say("watcher.metrics_slow", {**fields, "per_batch": self.per_batch}, "warning")
+            self._say("watcher.metrics_slow", {**fields, "per_batch": self._per_batch}, "warning")
 
     def metrics_rendered(self, seconds: float, size: int) -> None:
         """A /metrics render finished (render thread): note the first one slower than SLOW_RENDER."""

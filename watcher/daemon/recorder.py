@@ -92,7 +92,7 @@ class Recorder:
         self._include_req_body = include_req_body
         self.mask: Callable[[str], str] = str
         # the cap or the disk stopped the recording (an event says so): its reason and, for the disk, the error
-        self.on_stopped: Callable[[dict[str, str]], None] = lambda _why: None
+        self._on_stopped: Callable[[dict[str, str]], None] = lambda _why: None
         self._stopped = True  # until start(): nothing is written before the header
         self._writer = RecordWriter(self._open, path, files)
         self._size = 0
@@ -109,7 +109,7 @@ class Recorder:
         """
         self.mask, self._stopped = mask, False
         if on_stopped is not None:
-            self.on_stopped = on_stopped
+            self._on_stopped = on_stopped
         self._write_line({**self._header, "state": state, "continued": False})
 
     def _open(self) -> BinaryIO:
@@ -185,7 +185,7 @@ class Recorder:
         self._writer.write(_note(why["reason"]))
         self._writer.flush()
         self._stopped = True
-        self.on_stopped(why)
+        self._on_stopped(why)
 
     def _rotate(self) -> None:
         """Start a new segment; the oldest of ``files`` goes."""
