@@ -28,10 +28,10 @@ from watcher.daemon.replay import replay
 from watcher.errors import SetupError
 from watcher.output.writer import EventWriter
 from watcher.simulator import SimAuth
+from watcher.simulator import cli as sim_cli
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-from watcher.simulator import cli as sim_cli
 
 TOKEN = "tok-Sup3rSecretValue-0123456789"
 SK = "SKsecretKEY0123456789abcdefABCDEF01234567"
