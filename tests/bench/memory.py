@@ -30,6 +30,7 @@ from watcher.core.recent import Recent
 from watcher.core.states import FLAVOR_STATES
 from watcher.core.tracker import LogResult, Track, observe
 from watcher.metrics.exposition import BatchText, BatchView
+from watcher.output.messages import message
 from watcher.simulator.render import session
 
 ALIVE: list[Any] = []
@@ -62,7 +63,7 @@ def fleet(n: int) -> tuple[Board, Recent, list[tuple[float, str]], dict[str, flo
     """N running batches through list mode's steps: the board, ring, schedule and exposition cache."""
     world = build_world(n, 0, "default")
     now_ms = int(time.time() * 1000)
-    board, recent = Board(), Recent(per_batch=4)
+    board, recent = Board(), Recent(per_batch=4, describe=message)  # as the daemon makes it
     heap: list[tuple[float, str]] = []
     due: dict[str, float] = {}
     states = FLAVOR_STATES["dli"]
@@ -102,7 +103,7 @@ def parts(board: Board, recent: Recent, heap: list[Any], due: dict[str, float], 
     out["recent-events ring"] = deep([recent._events, recent._polls, recent._errors], seen)
     out["label values (LabelCap)"] = deep([board.labels], seen)
     out["schedule (heap, due)"] = deep([heap, due], seen)
-    out["/metrics cache (info line per batch)"] = deep([text._cache, text._compact_cache, text._groups], seen)
+    out["/metrics cache (info line per batch)"] = deep([text._cache, text._groups], seen)
     return out
 
 

@@ -1,16 +1,20 @@
-"""The status page's ring keeps each batch's entries in one flat tuple: what goes in comes out whole."""
+"""The status page's ring keeps each batch's entries in one string: what goes in comes out whole."""
 
 from __future__ import annotations
 
-from dataclasses import astuple, fields
+from dataclasses import astuple
+
+from hypothesis import given
+from hypothesis import strategies as st
 
 from watcher.core.events import Event
-from watcher.core.recent import FIELDS, Entry, Recent
+from watcher.core.recent import MAX_KEPT_CHARS, Recent, clip, detail
 
-
-def test_an_entry_takes_as_many_items_as_entry_has_fields() -> None:
-    """A field added to Entry must be kept too, or every later entry of the batch reads shifted."""
-    assert len(fields(Entry)) == FIELDS
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=8,
+)
 
 
 def test_entries_come_back_with_every_field_in_order() -> None:
@@ -24,3 +28,37 @@ def test_entries_come_back_with_every_field_in_order() -> None:
         (11.0, "batch.changed", "warning", "n=1", "said 1"),
         (12.0, "batch.changed", "warning", "n=2", "said 2"),
     ]
+
+
+def test_the_sentence_is_said_with_the_context_the_page_gives() -> None:
+    """The context left out of each entry (job, queue, app) is the page's to give back when it says the sentence."""
+    recent = Recent(describe=lambda e: f"{e.fields.get('queue')} {e.fields['state']}")
+    fields = {"job_name": "etl", "queue": "q1", "app_id": None, "state": "running"}
+    recent.record([Event("batch.discovered", batch_id="b1", fields=fields)], 1.0, {"b1"})
+    assert [(e.detail, e.message) for e in recent.events("b1", {"queue": "q1"})] == [("state=running", "q1 running")]
+    assert [e.message for e in recent.events("b1")] == ["None running"]
+
+
+def test_fields_too_long_to_keep_whole_keep_their_line_and_sentence() -> None:
+    """Past MAX_KEPT_CHARS the entry keeps the clipped fields line and sentence made when it was recorded."""
+    recent = Recent(describe=lambda _e: "x" * 2000)
+    fields = {"error_message": "y" * 3000, "n": 1}
+    recent.record([Event("batch.poll_failed", "warning", "b1", fields=fields)], 2.0, {"b1"})
+    (got,) = recent.events("b1")
+    assert (got.detail, got.message) == (detail(fields), clip("x" * 2000))
+    assert len(recent._events["b1"]) < MAX_KEPT_CHARS + 2 * 512 + 100
+
+
+@given(
+    fields=st.dictionaries(st.text(), JSON, max_size=4),
+    names=st.lists(st.sampled_from(["batch.discovered", "batch.state_changed", "batch.finished"]), max_size=6),
+    per_batch=st.integers(1, 4),
+)
+def test_any_fields_come_back_as_their_line_in_order(fields, names, per_batch) -> None:
+    """Any JSON fields (control characters and separators in keys and values too) read back as recorded, in order."""
+    recent = Recent(per_batch=per_batch)
+    for n, name in enumerate(names):
+        recent.record([Event(name, "info", "b1", fields={**fields, "n": n})], float(n), {"b1"})
+    got = recent.events("b1")
+    want = [(float(n), name, detail({**fields, "n": n})) for n, name in enumerate(names)][-per_batch:]
+    assert [(e.at, e.name, e.detail) for e in got] == want

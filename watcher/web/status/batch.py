@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from watcher.core.tracker import shown_state
+from watcher.core.tracker import context, shown_state
 from watcher.core.watchstatus import watch_status
 from watcher.web.status.index import REFRESH_CHOICES, last_poll, not_found_codes
 from watcher.web.status.markup import batch_path, esc, page
@@ -63,9 +63,9 @@ def details(track: Track, recent: Recent, now: float) -> list[tuple[str, str]]:
     return rows
 
 
-def events_table(recent: Recent, batch_id: str, now: float | None = None) -> str:
+def events_table(recent: Recent, track: Track, now: float | None = None) -> str:
     """The batch's recent events (log lines aside), newest first: each by its message, its fields on demand."""
-    entries = recent.events(batch_id)
+    entries = recent.events(track.batch_id, context(track.snapshot))
     if not entries:
         return "<p>None kept yet.</p>"
     rows = "".join(
@@ -149,7 +149,7 @@ def batch_page(
         f"{headline(track, now, settings)}{links_list(track, settings)}"
         f"{refresh_choices(track.batch_id, refresh)}<dl>{items}</dl>"
         f'<h2>Recent events <span class="muted">(the last {recent.per_batch} kept, log lines aside)</span></h2>'
-        f"{events_table(recent, track.batch_id, now)}"
+        f"{events_table(recent, track, now)}"
         f'<h2>Log <span class="muted">(the last lines seen, by stream)</span></h2>{log_section(track)}'
     )
     return page(f"Batch {esc(track.batch_id)} · dli-watcher", body, refresh)

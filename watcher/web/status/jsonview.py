@@ -9,6 +9,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from watcher.core.events import rfc3339
+from watcher.core.tracker import context
 from watcher.core.watchstatus import watch_status
 from watcher.web.httpwire import Response
 from watcher.web.status.oncall import Attention, PageSettings, duration_of, links_of, outcome_of
@@ -104,7 +105,7 @@ def batch_page_json(track: Track, recent: Recent, now: float, settings: PageSett
     """``/batches/{id}?format=json``: the batch and its recent events (log lines aside), oldest first."""
     events = [
         {"at": rfc3339(e.at), "event": e.name, "level": e.level, "message": e.message, "fields": e.detail}
-        for e in recent.events(track.batch_id)
+        for e in recent.events(track.batch_id, context(track.snapshot))
     ]
     return {"schema": SCHEMA, "batch": {**batch_json(track, recent, now, settings), "events": events}}
 
