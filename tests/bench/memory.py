@@ -24,16 +24,18 @@ from typing import Any
 from server import build_world
 
 from watcher.core.board import Board
-from watcher.core.log.diff import diff_log
+from watcher.core.log.diff import LogTrack, diff_log
 from watcher.core.model import decode_snapshot
 from watcher.core.recent import Recent
 from watcher.core.states import FLAVOR_STATES
-from watcher.core.tracker import LogResult, Track, observe
+from watcher.core.tracker import Failure, LogResult, Track, observe, observe_failure
 from watcher.metrics.exposition import BatchText, BatchView
 from watcher.output.messages import message
 from watcher.simulator.render import session
 
 ALIVE: list[Any] = []
+NO_LOG = LogResult((), (), LogTrack())
+FAILURE = Failure("http", "503 Service Unavailable: APIG.0201 Backend unavailable", 503, "APIG.0201", 3)
 LINE = "INFO scheduler.TaskSetManager: Finished task {n} in stage 3.0 (TID {n}) on executor 7 (12/40) step {n}"
 
 
@@ -80,11 +82,14 @@ def fleet(n: int) -> tuple[Board, Recent, list[tuple[float, str]], dict[str, flo
             track = board.tracks.get(snap.batch_id) or Track(snap.batch_id)
             diff = diff_log(track.log, snap.log)
             result = LogResult(diff.lines, tuple((s, None) for s in diff.uncertain), diff.track)
-            new, events = observe(track, snap, now, result, include_req_body=False)
+            # four events a batch, each a different one, as the real tracker makes them: found starting,
+            # a failed poll, then running (the poll's recovery and the state change)
+            first, found = observe(track, replace(snap, state="starting"), now - 90, NO_LOG, include_req_body=False)
+            failed, failure = observe_failure(first, FAILURE, now - 30)
+            new, events = observe(failed, snap, now, result, include_req_body=False)
             board.tracks[snap.batch_id] = new
-            # the ring at its fullest: 4 events a batch (a first poll makes one, batch.discovered)
-            shown = [e for e in events if e.name != "batch.log"][:1]
-            recent.record([replace(e, fields={**e.fields, "n": k}) for e in shown for k in range(4)], now, board.tracks)
+            for said in (found, failure, events):
+                recent.record([e for e in said if e.name != "batch.log"], now, board.tracks)
             recent.polled(snap.batch_id, now)
             heapq.heappush(heap, (now + 60.0, snap.batch_id))
             due[snap.batch_id] = now + 60.0
