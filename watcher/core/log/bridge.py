@@ -12,7 +12,16 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from watcher.core.log.diff import TAIL_KEEP, LogDiff, StreamTrack, alignments, diff_log, exact_end, unmarked_stream
+from watcher.core.log.diff import (
+    NO_LINES,
+    TAIL_KEEP,
+    LogDiff,
+    StreamTrack,
+    alignments,
+    diff_log,
+    exact_end,
+    unmarked_stream,
+)
 from watcher.core.log.layout import MARKED, WINDOW_SIZE, marker, output_hidden, output_stream, split_window, stream_rank
 from watcher.core.window import lines_of
 
@@ -65,7 +74,7 @@ def _bridged(
         wanted.append(output_stream(layout))
     found = {}
     for stream in wanted:
-        prev = track.streams.get(stream, StreamTrack())
+        prev = track.streams.get(stream, NO_LINES)
         recovered = bridge(prev, shown.get(stream, ()), lines, from_start)
         if recovered is not None:
             found[stream] = recovered

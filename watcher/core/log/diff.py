@@ -60,6 +60,10 @@ class StreamTrack:
     __hash__ = None  # type: ignore[assignment]
 
 
+# the one StreamTrack of a stream with no lines yet (immutable, so every batch's empty stream can be it)
+NO_LINES = StreamTrack()
+
+
 @dataclass(frozen=True, slots=True)
 class LogTrack:
     """Per-batch log diff state: one StreamTrack per stream, the last raw window and the layout seen.
@@ -158,7 +162,7 @@ def first_track(streams: dict[str, StreamTrack], section: Section, layout: Layou
     log = streams.get("log")
     if layout in MARKED and log is not None and alignments(log.tail, section.lines):
         return replace(log, seen=-1)
-    return StreamTrack()
+    return NO_LINES
 
 
 def unmarked_stream(layout: Layout, window: Sequence[str], streams: dict[str, StreamTrack]) -> str:
@@ -230,6 +234,9 @@ def share_window(streams: dict[str, StreamTrack], window: Window) -> dict[str, S
     shown = unpack(window)
     out = {}
     for name, stream in streams.items():
+        if not stream.text and stream.seen == 0:
+            out[name] = NO_LINES  # a section seen empty, as most windows show stderr and diagnostics: one object
+            continue
         if stream.text is window or not stream.text:
             out[name] = stream
             continue
