@@ -15,10 +15,11 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from watcher.core.log.layout import MARKED, WINDOW_SIZE, layout_of, output_hidden, split_window
+from watcher.core.log.streams import Streams
 from watcher.core.window import Window, lines_of, pack, size, unpack
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from watcher.core.log.layout import Layout, Section
 
@@ -73,7 +74,7 @@ class LogTrack:
     last asked (wall clock, None: never), ``misses`` how many answers in a row were of no use.
     """
 
-    streams: dict[str, StreamTrack] = field(default_factory=dict)
+    streams: Mapping[str, StreamTrack] = field(default_factory=Streams)
     # kept joined, the very object the batch's snapshot holds when the two are the same window
     window: Window = ""
     layout: Layout = "plain"
@@ -87,6 +88,8 @@ class LogTrack:
     def __post_init__(self) -> None:
         if not isinstance(self.window, str):
             object.__setattr__(self, "window", pack(self.window))
+        if not isinstance(self.streams, Streams):
+            object.__setattr__(self, "streams", Streams(self.streams))
         object.__setattr__(self, "hidden", window_hides_output(self.layout, self.window, self.streams))
 
 
@@ -153,7 +156,7 @@ def diff_section(prev: StreamTrack, section: Section) -> tuple[tuple[str, ...], 
     return new, (not section.starts) if fresh_start else True, observed
 
 
-def first_track(streams: dict[str, StreamTrack], section: Section, layout: Layout) -> StreamTrack:
+def first_track(streams: Mapping[str, StreamTrack], section: Section, layout: Layout) -> StreamTrack:
     """The prior of a stream seen for the first time.
 
     Once a log shows sections, lines reported before in the unsectioned ``log`` stream may now show
@@ -165,7 +168,7 @@ def first_track(streams: dict[str, StreamTrack], section: Section, layout: Layou
     return NO_LINES
 
 
-def unmarked_stream(layout: Layout, window: Sequence[str], streams: dict[str, StreamTrack]) -> str:
+def unmarked_stream(layout: Layout, window: Sequence[str], streams: Mapping[str, StreamTrack]) -> str:
     """The stream of a window without any marker.
 
     Sectioned: the inside of the last section, diagnostics; local: stderr, there is nothing after it.
@@ -182,7 +185,7 @@ def unmarked_stream(layout: Layout, window: Sequence[str], streams: dict[str, St
     return "log"
 
 
-def window_hides_output(layout: Layout, window: Window | Sequence[str], streams: dict[str, StreamTrack]) -> bool:
+def window_hides_output(layout: Layout, window: Window | Sequence[str], streams: Mapping[str, StreamTrack]) -> bool:
     """Whether ``window``, read with ``layout`` (and the streams seen), shows nothing of the job's own output."""
     complete = (size(window) if isinstance(window, str) else len(window)) < WINDOW_SIZE
     if layout == "plain" or complete:
@@ -225,7 +228,7 @@ def diff_log(
     return LogDiff(tuple(lines), tuple(uncertain), next_track)
 
 
-def share_window(streams: dict[str, StreamTrack], window: Window) -> dict[str, StreamTrack]:
+def share_window(streams: Mapping[str, StreamTrack], window: Window) -> dict[str, StreamTrack]:
     """The streams, each tail that is a run of the window's lines kept as that run of the window's own text.
 
     A tail kept as part of an older window is kept on its own when this window does not show it, so a
