@@ -90,9 +90,10 @@ def fleet(n: int) -> tuple[Board, Recent, list[tuple[float, str]], dict[str, flo
             board.tracks[snap.batch_id] = new
             for said in (found, failure, events):
                 recent.record([e for e in said if e.name != "batch.log"], now, board.tracks)
-            recent.polled(snap.batch_id, now)
-            heapq.heappush(heap, (now + 60.0, snap.batch_id))
-            due[snap.batch_id] = now + 60.0
+            recent.polled(new, now)
+            when = now + 60.0  # one object in the heap and the due map, as the poller keeps it
+            heapq.heappush(heap, (when, snap.batch_id))
+            due[snap.batch_id] = when
     text = BatchText(BatchView(labels=board.labels))
     text.render(list(board.tracks.values()), now)
     return board, recent, heap, due, text

@@ -95,7 +95,7 @@ def fleet(n: int, now: float) -> tuple[dict[str, Track], Recent]:
     recent = Recent()
     for track in tracks.values():
         recent.record(history(track), now - 300, tracks)
-        recent.polled(track.batch_id, now - rng.uniform(0, 25))
+        recent.polled(replace(track, up=False), now - rng.uniform(0, 25))  # the page reads a kept poll time
     return tracks, recent
 
 

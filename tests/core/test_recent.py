@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from watcher.core.events import Event
 from watcher.core.recent import MAX_DETAIL_CHARS, Recent, detail
+from watcher.core.tracker import Track
 
 
 def event(name, batch_id="b1", **fields):
@@ -53,9 +54,9 @@ def test_forget_drops_everything_about_a_batch():
     """Batches no longer watched take their entries, error and last poll with them: the whole is bounded."""
     recent = Recent()
     recent.record([event("batch.poll_failed", reason="timeout")], 1.0, {"b1"})
-    recent.polled("b1", 2.0)
+    recent.polled(Track("b1", up=False), 2.0)
     recent.forget(["b1"])
-    assert (recent.events("b1"), recent.error("b1"), recent.last_poll("b1"), len(recent)) == ((), None, None, 0)
+    assert (recent.events("b1"), recent.error("b1"), recent.last_poll(Track("b1")), len(recent)) == ((), None, None, 0)
 
 
 def test_details_are_one_bounded_line():

@@ -11,6 +11,7 @@ import pytest
 
 from tests.config.test_reload import reload_to, start, with_section
 from tests.helpers import make_config
+from watcher.core.tracker import Track
 
 if TYPE_CHECKING:
     from watcher.simulator import SimServer
@@ -56,7 +57,7 @@ async def test_a_batch_page_shows_events_polls_and_log_and_forgets_them_when_unw
         assert len(run.daemon.recent) == 2
         await reload_to(run, with_section(holder[0], "watch", batch_ids=(keep,)), holder)
         assert run.daemon.recent.events(drop) == () and run.daemon.recent.error(drop) is None
-        assert run.daemon.recent.last_poll(drop) is None
+        assert run.daemon.recent.last_poll(Track(drop)) is None
         async with httpx.AsyncClient(base_url=run.metrics_url) as client:
             gone = await client.get(f"/batches/{drop}")
         assert gone.status_code == 404

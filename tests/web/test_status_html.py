@@ -80,7 +80,7 @@ def evil_recent(bid: str = EVIL_ID) -> Recent:
         Event("batch.changed", "info", bid, 2, {"changes": {"name": {"old": "x", "new": EVIL}}}),
     ]
     recent.record(events, NOW - 30, {bid})
-    recent.polled(bid, NOW - 1)
+    recent.polled(Track(bid, up=False), NOW - 1)
     return recent
 
 

@@ -129,14 +129,14 @@ def test_each_column_sorts_both_ways_with_missing_values_last(sort, desc, expect
     """Ages sort youngest first; batches the column says nothing about come last, by ID."""
     recent = Recent()
     recent.record([_failed("a", "auth"), _failed("c", "timeout"), _failed("b", "http")], 1.0, {"a", "b", "c"})
-    recent.polled("a", 50.0)
-    recent.polled("b", 60.0)
     tracks = [
-        replace(track("a", name="Zeta", since=200.0), snapshot=_snap("a", "Zeta", 1000)),
-        replace(track("b", name="alpha", since=300.0), snapshot=_snap("b", "alpha", 2000)),
+        replace(track("a", name="Zeta", since=200.0, up=False), snapshot=_snap("a", "Zeta", 1000)),
+        replace(track("b", name="alpha", since=300.0, up=False), snapshot=_snap("b", "alpha", 2000)),
         replace(track("c", name="Beta", since=100.0, last_success=40.0), snapshot=_snap("c", "Beta", 3000)),
         track("n", state=None, presence="pending", up=True, since=None),
     ]
+    recent.polled(tracks[0], 50.0)  # failed polls: their times are kept (a poll that read the batch is last_success)
+    recent.polled(tracks[1], 60.0)
     assert ids(select(tracks, recent, Query(sort=sort, desc=desc))) == expected
 
 

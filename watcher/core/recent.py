@@ -26,6 +26,8 @@ from watcher.core.events import Event
 if TYPE_CHECKING:
     from collections.abc import Callable, Container, Iterable, Mapping
 
+    from watcher.core.tracker import Track
+
 MAX_EVENTS = 50
 MAX_DETAIL_CHARS = 512
 MAX_KEPT_CHARS = 2 * MAX_DETAIL_CHARS
@@ -148,9 +150,16 @@ class Recent:
             every = [*old.split(RS), *records] if old else records
             self._events[bid] = zlib.compress(RS.join(every[-self.per_batch :]).encode())
 
-    def polled(self, batch_id: str, now: float) -> None:
-        """A poll of the batch finished at ``now`` (whatever its outcome)."""
-        self._polls[batch_id] = now
+    def polled(self, track: Track, now: float) -> None:
+        """A poll of the batch finished at ``now``, leaving ``track``.
+
+        A poll that read the batch is the track's ``last_success`` already; only the time of any other
+        (failed, not found, gone) is kept, until the next one that reads it: ~60 bytes a healthy batch.
+        """
+        if track.up and track.presence == "present":
+            self._polls.pop(track.batch_id, None)
+        else:
+            self._polls[track.batch_id] = now
 
     def forget(self, batch_ids: Iterable[str]) -> None:
         """Drop everything kept about batches no longer watched."""
@@ -175,6 +184,7 @@ class Recent:
         """The batch's last failed poll, if it ever had one while watched."""
         return self._errors.get(batch_id)
 
-    def last_poll(self, batch_id: str) -> float | None:
-        """When a poll of the batch last finished, if one did in this run."""
-        return self._polls.get(batch_id)
+    def last_poll(self, track: Track) -> float | None:
+        """When a poll of the batch last finished (None: never)."""
+        at = self._polls.get(track.batch_id)
+        return at if at is not None else track.last_success

@@ -39,7 +39,7 @@ class Results:
 
     def __call__(self, track: Track, events: list[Event], changed: bool) -> None:
         """A poll's outcome: noted for the status page (whatever it was), then committed and written."""
-        self._recent.polled(track.batch_id, time.time())
+        self._recent.polled(track, time.time())
         self._submit(track, events, changed)
 
     def _submit(self, track: Track, events: list[Event], changed: bool) -> None:

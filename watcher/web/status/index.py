@@ -137,7 +137,7 @@ def heading(query: Query, key: str | None, title: str) -> str:
 
 def last_poll(track: Track, recent: Recent, status: str, now: float) -> str:
     """When the batch was last polled and how that went."""
-    at = recent.last_poll(track.batch_id) or track.last_success
+    at = recent.last_poll(track)
     if at is None:
         return "never"
     outcome = {"failing": "failed", "not_found": "not found", "gone": "gone"}.get(status, "ok")

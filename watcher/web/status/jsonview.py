@@ -49,7 +49,7 @@ def batch_json(track: Track, recent: Recent, now: float, settings: PageSettings)
         "duration_seconds": None if duration is None else round(duration, 3),
         "state_since": _time(track.state_since),
         "updated": _time(snap.update_time / 1000) if snap and snap.update_time is not None else None,
-        "last_poll": _time(recent.last_poll(track.batch_id) or track.last_success),
+        "last_poll": _time(recent.last_poll(track)),
         "last_error": None
         if problem is None
         else {

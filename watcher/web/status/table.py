@@ -56,8 +56,7 @@ def sort_keys(recent: Recent) -> dict[str, Callable[[Track], SortKey | None]]:
     """Each sortable column's key; None sorts last in either direction. Ages sort youngest first."""
 
     def polled(track: Track) -> float | None:
-        last = recent.last_poll(track.batch_id)
-        return _negated(last if last is not None else track.last_success)
+        return _negated(recent.last_poll(track))
 
     def error(track: Track) -> str | None:
         problem = recent.error(track.batch_id)
