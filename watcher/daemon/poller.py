@@ -25,6 +25,9 @@ from watcher.daemon.backfill import LogApi, LogReader
 from watcher.daemon.listpoll import ListApi, ListPoller
 from watcher.errors import ApiError, AuthError, NotFoundError
 
+# past this many due entries in one tick, the rest are taken out in one pass instead of popped one by one
+BULK_POP = 256
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
 
@@ -67,6 +70,19 @@ def _persistent_change(old: Track, new: Track) -> bool:
         new.presence,
         new.terminal_at,
     )
+
+
+def _split_due(heap: list[tuple[float, str]], now: float) -> list[tuple[float, str]]:
+    """Take every entry due by ``now`` out of ``heap`` in one pass, sorted as popping them would give them.
+
+    A list cycle makes every batch due at once: one pass and a sort of (nearly sorted) entries cost a
+    fraction of a pop each (a pop sifts through the whole heap's depth).
+    """
+    due = [e for e in heap if e[0] <= now]
+    heap[:] = [e for e in heap if e[0] > now]
+    heapq.heapify(heap)
+    due.sort()
+    return due
 
 
 def failure_of(err: ApiError) -> Failure:
@@ -259,9 +275,15 @@ class Poller:
         return reusable(self._board.tracks.get(bid))
 
     def _pop_due(self, now: float) -> list[str]:
+        """The batches due by ``now``, in the heap's order, marked in flight (stale heap entries are dropped)."""
+        heap, entries = self._heap, []
+        while heap and heap[0][0] <= now:
+            if len(entries) == BULK_POP:
+                entries += _split_due(heap, now)
+                break
+            entries.append(heapq.heappop(heap))
         due = []
-        while self._heap and self._heap[0][0] <= now:
-            when, bid = heapq.heappop(self._heap)
+        for when, bid in entries:
             if self._due.get(bid) == when and bid not in self._inflight:
                 self._inflight.add(bid)
                 due.append(bid)
