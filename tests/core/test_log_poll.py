@@ -72,7 +72,7 @@ def test_a_finished_batch_reads_until_an_answer_settles_it():
 
 
 def test_kept_window_says_yes_only_when_the_full_diff_adds_and_reads_nothing():
-    """Wherever the quick answer says "kept", the plan reads nothing and keeps the very track; it says so for a steady window."""
+    """Where the quick answer says "kept", the plan reads nothing and keeps the very track; a steady window is kept."""
     behind = render_log("dli", OUT[:3], [f"err {i}" for i in range(20)], ())[-WINDOW_SIZE:]
     hidden = diff_log(diff_log(LogTrack(), dli(OUT[:3])).track, behind).track
     shown = diff_log(LogTrack(), dli(OUT[:3])).track
