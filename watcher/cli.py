@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import gc
 import logging
 import os
 import signal
@@ -187,6 +188,19 @@ def process_settings() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+def settle_heap() -> None:
+    """Once the first cycle is done, keep what it left alive out of the cyclic collector's full passes.
+
+    Every cycle makes a new track per batch, and those promote to the oldest generation, whose full
+    collections walked every object the fleet holds (~5% of the CPU of steady list cycles at 20,000
+    batches, timed with a gc callback). Frozen, the start's objects are skipped; the start's cyclic
+    garbage is collected first, as a frozen object is never collected as part of a cycle. Once per process.
+    """
+    if gc.get_freeze_count() == 0:
+        gc.collect()
+        gc.freeze()
+
+
 def _run(args: argparse.Namespace) -> int:
     from watcher.daemon.app import Daemon
 
@@ -200,7 +214,8 @@ def _run(args: argparse.Namespace) -> int:
     from watcher.config.settings import read_document
 
     recorder = open_recorder(cfg, read_document(args.config or default_path(os.environ)), args.record)
-    daemon = Daemon(cfg, partial(_load, args.config, flags), os.environ, writer=writer, recorder=recorder)
+    reread = partial(_load, args.config, flags)
+    daemon = Daemon(cfg, reread, os.environ, writer=writer, recorder=recorder, after_start=settle_heap)
     anyio.run(partial(daemon.run, reload_pending=lambda: bool(watcher.EARLY_HUPS)))
     return EXIT_OK
 

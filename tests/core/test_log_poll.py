@@ -7,7 +7,7 @@ from dataclasses import replace
 from watcher.core.log.diff import LogTrack, diff_log
 from watcher.core.log.fetch import UNAVAILABLE_AFTER
 from watcher.core.log.layout import WINDOW_SIZE
-from watcher.core.log.poll import Answer, after_read, before_read
+from watcher.core.log.poll import Answer, after_read, before_read, kept_window
 from watcher.simulator.layouts import render_log
 
 OUT = [f"out {i}" for i in range(60)]
@@ -69,3 +69,28 @@ def test_a_finished_batch_reads_until_an_answer_settles_it():
     settled = after_read(second_plan, Answer(None, answered=True)).track
     assert settled.settled
     assert not before_read(settled, window, terminal=True, now=3.0, every=60.0).read
+
+
+def test_kept_window_says_yes_only_when_the_full_diff_adds_and_reads_nothing():
+    """Where the quick answer says "kept", the plan reads nothing and keeps the very track; a steady window is kept."""
+    behind = render_log("dli", OUT[:3], [f"err {i}" for i in range(20)], ())[-WINDOW_SIZE:]
+    hidden = diff_log(diff_log(LogTrack(), dli(OUT[:3])).track, behind).track
+    shown = diff_log(LogTrack(), dli(OUT[:3])).track
+    assert hidden.hidden and not shown.hidden
+    said = []
+    for base in (shown, hidden):
+        for settled in (False, True):
+            for misses in (0, UNAVAILABLE_AFTER):
+                prev = replace(base, settled=settled, misses=misses)
+                for window in (prev.window, str(prev.window), dli(OUT[:4])):
+                    for terminal in (False, True):
+                        if not kept_window(prev, window, terminal=terminal):
+                            continue
+                        said.append((base is shown, settled, terminal))
+                        plan = before_read(prev, window, terminal=terminal, now=500.0, every=60.0)
+                        out = after_read(plan, None)
+                        assert not plan.read
+                        assert (out.lines, out.gaps, out.gave_up) == ((), (), False)
+                        assert out.track is prev
+    assert (True, False, False) in said and (True, True, True) in said
+    assert all(shown_ for shown_, _, _ in said)  # a hidden window is paced by time: always the full plan

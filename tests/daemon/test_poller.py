@@ -465,3 +465,40 @@ async def test_a_wall_clock_step_back_never_delays_polling():
         assert times[0] < start + INTERVAL + TICK
         assert len(times) >= 4
         assert max(t2 - t1 for t1, t2 in itertools.pairwise(times)) <= INTERVAL + TICK
+
+
+class KeptApi(FakeApi):
+    """Lists an unchanged batch as its kept snapshot itself, as BatchApi.list does with ``known``."""
+
+    async def list(self, start: int, size: int, /, known: object = None, **filters: str) -> ListPage:
+        page = await super().list(start, size, known, **filters)
+        assert callable(known)
+        same = [(s, known(s.batch_id)) for s in page.sessions]
+        return replace(page, sessions=tuple(k if k is not None and k == s else s for s, k in same))
+
+
+async def test_list_mode_takes_an_unchanged_item_at_once_with_what_the_full_poll_gives():
+    """Items that are the kept snapshot (taken without a coroutine) give the sink what fresh equal items do."""
+    ids = [bid(n) for n in range(1, 4)]
+    rigs = [Rig(list_mode(2)), Rig(list_mode(2))]
+    for rig, api in zip(rigs, (FakeApi(), KeptApi()), strict=True):
+        rig.api = rig.poller._api = rig.poller._lists._api = api
+        api.listed = tuple(snap(b) for b in ids)
+    taken: list[bool] = []
+    take_now = rigs[1].poller._lists._take_now
+
+    def counted(batch_id: str, listed: Snapshot) -> bool:
+        taken.append(take_now(batch_id, listed))
+        return taken[-1]
+
+    rigs[1].poller._lists._take_now = counted
+    async with rigs[0].running(ids) as start, rigs[1].running(ids):  # side by side: the same virtual times
+        await anyio.sleep_until(first_poll(ids[0], start, rigs[0].poller.timing) + 3 * INTERVAL + 1)
+    full, kept = (rig.sink for rig in rigs)
+    assert len(kept.got) == len(full.got) == 4 * len(ids)  # the first cycle by details, then three list cycles
+    assert kept.got == full.got
+    assert taken == [True] * 3 * len(ids)
+    # taken at once: the kept snapshot stays the very object; the full poll keeps a new one each time
+    later = [t for _, t, _ in kept.got[len(ids) :]]
+    assert all(t.snapshot is kept.tracks(t.batch_id)[0].snapshot for t in later)
+    assert not any(t.snapshot is full.tracks(t.batch_id)[0].snapshot for _, t, _ in full.got[len(ids) :])

@@ -132,3 +132,22 @@ def lifecycle_on() -> Config:
     """A config with POST /-/reload on; it never reaches a server (the reload asks need none)."""
     cfg = Config()
     return replace(cfg, metrics=replace(cfg.metrics, enable_lifecycle=True))
+
+
+async def test_the_process_step_after_start_runs_once_after_watcher_ready(sim: SimServer) -> None:
+    """``after_start`` (the run command's heap freeze) is called once, after watcher.ready is said, not before."""
+    bid = sim.world.add_batch(name="job", state="running")
+    cfg = make_config(sim, [bid])
+    said: list[str] = []
+    seen: list[list[str]] = []
+    writer = EventWriter.for_format("json", "info", io.StringIO())
+    daemon = Daemon(
+        cfg, lambda: cfg, {}, lambda e: said.append(e.name), writer=writer, after_start=lambda: seen.append([*said])
+    )
+    async with build_runtime(daemon.basis, time.monotonic()) as runtime:
+        await runtime.start()
+        await until_true(lambda: seen)
+        await until_true(lambda: daemon.basis.stats.polls >= 3)  # later polls call it no more
+        runtime.tg.cancel_scope.cancel()
+    assert len(seen) == 1
+    assert "watcher.ready" in seen[0]

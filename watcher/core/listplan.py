@@ -77,15 +77,6 @@ def worth_reading(left: int, missing: int) -> bool:
     return 0 < left <= missing
 
 
-def _where(track: Track | None, hint: Hint | None) -> Hint | None:
-    """A batch's queue and creation time as far as known: from its last answer, else from a hint; None if unseen."""
-    if track is not None and track.presence == "present" and track.snapshot is not None:
-        return hint_of(track.snapshot)
-    if (track is None or track.presence == "pending") and hint is not None:
-        return hint
-    return None
-
-
 def never_polled(track: Track | None) -> bool:
     """Whether a batch has had no answer yet (its queue is unknown unless a listing hinted it)."""
     return track is None or track.presence == "pending"
@@ -93,31 +84,44 @@ def never_polled(track: Track | None) -> bool:
 
 @dataclass(slots=True)
 class _Sorted:
-    """The due batches sorted out: by known queue (with their creation times), never polled, details only."""
+    """The due batches sorted out: by known queue (with the oldest creation time), never polled, details only."""
 
     groups: dict[str, list[str]] = field(default_factory=dict)
-    created: dict[str, list[int]] = field(default_factory=dict)
+    oldest: dict[str, int] = field(default_factory=dict)
     unknown: list[str] = field(default_factory=list)
     details: list[str] = field(default_factory=list)
 
     def place(self, bid: str, queue: str, created: int | None) -> None:
         """Put a batch in its queue's group."""
-        self.groups.setdefault(queue, []).append(bid)
-        if created:
-            self.created.setdefault(queue, []).append(created)
+        members = self.groups.get(queue)
+        if members is None:
+            self.groups[queue] = [bid]
+        else:
+            members.append(bid)
+        if created and created < self.oldest.get(queue, created + 1):
+            self.oldest[queue] = created
 
 
 def _sort_out(due: Collection[str], tracks: Mapping[str, Track], hints: Mapping[str, Hint], flavor: Flavor) -> _Sorted:
+    """Each due batch to its queue's group: where its last answer put it, else where a hint did."""
+    # inline, no Hint object a batch: this runs for every watched batch of every cycle
     out = _Sorted()
+    by_queue = flavor.lists_by_queue
     for bid in due:
         track = tracks.get(bid)
-        where = _where(track, hints.get(bid))
-        if where is None:
-            (out.unknown if never_polled(track) else out.details).append(bid)
-        elif not flavor.lists_by_queue:
-            out.place(bid, "", where.create_time)  # Livy lists everything, in one group
-        elif where.queue:
-            out.place(bid, where.queue, where.create_time)
+        snap = track.snapshot if track is not None and track.presence == "present" else None
+        if snap is not None:
+            queue, created = snap.queue, snap.create_time
+        else:
+            hint = hints.get(bid) if never_polled(track) else None
+            if hint is None:
+                (out.unknown if never_polled(track) else out.details).append(bid)
+                continue
+            queue, created = hint.queue, hint.create_time
+        if not by_queue:
+            out.place(bid, "", created)  # Livy lists everything, in one group
+        elif queue:
+            out.place(bid, queue, created)
         else:
             out.details.append(bid)  # a DLI batch without a queue: no queue filter finds it
     return out
@@ -146,7 +150,7 @@ def plan_cycle(
         out.groups.setdefault("", []).extend(unknown)
         unknown = []
     reads = [
-        ListRead(_pairs(flavor.list_filters(q, min(out.created.get(q, ()), default=None))), tuple(members))
+        ListRead(_pairs(flavor.list_filters(q, out.oldest.get(q))), tuple(members))
         for q, members in sorted(out.groups.items())
     ]
     start = sweep_start_ms(now, rules.lookback_seconds)

@@ -78,7 +78,7 @@ class Snapshot:
 
 def with_details_only(listed: Snapshot, prev: Snapshot | None) -> Snapshot:
     """A list page's snapshot with the details-only fields the batch's last snapshot had (the page lacks them)."""
-    if prev is None:
+    if prev is None or listed is prev:  # an unchanged list item is the kept snapshot itself
         return listed
     kept = {attr: getattr(prev, attr) for attr in DETAILS_ONLY if getattr(listed, attr) is None}
     return replace(listed, **kept) if any(v is not None for v in kept.values()) else listed

@@ -50,6 +50,7 @@ class Daemon:
         *,
         writer: EventWriter | None = None,
         recorder: Recorder | None = None,
+        after_start: Callable[[], None] = lambda: None,
     ) -> None:
         board = Board(labels=LabelCap(cfg.metrics.max_label_values))
         stats = SelfMetrics(board)
@@ -71,6 +72,7 @@ class Daemon:
             outlet=Outlet(writer, pump, board, stats, recent, mask, on_event),
             notifier=Notifier(env),
             recorder=recorder,
+            after_start=after_start,
         )
         self._runtime: Runtime | None = None  # the running run's parts, for an embedding caller to look at
 

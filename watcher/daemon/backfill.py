@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 from watcher.core import states
-from watcher.core.log.poll import HIDDEN_READ_SECONDS, Answer, after_read, before_read
+from watcher.core.log.poll import HIDDEN_READ_SECONDS, Answer, after_read, before_read, kept_window
 from watcher.core.tracker import LogResult
 from watcher.errors import ApiError, TransientApiError
 
@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 # one request's worth of log lines (the client asks for no more than this either)
 BACKFILL_MAX = 1000
+# no lines, no gaps, and the track's own log kept (``observe`` reads a missing track so)
+NOTHING_NEW = LogResult()
 
 
 class LogApi(Protocol):
@@ -40,6 +42,8 @@ class LogReader:
     async def diff(self, track: Track, snap: Snapshot, now: float) -> LogResult:
         """The new lines and gaps of this poll at wall-clock ``now``, and the log track to keep."""
         terminal = states.is_terminal(snap.state)
+        if kept_window(track.log, snap.log, terminal=terminal):
+            return NOTHING_NEW  # an unchanged batch's window, met every list cycle: no plan to build
         plan = before_read(track.log, snap.log, terminal=terminal, now=now, every=self.every, enabled=self.enabled)
         answer = None
         if plan.read:

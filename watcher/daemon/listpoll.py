@@ -60,8 +60,11 @@ class ListPoller:
         *,
         on_bug: Callable[[BaseException], None] = lambda _: None,
         known: Known | None = None,
+        take_now: Callable[[str, Snapshot], bool] = lambda *_: False,
     ) -> None:
         self._api, self._policy, self._poll, self._clock = api, policy, poll, clock
+        # takes an item that needs no request at once (True), without a coroutine: most of a steady cycle's
+        self._take_now = take_now
         self._on_bug = on_bug
         # a batch's kept snapshot, so that an unchanged item is compared, not decoded
         self._known = known
@@ -122,8 +125,10 @@ class ListPoller:
             fresh = [s for s in page.sessions if s.batch_id in wanted and s.batch_id not in found]
             found.update(s.batch_id for s in fresh)
             hits += len(fresh)
+            take_now = self._take_now
             for n, snap in enumerate(fresh, 1):
-                await self._poll(snap.batch_id, snap)
+                if not take_now(snap.batch_id, snap):
+                    await self._poll(snap.batch_id, snap)
                 if n % YIELD_EVERY == 0:
                     await anyio.lowlevel.checkpoint()  # a page of unchanged batches never awaits otherwise
 

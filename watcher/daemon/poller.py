@@ -14,16 +14,20 @@ from typing import TYPE_CHECKING, Protocol
 
 import anyio
 
+from watcher.core import states
 from watcher.core.flavor import BY_NAME
 from watcher.core.listed import reusable
-from watcher.core.log.poll import HIDDEN_READ_SECONDS
+from watcher.core.log.poll import HIDDEN_READ_SECONDS, kept_window
 from watcher.core.model import with_details_only
 from watcher.core.readiness import Rejection, first_cycle_done
 from watcher.core.schedule import Timing, next_poll, overdue, sleep_for, start_poll
 from watcher.core.tracker import Failure, Track, observe, observe_failure, observe_missing
-from watcher.daemon.backfill import LogApi, LogReader
+from watcher.daemon.backfill import NOTHING_NEW, LogApi, LogReader
 from watcher.daemon.listpoll import ListApi, ListPoller
 from watcher.errors import ApiError, AuthError, NotFoundError
+
+# past this many due entries in one tick, the rest are taken out in one pass instead of popped one by one
+BULK_POP = 256
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -67,6 +71,19 @@ def _persistent_change(old: Track, new: Track) -> bool:
         new.presence,
         new.terminal_at,
     )
+
+
+def _split_due(heap: list[tuple[float, str]], now: float) -> list[tuple[float, str]]:
+    """Take every entry due by ``now`` out of ``heap`` in one pass, sorted as popping them would give them.
+
+    A list cycle makes every batch due at once: one pass and a sort of (nearly sorted) entries cost a
+    fraction of a pop each (a pop sifts through the whole heap's depth).
+    """
+    due = [e for e in heap if e[0] <= now]
+    heap[:] = [e for e in heap if e[0] > now]
+    heapq.heapify(heap)
+    due.sort()
+    return due
 
 
 def failure_of(err: ApiError) -> Failure:
@@ -121,7 +138,9 @@ class Poller:
         self._api, self._policy, self._board, self._sink, self._telemetry = api, policy, board, sink, telemetry
         self._hooks, self._clock, self._mono = hooks, clocks.wall, clocks.monotonic
         self._logs = LogReader(api, policy, enabled=cfg.api.log_endpoint)
-        self._lists = ListPoller(api, policy, self._poll, self._clock, on_bug=hooks.on_bug, known=self._known)
+        self._lists = ListPoller(
+            api, policy, self._poll, self._clock, on_bug=hooks.on_bug, known=self._known, take_now=self._take_kept
+        )
         self.configure(cfg)
         self._heap: list[tuple[float, str]] = []
         self._due: dict[str, float] = {}
@@ -139,6 +158,7 @@ class Poller:
     def configure(self, cfg: Config) -> None:
         """Take new settings (on reload); the batch set is changed by ``watch``."""
         self._cfg = cfg
+        self._revives_dead = BY_NAME[cfg.api.flavor].revives_dead
         self._logs.enabled = cfg.api.log_endpoint
         w = cfg.watch
         self._logs.every = max(w.interval_seconds, HIDDEN_READ_SECONDS)
@@ -259,9 +279,16 @@ class Poller:
         return reusable(self._board.tracks.get(bid))
 
     def _pop_due(self, now: float) -> list[str]:
+        """The batches due by ``now``, in the heap's order, marked in flight (stale heap entries are dropped)."""
+        heap = self._heap
+        entries: list[tuple[float, str]] = []
+        while heap and heap[0][0] <= now:
+            if len(entries) == BULK_POP:
+                entries += _split_due(heap, now)
+                break
+            entries.append(heapq.heappop(heap))
         due = []
-        while self._heap and self._heap[0][0] <= now:
-            when, bid = heapq.heappop(self._heap)
+        for when, bid in entries:
             if self._due.get(bid) == when and bid not in self._inflight:
                 self._inflight.add(bid)
                 due.append(bid)
@@ -279,13 +306,58 @@ class Poller:
         try:
             track, events, reason = await self._poll_batch(old, listed)
         except Exception as exc:  # noqa: BLE001 - a bug costs one failed poll, never the daemon
-            self._hooks.on_bug(exc)
-            failure = Failure("internal", f"internal error ({type(exc).__name__}): a bug, see watcher.internal_error")
-            track, events, reason = (*observe_failure(old, failure, self._clock()), failure.reason)
+            track, events, reason = self._bug(old, exc)
         finally:
-            self._inflight.discard(bid)
-            if self._cycle_progress is not None:
-                self._cycle_progress = self._mono()
+            self._done(bid)
+        self._finish(bid, old, (track, events, reason), started)
+
+    def _take_kept(self, bid: str, listed: Snapshot) -> bool:
+        """Take a list item that is the batch's kept snapshot, window and all, as ``_poll`` would, without awaiting.
+
+        Nothing is to be read for it (``kept_window``), so it needs no task switch or coroutine: most
+        items of a list cycle. False: anything else, left to ``_poll``.
+        """
+        old = self._board.tracks.get(bid)
+        if old is None or listed is not old.snapshot:
+            return False
+        if not kept_window(old.log, listed.log, terminal=states.is_terminal(listed.state)):
+            return False
+        started = self._mono()
+        try:
+            self._board.answered(bid, None)
+            track, events = observe(
+                old,
+                listed,
+                self._clock(),
+                NOTHING_NEW,
+                include_req_body=self._cfg.events.include_req_body,
+                revives_dead=self._revives_dead,
+            )
+            result: tuple[Track, list[Event], FailureReason | None] = (track, events, None)
+        except Exception as exc:  # noqa: BLE001 - a bug costs one failed poll, never the daemon
+            result = self._bug(old, exc)
+        finally:
+            self._done(bid)
+        self._finish(bid, old, result, started)
+        return True
+
+    def _bug(self, old: Track, exc: BaseException) -> tuple[Track, list[Event], FailureReason]:
+        """A poll that raised: reported as a bug, recorded as one failed poll."""
+        self._hooks.on_bug(exc)
+        failure = Failure("internal", f"internal error ({type(exc).__name__}): a bug, see watcher.internal_error")
+        return (*observe_failure(old, failure, self._clock()), failure.reason)
+
+    def _done(self, bid: str) -> None:
+        """A poll is over, whatever its outcome: no longer in flight, and the running cycle has progressed."""
+        self._inflight.discard(bid)
+        if self._cycle_progress is not None:
+            self._cycle_progress = self._mono()
+
+    def _finish(
+        self, bid: str, old: Track, result: tuple[Track, list[Event], FailureReason | None], started: float
+    ) -> None:
+        """Count the poll, keep its track and events (or set them aside), schedule the next poll."""
+        track, events, reason = result
         now = self._clock()
         self._telemetry.poll_done(self._mono() - started, reason)
         if bid not in self._watched:
@@ -328,6 +400,6 @@ class Poller:
             self._clock(),
             log,
             include_req_body=self._cfg.events.include_req_body,
-            revives_dead=BY_NAME[self._cfg.api.flavor].revives_dead,
+            revives_dead=self._revives_dead,
         )
         return new, events, None

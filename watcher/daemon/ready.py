@@ -11,6 +11,8 @@ from watcher.core.readiness import credentials_rejected, ready_fields
 from watcher.errors import SetupError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from watcher.core.board import Board
     from watcher.daemon.conditions import Conditions, Say
     from watcher.daemon.live import LiveConfig
@@ -29,6 +31,7 @@ class FirstCycle:
     notifier: Notifier
     say: Say
     born: float  # monotonic: watcher.ready says how long the start took
+    after: Callable[[], None] = lambda: None  # the process's step once ready (``Basis.after_start``)
 
     def __call__(self) -> None:
         """READY=1 with watcher.ready, unless every batch it read was answered 401.
@@ -53,3 +56,4 @@ class FirstCycle:
         took = time.monotonic() - self.born
         self.say("watcher.ready", ready_fields(len(self.board.tracks), took, self.stats.requests))
         self.notifier.send("READY=1", f"STATUS={self.conditions.not_ready() or 'first poll cycle done'}")
+        self.after()

@@ -69,6 +69,8 @@ class Basis:
     outlet: Outlet
     notifier: Notifier
     recorder: Recorder | None  # every API exchange and clock reading, for a replay
+    # the process's own step once the first cycle is done (the ``run`` command's: what the start left in memory)
+    after_start: Callable[[], None] = lambda: None
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,7 +205,7 @@ def polling(
         conditions.progress(now)
         notifier.progress(now, partial(status, board))
 
-    ready = FirstCycle(basis.live, board, stats, conditions, notifier, outlet.say, born)
+    ready = FirstCycle(basis.live, board, stats, conditions, notifier, outlet.say, born, basis.after_start)
     hooks = PollerHooks(on_progress, ready, conditions.hold_poll, BugReporter(outlet.say))
     poller = Poller(api, policy, cfg, board, kept.results, stats, hooks=hooks, clocks=clocks)
     watchlist = Watchlist(basis.live, poller, kept.journal, basis.recent, outlet.say, kept.discovered)

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from watcher.core.log.diff import LogDiff, LogTrack
     from watcher.core.window import Window
 
-__all__ = ["HIDDEN_READ_SECONDS", "Answer", "Outcome", "Plan", "after_read", "before_read"]
+__all__ = ["HIDDEN_READ_SECONDS", "Answer", "Outcome", "Plan", "after_read", "before_read", "kept_window"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +72,16 @@ def before_read(
     diff = diff_log(prev, kept)
     read = enabled and wants_log_endpoint(prev, diff, kept, terminal=terminal, now=now, every=every)
     return Plan(prev, kept, diff, terminal, now, read)
+
+
+def kept_window(prev: LogTrack, window: Window | Sequence[str], *, terminal: bool) -> bool:
+    """Whether ``before_read`` then ``after_read(plan, None)`` would add nothing, read nothing and keep ``prev`` itself.
+
+    True for the track's own window (the very object: an unchanged list item's snapshot holds it) while
+    it shows the job's output and the track is settled as the batch's state says: what most polls of a
+    list cycle see, answered without building a plan.
+    """
+    return window is prev.window and prev.settled == terminal and not prev.hidden
 
 
 def after_read(plan: Plan, answer: Answer | None) -> Outcome:
