@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import quote
 
 import anyio
@@ -34,9 +34,10 @@ from watcher.errors import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Mapping
+    from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 
     from watcher.api.tap import Tap
+    from watcher.api.transport import Direct
     from watcher.config.settings import ApiConfig
     from watcher.core.listed import Known
 
@@ -56,6 +57,9 @@ _ERROR_KINDS: dict[type[ApiError], str] = {
     ConnectApiError: "connect",
     DecodeError: "decode",
 }
+
+
+RawHeaders: TypeAlias = "Sequence[tuple[bytes, bytes]]"  # as they came: parsed only when read
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +94,10 @@ class BatchApi:
         scrub: Scrubber = NO_SECRETS,
         route: Route | None = None,
         tap: Tap | None = None,
+        direct: Direct | None = None,
     ) -> None:
         self._http = http
+        self._direct = direct  # aiohttp without httpx's send around it (the same request), when the auth allows
         self._tap = tap  # a recording's: every answer as read, or how the request failed
         self._api = api
         self._scrub = scrub
@@ -170,47 +176,63 @@ class BatchApi:
 
     async def _get(self, url: str | httpx.URL, params: dict[str, str | int] | None = None) -> tuple[object, bool]:
         """The decoded JSON body, and whether invalid UTF-8 in it had to be replaced."""
-        status, content, headers = await self._fetch(url, params)
+        status, content, raw = await self._fetch(url, params)
         if not 200 <= status < 300:
-            raise error_from_response(status, content, headers.get("Retry-After"), self._scrub)
+            raise error_from_response(status, content, httpx.Headers(raw).get("Retry-After"), self._scrub)
         return await parse_json(content)
 
-    async def _fetch(
-        self, url: str | httpx.URL, params: dict[str, str | int] | None
-    ) -> tuple[int, bytes, httpx.Headers]:
-        """Status, body and headers; the body is capped while it streams (a gzip bomb stops at the cap)."""
+    async def _fetch(self, url: str | httpx.URL, params: dict[str, str | int] | None) -> tuple[int, bytes, RawHeaders]:
+        """Status, body and raw headers; the body is capped while it streams (a gzip bomb stops at the cap)."""
         # what build_request makes of an absolute URL on a client without params or cookies, at half its CPU
         extensions = {"timeout": self._timeout}
         request = httpx.Request("GET", url, params=params, headers=self._http.headers, extensions=extensions)
         if self._tap is None:
             return await self._read(request)
         try:
-            status, content, headers = await self._read(request)
+            status, content, raw = await self._read(request)
         except (TimeoutApiError, ConnectApiError, DecodeError) as exc:
             kind = next(name for cls, name in _ERROR_KINDS.items() if isinstance(exc, cls))
             self._tap.exchange(request, 0, {}, b"", (kind, exc.message))
             raise
-        self._tap.exchange(request, status, kept_headers(headers), content)
-        return status, content, headers
+        self._tap.exchange(request, status, kept_headers(httpx.Headers(raw)), content)
+        return status, content, raw
 
-    async def _read(self, request: httpx.Request) -> tuple[int, bytes, httpx.Headers]:
+    async def _read(self, request: httpx.Request) -> tuple[int, bytes, RawHeaders]:
+        if self._direct is not None:
+            return await self._read_direct(self._direct, request)
         cap = self._api.max_response_bytes
         with map_errors(self._scrub, self.route):
             resp = await self._http.send(request, stream=True)
             try:
-                declared = resp.headers.get("Content-Length", "")
-                if declared.isdigit() and len(declared) < 20 and int(declared) > cap:
-                    raise DecodeError(f"response of {declared} bytes is over the {cap}-byte limit")
-                chunks, size = [], 0
-                async for chunk in resp.aiter_bytes():
-                    size += len(chunk)
-                    if size > cap:
-                        raise DecodeError(f"response is over the {cap}-byte limit")
-                    chunks.append(chunk)
+                content = await _capped(resp.headers.get("Content-Length", ""), resp.aiter_bytes(), cap)
             finally:
                 await resp.aclose()
         # the headers as they came: only an error (Retry-After) or a recording reads them (~8% of a poll to copy)
-        return resp.status_code, b"".join(chunks), resp.headers
+        return resp.status_code, content, resp.headers.raw
+
+    async def _read_direct(self, direct: Direct, request: httpx.Request) -> tuple[int, bytes, RawHeaders]:
+        """``_read`` on the direct path: the same request, cap and errors without httpx's client."""
+        cap = self._api.max_response_bytes
+        with map_errors(self._scrub, self.route):
+            answer = await direct.open(request)
+            try:
+                content = await _capped(answer.header("Content-Length"), answer.chunks(), cap)
+            finally:
+                await answer.aclose()
+        return answer.status, content, answer.raw_headers
+
+
+async def _capped(declared: str, chunks: AsyncIterator[bytes], cap: int) -> bytes:
+    """A body read up to ``cap`` bytes: over it (declared, or as it streams), a DecodeError."""
+    if declared.isdigit() and len(declared) < 20 and int(declared) > cap:
+        raise DecodeError(f"response of {declared} bytes is over the {cap}-byte limit")
+    parts, size = [], 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > cap:
+            raise DecodeError(f"response is over the {cap}-byte limit")
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 def _listed(item: object, states: Mapping[str, str], known: Known | None) -> Snapshot | None:

@@ -17,7 +17,7 @@ from httpx_aiohttp.transport import AiohttpResponseStream, map_aiohttp_exception
 
 if TYPE_CHECKING:
     import ssl
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Callable
 
     from watcher.core.vocabulary import Transport
 
@@ -43,11 +43,15 @@ class _Transport(AiohttpTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send through aiohttp, with every failure as an httpx exception (the body's too)."""
+        return as_response(await self.open(request), request)
+
+    async def open(self, request: httpx.Request) -> aiohttp.ClientResponse:
+        """Send through aiohttp: the response, its body unread; every failure an httpx exception."""
         if self._proxy_login is not None and request.url.scheme == "http":
             # added after signing: hop-by-hop, for the proxy alone, never part of an AK/SK signature
             request.headers["Proxy-Authorization"] = self._proxy_login
         try:
-            response = await self._send(request)
+            return await self._send(request)
         except httpx.ConnectTimeout as exc:
             cause = exc.__cause__
             if isinstance(cause, aiohttp.ClientConnectionError) and not isinstance(cause, asyncio.TimeoutError):
@@ -57,9 +61,8 @@ class _Transport(AiohttpTransport):
             raise
         except Exception as exc:  # the transport's contract is httpx errors only
             raise _protocol_error(exc, request) from exc
-        return response
 
-    async def _send(self, request: httpx.Request) -> httpx.Response:
+    async def _send(self, request: httpx.Request) -> aiohttp.ClientResponse:
         """httpx-aiohttp's ``handle_async_request`` with less work per request, the same request on the wire.
 
         Its ``headers=request.headers`` made aiohttp read them through ``Headers.items()``, which looks
@@ -77,7 +80,7 @@ class _Transport(AiohttpTransport):
             except httpx.RequestNotRead:
                 data = request.stream  # type: ignore[assignment]
                 request.headers.pop("transfer-encoding", None)  # handled by aiohttp
-            response = await self.client.request(
+            return await self.client.request(
                 method=request.method,
                 url=str(request.url),
                 headers=_plain(request.headers),
@@ -91,16 +94,20 @@ class _Transport(AiohttpTransport):
                 proxy_auth=aiohttp.BasicAuth(*self.proxy.auth) if self.proxy and self.proxy.auth else None,
                 proxy_headers=self.proxy.headers if self.proxy else None,
             ).__aenter__()
-        extensions = {"http_version": b"HTTP/1.1"}
-        if response.reason:
-            extensions["reason_phrase"] = response.reason.encode()
-        return httpx.Response(
-            status_code=response.status,
-            headers=response.raw_headers,
-            stream=_Body(response, request),
-            request=request,
-            extensions=extensions,
-        )
+
+
+def as_response(response: aiohttp.ClientResponse, request: httpx.Request) -> httpx.Response:
+    """An aiohttp response as httpx's, its body streamed through ``_Body``."""
+    extensions = {"http_version": b"HTTP/1.1"}
+    if response.reason:
+        extensions["reason_phrase"] = response.reason.encode()
+    return httpx.Response(
+        status_code=response.status,
+        headers=response.raw_headers,
+        stream=_Body(response, request),
+        request=request,
+        extensions=extensions,
+    )
 
 
 def _plain(headers: httpx.Headers) -> dict[str, str]:
@@ -158,6 +165,69 @@ class _Body(httpx.AsyncByteStream):
             raise
         except Exception as exc:
             raise _protocol_error(exc, self._request) from exc
+
+
+class Answer:
+    """A response on the direct path: status, raw headers, the body's chunks as httpx would decode them.
+
+    A body without ``Content-Encoding`` is aiohttp's bytes as they arrive; a compressed one goes
+    through httpx's decoders, as on httpx's path (so a gzip bomb meets the same cap).
+    """
+
+    __slots__ = ("_coded", "_request", "_response", "raw_headers", "status")
+
+    def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request) -> None:
+        self._response, self._request = response, request
+        self.status, self.raw_headers = response.status, response.raw_headers
+        self._coded = "Content-Encoding" in response.headers
+
+    def header(self, name: str) -> str:
+        """A header's values joined as httpx joins them; "" when absent."""
+        return ", ".join(self._response.headers.getall(name, ()))
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The body's chunks; a read failure is an httpx exception."""
+        if self._coded:
+            async for chunk in as_response(self._response, self._request).aiter_bytes():
+                yield chunk
+            return
+        content = self._response.content
+        try:
+            with map_aiohttp_exceptions():
+                while chunk := await content.readany():
+                    yield chunk
+        except httpx.HTTPError:
+            raise
+        except Exception as exc:
+            raise _protocol_error(exc, self._request) from exc
+
+    async def aclose(self) -> None:
+        """Release the connection."""
+        await _Body(self._response, self._request).aclose()
+
+
+class Direct:
+    """Requests on the aiohttp transport without httpx's client around them: the auth applied here.
+
+    httpx's ``send`` (its auth flow generator, a ``Response`` and its ``Headers``, ``aiter_bytes``
+    and its decoder chain) was most of a detail poll's client CPU. Only an auth that sets headers
+    and needs no answer (none, a token, AK/SK signing) goes this way; the request on the wire and its
+    errors are the ones httpx's path makes, through the same transport.
+    """
+
+    def __init__(self, transport: _Transport, sign: Callable[[httpx.Request], None] | None) -> None:
+        self._transport, self._sign = transport, sign
+
+    async def open(self, request: httpx.Request) -> Answer:
+        """Sign and send; the answer, its body unread."""
+        if self._sign is not None:
+            self._sign(request)
+        return Answer(await self._transport.open(request), request)
+
+
+def direct(transport: httpx.AsyncBaseTransport, sign: Callable[[httpx.Request], None] | None) -> Direct | None:
+    """The direct path over ``transport`` when it is the aiohttp one; None for httpx's own."""
+    return Direct(transport, sign) if isinstance(transport, _Transport) else None
 
 
 def build_transport(
