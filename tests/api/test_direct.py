@@ -163,3 +163,24 @@ def test_only_an_auth_that_sets_headers_goes_direct() -> None:
     assert _direct(aiohttp_transport, AkSkAuth("a", "s")) is not None
     assert _direct(aiohttp_transport, password) is None
     assert _direct(httpx_transport, TokenAuth("t")) is None
+
+
+@pytest.mark.anyio
+async def test_a_details_url_reaches_the_wire_as_httpx_own_transport_sends_it() -> None:
+    """An ID that needs percent-encoding: the kept aiohttp URL makes the request line httpx's transport sends."""
+    odd = "a b/é%?#"
+    recorder = Recorder()
+    server = await asyncio.start_server(recorder.handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    api = ApiConfig(flavor="dli", endpoint=f"http://127.0.0.1:{port}", project_id=PID)
+    try:
+        for kind in ("aiohttp", "httpx"):
+            transport = build_transport(kind, limits=httpx.Limits(), verify=False)
+            async with ApiClient(transport=transport, timeout=2) as http:
+                with pytest.raises(ApiError, match="another batch"):
+                    await BatchApi(http, api, direct=_direct(transport, None)).details(odd)
+    finally:
+        server.close()
+        await server.wait_closed()
+    lines = [request.split(b"\r\n")[0] for request in recorder.requests]
+    assert lines[0] == lines[1] == f"GET /v2.0/{PID}/batches/a%20b%2F%C3%A9%25%3F%23 HTTP/1.1".encode()

@@ -18,6 +18,7 @@ import httpx
 from watcher.api.failures import cause, connect_failure
 from watcher.api.proxy import Route, host_port
 from watcher.api.tap import kept_headers
+from watcher.api.transport import WIRE_URL, wire_url
 from watcher.core.listed import decode_listed
 from watcher.core.model import MAX_LINE_CHARS, MAX_LOG_LINES, Snapshot, decode_snapshot
 from watcher.core.untrusted import NO_SECRETS, Scrubber, valid_unicode
@@ -35,6 +36,8 @@ from watcher.errors import (
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+
+    from yarl import URL
 
     from watcher.api.tap import Tap
     from watcher.api.transport import Direct
@@ -105,7 +108,7 @@ class BatchApi:
         self.route = route or Route(host_port(api.endpoint))
         self._flavor = api.flavor_spec
         self._base = api.endpoint.rstrip("/") + self._flavor.batches_path(api.project_id)
-        self._urls: dict[str, httpx.URL] = {}
+        self._urls: dict[str, tuple[httpx.URL, URL]] = {}
         self._states = dict(api.state_map)
         self._timeout = httpx.Timeout(api.timeout_seconds).as_dict()
 
@@ -117,7 +120,8 @@ class BatchApi:
 
     async def details(self, batch_id: str) -> Snapshot:
         """``GET .../batches/{id}``: state, fields and the last-10-lines log window."""
-        body, mangled = await self._get(self._details_url(batch_id))
+        url, wire = self._details_url(batch_id)
+        body, mangled = await self._get(url, None, wire)
         snap = decode_snapshot(body, self._states)
         if snap.batch_id != batch_id:
             if not self._flavor.answer_id_matches(batch_id, snap.batch_id):
@@ -131,12 +135,14 @@ class BatchApi:
         # one percent-encoded path segment, whatever the ID holds
         return f"{self._base}/{quote(batch_id, safe='')}{tail}"
 
-    def _details_url(self, batch_id: str) -> httpx.URL:
-        # parsing the URL was ~10% of a poll's CPU (tests/bench), and a batch's never changes
-        url = self._urls.get(batch_id)
-        if url is None:
-            url = self._urls[batch_id] = httpx.URL(self._url(batch_id))
-        return url
+    def _details_url(self, batch_id: str) -> tuple[httpx.URL, URL]:
+        # parsing the URL was ~10% of a poll's CPU (tests/bench), and a batch's never changes; nor does
+        # aiohttp's parse of it (printing httpx's URL for aiohttp to parse was another ~6%)
+        urls = self._urls.get(batch_id)
+        if urls is None:
+            url = httpx.URL(self._url(batch_id))
+            urls = self._urls[batch_id] = (url, wire_url(url))
+        return urls
 
     def forget(self, batch_ids: Iterable[str]) -> None:
         """Drop what is cached for batches no longer watched."""
@@ -174,17 +180,23 @@ class BatchApi:
         kept = tuple(s for s in decoded if s is not None)
         return ListPage(_int(body, "from", start), _int(body, "total", len(sessions)), kept)
 
-    async def _get(self, url: str | httpx.URL, params: dict[str, str | int] | None = None) -> tuple[object, bool]:
-        """The decoded JSON body, and whether invalid UTF-8 in it had to be replaced."""
-        status, content, raw = await self._fetch(url, params)
+    async def _get(
+        self, url: str | httpx.URL, params: dict[str, str | int] | None = None, wire: URL | None = None
+    ) -> tuple[object, bool]:
+        """The decoded JSON body, and whether invalid UTF-8 in it had to be replaced; ``wire``: aiohttp's ``url``."""
+        status, content, raw = await self._fetch(url, params, wire)
         if not 200 <= status < 300:
             raise error_from_response(status, content, httpx.Headers(raw).get("Retry-After"), self._scrub)
         return await parse_json(content)
 
-    async def _fetch(self, url: str | httpx.URL, params: dict[str, str | int] | None) -> tuple[int, bytes, RawHeaders]:
+    async def _fetch(
+        self, url: str | httpx.URL, params: dict[str, str | int] | None, wire: URL | None
+    ) -> tuple[int, bytes, RawHeaders]:
         """Status, body and raw headers; the body is capped while it streams (a gzip bomb stops at the cap)."""
         # what build_request makes of an absolute URL on a client without params or cookies, at half its CPU
-        extensions = {"timeout": self._timeout}
+        extensions: dict[str, object] = {"timeout": self._timeout}
+        if wire is not None:
+            extensions[WIRE_URL] = wire
         request = httpx.Request("GET", url, params=params, headers=self._http.headers, extensions=extensions)
         if self._tap is None:
             return await self._read(request)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import httpx
+import yarl
 from httpx_aiohttp import AiohttpTransport
 from httpx_aiohttp.transport import AiohttpResponseStream, map_aiohttp_exceptions
 
@@ -20,6 +21,15 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
 
     from watcher.core.vocabulary import Transport
+
+
+# a request extension: the request's URL as aiohttp's ``yarl.URL``, made once for a URL requested again and again
+WIRE_URL = "dli_watcher.wire_url"
+
+
+def wire_url(url: httpx.URL) -> yarl.URL:
+    """What aiohttp makes of ``str(url)`` (kept by the caller, neither is done per request)."""
+    return yarl.URL(str(url))
 
 
 class _Transport(AiohttpTransport):
@@ -82,7 +92,7 @@ class _Transport(AiohttpTransport):
                 request.headers.pop("transfer-encoding", None)  # handled by aiohttp
             return await self.client.request(
                 method=request.method,
-                url=str(request.url),
+                url=request.extensions.get(WIRE_URL) or str(request.url),
                 headers=_plain(request.headers),
                 data=data,
                 allow_redirects=False,
