@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
+import yarl
 
 from watcher.api.auth import AkSkAuth, HeaderAuth, PasswordAuth, TokenAuth
 from watcher.api.client import BatchApi
@@ -67,6 +68,7 @@ class Recorder:
     def __init__(self) -> None:
         self.requests: list[bytes] = []
         self.answer = ANSWERS["plain"]
+        self.origin = yarl.URL()
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Read the request head, send the answer, close."""
@@ -93,19 +95,28 @@ class TapLog:
 
 
 @asynccontextmanager
-async def both_paths(auth: httpx.Auth | None) -> AsyncIterator[tuple[Recorder, BatchApi, BatchApi, TapLog, TapLog]]:
-    """One aiohttp transport and client, a recording server; BatchApi over httpx's send and over the direct path."""
+async def both_paths(auth: httpx.Auth | None) -> AsyncIterator[tuple[Recorder, list[BatchApi], TapLog, TapLog]]:
+    """A recording server, one aiohttp transport and client, and BatchApi over it three ways.
+
+    Over httpx's send, over the direct path, and over the direct path without a recording (where a
+    steady auth's kept headers are used); the first two record.
+    """
     recorder = Recorder()
     server = await asyncio.start_server(recorder.handle, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     api = ApiConfig(flavor="dli", endpoint=f"http://127.0.0.1:{port}", project_id=PID, max_response_bytes=CAP)
+    recorder.origin = yarl.URL(api.endpoint)
     transport = build_transport("aiohttp", limits=httpx.Limits(), verify=False)
     taps = TapLog(), TapLog()
     try:
         async with ApiClient(auth=auth, transport=transport, headers={"User-Agent": "w/1"}, timeout=2) as http:
             fast = _direct(transport, http.auth)
             assert fast is not None
-            yield recorder, BatchApi(http, api, tap=taps[0]), BatchApi(http, api, tap=taps[1], direct=fast), *taps
+            apis = [BatchApi(http, api, tap=taps[0]), BatchApi(http, api, tap=taps[1], direct=fast)]
+            yield recorder, [*apis, BatchApi(http, api, direct=fast)], *taps
+            # the untapped client sent its later GETs with kept headers when, and only when, the auth is steady
+            steady = auth is None or (isinstance(auth, HeaderAuth) and auth.steady)
+            assert (fast.kept(recorder.origin) is not None) == steady
     finally:
         server.close()
         await server.wait_closed()
@@ -127,26 +138,32 @@ async def outcome(api: BatchApi) -> tuple[object, ...]:
     ids=["none", "token", "aksk"],
 )
 async def test_the_direct_path_sends_the_bytes_httpx_send_sends(auth: HeaderAuth | None) -> None:
-    """Details and a log slice: the request heads on the wire are byte for byte the same on both paths."""
-    async with both_paths(auth) as (recorder, slow, fast, *_):
-        for api in (slow, fast):
+    """Details twice and a log slice: the request heads on the wire are byte for byte the same on every path."""
+    async with both_paths(auth) as (recorder, apis, *_):
+        for api in apis:
+            await api.details(BID)
             await api.details(BID)
             await api.log(BID, 5, 10, "driver")
-    assert len(recorder.requests) == 4
-    assert recorder.requests[:2] == recorder.requests[2:]
+    assert len(recorder.requests) == 9
+    assert recorder.requests[:3] == recorder.requests[3:6] == recorder.requests[6:]
     if auth is not None:
-        assert b"\r\nauthorization: " in recorder.requests[2] or b"\r\nx-auth-token: t0k" in recorder.requests[2]
+        assert b"\r\nauthorization: " in recorder.requests[3] or b"\r\nx-auth-token: t0k" in recorder.requests[3]
 
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("name", list(ANSWERS))
 async def test_the_direct_path_makes_the_same_of_every_answer(name: str) -> None:
-    """Decoded bodies, capped bodies, broken ones and error statuses: the same result or error, the same tap."""
-    async with both_paths(TokenAuth("t0k")) as (recorder, slow, fast, slow_tap, fast_tap):
+    """Decoded bodies, capped bodies, broken ones and error statuses: the same result or error, the same tap.
+
+    The untapped direct client has sent once (its headers kept) before, so it answers from the kept-headers GET.
+    """
+    async with both_paths(TokenAuth("t0k")) as (recorder, apis, slow_tap, fast_tap):
+        await apis[2].details(BID)
         recorder.answer = ANSWERS[name]
-        got = [await outcome(slow), await outcome(fast)]
-    assert got[0] == got[1]
+        got = [await outcome(api) for api in apis]
+    assert got[0] == got[1] == got[2]
     assert slow_tap.seen == fast_tap.seen
+    assert recorder.requests[1:] == [recorder.requests[0]] * 3
     if name in ("plain", "gzip"):
         assert got[0][0] == "running"
     else:

@@ -35,6 +35,8 @@ LOGIN_BACKOFF_MAX_SECONDS = 300.0
 class HeaderAuth(httpx.Auth):
     """An auth that sets headers on a request and never looks at the answer (the direct path applies it itself)."""
 
+    steady = False  # whether it sets the same headers on every request
+
     def apply(self, request: httpx.Request) -> None:
         """Set the headers."""
         raise NotImplementedError
@@ -47,6 +49,8 @@ class HeaderAuth(httpx.Auth):
 
 class TokenAuth(HeaderAuth):
     """A static IAM token in ``X-Auth-Token``."""
+
+    steady = True
 
     def __init__(self, token: str) -> None:
         self._token = token

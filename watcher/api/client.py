@@ -35,12 +35,12 @@ from watcher.errors import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+    from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator, Mapping, Sequence
 
     from yarl import URL
 
     from watcher.api.tap import Tap
-    from watcher.api.transport import Direct
+    from watcher.api.transport import Answer, Direct
     from watcher.config.settings import ApiConfig
     from watcher.core.listed import Known
 
@@ -193,6 +193,10 @@ class BatchApi:
         self, url: str | httpx.URL, params: dict[str, str | int] | None, wire: URL | None
     ) -> tuple[int, bytes, RawHeaders]:
         """Status, body and raw headers; the body is capped while it streams (a gzip bomb stops at the cap)."""
+        if wire is not None and self._tap is None and self._direct is not None:
+            headers = self._direct.kept(wire)
+            if headers is not None:
+                return await self._read_direct(self._direct.get(wire, headers, self._timeout))
         # what build_request makes of an absolute URL on a client without params or cookies, at half its CPU
         extensions: dict[str, object] = {"timeout": self._timeout}
         if wire is not None:
@@ -211,7 +215,7 @@ class BatchApi:
 
     async def _read(self, request: httpx.Request) -> tuple[int, bytes, RawHeaders]:
         if self._direct is not None:
-            return await self._read_direct(self._direct, request)
+            return await self._read_direct(self._direct.open(request))
         cap = self._api.max_response_bytes
         with map_errors(self._scrub, self.route):
             resp = await self._http.send(request, stream=True)
@@ -222,11 +226,11 @@ class BatchApi:
         # the headers as they came: only an error (Retry-After) or a recording reads them (~8% of a poll to copy)
         return resp.status_code, content, resp.headers.raw
 
-    async def _read_direct(self, direct: Direct, request: httpx.Request) -> tuple[int, bytes, RawHeaders]:
+    async def _read_direct(self, sending: Awaitable[Answer]) -> tuple[int, bytes, RawHeaders]:
         """``_read`` on the direct path: the same request, cap and errors without httpx's client."""
         cap = self._api.max_response_bytes
         with map_errors(self._scrub, self.route):
-            answer = await direct.open(request)
+            answer = await sending
             try:
                 content = await _capped(answer.header("Content-Length"), answer.chunks(), cap)
             finally:

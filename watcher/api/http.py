@@ -79,5 +79,5 @@ async def open_api(
 def _direct(transport: httpx.AsyncBaseTransport, auth: httpx.Auth | None) -> Direct | None:
     """The aiohttp path without httpx's client, for an auth that only sets headers; else None (httpx's send)."""
     if auth is None:
-        return direct(transport, None)
-    return direct(transport, auth.apply) if isinstance(auth, HeaderAuth) else None
+        return direct(transport, None, steady=True)
+    return direct(transport, auth.apply, steady=auth.steady) if isinstance(auth, HeaderAuth) else None
