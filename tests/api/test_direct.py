@@ -95,18 +95,23 @@ class TapLog:
 
 
 @asynccontextmanager
-async def both_paths(auth: httpx.Auth | None) -> AsyncIterator[tuple[Recorder, list[BatchApi], TapLog, TapLog]]:
+async def both_paths(
+    auth: httpx.Auth | None, *, proxied: bool = False
+) -> AsyncIterator[tuple[Recorder, list[BatchApi], TapLog, TapLog]]:
     """A recording server, one aiohttp transport and client, and BatchApi over it three ways.
 
     Over httpx's send, over the direct path, and over the direct path without a recording (where a
-    steady auth's kept headers are used); the first two record.
+    steady auth's kept headers are used); the first two record. ``proxied``: the server is an HTTP
+    proxy with a login in front of an endpoint elsewhere.
     """
     recorder = Recorder()
     server = await asyncio.start_server(recorder.handle, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    api = ApiConfig(flavor="dli", endpoint=f"http://127.0.0.1:{port}", project_id=PID, max_response_bytes=CAP)
+    endpoint = "http://dli.invalid:8080" if proxied else f"http://127.0.0.1:{port}"
+    api = ApiConfig(flavor="dli", endpoint=endpoint, project_id=PID, max_response_bytes=CAP)
     recorder.origin = yarl.URL(api.endpoint)
-    transport = build_transport("aiohttp", limits=httpx.Limits(), verify=False)
+    proxy = httpx.Proxy(f"http://u:pw@127.0.0.1:{port}") if proxied else None
+    transport = build_transport("aiohttp", limits=httpx.Limits(), verify=False, proxy=proxy)
     taps = TapLog(), TapLog()
     try:
         async with ApiClient(auth=auth, transport=transport, headers={"User-Agent": "w/1"}, timeout=2) as http:
@@ -137,9 +142,10 @@ async def outcome(api: BatchApi) -> tuple[object, ...]:
     [None, TokenAuth("t0k"), AkSkAuth("AKEXAMPLE", "SKEXAMPLE", project_id=PID, clock=lambda: 1.7e9)],
     ids=["none", "token", "aksk"],
 )
-async def test_the_direct_path_sends_the_bytes_httpx_send_sends(auth: HeaderAuth | None) -> None:
+@pytest.mark.parametrize("proxied", [False, True], ids=["direct", "http proxy"])
+async def test_the_direct_path_sends_the_bytes_httpx_send_sends(auth: HeaderAuth | None, proxied: bool) -> None:
     """Details twice and a log slice: the request heads on the wire are byte for byte the same on every path."""
-    async with both_paths(auth) as (recorder, apis, *_):
+    async with both_paths(auth, proxied=proxied) as (recorder, apis, *_):
         for api in apis:
             await api.details(BID)
             await api.details(BID)
@@ -148,6 +154,9 @@ async def test_the_direct_path_sends_the_bytes_httpx_send_sends(auth: HeaderAuth
     assert recorder.requests[:3] == recorder.requests[3:6] == recorder.requests[6:]
     if auth is not None:
         assert b"\r\nauthorization: " in recorder.requests[3] or b"\r\nx-auth-token: t0k" in recorder.requests[3]
+    if proxied:  # the proxy's login on every request (the kept headers' too), the target as an absolute URL
+        assert all(b"\r\nproxy-authorization: Basic dTpwdw==" in r for r in recorder.requests)
+        assert recorder.requests[7].startswith(b"GET http://dli.invalid:8080/v2.0/")
 
 
 @pytest.mark.anyio
