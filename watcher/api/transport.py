@@ -198,20 +198,30 @@ class Answer:
     through httpx's decoders, as on httpx's path (so a gzip bomb meets the same cap).
     """
 
-    __slots__ = ("_coded", "_request", "_response", "raw_headers", "status")
+    __slots__ = ("_request", "_response", "coded", "raw_headers", "status")
 
     def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request | None) -> None:
         self._response, self._request = response, request
         self.status, self.raw_headers = response.status, response.raw_headers
-        self._coded = "Content-Encoding" in response.headers
+        self.coded = "Content-Encoding" in response.headers  # decoded by httpx's decoders, as on its path
 
     def header(self, name: str) -> str:
         """A header's values joined as httpx joins them; "" when absent."""
         return ", ".join(self._response.headers.getall(name, ()))
 
+    async def whole(self) -> bytes:
+        """An uncompressed body in one read, its ``Content-Length`` within the cap (aiohttp reads no further)."""
+        try:
+            with map_aiohttp_exceptions():
+                return await self._response.content.read()
+        except httpx.HTTPError:
+            raise
+        except Exception as exc:
+            raise _protocol_error(exc, self._request) from exc
+
     async def chunks(self) -> AsyncIterator[bytes]:
         """The body's chunks; a read failure is an httpx exception."""
-        if self._coded:
+        if self.coded:
             async for chunk in as_response(self._response, self._request).aiter_bytes():
                 yield chunk
             return
