@@ -125,6 +125,9 @@ class _Decoder:
 
     def shared(self, key: str) -> str | None:
         """A field thousands of batches repeat (queue, owner, kind...): one string object for all."""
+        value = self.obj.get(key)
+        if type(value) is str and len(value) <= MAX_FIELD_CHARS and value.isascii():  # opt_str's common case
+            return sys.intern(value) if value else None
         value = self.opt_str(key)
         return None if value is None else sys.intern(value)
 
