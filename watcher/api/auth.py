@@ -32,19 +32,35 @@ LOGIN_BACKOFF_BASE_SECONDS = 2.0
 LOGIN_BACKOFF_MAX_SECONDS = 300.0
 
 
-class TokenAuth(httpx.Auth):
+class HeaderAuth(httpx.Auth):
+    """An auth that sets headers on a request and never looks at the answer (the direct path applies it itself)."""
+
+    steady = False  # whether it sets the same headers on every request
+
+    def apply(self, request: httpx.Request) -> None:
+        """Set the headers."""
+        raise NotImplementedError
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        """Set the headers, send once."""
+        self.apply(request)
+        yield request
+
+
+class TokenAuth(HeaderAuth):
     """A static IAM token in ``X-Auth-Token``."""
+
+    steady = True
 
     def __init__(self, token: str) -> None:
         self._token = token
 
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+    def apply(self, request: httpx.Request) -> None:
         """Add the token header."""
         request.headers[TOKEN_HEADER] = self._token
-        yield request
 
 
-class AkSkAuth(httpx.Auth):
+class AkSkAuth(HeaderAuth):
     """SDK-HMAC-SHA256 signing of every request, with ``X-Project-Id`` like the official SDK."""
 
     requires_request_body = True
@@ -61,10 +77,9 @@ class AkSkAuth(httpx.Auth):
         self._ak, self._sk = access_key, secret_key
         self._project_id, self._security_token, self._clock = project_id, security_token, clock
 
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+    def apply(self, request: httpx.Request) -> None:
         """Set the signed headers, then the Authorization header over them."""
         sign_request(request, self._ak, self._sk, self._clock(), self._project_id, self._security_token)
-        yield request
 
 
 def sign_request(

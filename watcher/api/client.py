@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import quote
 
 import anyio
@@ -18,6 +18,7 @@ import httpx
 from watcher.api.failures import cause, connect_failure
 from watcher.api.proxy import Route, host_port
 from watcher.api.tap import kept_headers
+from watcher.api.transport import WIRE_URL, wire_url
 from watcher.core.listed import decode_listed
 from watcher.core.model import MAX_LINE_CHARS, MAX_LOG_LINES, Snapshot, decode_snapshot
 from watcher.core.untrusted import NO_SECRETS, Scrubber, valid_unicode
@@ -34,9 +35,12 @@ from watcher.errors import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Mapping
+    from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator, Mapping, Sequence
+
+    from yarl import URL
 
     from watcher.api.tap import Tap
+    from watcher.api.transport import Answer, Direct
     from watcher.config.settings import ApiConfig
     from watcher.core.listed import Known
 
@@ -56,6 +60,9 @@ _ERROR_KINDS: dict[type[ApiError], str] = {
     ConnectApiError: "connect",
     DecodeError: "decode",
 }
+
+
+RawHeaders: TypeAlias = "Sequence[tuple[bytes, bytes]]"  # as they came: parsed only when read
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +97,10 @@ class BatchApi:
         scrub: Scrubber = NO_SECRETS,
         route: Route | None = None,
         tap: Tap | None = None,
+        direct: Direct | None = None,
     ) -> None:
         self._http = http
+        self._direct = direct  # aiohttp without httpx's send around it (the same request), when the auth allows
         self._tap = tap  # a recording's: every answer as read, or how the request failed
         self._api = api
         self._scrub = scrub
@@ -99,7 +108,7 @@ class BatchApi:
         self.route = route or Route(host_port(api.endpoint))
         self._flavor = api.flavor_spec
         self._base = api.endpoint.rstrip("/") + self._flavor.batches_path(api.project_id)
-        self._urls: dict[str, httpx.URL] = {}
+        self._urls: dict[str, tuple[httpx.URL, URL]] = {}
         self._states = dict(api.state_map)
         self._timeout = httpx.Timeout(api.timeout_seconds).as_dict()
 
@@ -111,7 +120,8 @@ class BatchApi:
 
     async def details(self, batch_id: str) -> Snapshot:
         """``GET .../batches/{id}``: state, fields and the last-10-lines log window."""
-        body, mangled = await self._get(self._details_url(batch_id))
+        url, wire = self._details_url(batch_id)
+        body, mangled = await self._get(url, None, wire)
         snap = decode_snapshot(body, self._states)
         if snap.batch_id != batch_id:
             if not self._flavor.answer_id_matches(batch_id, snap.batch_id):
@@ -125,12 +135,14 @@ class BatchApi:
         # one percent-encoded path segment, whatever the ID holds
         return f"{self._base}/{quote(batch_id, safe='')}{tail}"
 
-    def _details_url(self, batch_id: str) -> httpx.URL:
-        # parsing the URL was ~10% of a poll's CPU (tests/bench), and a batch's never changes
-        url = self._urls.get(batch_id)
-        if url is None:
-            url = self._urls[batch_id] = httpx.URL(self._url(batch_id))
-        return url
+    def _details_url(self, batch_id: str) -> tuple[httpx.URL, URL]:
+        # parsing the URL was ~10% of a poll's CPU (tests/bench), and a batch's never changes; nor does
+        # aiohttp's parse of it (printing httpx's URL for aiohttp to parse was another ~6%)
+        urls = self._urls.get(batch_id)
+        if urls is None:
+            url = httpx.URL(self._url(batch_id))
+            urls = self._urls[batch_id] = (url, wire_url(url))
+        return urls
 
     def forget(self, batch_ids: Iterable[str]) -> None:
         """Drop what is cached for batches no longer watched."""
@@ -168,49 +180,81 @@ class BatchApi:
         kept = tuple(s for s in decoded if s is not None)
         return ListPage(_int(body, "from", start), _int(body, "total", len(sessions)), kept)
 
-    async def _get(self, url: str | httpx.URL, params: dict[str, str | int] | None = None) -> tuple[object, bool]:
-        """The decoded JSON body, and whether invalid UTF-8 in it had to be replaced."""
-        status, content, headers = await self._fetch(url, params)
+    async def _get(
+        self, url: str | httpx.URL, params: dict[str, str | int] | None = None, wire: URL | None = None
+    ) -> tuple[object, bool]:
+        """The decoded JSON body, and whether invalid UTF-8 in it had to be replaced; ``wire``: aiohttp's ``url``."""
+        status, content, raw = await self._fetch(url, params, wire)
         if not 200 <= status < 300:
-            raise error_from_response(status, content, headers.get("Retry-After"), self._scrub)
+            raise error_from_response(status, content, httpx.Headers(raw).get("Retry-After"), self._scrub)
+        if len(content) < THREAD_PARSE_BYTES:
+            return _parse(content)  # parse_json's own first step, without a coroutine per answer
         return await parse_json(content)
 
     async def _fetch(
-        self, url: str | httpx.URL, params: dict[str, str | int] | None
-    ) -> tuple[int, bytes, httpx.Headers]:
-        """Status, body and headers; the body is capped while it streams (a gzip bomb stops at the cap)."""
+        self, url: str | httpx.URL, params: dict[str, str | int] | None, wire: URL | None
+    ) -> tuple[int, bytes, RawHeaders]:
+        """Status, body and raw headers; the body is capped while it streams (a gzip bomb stops at the cap)."""
+        if wire is not None and self._tap is None and self._direct is not None:
+            headers = self._direct.kept(wire)
+            if headers is not None:
+                return await self._read_direct(self._direct.get(wire, headers, self._timeout))
         # what build_request makes of an absolute URL on a client without params or cookies, at half its CPU
-        extensions = {"timeout": self._timeout}
+        extensions: dict[str, object] = {"timeout": self._timeout}
+        if wire is not None:
+            extensions[WIRE_URL] = wire
         request = httpx.Request("GET", url, params=params, headers=self._http.headers, extensions=extensions)
         if self._tap is None:
             return await self._read(request)
         try:
-            status, content, headers = await self._read(request)
+            status, content, raw = await self._read(request)
         except (TimeoutApiError, ConnectApiError, DecodeError) as exc:
             kind = next(name for cls, name in _ERROR_KINDS.items() if isinstance(exc, cls))
             self._tap.exchange(request, 0, {}, b"", (kind, exc.message))
             raise
-        self._tap.exchange(request, status, kept_headers(headers), content)
-        return status, content, headers
+        self._tap.exchange(request, status, kept_headers(httpx.Headers(raw)), content)
+        return status, content, raw
 
-    async def _read(self, request: httpx.Request) -> tuple[int, bytes, httpx.Headers]:
+    async def _read(self, request: httpx.Request) -> tuple[int, bytes, RawHeaders]:
+        if self._direct is not None:
+            return await self._read_direct(self._direct.open(request))
         cap = self._api.max_response_bytes
         with map_errors(self._scrub, self.route):
             resp = await self._http.send(request, stream=True)
             try:
-                declared = resp.headers.get("Content-Length", "")
-                if declared.isdigit() and len(declared) < 20 and int(declared) > cap:
-                    raise DecodeError(f"response of {declared} bytes is over the {cap}-byte limit")
-                chunks, size = [], 0
-                async for chunk in resp.aiter_bytes():
-                    size += len(chunk)
-                    if size > cap:
-                        raise DecodeError(f"response is over the {cap}-byte limit")
-                    chunks.append(chunk)
+                content = await _capped(resp.headers.get("Content-Length", ""), resp.aiter_bytes(), cap)
             finally:
                 await resp.aclose()
         # the headers as they came: only an error (Retry-After) or a recording reads them (~8% of a poll to copy)
-        return resp.status_code, b"".join(chunks), resp.headers
+        return resp.status_code, content, resp.headers.raw
+
+    async def _read_direct(self, sending: Awaitable[Answer]) -> tuple[int, bytes, RawHeaders]:
+        """``_read`` on the direct path: the same request, cap and errors without httpx's client."""
+        cap = self._api.max_response_bytes
+        with map_errors(self._scrub, self.route):
+            answer = await sending
+            try:
+                declared = answer.header("Content-Length")
+                if declared.isdigit() and len(declared) < 20 and int(declared) <= cap and not answer.coded:
+                    content = await answer.whole()  # the parser reads no further than the length: no loop to cap
+                else:
+                    content = await _capped(declared, answer.chunks(), cap)
+            finally:
+                await answer.aclose()
+        return answer.status, content, answer.raw_headers
+
+
+async def _capped(declared: str, chunks: AsyncIterator[bytes], cap: int) -> bytes:
+    """A body read up to ``cap`` bytes: over it (declared, or as it streams), a DecodeError."""
+    if declared.isdigit() and len(declared) < 20 and int(declared) > cap:
+        raise DecodeError(f"response of {declared} bytes is over the {cap}-byte limit")
+    parts, size = [], 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > cap:
+            raise DecodeError(f"response is over the {cap}-byte limit")
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 def _listed(item: object, states: Mapping[str, str], known: Known | None) -> Snapshot | None:

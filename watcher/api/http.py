@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING
 import httpx
 
 from watcher import __version__
-from watcher.api.auth import build_auth, scrubber
+from watcher.api.auth import HeaderAuth, build_auth, scrubber
 from watcher.api.client import BatchApi
 from watcher.api.proxy import Route, route_for
 from watcher.api.tap import Tap, iam_hook
 from watcher.api.tls import ssl_context
-from watcher.api.transport import ApiClient, build_transport
+from watcher.api.transport import ApiClient, Direct, build_transport, direct
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Mapping
@@ -72,4 +72,12 @@ async def open_api(
         ) as client,
     ):
         secrets = api_route.secrets() + (iam_route.secrets() if iam_route else ())
-        yield BatchApi(client, cfg.api, scrubber(cfg.auth, client.auth, secrets), api_route, tap)
+        scrub = scrubber(cfg.auth, client.auth, secrets)
+        yield BatchApi(client, cfg.api, scrub, api_route, tap, _direct(transport, client.auth))
+
+
+def _direct(transport: httpx.AsyncBaseTransport, auth: httpx.Auth | None) -> Direct | None:
+    """The aiohttp path without httpx's client, for an auth that only sets headers; else None (httpx's send)."""
+    if auth is None:
+        return direct(transport, None, steady=True)
+    return direct(transport, auth.apply, steady=auth.steady) if isinstance(auth, HeaderAuth) else None
