@@ -273,8 +273,9 @@ class BatchText:
     def _compact(self, tracks: Iterable[Track]) -> Slots[list[str]]:
         """Compact mode's lines per family, made afresh each scrape: nothing is kept per batch between scrapes.
 
-        A cached info line a batch was ~400 bytes a batch held for good (a fifth of a batch's memory at
-        100,000); making it again costs ~0.2 s a scrape at 100,000 batches (measured in the README).
+        A cached info line a batch was ~400 bytes a batch held for good (a sixth of a batch's memory);
+        making them again, one job's labels shared within the scrape, costs 1.06x the cached render at
+        100,000 batches of 500 jobs and ~1.9x when every batch is its own job (README, Sizing memory).
         """
         view = self.view
         parts = Slots[list[str]](*([] for _ in FAMILIES))
