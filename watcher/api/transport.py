@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import functools
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -18,7 +19,7 @@ from httpx_aiohttp.transport import AiohttpResponseStream, map_aiohttp_exception
 
 if TYPE_CHECKING:
     import ssl
-    from collections.abc import AsyncIterator, Callable
+    from collections.abc import AsyncIterator, Callable, Iterator
 
     from watcher.core.vocabulary import Transport
 
@@ -159,6 +160,18 @@ def _protocol_error(exc: Exception, request: httpx.Request | None) -> httpx.Remo
     return httpx.RemoteProtocolError(f"{type(exc).__name__}: {message}", request=request)
 
 
+@contextmanager
+def _httpx_errors(request: httpx.Request | None) -> Iterator[None]:
+    """Only httpx errors leave: aiohttp's mapped as httpx-aiohttp maps them, anything else a protocol error."""
+    try:
+        with map_aiohttp_exceptions():
+            yield
+    except httpx.HTTPError:
+        raise
+    except Exception as exc:
+        raise _protocol_error(exc, request) from exc
+
+
 class _Body(httpx.AsyncByteStream):
     """A response body read from aiohttp whose read errors are httpx errors.
 
@@ -171,24 +184,14 @@ class _Body(httpx.AsyncByteStream):
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         """The body's chunks."""
-        try:
-            with map_aiohttp_exceptions():
-                async for chunk in self._response.content.iter_chunked(AiohttpResponseStream.CHUNK_SIZE):
-                    yield chunk
-        except httpx.HTTPError:
-            raise
-        except Exception as exc:
-            raise _protocol_error(exc, self._request) from exc
+        with _httpx_errors(self._request):
+            async for chunk in self._response.content.iter_chunked(AiohttpResponseStream.CHUNK_SIZE):
+                yield chunk
 
     async def aclose(self) -> None:
         """Release the connection."""
-        try:
-            with map_aiohttp_exceptions():
-                await self._response.__aexit__(None, None, None)
-        except httpx.HTTPError:
-            raise
-        except Exception as exc:
-            raise _protocol_error(exc, self._request) from exc
+        with _httpx_errors(self._request):
+            await self._response.__aexit__(None, None, None)
 
 
 class Answer:
@@ -211,13 +214,8 @@ class Answer:
 
     async def whole(self) -> bytes:
         """An uncompressed body in one read, its ``Content-Length`` within the cap (aiohttp reads no further)."""
-        try:
-            with map_aiohttp_exceptions():
-                return await self._response.content.read()
-        except httpx.HTTPError:
-            raise
-        except Exception as exc:
-            raise _protocol_error(exc, self._request) from exc
+        with _httpx_errors(self._request):
+            return await self._response.content.read()
 
     async def chunks(self) -> AsyncIterator[bytes]:
         """The body's chunks; a read failure is an httpx exception."""
@@ -226,14 +224,9 @@ class Answer:
                 yield chunk
             return
         content = self._response.content
-        try:
-            with map_aiohttp_exceptions():
-                while chunk := await content.readany():
-                    yield chunk
-        except httpx.HTTPError:
-            raise
-        except Exception as exc:
-            raise _protocol_error(exc, self._request) from exc
+        with _httpx_errors(self._request):
+            while chunk := await content.readany():
+                yield chunk
 
     async def aclose(self) -> None:
         """Release the connection."""
