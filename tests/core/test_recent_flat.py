@@ -62,3 +62,10 @@ def test_any_fields_come_back_as_their_line_in_order(fields, names, per_batch) -
     got = recent.events("b1")
     want = [(float(n), name, detail({**fields, "n": n})) for n, name in enumerate(names)][-per_batch:]
     assert [(e.at, e.name, e.detail) for e in got] == want
+
+
+def test_a_lone_surrogate_in_a_field_is_kept_and_read_back() -> None:
+    """Text no UTF-8 encoder takes (a lone surrogate) neither fails the record on the poll loop nor is lost."""
+    recent = Recent()
+    recent.record([Event("batch.changed", "info", "b1", fields={"name": "a\ud800b"})], 1.0, {"b1"})
+    assert [e.detail for e in recent.events("b1")] == ["name=a\ud800b"]

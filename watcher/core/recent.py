@@ -35,6 +35,8 @@ UNSHOWN = frozenset({"batch.log"})
 # what every batch event repeats of its batch (tracker.context): the batch page shows it once, above
 CONTEXT = frozenset({"job_name", "queue", "app_id"})
 RS, US = "\x1e", "\x1f"
+# a lone surrogate an event carries (JSON keeps it as it is) is kept and given back, never an error on the poll loop
+TEXT_ERRORS = "surrogatepass"
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +150,7 @@ class Recent:
         for bid, records in fresh.items():
             old = self._text(bid)
             every = [*old.split(RS), *records] if old else records
-            self._events[bid] = zlib.compress(RS.join(every[-self.per_batch :]).encode())
+            self._events[bid] = zlib.compress(RS.join(every[-self.per_batch :]).encode("utf-8", TEXT_ERRORS))
 
     def polled(self, track: Track, now: float) -> None:
         """A poll of the batch finished at ``now``, leaving ``track``.
@@ -178,7 +180,7 @@ class Recent:
     def _text(self, batch_id: str) -> str:
         """The batch's kept entries as one string (empty: none)."""
         packed = self._events.get(batch_id)
-        return zlib.decompress(packed).decode() if packed else ""
+        return zlib.decompress(packed).decode("utf-8", TEXT_ERRORS) if packed else ""
 
     def error(self, batch_id: str) -> PollError | None:
         """The batch's last failed poll, if it ever had one while watched."""
