@@ -55,6 +55,14 @@ def write_config(path: Path, server: SimServer, batch_ids: list[str], **extra: d
 FIFO_OPEN_WAIT = "wait_for_partner"
 
 
+def _wchan(task: Path) -> str:
+    """Where a thread sleeps in the kernel; "" for one that ended while the threads were listed."""
+    try:
+        return (task / "wchan").read_text(encoding="ascii")
+    except FileNotFoundError:
+        return ""
+
+
 class WatcherProcess:
     """``python -m watcher run --config FILE`` with its stdout parsed line by line as it arrives."""
 
@@ -109,8 +117,7 @@ class WatcherProcess:
 
     def waits_on_a_fifo(self) -> bool:
         """Whether a thread of the process is blocked opening a FIFO nobody has opened for writing."""
-        tasks = Path(f"/proc/{self.proc.pid}/task")
-        return any((task / "wchan").read_text(encoding="ascii") == FIFO_OPEN_WAIT for task in tasks.iterdir())
+        return any(_wchan(task) == FIFO_OPEN_WAIT for task in Path(f"/proc/{self.proc.pid}/task").iterdir())
 
     def stop(self, signum: int = signal.SIGTERM, timeout: float = 10.0) -> int:
         """Send ``signum`` and wait; returns the exit code."""
