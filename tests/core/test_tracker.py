@@ -5,7 +5,17 @@ from __future__ import annotations
 from dataclasses import replace
 
 from watcher.core.model import Snapshot
-from watcher.core.tracker import MAX_WARNED_STATES, Failure, LogResult, Track, observe, observe_failure, observe_missing
+from watcher.core.tracker import (
+    MAX_WARNED_STATES,
+    Failure,
+    LogResult,
+    Track,
+    observe,
+    observe_failure,
+    observe_missing,
+    quiet,
+    touch,
+)
 
 
 def snap(state: str = "running", **kw) -> Snapshot:
@@ -194,6 +204,21 @@ class TestMissing:
         track, events = observe_missing(Track("b"), 1.0)
         _, more = observe_missing(track, 2.0)
         assert names(events) == ["batch.not_found"] and more == []
+
+
+def test_a_quiet_poll_is_what_observe_does_with_the_time_moved_in_place():
+    """``quiet``: observe would change nothing but the time; ``touch`` moves it, no part of equality."""
+    seen = snap()
+    track, _ = observe(Track("b"), seen, 100.0, LogResult())
+    assert quiet(track, track.snapshot, LogResult())  # type: ignore[arg-type]
+    assert not quiet(track, snap(), LogResult())  # an equal answer that is not the kept snapshot: observe decides
+    assert not quiet(track, track.snapshot, LogResult(lines=(("stdout", "x"),)))  # type: ignore[arg-type]
+    failed, _ = observe_failure(track, Failure("http", "503"), 130.0)
+    assert not quiet(failed, failed.snapshot, LogResult())  # type: ignore[arg-type] # a recovery is an event
+    observed, events = observe(track, track.snapshot, 160.0, LogResult())  # type: ignore[arg-type]
+    touch(track, 160.0)
+    assert events == [] and observed == track and observed.last_success == track.last_success == 160.0
+    assert replace(track, last_success=1.0) == track  # not persisted: not part of what a track is
 
 
 def test_unknown_states_stay_raw_in_transitions():

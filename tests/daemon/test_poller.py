@@ -131,9 +131,12 @@ class Sink:
 
     def __init__(self) -> None:
         self.got: list[tuple[float, Track, list[Event]]] = []
+        # each track's time of success as handed on (a quiet poll moves it in place in the track handed on before)
+        self.successes: list[float | None] = []
 
     def __call__(self, track: Track, events: list[Event], changed: bool) -> None:  # noqa: ARG002
         self.got.append((trio.current_time(), track, events))
+        self.successes.append(track.last_success)
 
     def tracks(self, batch_id: str) -> list[Track]:
         return [t for _, t, _ in self.got if t.batch_id == batch_id]
@@ -501,4 +504,8 @@ async def test_list_mode_takes_an_unchanged_item_at_once_with_what_the_full_poll
     # taken at once: the kept snapshot stays the very object; the full poll keeps a new one each time
     later = [t for _, t, _ in kept.got[len(ids) :]]
     assert all(t.snapshot is kept.tracks(t.batch_id)[0].snapshot for t in later)
+    # and the very track, its time of success moved in place: what a new track each time gave, poll by poll
+    assert all(t is kept.tracks(t.batch_id)[0] for t in later)
+    assert kept.successes == full.successes
+    assert set(kept.successes) == {at for at, _, _ in kept.got}  # each cycle moved it to its own time
     assert not any(t.snapshot is full.tracks(t.batch_id)[0].snapshot for _, t, _ in full.got[len(ids) :])

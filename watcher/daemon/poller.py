@@ -21,7 +21,7 @@ from watcher.core.log.poll import HIDDEN_READ_SECONDS, kept_window
 from watcher.core.model import with_details_only
 from watcher.core.readiness import Rejection, first_cycle_done
 from watcher.core.schedule import Timing, next_poll, overdue, sleep_for, start_poll
-from watcher.core.tracker import Failure, Track, observe, observe_failure, observe_missing
+from watcher.core.tracker import Failure, Track, observe, observe_failure, observe_missing, quiet, touch
 from watcher.daemon.backfill import NOTHING_NEW, LogApi, LogReader
 from watcher.daemon.listpoll import ListApi, ListPoller
 from watcher.errors import ApiError, AuthError, NotFoundError
@@ -325,15 +325,17 @@ class Poller:
         started = self._mono()
         try:
             self._board.answered(bid, None)
-            track, events = observe(
-                old,
-                listed,
-                self._clock(),
-                NOTHING_NEW,
-                include_req_body=self._cfg.events.include_req_body,
-                revives_dead=self._revives_dead,
-            )
-            result: tuple[Track, list[Event], FailureReason | None] = (track, events, None)
+            result: tuple[Track, list[Event], FailureReason | None] = (old, [], None)
+            if not quiet(old, listed, NOTHING_NEW):  # quiet: most items, whose track only moves its time (_finish)
+                track, events = observe(
+                    old,
+                    listed,
+                    self._clock(),
+                    NOTHING_NEW,
+                    include_req_body=self._cfg.events.include_req_body,
+                    revives_dead=self._revives_dead,
+                )
+                result = (track, events, None)
         except Exception as exc:  # noqa: BLE001 - a bug costs one failed poll, never the daemon
             result = self._bug(old, exc)
         finally:
@@ -365,6 +367,8 @@ class Poller:
         if self._hooks.hold_poll():
             self._schedule(bid, next_poll(old, now, self._timing), now)
             return
+        if track is old and reason is None:
+            touch(track, now)  # a quiet poll (``_take_kept``): no new track, its time of success moved in place
         before = self._board.tracks.get(bid)
         if events or before is None or before.snapshot is not track.snapshot:
             # an unchanged snapshot's label values were admitted when it was first kept (admitted stay)
