@@ -504,8 +504,33 @@ async def test_list_mode_takes_an_unchanged_item_at_once_with_what_the_full_poll
     # taken at once: the kept snapshot stays the very object; the full poll keeps a new one each time
     later = [t for _, t, _ in kept.got[len(ids) :]]
     assert all(t.snapshot is kept.tracks(t.batch_id)[0].snapshot for t in later)
+    assert not any(t.snapshot is full.tracks(t.batch_id)[0].snapshot for _, t, _ in full.got[len(ids) :])
     # and the very track, its time of success moved in place: what a new track each time gave, poll by poll
     assert all(t is kept.tracks(t.batch_id)[0] for t in later)
     assert kept.successes == full.successes
     assert set(kept.successes) == {at for at, _, _ in kept.got}  # each cycle moved it to its own time
-    assert not any(t.snapshot is full.tracks(t.batch_id)[0].snapshot for _, t, _ in full.got[len(ids) :])
+    # the cycle's batches wait for one slot: one float for all (``Poller._schedule``), not one each
+    assert len({id(when) for when in rigs[1].poller._due.values()}) == 1
+
+
+def test_one_slot_shares_its_poll_time_only_within_a_tick():
+    """Batches queued on the same wall-clock slot share one monotonic time, unless the clocks moved apart since."""
+    mono = [0.0]
+    rig = Rig(list_mode(2))
+    rig.poller = Poller(
+        rig.api,
+        rig.policy,
+        list_mode(2),
+        rig.board,
+        rig.sink,
+        Telemetry(),
+        clocks=Clocks(lambda: 50.0, lambda: mono[0]),
+    )
+    schedule, due = rig.poller._schedule, rig.poller._due
+    schedule("a", 100.0, 50.0)
+    mono[0] = 0.01
+    schedule("b", 100.0, 50.0)
+    assert due["a"] is due["b"] and due["a"] == 50.0
+    mono[0] = 5.0  # the same slot, read when the monotonic clock has gone on without the wall clock
+    schedule("c", 100.0, 50.0)
+    assert due["c"] == 55.0

@@ -86,31 +86,35 @@ def unchanged(obj: dict[str, Any], prev: Snapshot, state_map: Mapping[str, str])
     state = normalise(raw)
     if state_map.get(state, state) != prev.state:
         return False
-    # loops, not all() over generators: this runs for every batch of every page
-    for wire, attr in _TEXT:
-        if not _same_text(obj.get(wire), getattr(prev, attr)):
-            return False
-    for wire, attr in _MILLIS:
-        if not _same_millis(obj.get(wire), getattr(prev, attr)):
-            return False
+    # written out field by field, not looped over: this runs for every batch of every page (~half the time)
+    get = obj.get
     return (
-        _same_queue(obj, prev.queue)
-        and _same_details_only(obj.get("spark_version"), prev.spark_version)
-        and _harmless_req_body(obj.get("req_body"))
-        and _same_log(obj.get("log"), prev.log)
+        _same_text(get("appId"), prev.app_id)
+        and _same_text(get("name"), prev.name)
+        and _same_text(get("owner"), prev.owner)
+        and _same_text(get("kind"), prev.kind)
+        and _same_text(get("sc_type"), prev.sc_type)
+        and _same_text(get("image"), prev.image)
+        and _same_text(get("proxyUser"), prev.proxy_user)
+        and _same_millis(get("create_time"), prev.create_time)
+        and _same_millis(get("update_time"), prev.update_time)
+        and _same_queue(obj, prev.queue)
+        and _same_details_only(get("spark_version"), prev.spark_version)
+        and _harmless_req_body(get("req_body"))
+        and _same_log(get("log"), prev.log)
     )
 
 
 def _same_text(value: object, kept: str | None) -> bool:
-    if value is None or (type(value) is str and not value):
-        return kept is None
-    return type(value) is str and value == kept
+    """A text field: the same string, or missing, null or empty where the kept value is None."""
+    if value == kept:  # the usual case first: only a str (or None) equals a kept str (or None)
+        return True
+    return kept is None and value == ""
 
 
 def _same_millis(value: object, kept: int | None) -> bool:
-    if value is None:
-        return kept is None
-    return type(value) is int and value == kept
+    # an int, not a bool or float that equals it (decoding repairs those)
+    return value == kept and (value is None or type(value) is int)
 
 
 def _same_queue(obj: dict[str, Any], kept: str | None) -> bool:

@@ -8,6 +8,7 @@ policy bounds requests in flight, so a slow batch holds one slot only.
 from __future__ import annotations
 
 import heapq
+import math
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -20,7 +21,7 @@ from watcher.core.listed import reusable
 from watcher.core.log.poll import HIDDEN_READ_SECONDS, kept_window
 from watcher.core.model import with_details_only
 from watcher.core.readiness import Rejection, first_cycle_done
-from watcher.core.schedule import Timing, next_poll, overdue, sleep_for, start_poll
+from watcher.core.schedule import TICK, Timing, next_poll, overdue, sleep_for, start_poll
 from watcher.core.tracker import Failure, Track, observe, observe_failure, observe_missing, quiet, touch
 from watcher.daemon.backfill import NOTHING_NEW, LogApi, LogReader
 from watcher.daemon.listpoll import ListApi, ListPoller
@@ -144,6 +145,9 @@ class Poller:
         self.configure(cfg)
         self._heap: list[tuple[float, str]] = []
         self._due: dict[str, float] = {}
+        # the last wall-clock slot queued and its monotonic time: a list cycle queues all its batches on one
+        # slot, and one float for all of them is 24 bytes a batch less in the heap and ``_due`` (issue 30)
+        self._last_slot = (math.nan, 0.0)
         self._inflight: set[str] = set()
         self._watched: set[str] = set()
         self._wake = anyio.Event()
@@ -221,6 +225,11 @@ class Poller:
             self._due.pop(bid, None)
             return
         when = self._mono() + max(0.0, slot - now)
+        last, shared = self._last_slot
+        if slot == last and abs(when - shared) < TICK:
+            when = shared  # the same poll time within a scheduler tick: the one float
+        else:
+            self._last_slot = (slot, when)
         self._due[bid] = when
         heapq.heappush(self._heap, (when, bid))
         if when < self._sleep_until:
