@@ -144,19 +144,25 @@ async def outcome(api: BatchApi) -> tuple[object, ...]:
 )
 @pytest.mark.parametrize("proxied", [False, True], ids=["direct", "http proxy"])
 async def test_the_direct_path_sends_the_bytes_httpx_send_sends(auth: HeaderAuth | None, proxied: bool) -> None:
-    """Details twice and a log slice: the request heads on the wire are byte for byte the same on every path."""
+    """Details twice, a log slice and list pages: the request heads on the wire are the same bytes on every path."""
     async with both_paths(auth, proxied=proxied) as (recorder, apis, *_):
         for api in apis:
             await api.details(BID)
             await api.details(BID)
             await api.log(BID, 5, 10, "driver")
-    assert len(recorder.requests) == 9
-    assert recorder.requests[:3] == recorder.requests[3:6] == recorder.requests[6:]
+            for _ in range(2):  # the page's URL kept from the first: the second goes with it
+                with pytest.raises(ApiError, match="sessions"):  # the server answers details to everything
+                    await api.list(200, 100, queue_name="q a/é+&=", state="")
+    assert len(recorder.requests) == 15
+    assert recorder.requests[:5] == recorder.requests[5:10] == recorder.requests[10:]
+    assert recorder.requests[4] == recorder.requests[3]
     if auth is not None:
         assert b"\r\nauthorization: " in recorder.requests[3] or b"\r\nx-auth-token: t0k" in recorder.requests[3]
     if proxied:  # the proxy's login on every request (the kept headers' too), the target as an absolute URL
         assert all(b"\r\nproxy-authorization: Basic dTpwdw==" in r for r in recorder.requests)
         assert recorder.requests[7].startswith(b"GET http://dli.invalid:8080/v2.0/")
+    target = recorder.requests[3].split(b" ")[1]
+    assert target.endswith(f"/v2.0/{PID}/batches?from=200&size=100&queue_name=q+a/%C3%A9%2B%26%3D".encode())
 
 
 @pytest.mark.anyio
