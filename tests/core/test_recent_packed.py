@@ -6,7 +6,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from watcher.core.events import Event, rfc3339
-from watcher.core.recent import MAX_KEPT_CHARS, UNSHOWN, Recent, millis, pack, unpack
+from watcher.core.recent import MAX_KEPT_CHARS, UNSHOWN, WBITS, Recent, millis, pack, unpack
 from watcher.core.recentwords import RS, US, WORDS
 from watcher.core.vocabulary import EVENT_NAMES
 
@@ -84,6 +84,11 @@ def test_every_kept_batch_event_starts_in_the_preset_words() -> None:
     """Each batch event the ring keeps has its name in the dictionary, so even a first entry of it costs a match."""
     kept = [name for name in EVENT_NAMES if name.startswith("batch.") and name not in UNSHOWN]
     assert [name for name in kept if f"{RS}{name}{US}".encode() not in WORDS] == []
+
+
+def test_the_preset_words_leave_room_in_the_window_for_a_batch_s_first_entries() -> None:
+    """Deflate reaches back at most its window less 262 bytes: the words must fit, with room for the text after them."""
+    assert len(WORDS) + 1024 <= 2**-WBITS - 262
 
 
 def test_the_bench_s_four_entries_take_under_a_hundred_bytes() -> None:
