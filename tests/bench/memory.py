@@ -4,7 +4,7 @@ Run by hand: ``python tests/bench/memory.py --batches 100000``. It builds a DLI 
 batches with a 10-line stdout window of ~100 characters each, renders their list items as the
 simulator serves them, and takes every batch through what list mode does with an answer: decode
 (``decode_snapshot``), log diff, ``observe``, the board, the status page's ring (4 events each),
-the poll schedule (heap and due time) and a /metrics render. Bytes per batch of each part are
+the poll schedule (the poller's timetable) and a /metrics render. Bytes per batch of each part are
 counted object by object (``sys.getsizeof``, every object once, in the order listed, so a string two
 parts share counts in the first); tracemalloc's total over the same work is the check.
 """
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import heapq
 import json
 import sys
 import time
@@ -28,6 +27,7 @@ from watcher.core.log.diff import LogTrack, diff_log
 from watcher.core.model import decode_snapshot
 from watcher.core.recent import Recent
 from watcher.core.states import FLAVOR_STATES
+from watcher.core.timetable import Timetable
 from watcher.core.tracker import Failure, LogResult, Track, observe, observe_failure
 from watcher.metrics.exposition import BatchText, BatchView
 from watcher.output.messages import message
@@ -61,19 +61,19 @@ def deep(roots: list[Any], seen: set[int]) -> int:
     return total
 
 
-def fleet(n: int) -> tuple[Board, Recent, list[tuple[float, str]], dict[str, float], BatchText]:
+def fleet(n: int) -> tuple[Board, Recent, Timetable, BatchText]:
     """N running batches through list mode's steps: the board, ring, schedule and exposition cache."""
     world = build_world(n, 0, "default")
     now_ms = int(time.time() * 1000)
     board, recent = Board(), Recent(per_batch=4, describe=message)  # as the daemon makes it
-    heap: list[tuple[float, str]] = []
-    due: dict[str, float] = {}
+    timetable = Timetable()
     states = FLAVOR_STATES["dli"]
     ids = world.batch_ids()
     sims = world._batches
     for bid in ids:
         world.append_stdout(bid, [LINE.format(n=k) for k in range(10)])
     now = time.time()
+    when = now + 60.0  # the cycle's one slot: one float and one bucket of the timetable, as the poller keeps it
     for start in range(0, n, 100):  # a page at a time, decoded from JSON as the client does
         items = [session("dli", sims[b], now_ms) for b in ids[start : start + 100]]
         page = json.loads(json.dumps(items))
@@ -91,15 +91,13 @@ def fleet(n: int) -> tuple[Board, Recent, list[tuple[float, str]], dict[str, flo
             for said in (found, failure, events):
                 recent.record([e for e in said if e.name != "batch.log"], now, board.tracks)
             recent.polled(new, now)
-            when = now + 60.0  # one object in the heap and the due map, as the poller keeps it
-            heapq.heappush(heap, (when, snap.batch_id))
-            due[snap.batch_id] = when
+            timetable.put(snap.batch_id, when)
     text = BatchText(BatchView(labels=board.labels))
     text.render(list(board.tracks.values()), now)
-    return board, recent, heap, due, text
+    return board, recent, timetable, text
 
 
-def parts(board: Board, recent: Recent, heap: list[Any], due: dict[str, float], text: BatchText) -> dict[str, int]:
+def parts(board: Board, recent: Recent, timetable: Timetable, text: BatchText) -> dict[str, int]:
     """Bytes of each part, every object counted once (log lines first, then the tracks that hold them...)."""
     seen: set[int] = set()
     tracks = list(board.tracks.values())
@@ -108,7 +106,7 @@ def parts(board: Board, recent: Recent, heap: list[Any], due: dict[str, float], 
     out["track (Track, Snapshot, strings)"] = deep([board.tracks], seen)
     out["recent-events ring"] = deep([recent._events, recent._polls, recent._errors], seen)
     out["label values (LabelCap)"] = deep([board.labels], seen)
-    out["schedule (heap, due)"] = deep([heap, due], seen)
+    out["schedule (timetable)"] = deep([timetable], seen)
     out["/metrics cache (info line per batch)"] = deep([text._cache, text._groups], seen)
     return out
 

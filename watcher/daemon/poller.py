@@ -7,7 +7,6 @@ policy bounds requests in flight, so a slow batch holds one slot only.
 
 from __future__ import annotations
 
-import heapq
 import math
 import time
 from dataclasses import dataclass
@@ -22,13 +21,11 @@ from watcher.core.log.poll import HIDDEN_READ_SECONDS, kept_window
 from watcher.core.model import with_details_only
 from watcher.core.readiness import Rejection, first_cycle_done
 from watcher.core.schedule import TICK, Timing, next_poll, overdue, sleep_for, start_poll
+from watcher.core.timetable import Timetable
 from watcher.core.tracker import Failure, Track, observe, observe_failure, observe_missing, quiet, touch
 from watcher.daemon.backfill import NOTHING_NEW, LogApi, LogReader
 from watcher.daemon.listpoll import ListApi, ListPoller
 from watcher.errors import ApiError, AuthError, NotFoundError
-
-# past this many due entries in one tick, the rest are taken out in one pass instead of popped one by one
-BULK_POP = 256
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -72,19 +69,6 @@ def _persistent_change(old: Track, new: Track) -> bool:
         new.presence,
         new.terminal_at,
     )
-
-
-def _split_due(heap: list[tuple[float, str]], now: float) -> list[tuple[float, str]]:
-    """Take every entry due by ``now`` out of ``heap`` in one pass, sorted as popping them would give them.
-
-    A list cycle makes every batch due at once: one pass and a sort of (nearly sorted) entries cost a
-    fraction of a pop each (a pop sifts through the whole heap's depth).
-    """
-    due = [e for e in heap if e[0] <= now]
-    heap[:] = [e for e in heap if e[0] > now]
-    heapq.heapify(heap)
-    due.sort()
-    return due
 
 
 def failure_of(err: ApiError) -> Failure:
@@ -143,10 +127,9 @@ class Poller:
             api, policy, self._poll, self._clock, on_bug=hooks.on_bug, known=self._known, take_now=self._take_kept
         )
         self.configure(cfg)
-        self._heap: list[tuple[float, str]] = []
-        self._due: dict[str, float] = {}
+        self._due = Timetable()
         # the last wall-clock slot queued and its monotonic time: a list cycle queues all its batches on one
-        # slot, and one float for all of them is 24 bytes a batch less in the heap and ``_due`` (issue 30)
+        # slot, so they share one time, one bucket of the timetable and one float (issue 30)
         self._last_slot = (math.nan, 0.0)
         self._inflight: set[str] = set()
         self._watched: set[str] = set()
@@ -203,7 +186,7 @@ class Poller:
         for track in tracks:
             self._schedule(track.batch_id, start_poll(track, now, self._timing), now)
         for bid in removed:
-            self._due.pop(bid, None)
+            self._due.drop(bid)
         self._watched = set(wanted)
         self._lists.note_hints(hints or {}, self._watched, self._board.tracks)
         self._board.drop(set(removed))
@@ -222,7 +205,7 @@ class Poller:
         here would let a clock step between the two reads move the poll by the whole step.
         """
         if slot is None:
-            self._due.pop(bid, None)
+            self._due.drop(bid)
             return
         when = self._mono() + max(0.0, slot - now)
         last, shared = self._last_slot
@@ -230,8 +213,7 @@ class Poller:
             when = shared  # the same poll time within a scheduler tick: the one float
         else:
             self._last_slot = (slot, when)
-        self._due[bid] = when
-        heapq.heappush(self._heap, (when, bid))
+        self._due.put(bid, when)
         if when < self._sleep_until:
             self._wake.set()  # only when it is due before the scheduler would wake anyway
 
@@ -255,7 +237,7 @@ class Poller:
                     tg.start_soon(self._poll, bid, None, name=f"poll {bid}")
             # behind a running cycle, its end is what wakes the scheduler
             waiting = listing and self._cycle_progress is not None
-            delay = sleep_for(now, None if waiting or not self._heap else self._heap[0][0])
+            delay = sleep_for(now, None if waiting else self._due.earliest())
             self._sleep_until = now + delay
             self._wake = anyio.Event()
             with anyio.move_on_after(max(delay, 0.0)):
@@ -273,7 +255,7 @@ class Poller:
 
     def overdue(self, now: float) -> float:
         """How long (monotonic seconds) the earliest queued poll has been due without being started."""
-        return overdue(now, self._heap[0][0] if self._heap else None, self._cycle_progress)
+        return overdue(now, self._due.earliest(), self._cycle_progress)
 
     async def _cycle(self, due: list[str]) -> None:
         """One list cycle; its end lets the next one start."""
@@ -288,17 +270,10 @@ class Poller:
         return reusable(self._board.tracks.get(bid))
 
     def _pop_due(self, now: float) -> list[str]:
-        """The batches due by ``now``, in the heap's order, marked in flight (stale heap entries are dropped)."""
-        heap = self._heap
-        entries: list[tuple[float, str]] = []
-        while heap and heap[0][0] <= now:
-            if len(entries) == BULK_POP:
-                entries += _split_due(heap, now)
-                break
-            entries.append(heapq.heappop(heap))
+        """The batches due by ``now``, in the timetable's order, marked in flight."""
         due = []
-        for when, bid in entries:
-            if self._due.get(bid) == when and bid not in self._inflight:
+        for bid in self._due.pop_due(now):
+            if bid not in self._inflight:
                 self._inflight.add(bid)
                 due.append(bid)
         return due
