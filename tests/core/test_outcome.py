@@ -8,7 +8,7 @@ from watcher.core.board import Board
 from watcher.core.events import Event
 from watcher.core.flavor import DLI, LIVY
 from watcher.core.model import Snapshot
-from watcher.core.outcome import grace_start, held
+from watcher.core.outcome import final_outcome, grace_start, held, undecided
 from watcher.core.tracker import LogResult, Track, observe, observe_missing
 
 CREATED = 1_700_000_000_000
@@ -139,3 +139,14 @@ def test_never_twice_and_never_for_a_batch_never_finished():
     not_found, _ = observe_missing(Track("b3"), T0)
     assert Board().count_outcome(not_found, T0 + 10_000, GRACE, revivable=True) == (not_found, [])
     assert running.outcome is None
+
+
+def test_undecided_is_exactly_where_no_outcome_can_be_final_at_any_time():
+    """A present batch not in a terminal state has no final outcome however late; every other track may have one."""
+    states = ("starting", "running", "recovering", "dead", "success", "killed")
+    seen = [observe(Track("b1"), snap(state, T0), T0, LogResult())[0] for state in states]
+    tracks = [Track("b1"), observe_missing(Track("b1"), T0)[0], *seen]
+    for track in tracks:
+        finals = {final_outcome(track, T0 + late, GRACE, revivable=r) for late in (0.0, 1e9) for r in (True, False)}
+        assert undecided(track) == (finals == {None} and track.presence == "present")
+    assert [undecided(t) for t in tracks[2:]] == [True, True, True, False, False, False]

@@ -56,6 +56,12 @@ def held(track: Track, now: float, grace: float, *, revivable: bool) -> bool:
     return now - grace_start(track, now) < grace
 
 
+def undecided(track: Track) -> bool:
+    """A present batch in a state that is not terminal: no final outcome, whatever the time (``final_outcome``)."""
+    snap = track.snapshot
+    return track.presence == "present" and snap is not None and not states.is_terminal(snap.state)
+
+
 def final_outcome(track: Track, now: float, grace: float, *, revivable: bool) -> Outcome | None:
     """The batch's outcome once it can no longer change: succeeded, failed, killed or not_found; None before.
 
@@ -65,6 +71,8 @@ def final_outcome(track: Track, now: float, grace: float, *, revivable: bool) ->
     grace from ``grace_start`` is over, or once the batch is gone. Success, killed and error never
     revive. A batch the API does not know (never found, or gone before it finished) is ``not_found``.
     """
+    if undecided(track):
+        return None
     snap = track.snapshot
     if snap is None or track.presence not in ("present", "gone") or not states.is_terminal(snap.state):
         return "not_found" if track.presence in ("not_found", "gone") else None

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from watcher.core.flavor import BY_NAME
 from watcher.core.notfound import all_not_found
+from watcher.core.outcome import undecided
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -40,7 +41,9 @@ class Results:
     def __call__(self, track: Track, events: list[Event], changed: bool) -> None:
         """A poll's outcome: noted for the status page (whatever it was), then committed and written."""
         self._recent.polled(track, time.time())
-        self._submit(track, events, changed)
+        if events or changed or not undecided(track):
+            self._submit(track, events, changed)
+        # else: a poll that changed nothing of a running batch (most of a list cycle's) has nothing to count or commit
 
     def _submit(self, track: Track, events: list[Event], changed: bool) -> None:
         """A poll's result to the journal, counted as a run first once its outcome is final (marked, so kept).
