@@ -352,13 +352,17 @@ class Poller:
             self._schedule(bid, next_poll(old, now, self._timing), now)
             return
         if track is old and reason is None:
-            touch(track, now)  # a quiet poll (``_take_kept``): no new track, its time of success moved in place
-        before = self._board.tracks.get(bid)
-        if events or before is None or before.snapshot is not track.snapshot:
-            # an unchanged snapshot's label values were admitted when it was first kept (admitted stay)
-            self._board.note_events(track, events, now)
-        self._board.put(track)
-        self._sink(track, events, before is None or _persistent_change(before, track))
+            # a quiet poll (``_take_kept``): the board's own track, nothing in it to note or keep but its time
+            touch(track, now)
+            changed = False
+        else:
+            before = self._board.tracks.get(bid)
+            if events or before is None or before.snapshot is not track.snapshot:
+                # an unchanged snapshot's label values were admitted when it was first kept (admitted stay)
+                self._board.note_events(track, events, now)
+            self._board.put(track)
+            changed = before is None or _persistent_change(before, track)
+        self._sink(track, events, changed)
         if reason is None:
             self._board.last_successful_poll = now
         self._first_cycle.discard(bid)

@@ -25,6 +25,7 @@ from watcher.core.labels import LabelCap
 from watcher.core.recordformat import Clock, Exchange, Header, RecordingError
 from watcher.daemon.codec import decode_track
 from watcher.daemon.poller import Clocks, Poller
+from watcher.daemon.results import settles
 from watcher.errors import ApiError, ConfigError, ConnectApiError, DecodeError, TimeoutApiError
 
 if TYPE_CHECKING:
@@ -156,8 +157,10 @@ async def replay(header: Header, items: list[Exchange | Clock]) -> Outcome:
 
     revivable, grace = cfg.api.flavor_spec.revives_dead, cfg.watch.terminal_grace_seconds
 
-    def sink(track: Track, events: list[Event], changed: bool) -> None:  # noqa: ARG001 - the poller's call
+    def sink(track: Track, events: list[Event], changed: bool) -> None:
         # as the daemon does after each poll: a run whose outcome became final says so once
+        if not settles(track, events, changed):
+            return
         _, final = board.count_outcome(track, recorded.wall(), grace, revivable=revivable)
         produced.append((recorded.last_clock, len(produced), [*events, *final]))
 

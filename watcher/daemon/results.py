@@ -21,6 +21,15 @@ if TYPE_CHECKING:
     from watcher.daemon.live import LiveConfig
 
 
+def settles(track: Track, events: list[Event], changed: bool) -> bool:
+    """Whether a poll's result goes to the journal and the outcome count: not if it changed nothing of a running batch.
+
+    Nothing could come of such a poll (most of a list cycle's). A replay skips the same polls, so that it reads
+    the recording's clock where the run did.
+    """
+    return bool(events) or changed or not undecided(track)
+
+
 class Results:
     """The poller's sink: each poll's outcome noted for the status page, then committed and written."""
 
@@ -41,9 +50,8 @@ class Results:
     def __call__(self, track: Track, events: list[Event], changed: bool) -> None:
         """A poll's outcome: noted for the status page (whatever it was), then committed and written."""
         self._recent.polled(track, time.time())
-        if events or changed or not undecided(track):
+        if settles(track, events, changed):
             self._submit(track, events, changed)
-        # else: a poll that changed nothing of a running batch (most of a list cycle's) has nothing to count or commit
 
     def _submit(self, track: Track, events: list[Event], changed: bool) -> None:
         """A poll's result to the journal, counted as a run first once its outcome is final (marked, so kept).
