@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from watcher.core.events import Event
     from watcher.core.listplan import Hint
     from watcher.core.model import Snapshot
+    from watcher.core.tracker import LogResult
     from watcher.errors import FailureReason
 
 
@@ -311,15 +312,7 @@ class Poller:
             self._board.answered(bid, None)
             result: tuple[Track, list[Event], FailureReason | None] = (old, [], None)
             if not quiet(old, listed, NOTHING_NEW):  # quiet: most items, whose track only moves its time (_finish)
-                track, events = observe(
-                    old,
-                    listed,
-                    self._clock(),
-                    NOTHING_NEW,
-                    include_req_body=self._cfg.events.include_req_body,
-                    revives_dead=self._revives_dead,
-                )
-                result = (track, events, None)
+                result = (*self._observe(old, listed, NOTHING_NEW), None)
         except Exception as exc:  # noqa: BLE001 - a bug costs one failed poll, never the daemon
             result = self._bug(old, exc)
         finally:
@@ -386,7 +379,11 @@ class Poller:
             return (*observe_failure(track, failure_of(err), self._clock()), err.reason)
         self._board.answered(bid, None)
         log = await self._logs.diff(track, snap, self._clock())
-        new, events = observe(
+        return (*self._observe(track, snap, log), None)
+
+    def _observe(self, track: Track, snap: Snapshot, log: LogResult) -> tuple[Track, list[Event]]:
+        """The tracker's ``observe`` of an answer, now, with the settings that shape its events."""
+        return observe(
             track,
             snap,
             self._clock(),
@@ -394,4 +391,3 @@ class Poller:
             include_req_body=self._cfg.events.include_req_body,
             revives_dead=self._revives_dead,
         )
-        return new, events, None
